@@ -1,0 +1,80 @@
+/**
+ * The typed, validated, defaults-applied shape of boxship.yml. The zod schema in schema.ts produces exactly this;
+ * everything else in boxship reads only this type. Paths are absolute (resolved against the config file's folder).
+ */
+export interface HostConfig {
+  /** As written in the config, e.g. "deploy@10.0.0.5:22"; used in every message about this host. */
+  name: string;
+  user: string;
+  hostname: string;
+  port: number;
+  /** Absolute path of the private key; undefined means: use the ssh-agent at SSH_AUTH_SOCK. */
+  identityFile?: string;
+  /** Absolute path of the known_hosts file the host key is checked against. */
+  knownHosts: string;
+  /** Optional bastion the connection goes through. */
+  jump?: { user: string; hostname: string; port: number; name: string };
+  /** Instances (containers) of the service on this host. */
+  instances: number;
+}
+
+export interface VolumeConfig {
+  /** Folder name under the service's state dir on the host, e.g. "db". */
+  name: string;
+  /** Mount point inside the container. */
+  path: string;
+}
+
+export interface Config {
+  /** Absolute path of the boxship.yml this came from. */
+  file: string;
+  /** Folder of that file: relative paths in it are resolved against this. */
+  dir: string;
+  /** Service name: [a-z0-9][a-z0-9-]*, used for image, container, network and state-dir names. */
+  service: string;
+  build: {
+    context: string;
+    /** Path of the Dockerfile, absolute. */
+    dockerfile: string;
+    target?: string;
+    args: Record<string, string>;
+    /** Base images pinned by local image ID: image reference as written in FROM -> "sha256:<64 hex>". */
+    pins: Record<string, string>;
+  };
+  hosts: HostConfig[];
+  app: {
+    /** Port the app listens on inside its container. */
+    port: number;
+    env: Record<string, string>;
+    /** Absolute path of a local KEY=VALUE file whose values are written to the host in a 0600 env file. */
+    secretsFile?: string;
+    volumes: VolumeConfig[];
+    /** Env var that tells the app where its config file is, e.g. { env: "APP_CONFIG", path: "/app/configs/app.json" }. */
+    configFile?: { env: string; path: string };
+    /** Seconds an old instance keeps serving in-flight requests after it leaves the proxy. */
+    drainSeconds: number;
+    /** Seconds docker stop waits before SIGKILL. */
+    stopTimeoutSeconds: number;
+  };
+  healthcheck: {
+    path: string;
+    /** Defaults to app.port. */
+    port: number;
+    intervalMs: number;
+    timeoutMs: number;
+    retries: number;
+  };
+  proxy: {
+    image: string;
+    /** Port the proxy listens on, published on the host. */
+    port: number;
+    /** Address the proxy port is published on, default 0.0.0.0. */
+    bind: string;
+    retryAfterSeconds: number;
+    backoffHeader: string;
+  };
+  releases: {
+    /** Releases (images) kept per host; older ones are removed after a release. */
+    keep: number;
+  };
+}
