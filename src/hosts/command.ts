@@ -1,0 +1,33 @@
+/**
+ * A remote action is data before it is execution: an argv array plus a sentence saying why it runs. Builders in
+ * the commands.ts files return these; an executor runs them over SSH; `--plan` prints them. The argv is quoted for the
+ * remote POSIX shell only at the moment it is sent.
+ */
+export interface Command {
+  argv: string[];
+  /** One line for plans and logs: what this does, not how. */
+  why: string;
+}
+
+export function command(why: string, ...argv: string[]): Command {
+  return { argv, why };
+}
+
+/** A shell script with positional arguments, for the few steps that need a pipe or redirection. */
+export function script(why: string, body: string, ...args: string[]): Command {
+  return { argv: ['sh', '-c', body, 'sh', ...args], why };
+}
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Quote one word for a POSIX shell. */
+export function quote(word: string): string {
+  if (word !== '' && SAFE.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line that sshd's shell will run. */
+export function toShell(cmd: Command | string[]): string {
+  const argv = Array.isArray(cmd) ? cmd : cmd.argv;
+  return argv.map(quote).join(' ');
+}

@@ -1,0 +1,221 @@
+/**
+ * One SSH connection to one host (ssh2), with host-key checking against known_hosts and an optional jump host.
+ * No policy lives here: callers decide what to run; this runs it and says precisely what went wrong.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { HostConfig } from '../config/types.js';
+import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
+import { type Command, toShell } from './command.js';
+import { checkHostKey, fingerprint, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+
+export interface ConnectOptions {
+  /** Trust and record the key of a host that has no known_hosts entry yet (never a changed key). */
+  acceptNewHostKeys?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Data for the remote command's stdin; the channel is closed (EOF) when it ends. */
+  stdin?: Readable | string | Buffer;
+  /** Resolve with the result instead of throwing when the command exits non-zero. */
+  allowFailure?: boolean;
+  /** Called with each chunk of stdout as it arrives (long-running commands). */
+  onStdout?: (chunk: Buffer) => void;
+}
+
+interface Endpoint {
+  name: string;
+  user: string;
+  hostname: string;
+  port: number;
+}
+
+const DEFAULT_HOST_KEY_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+export class SshHost {
+  private closed = false;
+  private constructor(
+    readonly config: HostConfig,
+    private readonly client: Client,
+    private readonly jump?: Client,
+  ) {
+    client.on('close', () => (this.closed = true));
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  static async connect(config: HostConfig, options: ConnectOptions = {}): Promise<SshHost> {
+    let jumpClient: Client | undefined;
+    let sock: ConnectConfig['sock'];
+    if (config.jump) {
+      jumpClient = await openClient(config.jump, config, options);
+      sock = await forward(jumpClient, config);
+    }
+    try {
+      const client = await openClient(config, config, options, sock);
+      return new SshHost(config, client, jumpClient);
+    } catch (err) {
+      jumpClient?.end();
+      throw err;
+    }
+  }
+
+  /** Run a command; throws a HostError carrying stderr when it exits non-zero (unless allowFailure). */
+  async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closed) throw new HostError(this.name, `connection closed before: ${cmd.why}`);
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      this.client.exec(toShell(cmd), (err, ch) => (err ? reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`)) : resolve(ch)));
+    });
+    const result = await new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let exit: { code: number | null; signal?: string } | undefined;
+      const onConnClose = () => reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host, then run the command again' }));
+      this.client.once('close', onConnClose);
+      // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
+      channel.on('data', (chunk: Buffer) => {
+        out.push(chunk);
+        options.onStdout?.(chunk);
+      });
+      channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      channel.on('exit', (code: number | null, signal?: string) => {
+        exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
+      });
+      channel.on('close', () => {
+        this.client.removeListener('close', onConnClose);
+        resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      const { stdin } = options;
+      if (stdin === undefined) channel.end();
+      else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
+      else {
+        stdin.on('error', () => channel.close());
+        stdin.pipe(channel);
+      }
+    });
+    if (result.code !== 0 && !options.allowFailure) {
+      const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-8).join('\n');
+      const how = result.code === null ? `was killed${result.signal ? ` (${result.signal})` : ''}` : `exited ${result.code}`;
+      throw new HostError(this.name, `${cmd.why} failed: \`${toShell(cmd).slice(0, 200)}\` ${how}${detail ? `:\n${detail}` : ''}`);
+    }
+    return result;
+  }
+
+  /** stdout of a command that must succeed. */
+  async run(cmd: Command, stdin?: ExecOptions['stdin']): Promise<string> {
+    return (await this.exec(cmd, { stdin })).stdout;
+  }
+
+  close(): void {
+    this.client.end();
+    this.jump?.end();
+  }
+}
+
+function readKey(file: string, host: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new HostError(host, `cannot read identity file ${file}: ${errorMessage(err)}`, { hint: 'fix identity_file in boxship.yml, or remove it to use ssh-agent' });
+  }
+}
+
+function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions, sock?: ConnectConfig['sock']): Promise<Client> {
+  const known = existsSync(host.knownHosts) ? parseKnownHosts(readFileSync(host.knownHosts, 'utf8')) : [];
+  const knownTypes = knownKeyTypes(known, target.hostname, target.port);
+  let refusal: BoxshipError | undefined;
+  const label = target.name;
+
+  const hostVerifier = (blob: Buffer): boolean => {
+    const verdict = checkHostKey(known, target.hostname, target.port, blob);
+    const fp = fingerprint(blob);
+    switch (verdict.status) {
+      case 'match':
+        return true;
+      case 'revoked':
+        refusal = new HostError(label, `host key ${fp} is marked @revoked in ${host.knownHosts}:${verdict.line}`, { hint: 'the server must get a new host key' });
+        return false;
+      case 'changed':
+        refusal = new HostError(label, `HOST KEY CHANGED: the server offers ${fp} but ${host.knownHosts}:${verdict.line} has ${verdict.knownFingerprint}. This can mean someone is intercepting the connection.`, {
+          hint: `if the server was rebuilt and you have checked the new fingerprint, run: ssh-keygen -R '${knownNameFor(target)}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
+        });
+        return false;
+      case 'unknown':
+        if (options.acceptNewHostKeys) {
+          mkdirSync(dirname(host.knownHosts), { recursive: true });
+          appendFileSync(host.knownHosts, knownHostsLine(target.hostname, target.port, blob) + '\n');
+          return true;
+        }
+        refusal = new HostError(label, `unknown host key ${fp}: ${knownNameFor(target)} has no entry in ${host.knownHosts}`, {
+          hint: `check the fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), then run again with --accept-new-host-keys`,
+        });
+        return false;
+    }
+  };
+
+  const config: ConnectConfig = {
+    host: target.hostname,
+    port: target.port,
+    username: target.user,
+    readyTimeout: options.readyTimeoutMs ?? 15_000,
+    keepaliveInterval: 10_000,
+    hostVerifier,
+    sock,
+    // Ask first for the key types known_hosts can vouch for, as OpenSSH does.
+    algorithms: { serverHostKey: [...knownTypes.filter((t) => DEFAULT_HOST_KEY_ORDER.includes(t)), ...DEFAULT_HOST_KEY_ORDER.filter((t) => !knownTypes.includes(t))] as never },
+  };
+  if (host.identityFile) config.privateKey = readKey(host.identityFile, label);
+  else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+  else throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', { hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key' });
+
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client.once('ready', () => resolve(client));
+    client.once('error', (err: Error & { level?: string; code?: string }) => {
+      client.end();
+      if (refusal) return reject(refusal);
+      reject(describeConnectError(label, err, host));
+    });
+    try {
+      client.connect(config);
+    } catch (err) {
+      reject(new HostError(label, errorMessage(err), { hint: 'check identity_file (an encrypted key needs ssh-agent)' }));
+    }
+  });
+}
+
+function knownNameFor(t: Endpoint): string {
+  return t.port === 22 ? t.hostname : `[${t.hostname}]:${t.port}`;
+}
+
+function describeConnectError(label: string, err: Error & { level?: string; code?: string }, host: HostConfig): HostError {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED') return new HostError(label, 'connection refused', { hint: 'is sshd running on that host and is the port right?', cause: err });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HostError(label, `host name not found`, { hint: 'check the address in boxship.yml', cause: err });
+  if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || /Timed out/i.test(err.message)) return new HostError(label, `no answer (${err.message})`, { hint: 'is the host up and reachable from here (firewall, VPN)?', cause: err });
+  if (err.level === 'client-authentication') {
+    return new HostError(label, `authentication failed for user ${host.user}`, { hint: host.identityFile ? `is the public key of ${host.identityFile} in ~${host.user}/.ssh/authorized_keys on the host?` : 'add your key to ssh-agent (ssh-add) and to authorized_keys on the host', cause: err });
+  }
+  return new HostError(label, err.message, { cause: err });
+}
+
+function forward(jump: Client, target: HostConfig): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    jump.forwardOut('127.0.0.1', 0, target.hostname, target.port, (err, stream) => {
+      if (err) reject(new HostError(target.name, `jump host ${target.jump?.name} cannot reach ${target.hostname}:${target.port}: ${err.message}`));
+      else resolve(stream);
+    });
+  });
+}

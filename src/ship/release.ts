@@ -1,0 +1,118 @@
+/**
+ * Ships a built image to every host in parallel: per host, ask which layers it has, send only the rest (from one
+ * shared `docker save`), load and tag, record it in the ledger, prune old releases.
+ */
+import type Docker from 'dockerode';
+import type { Config } from '../config/types.js';
+import type { Connection } from '../hosts/fleet.js';
+import type { SshHost } from '../hosts/ssh.js';
+import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
+import { stateDir } from '../state/paths.js';
+import { pruneImages } from './prune.js';
+import { CONTAINERD_SNAPSHOTTER, imageIdOf, inventory, tagImage } from './commands.js';
+import { planTrim, presentChains, type TrimPlan } from './layers.js';
+import { saveImage, type SavedImage } from './spool.js';
+import { sendImage } from './transfer.js';
+import type { Report } from '../util/events.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface ImageToShip {
+  imageId: string;
+  /** `<service>:<tag>` */
+  ref: string;
+  tag: string;
+  sha: string;
+}
+
+export interface HostShipResult {
+  host: string;
+  ok: boolean;
+  error?: Error;
+  alreadyPresent?: boolean;
+  bytesSent: number;
+  bytesReceived: number;
+  layersSent: number;
+  layersSkipped: number;
+  seconds: number;
+  pruned: string[];
+}
+
+export interface ShipSummary {
+  hosts: HostShipResult[];
+  /** Uncompressed size of the full image: what a plain save|load would send to each host. */
+  fullImageBytes?: number;
+}
+
+export interface HostInventory {
+  chains: Set<string>;
+  containerdStore: boolean;
+}
+
+export async function hostInventory(ssh: SshHost): Promise<HostInventory> {
+  const [driverLine = '', ...lists] = (await ssh.run(inventory())).split('\n').filter(Boolean);
+  const layerLists = lists.map((l) => JSON.parse(l) as string[] | null).map((l) => l ?? []);
+  return { chains: presentChains(layerLists), containerdStore: driverLine.includes(CONTAINERD_SNAPSHOTTER) };
+}
+
+export async function shipImage(opts: { config: Config; docker: Docker; image: ImageToShip; connections: Connection[]; report: Report }): Promise<ShipSummary> {
+  const { config, docker, image, report } = opts;
+  let saved: Promise<SavedImage> | undefined;
+  // The one `docker save`, started by the first host that needs bytes and shared by all.
+  const spool = () => (saved ??= saveImage(docker, image.imageId));
+  const dir = stateDir(config.service);
+
+  const shipOne = async (conn: Connection): Promise<HostShipResult> => {
+    const started = Date.now();
+    const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
+    try {
+      if (!conn.ssh) throw conn.error;
+      const ssh = conn.ssh;
+      report({ kind: 'step', host: ssh.name, message: 'checking which layers the host has' });
+      const existing = (await ssh.run(imageIdOf(image.imageId))).trim();
+      if (existing === image.imageId) {
+        result.alreadyPresent = true;
+        await ssh.run(tagImage(image.imageId, image.ref));
+        report({ kind: 'step', host: ssh.name, message: 'image already on the host: tagged, nothing sent' });
+      } else {
+        const inv = await hostInventory(ssh);
+        const s = await spool();
+        let plan: TrimPlan = planTrim(s.manifestLayers, s.diffIds, inv.chains);
+        if (inv.containerdStore) {
+          report({ kind: 'warning', host: ssh.name, message: 'the host uses the containerd image store, which needs every layer in a loaded tar: sending the whole image' });
+          plan = { omit: new Set(), present: [], missing: s.diffIds.map((_, i) => i) };
+        }
+        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${s.diffIds.length} layers (${plan.present.length} already there)` });
+        let last = 0;
+        const t0 = Date.now();
+        const sent = await sendImage(ssh, s, plan, {
+          stateDir: dir,
+          tag: image.ref,
+          onBytes: (n) => {
+            const now = Date.now();
+            if (now - last < 250) return;
+            last = now;
+            report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
+          },
+        });
+        Object.assign(result, sent);
+        report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
+      }
+      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time: new Date().toISOString(), user: whoAmI(), bytes: result.bytesSent }));
+      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
+      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+      result.ok = true;
+    } catch (err) {
+      result.error = err instanceof Error ? err : new Error(errorMessage(err));
+    }
+    result.seconds = (Date.now() - started) / 1000;
+    return result;
+  };
+
+  try {
+    const hosts = await Promise.all(opts.connections.map(shipOne));
+    const full = saved ? (await saved.catch(() => undefined))?.bytes : undefined;
+    return { hosts, fullImageBytes: full };
+  } finally {
+    if (saved) await saved.then((s) => s.remove(), () => {});
+  }
+}
