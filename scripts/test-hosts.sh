@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Simulated deploy targets for boxship: docker-in-docker containers running sshd.
+#
+#   scripts/test-hosts.sh up     [SPEC...]   start hosts (no-op for ones already running)
+#   scripts/test-hosts.sh down   [NAME...]   remove hosts (default: all boxship-host-*)
+#   scripts/test-hosts.sh reset  [SPEC...]   down then up: fresh hosts, empty docker
+#   scripts/test-hosts.sh status             list hosts and whether ssh + docker answer
+#   scripts/test-hosts.sh build              (re)build the boxship-testhost image
+#
+# SPEC is name:sshport:httpport (default: a:2201:8081 b:2202:8082). Host NAME is
+# container boxship-host-NAME, reachable as root@127.0.0.1 -p SSHPORT with
+# .boxship-test/id_ed25519 and .boxship-test/known_hosts; its port 8080 is published
+# on 127.0.0.1:HTTPPORT.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$REPO/.boxship-test"
+KEY="$STATE/id_ed25519"
+KNOWN_HOSTS="$STATE/known_hosts"
+NETWORK="boxship-testnet"
+IMAGE="boxship-testhost:latest"
+PREFIX="boxship-host-"
+DEFAULT_SPECS=(a:2201:8081 b:2202:8082)
+UP_TIMEOUT="${UP_TIMEOUT:-90}"
+DOCKER="${DOCKER:-/usr/bin/docker}"
+[[ -x "$DOCKER" ]] || DOCKER="$(command -v docker)"
+
+log() { printf '[test-hosts] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+ssh_host() { # PORT CMD...
+  local port="$1"; shift
+  ssh -F /dev/null -i "$KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
+      -o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
+      -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
+      -p "$port" root@127.0.0.1 "$@"
+}
+
+running() { [[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" == true ]]; }
+exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
+
+build_image() {
+  "$DOCKER" image inspect debian:bookworm-slim >/dev/null 2>&1 || bash "$REPO/scripts/base-images.sh"
+  log "building $IMAGE"
+  DOCKER_BUILDKIT=1 "$DOCKER" build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
+    -t "$IMAGE" "$REPO/dockerfiles/testhost" >/dev/null || die "docker build of $IMAGE failed"
+}
+
+ensure_prereqs() {
+  "$DOCKER" info >/dev/null 2>&1 || die "docker daemon not reachable (run scripts/setup.sh)"
+  command -v ssh >/dev/null || die "ssh client missing (apt-get install openssh-client)"
+  mkdir -p "$STATE"; chmod 700 "$STATE"
+  if [[ ! -f "$KEY" ]]; then
+    log "creating key pair $KEY"
+    ssh-keygen -q -t ed25519 -N '' -C boxship-test -f "$KEY" </dev/null
+  fi
+  touch "$KNOWN_HOSTS"
+  "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1 || build_image
+  "$DOCKER" network inspect "$NETWORK" >/dev/null 2>&1 \
+    || { log "creating network $NETWORK"; "$DOCKER" network create "$NETWORK" >/dev/null; }
+}
+
+# known_hosts: one line per host, "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
+known_hosts_drop() { # PORT
+  [[ -f "$KNOWN_HOSTS" ]] || return 0
+  local tmp; tmp="$(mktemp "$KNOWN_HOSTS.XXXXXX")"
+  grep -v -F "[127.0.0.1]:$1 " "$KNOWN_HOSTS" > "$tmp" || true
+  mv "$tmp" "$KNOWN_HOSTS"
+}
+known_hosts_set() { # PORT "ssh-ed25519 AAAA..."
+  known_hosts_drop "$1"
+  printf '[127.0.0.1]:%s %s\n' "$1" "$2" >> "$KNOWN_HOSTS"
+}
+
+parse_spec() { # SPEC -> sets NAME SSH_PORT HTTP_PORT
+  [[ "$1" =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]+):([0-9]+)$ ]] \
+    || die "bad host spec '$1' (want name:sshport:httpport, e.g. a:2201:8081)"
+  NAME="${BASH_REMATCH[1]}" SSH_PORT="${BASH_REMATCH[2]}" HTTP_PORT="${BASH_REMATCH[3]}"
+}
+
+published() { # CONTAINER CONTAINER_PORT -> "127.0.0.1:NNNN" or empty
+  "$DOCKER" port "$1" "$2/tcp" 2>/dev/null | head -n1
+}
+
+start_host() { # NAME SSH_PORT HTTP_PORT
+  local name="$1" sp="$2" hp="$3" c="$PREFIX$1"
+  if running "$c"; then
+    if [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" ]]; then
+      if [[ "$("$DOCKER" inspect -f '{{.Image}}' "$c")" != "$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")" ]]; then
+        log "$name: running an older $IMAGE (use 'reset $name:$sp:$hp' to refresh)"
+      fi
+      log "$name: already running"
+      return 0
+    fi
+    log "$name: running with other ports ($(published "$c" 22), $(published "$c" 8080)), recreating"
+  fi
+  if exists "$c"; then
+    "$DOCKER" rm -fv "$c" >/dev/null
+  fi
+  log "$name: starting $c (ssh 127.0.0.1:$sp, http 127.0.0.1:$hp)"
+  # Plain --privileged fails on this machine; this is the working equivalent.
+  # /var/lib/docker must be a volume: nested overlay2 cannot sit on overlayfs.
+  "$DOCKER" run -d --name "$c" --hostname "$name" --network "$NETWORK" \
+    --cap-add=ALL --cap-drop=SYS_RESOURCE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker \
+    -e AUTHORIZED_KEY="$(cat "$KEY.pub")" \
+    -p "127.0.0.1:$sp:22" -p "127.0.0.1:$hp:8080" \
+    "$IMAGE" >/dev/null || die "$name: docker run failed (port $sp or $hp in use?)"
+}
+
+host_failed() { # NAME REASON
+  local c="$PREFIX$1"
+  log "$1: $2; container logs:"
+  "$DOCKER" logs --tail 40 "$c" 2>&1 | sed 's/^/    /' >&2 || true
+  if running "$c"; then
+    log "$1: tail of /var/log/dockerd.log:"
+    "$DOCKER" exec "$c" tail -n 20 /var/log/dockerd.log 2>&1 | sed 's/^/    /' >&2 || true
+  fi
+  exit 1
+}
+
+wait_host() { # NAME SSH_PORT
+  local name="$1" sp="$2" c="$PREFIX$1" deadline=$((SECONDS + UP_TIMEOUT)) hostkey=""
+  while :; do
+    running "$c" || host_failed "$name" "container exited"
+    hostkey="$("$DOCKER" exec "$c" cat /etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null || true)"
+    [[ "$hostkey" == ssh-ed25519\ * ]] && break
+    (( SECONDS < deadline )) || host_failed "$name" "no ssh host key after ${UP_TIMEOUT}s"
+    sleep 0.3
+  done
+  read -r ktype kdata _ <<<"$hostkey"
+  known_hosts_set "$sp" "$ktype $kdata"
+  until ssh_host "$sp" docker info >/dev/null 2>&1; do
+    running "$c" || host_failed "$name" "container exited"
+    (( SECONDS < deadline )) || {
+      ssh_host "$sp" docker info 2>&1 | tail -n 5 | sed 's/^/    /' >&2 || true
+      host_failed "$name" "ssh + docker info not ready after ${UP_TIMEOUT}s"
+    }
+    sleep 0.5
+  done
+  log "$name: ready (ssh -i $KEY -o UserKnownHostsFile=$KNOWN_HOSTS -p $sp root@127.0.0.1)"
+}
+
+cmd_up() {
+  (( $# )) || set -- "${DEFAULT_SPECS[@]}"
+  ensure_prereqs
+  local spec
+  for spec in "$@"; do parse_spec "$spec"; start_host "$NAME" "$SSH_PORT" "$HTTP_PORT"; done
+  for spec in "$@"; do parse_spec "$spec"; wait_host "$NAME" "$SSH_PORT"; done
+}
+
+cmd_down() {
+  local names=() n c port
+  if (( $# )); then
+    for n in "$@"; do names+=("${n%%:*}"); done   # accept SPECs too
+  else
+    mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --format '{{.Names}}' | sed "s/^$PREFIX//")
+  fi
+  for n in "${names[@]}"; do
+    c="$PREFIX$n"
+    if exists "$c"; then
+      port="$(published "$c" 22)"; port="${port##*:}"
+      "$DOCKER" rm -fv "$c" >/dev/null
+      [[ -n "$port" ]] && known_hosts_drop "$port"
+      log "$n: removed"
+    else
+      log "$n: not present"
+    fi
+  done
+}
+
+cmd_reset() {
+  (( $# )) || set -- "${DEFAULT_SPECS[@]}"
+  cmd_down "$@"
+  cmd_up "$@"
+}
+
+cmd_status() {
+  local n c sp hp state ok
+  mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --format '{{.Names}}' | sort)
+  if (( ${#names[@]} == 0 )); then echo "no test hosts (scripts/test-hosts.sh up)"; return 0; fi
+  printf '%-8s %-10s %-16s %-16s %s\n' NAME STATE SSH HTTP DOCKER
+  for c in "${names[@]}"; do
+    n="${c#"$PREFIX"}"
+    state="$("$DOCKER" inspect -f '{{.State.Status}}' "$c")"
+    sp="$(published "$c" 22)"; hp="$(published "$c" 8080)"
+    ok="-"
+    if [[ "$state" == running && -n "$sp" && -f "$KEY" ]]; then
+      ok="$(ssh_host "${sp##*:}" docker version -f '{{.Server.Version}}' 2>/dev/null || echo unreachable)"
+    fi
+    printf '%-8s %-10s %-16s %-16s %s\n' "$n" "$state" "${sp:--}" "${hp:--}" "$ok"
+  done
+}
+
+case "${1:-}" in
+  up)     shift; cmd_up "$@" ;;
+  down)   shift; cmd_down "$@" ;;
+  reset)  shift; cmd_reset "$@" ;;
+  status) shift; cmd_status ;;
+  build)  shift; "$DOCKER" info >/dev/null 2>&1 || die "docker daemon not reachable"; build_image ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
