@@ -66,3 +66,8 @@ export function tagImage(imageId: string, tag: string): Command {
 export function removeFile(path: string): Command {
   return command('remove an unfinished upload', 'rm', '-f', path);
 }
+
+/** Prints `<ref> <image id>` for each ref the host has, nothing for the others. */
+export function presentImages(refs: string[]): Command {
+  return script('check which releases are still on the host', `for r in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$r" 2>/dev/null) && echo "$r $id"; done; true`, ...refs);
+}

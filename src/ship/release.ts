@@ -54,7 +54,7 @@ export async function hostInventory(ssh: SshHost): Promise<HostInventory> {
   return { chains: presentChains(layerLists), containerdStore: driverLine.includes(CONTAINERD_SNAPSHOTTER) };
 }
 
-export async function shipImage(opts: { config: Config; docker: Docker; image: ImageToShip; connections: Connection[]; report: Report }): Promise<ShipSummary> {
+export async function shipImage(opts: { config: Config; docker: Docker; image: ImageToShip; connections: Connection[]; report: Report; onHostDone?: (r: HostShipResult) => void }): Promise<ShipSummary> {
   const { config, docker, image, report } = opts;
   let saved: Promise<SavedImage> | undefined;
   // The one `docker save`, started by the first host that needs bytes and shared by all.
@@ -105,6 +105,7 @@ export async function shipImage(opts: { config: Config; docker: Docker; image: I
       result.error = err instanceof Error ? err : new Error(errorMessage(err));
     }
     result.seconds = (Date.now() - started) / 1000;
+    opts.onHostDone?.(result);
     return result;
   };
 

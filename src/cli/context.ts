@@ -1,0 +1,21 @@
+/** What every command needs first: the validated config (nothing touched if it is wrong) and a Docker client. */
+import { resolve } from 'node:path';
+import Docker from 'dockerode';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+
+export interface GlobalOptions {
+  config: string;
+  acceptNewHostKeys?: boolean;
+}
+
+export function configFrom(opts: GlobalOptions): Config {
+  return loadConfig(resolve(opts.config));
+}
+
+export function localDocker(): Docker {
+  return new Docker();
+}
+
+/** listr2 draws live bars on a terminal and plain lines elsewhere (CI logs). */
+export const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;

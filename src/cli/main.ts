@@ -1,0 +1,56 @@
+/**
+ * boxship's command line: one thin file per command under ./commands; this file wires them into commander and turns
+ * errors into messages and exit codes (see README "Exit codes").
+ */
+import { Command, CommanderError } from 'commander';
+import { BoxshipError, ExitCode, errorMessage } from '../util/errors.js';
+import { registerRelease } from './commands/release.js';
+import { registerReleases } from './commands/releases.js';
+import { registerPin } from './commands/pin.js';
+import { registerExtraCommands } from './commands/index.js';
+
+const program = new Command('boxship')
+  .description('Build a Docker image, ship it over SSH to your servers (no registry), and roll it out behind Caddy.')
+  .option('-c, --config <file>', 'the config file', 'boxship.yml')
+  .option('--accept-new-host-keys', 'trust and record the SSH host key of hosts not yet in known_hosts (never a changed key)')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ boxship release                 build the current commit and ship it to every host
+  $ boxship rollout                 put the newest release into service, one instance at a time
+  $ boxship rollback                go back to the previous release (no transfer)
+  $ boxship maintenance on          answer every request with 503 + Retry-After
+
+Exit codes:
+  0  success
+  1  the operation failed; nothing was left half-done (a failed rollout was rolled back)
+  2  you must act first: bad input or config (nothing was touched), or a rollback that failed too`,
+  );
+
+registerRelease(program);
+registerReleases(program);
+registerPin(program);
+registerExtraCommands(program);
+
+function fail(err: unknown): never {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.needsAction);
+  }
+  if (err instanceof BoxshipError) {
+    process.stderr.write(`\nerror: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`\nerror: ${errorMessage(err)}\n`);
+  if (process.env.BOXSHIP_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(ExitCode.failed);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  fail(err);
+}

@@ -1,0 +1,97 @@
+/**
+ * A throwaway git repo holding a copy of examples/hello and a boxship.yml aimed at the simulated hosts, used by the
+ * tests, the benches and the demo alike.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HOSTS, REPO, TEST_KEY, TEST_KNOWN_HOSTS } from './paths.js';
+
+export interface ExampleApp {
+  dir: string;
+  /** Replace VERSION in server.js and commit: a code-only change. */
+  bumpVersion(version: string): string;
+  commit(message: string): string;
+  writeConfig(extra?: ConfigOverrides): void;
+}
+
+export interface ConfigOverrides {
+  hosts?: string[];
+  knownHosts?: string;
+  instances?: number;
+  pins?: Record<string, string> | null;
+  /** Raw YAML appended at the end (top-level keys). */
+  extraYaml?: string;
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'boxship test', GIT_AUTHOR_EMAIL: 'test@boxship.invalid', GIT_COMMITTER_NAME: 'boxship test', GIT_COMMITTER_EMAIL: 'test@boxship.invalid' } }).trim();
+}
+
+export function localImageId(ref: string): string {
+  return execFileSync('docker', ['image', 'inspect', '--format', '{{.Id}}', ref], { encoding: 'utf8' }).trim();
+}
+
+export function exampleConfigYaml(o: ConfigOverrides = {}): string {
+  const hosts = o.hosts ?? HOSTS.map((h) => h.address);
+  const pins = o.pins === undefined ? { 'node:20-bookworm-slim': localImageId('node:20-bookworm-slim') } : o.pins;
+  const lines = [
+    'service: hello',
+    'build:',
+    '  context: .',
+    '  target: runtime',
+  ];
+  if (pins) {
+    lines.push('  pins:');
+    for (const [ref, id] of Object.entries(pins)) lines.push(`    ${ref}: ${id}`);
+  }
+  lines.push(
+    'ssh:',
+    `  identity_file: ${TEST_KEY}`,
+    `  known_hosts: ${o.knownHosts ?? TEST_KNOWN_HOSTS}`,
+    'hosts:',
+    ...hosts.map((h) => `  - ${h}`),
+    `instances: ${o.instances ?? 1}`,
+    'app:',
+    '  port: 3000',
+    'healthcheck:',
+    '  path: /health',
+    '  interval: 500ms',
+    '  timeout: 2s',
+    '  retries: 20',
+  );
+  if (o.extraYaml) lines.push(o.extraYaml);
+  return lines.join('\n') + '\n';
+}
+
+export function makeExampleApp(base = tmpdir()): ExampleApp {
+  const dir = mkdtempSync(join(base, 'boxship-hello-'));
+  cpSync(join(REPO, 'examples', 'hello'), dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  // The build reaches npm through this machine's intercepting CA, if it has one (see examples/hello/Dockerfile).
+  const ca = '/etc/ssl/certs/ca-certificates.crt';
+  if (existsSync(ca) && !existsSync(join(dir, 'extra-ca.crt'))) cpSync(ca, join(dir, 'extra-ca.crt'));
+  git(dir, 'init', '-q', '-b', 'main');
+  const app: ExampleApp = {
+    dir,
+    writeConfig(extra) {
+      writeFileSync(join(dir, 'boxship.yml'), exampleConfigYaml(extra));
+    },
+    commit(message) {
+      git(dir, 'add', '-A');
+      git(dir, 'commit', '-q', '--allow-empty', '-m', message);
+      return git(dir, 'rev-parse', 'HEAD');
+    },
+    bumpVersion(version) {
+      const file = join(dir, 'server.js');
+      const src = readFileSync(file, 'utf8');
+      const next = src.replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`);
+      if (next === src) throw new Error('server.js has no `const VERSION = ...;` line');
+      writeFileSync(file, next);
+      return app.commit(`version ${version}`);
+    },
+  };
+  app.writeConfig();
+  app.commit('initial');
+  return app;
+}

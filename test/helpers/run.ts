@@ -1,0 +1,46 @@
+/** Runs the real boxship CLI as a user would, and commands inside the simulated hosts for assertions. */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BOXSHIP_BIN } from './paths.js';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function boxship(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BOXSHIP_BIN, ...args], { cwd: opts.cwd, env: { ...process.env, CI: 'true', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** The JSON document a `--json` command printed (listr2's plain renderer may print lines before it). */
+export function jsonOutput<T>(r: RunResult): T {
+  const start = r.stdout.search(/^[[{]/m);
+  if (start < 0) throw new Error(`no JSON in output (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(r.stdout.slice(start)) as T;
+}
+
+const execFileP = promisify(execFile);
+
+/** A shell command inside a simulated host container (the test's own view, not boxship's). */
+export async function onHost(container: string, sh: string): Promise<string> {
+  const { stdout } = await execFileP('docker', ['exec', container, 'sh', '-c', sh], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+export function onHostSync(container: string, sh: string): string {
+  return execFileSync('docker', ['exec', container, 'sh', '-c', sh], { encoding: 'utf8' });
+}
+
+/** Wipes a host's containers, images and boxship state, so a test starts from an empty server. */
+export async function wipeHost(container: string): Promise<void> {
+  await onHost(container, 'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker image prune -af >/dev/null; docker network prune -f >/dev/null; rm -rf /root/.boxship; true');
+}
