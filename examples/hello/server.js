@@ -1,0 +1,82 @@
+'use strict';
+// boxship example service: plain node:http, one real dependency (ms).
+const VERSION = '1';
+
+const http = require('node:http');
+const fs = require('node:fs');
+const os = require('node:os');
+const ms = require('ms');
+
+const PORT = Number(process.env.PORT || 3000);
+const startedAt = Date.now();
+
+// /health fails when HEALTH_FAIL=1 or when the file named by FAIL_FILE exists
+// (tests use this to ship a deliberately bad release).
+function healthy() {
+  if (process.env.HEALTH_FAIL === '1') return false;
+  if (process.env.FAIL_FILE && fs.existsSync(process.env.FAIL_FILE)) return false;
+  return true;
+}
+
+function send(res, status, body) {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://localhost');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return send(res, 405, { error: 'method not allowed' });
+  }
+  switch (url.pathname) {
+    case '/health':
+      return healthy() ? send(res, 200, { ok: true }) : send(res, 500, { ok: false });
+    case '/':
+      return send(res, 200, {
+        service: 'hello',
+        version: VERSION,
+        sha: process.env.BOXSHIP_SHA ?? null,
+        instance: process.env.BOXSHIP_INSTANCE ?? null,
+        hostname: os.hostname(),
+        uptime: ms(Date.now() - startedAt, { long: true }),
+      });
+    case '/slow': {
+      // GET /slow?ms=2000 - a long in-flight request, for graceful-shutdown tests.
+      const wait = Math.min(Number(url.searchParams.get('ms')) || 1000, 60000);
+      setTimeout(() => send(res, 200, { slow: true, waited: ms(wait) }), wait);
+      return;
+    }
+    default:
+      return send(res, 404, { error: 'not found' });
+  }
+});
+
+server.listen(PORT, () => {
+  console.log(`hello v${VERSION} listening on :${PORT} (sha ${process.env.BOXSHIP_SHA ?? '-'})`);
+});
+
+// Graceful shutdown: stop accepting, let in-flight requests finish, then exit.
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`hello: ${signal}, draining after ${ms(Date.now() - startedAt)} up`);
+  server.close(() => {
+    console.log('hello: all connections closed, exiting');
+    process.exit(0);
+  });
+  server.closeIdleConnections();
+  // Keep-alive connections become idle once their request finishes; close them then.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  sweep.unref();
+  setTimeout(() => {
+    console.error('hello: drain timed out, exiting');
+    process.exit(1);
+  }, Number(process.env.SHUTDOWN_TIMEOUT_MS || 10000)).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
