@@ -3,7 +3,8 @@
  * the hosts' own memory of what was shipped, so `rollback` and `releases` work from any machine.
  */
 import { userInfo, hostname } from 'node:os';
-import { type Command, script } from '../hosts/command.js';
+import type { Command } from '../hosts/command.js';
+import { appendJsonLine, parseJsonLines, readFileCommand } from './jsonl.js';
 import type { SshHost } from '../hosts/ssh.js';
 
 export interface LedgerEntry {
@@ -15,31 +16,22 @@ export interface LedgerEntry {
   bytes: number;
 }
 
+const LEDGER = 'releases.jsonl';
+
 export function ledgerFile(stateDir: string): string {
-  return `${stateDir}/releases.jsonl`;
+  return `${stateDir}/${LEDGER}`;
 }
 
 export function readLedgerCommand(stateDir: string): Command {
-  return script('read the release ledger', 'cat "$1" 2>/dev/null || true', ledgerFile(stateDir));
+  return readFileCommand('read the release ledger', ledgerFile(stateDir));
 }
 
 export function appendLedgerCommand(stateDir: string, entry: LedgerEntry): Command {
-  return script(`record release ${entry.tag} in the ledger`, 'mkdir -p "$1" && printf "%s\\n" "$2" >> "$3"', stateDir, JSON.stringify(entry), ledgerFile(stateDir));
+  return appendJsonLine(`record release ${entry.tag} in the ledger`, stateDir, LEDGER, entry);
 }
 
-/** Lines that do not parse are skipped: a torn last line must not hide the releases before it. */
 export function parseLedger(text: string): LedgerEntry[] {
-  const out: LedgerEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const e = JSON.parse(line) as LedgerEntry;
-      if (typeof e.tag === 'string' && typeof e.imageId === 'string') out.push(e);
-    } catch {
-      /* torn or foreign line */
-    }
-  }
-  return out;
+  return parseJsonLines<LedgerEntry>(text, (e) => typeof e.tag === 'string' && typeof e.imageId === 'string');
 }
 
 /** Newest first, one entry per tag (a re-release of a tag moves it to the front). */

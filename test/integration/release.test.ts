@@ -1,0 +1,161 @@
+/**
+ * `boxship release` against two simulated hosts (docker-in-docker + sshd, reached only over SSH).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
+import { HOSTS, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { boxship, jsonOutput, onHost, wipeHost } from '../helpers/run.js';
+
+interface ReleaseJson {
+  tag: string;
+  imageId: string;
+  fullImageBytes?: number;
+  hosts: { host: string; ok: boolean; error?: string; bytesSent: number; bytesReceived: number; layersSent: number; layersSkipped: number }[];
+}
+
+const hostImageId = async (container: string, ref: string) => (await onHost(container, `docker image inspect --format '{{.Id}}' ${ref} 2>/dev/null || true`)).trim();
+
+describe('boxship release', () => {
+  let app: ExampleApp;
+  let first: ReleaseJson;
+
+  beforeAll(async () => {
+    await Promise.all(HOSTS.map((h) => wipeHost(h.container)));
+    app = makeExampleApp();
+  });
+
+  it('lands the same image ID, with its labels, on both hosts', async () => {
+    const r = await boxship(['release', '--json'], { cwd: app.dir });
+    expect(r.code, r.stderr).toBe(0);
+    first = jsonOutput<ReleaseJson>(r);
+    expect(first.hosts.map((h) => h.ok)).toEqual([true, true]);
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: app.dir, encoding: 'utf8' }).trim();
+    expect(first.tag).toBe(`hello:${sha}`);
+    for (const h of HOSTS) {
+      expect(await hostImageId(h.container, first.tag)).toBe(first.imageId);
+      const labels = JSON.parse(await onHost(h.container, `docker image inspect --format '{{json .Config.Labels}}' ${first.tag}`));
+      expect(labels['org.opencontainers.image.revision']).toBe(sha);
+      expect(JSON.parse(labels['dev.boxship.lockfiles'])[0].path).toBe('package-lock.json');
+      expect(JSON.parse(labels['dev.boxship.base-images'])[0].id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      // The ledger on the host records the release.
+      const ledger = await onHost(h.container, 'cat /root/.boxship/hello/releases.jsonl');
+      expect(JSON.parse(ledger.trim().split('\n').pop()!).imageId).toBe(first.imageId);
+      // Nothing is left in the upload area.
+      expect((await onHost(h.container, 'ls /root/.boxship/hello/incoming')).trim()).toBe('');
+    }
+    // Compressed on the wire: well under the uncompressed image.
+    for (const h of first.hosts) expect(h.bytesSent).toBeLessThan(first.fullImageBytes! * 0.5);
+  });
+
+  it('ships under 1% of the first release after a code-only change', async () => {
+    app.bumpVersion('2');
+    const r = await boxship(['release', '--json'], { cwd: app.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const second = jsonOutput<ReleaseJson>(r);
+    for (const [i, h] of second.hosts.entries()) {
+      const before = first.hosts[i]!;
+      expect(h.ok).toBe(true);
+      expect(h.bytesSent).toBeLessThan(before.bytesSent * 0.01);
+      // What the host itself counted, not only our own count.
+      expect(h.bytesReceived).toBe(h.bytesSent);
+      expect(h.layersSent).toBe(1);
+    }
+    for (const h of HOSTS) expect(await hostImageId(h.container, second.tag)).toBe(second.imageId);
+    const list = jsonOutput<{ host: string; releases: { tag: string; present: boolean }[] }[]>(await boxship(['releases', '--json'], { cwd: app.dir }));
+    expect(list.map((l) => l.releases.map((x) => x.present))).toEqual([[true, true], [true, true]]);
+    expect(list[0]!.releases[0]!.tag).toBe(second.tag.slice('hello:'.length));
+  });
+
+  it('reports an unreachable host with a non-zero exit while the other host still gets the image', async () => {
+    app.writeConfig({ hosts: [HOSTS[0].address, 'root@127.0.0.1:2299'] });
+    app.bumpVersion('3');
+    const r = await boxship(['release', '--json'], { cwd: app.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('root@127.0.0.1:2299: connection refused');
+    expect(r.stderr).toMatch(/hint: .*sshd/);
+    const out = jsonOutput<ReleaseJson>(r);
+    expect(await hostImageId(HOSTS[0].container, out.tag)).toBe(out.imageId);
+    app.writeConfig();
+    app.commit('restore config');
+  });
+
+  it('refuses a host whose key does not match known_hosts, and changes nothing there', async () => {
+    const wrong = join(app.dir, '..', `known_hosts_wrong_${Date.now()}`);
+    const keyDir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'k')]);
+    const fake = readFileSync(join(keyDir, 'k.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').filter((l) => !l.startsWith('[127.0.0.1]:2202'));
+    writeFileSync(wrong, [...real, `[127.0.0.1]:2202 ${fake}`].join('\n') + '\n');
+    app.writeConfig({ knownHosts: wrong });
+    const sha = app.bumpVersion('4');
+    const r = await boxship(['release'], { cwd: app.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('root@127.0.0.1:2202: HOST KEY CHANGED');
+    expect(r.stderr).toContain(`${wrong}:${real.filter(Boolean).length + 1}`);
+    expect(await hostImageId(HOSTS[1].container, `hello:${sha}`)).toBe('');
+    expect(await hostImageId(HOSTS[0].container, `hello:${sha}`)).not.toBe('');
+
+    // An unknown host is refused too, unless the user accepts new keys explicitly.
+    writeFileSync(wrong, real.join('\n') + '\n');
+    const unknown = await boxship(['release', '--host', '127.0.0.1:2202'], { cwd: app.dir });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown host key SHA256:');
+    const accepted = await boxship(['release', '--host', '127.0.0.1:2202', '--accept-new-host-keys'], { cwd: app.dir });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(readFileSync(wrong, 'utf8')).toMatch(/^\[127\.0\.0\.1\]:2202 ssh-ed25519 /m);
+    app.writeConfig();
+    app.commit('restore config');
+  });
+
+  it('rejects malformed YAML with file:line and exit 2, touching nothing', async () => {
+    const file = join(app.dir, 'boxship.yml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('instances: 1', 'instances: [1'));
+    const r = await boxship(['release'], { cwd: app.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/boxship\.yml:\d+:\d+/);
+    writeFileSync(file, good);
+  });
+
+  it('refuses an unpinned FROM before building anything', async () => {
+    app.writeConfig({ pins: null });
+    const sha = app.commit('unpinned');
+    const r = await boxship(['release'], { cwd: app.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Dockerfile:\d+/);
+    expect(r.stderr).toContain('node:20-bookworm-slim');
+    expect(execFileSync('docker', ['image', 'ls', '-q', `hello:${sha}`], { encoding: 'utf8' }).trim()).toBe('');
+    for (const h of HOSTS) expect(await hostImageId(h.container, `hello:${sha}`)).toBe('');
+    app.writeConfig();
+    app.commit('pinned again');
+  });
+
+  it('leaves no tag when the SSH channel is killed mid-transfer, and a rerun finishes', async () => {
+    const host = HOSTS[0];
+    await wipeHost(host.container); // a first release: big enough to cut half-way
+    const sha = app.bumpVersion('5');
+    const run = boxship(['release', '--host', host.address], { cwd: app.dir });
+    // Wait until the upload is under way on the host, then kill the receiving end.
+    let killed = false;
+    for (let i = 0; i < 600 && !killed; i++) {
+      const size = Number((await onHost(host.container, "stat -c %s /root/.boxship/hello/incoming/*.part 2>/dev/null | head -1 || true")).trim() || 0);
+      if (size > 1_000_000) {
+        await onHost(host.container, "pkill -f 'tar.gz.part'; pkill -x cat; true");
+        killed = true;
+      } else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(killed).toBe(true);
+    const r = await run;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(host.address);
+    expect(await hostImageId(host.container, `hello:${sha}`)).toBe('');
+    expect((await onHost(host.container, 'ls /root/.boxship/hello/incoming 2>/dev/null || true')).trim()).toBe('');
+
+    const again = await boxship(['release', '--host', host.address, '--json'], { cwd: app.dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await hostImageId(host.container, `hello:${sha}`)).toBe(jsonOutput<ReleaseJson>(again).imageId);
+  });
+});
