@@ -11,13 +11,6 @@ describe('chainIds', () => {
     const ab = 'sha256:' + createHash('sha256').update(`${a} ${b}`).digest('hex');
     expect(chains).toEqual([a, ab, 'sha256:' + createHash('sha256').update(`${ab} ${c}`).digest('hex')]);
   });
-
-  it('matches the chain ID Docker reports for a known image (debian base + one layer)', () => {
-    // Values from `docker inspect` + /var/lib/docker/image/overlay2/layerdb on Docker 20.10.
-    const diffs = ['sha256:1b3ee35aacca9866b01dd96e870136266bde18006ac2f0d6eb706c798d1fa3c3', 'sha256:6a8f0f0a8e8e1d5bb0d6a4a8a3b6d8a3d1c3e1d2f0f0a8e8e1d5bb0d6a4a8a3b'];
-    expect(chainIds(diffs)[0]).toBe(diffs[0]);
-    expect(chainIds(diffs)[1]).toMatch(/^sha256:[0-9a-f]{64}$/);
-  });
 });
 
 describe('planTrim', () => {
