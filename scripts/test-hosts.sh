@@ -41,7 +41,7 @@ exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
 
 build_image() {
   "$DOCKER" image inspect debian:bookworm-slim >/dev/null 2>&1 || bash "$REPO/scripts/base-images.sh"
-  log "building $IMAGE"
+  log "building $IMAGE (a quick cache hit when nothing changed)"
   DOCKER_BUILDKIT=1 "$DOCKER" build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
     -t "$IMAGE" "$REPO/dockerfiles/testhost" >/dev/null || die "docker build of $IMAGE failed"
 }

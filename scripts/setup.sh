@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Make a Debian 12 machine ready to develop and test boxship (run as root; no stdin needed):
+#   apt packages -> dockerd running -> npm ci -> local base images -> test host image.
+# Idempotent: every step is skipped (or a cache hit) when already done.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APT_PACKAGES=(docker.io openssh-client debootstrap caddy iptables ca-certificates git)
+DOCKERD_LOG=/var/log/dockerd.log
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+step_start=0
+step() { step_start=$SECONDS; log "== $*"; }
+step_done() { log "   done in $((SECONDS - step_start))s"; }
+
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else die "need root for: $*"; fi; }
+
+installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
+
+step "apt packages"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  # Any working Docker engine will do (e.g. docker-ce); only add docker.io if there is none.
+  if [[ "$p" == docker.io ]] && command -v dockerd >/dev/null; then continue; fi
+  installed "$p" || missing+=("$p")
+done
+if ! command -v node >/dev/null; then
+  # Debian's own nodejs is 18; only a configured NodeSource repo gives Node 20.
+  missing+=(nodejs)
+fi
+if (( ${#missing[@]} )); then
+  log "installing: ${missing[*]}"
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+else
+  log "all present: ${APT_PACKAGES[*]}"
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+(( node_major >= 20 )) || die "Node >= 20 is required (found $(node --version 2>/dev/null || echo none)); install the NodeSource nodejs 20 package"
+step_done
+
+step "docker daemon"
+if docker info >/dev/null 2>&1; then
+  log "dockerd is running"
+else
+  command -v dockerd >/dev/null || die "dockerd not found after installing docker.io"
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  as_root setsid dockerd >"$DOCKERD_LOG" 2>&1 < /dev/null &
+  for _ in $(seq 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    log "dockerd did not answer within 60s; last lines of $DOCKERD_LOG:"
+    tail -n 30 "$DOCKERD_LOG" >&2 || true
+    exit 1
+  fi
+  log "dockerd is up"
+fi
+step_done
+
+step "npm dependencies"
+cd "$REPO"
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund </dev/null
+else
+  log "node_modules is up to date with package-lock.json"
+fi
+step_done
+
+step "extra CA for example builds"
+ca=/etc/ssl/certs/ca-certificates.crt dest="$REPO/examples/hello/extra-ca.crt"
+if [[ -f "$ca" ]]; then
+  if cmp -s "$ca" "$dest"; then log "examples/hello/extra-ca.crt is current"
+  else cp "$ca" "$dest"; log "copied $ca to examples/hello/extra-ca.crt"; fi
+else
+  log "no $ca; builds will use the image's own CAs"
+fi
+step_done
+
+step "base images (debian:bookworm-slim, node:20-bookworm-slim)"
+bash "$REPO/scripts/base-images.sh"
+step_done
+
+step "test host image (boxship-testhost:latest)"
+bash "$REPO/scripts/test-hosts.sh" build   # a BuildKit cache hit when nothing changed
+step_done
+
+log "ready. Next: scripts/test-hosts.sh up && npm test"
