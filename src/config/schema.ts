@@ -1,0 +1,284 @@
+/**
+ * The one zod schema of boxship.yml as users write it (snake_case keys). It is used three ways:
+ * - load.ts validates with it (strict objects, so a typo in a key is an error, not a silently ignored setting),
+ * - its .describe() texts are the hints in error messages,
+ * - jsonSchema() turns it into schema/boxship.schema.json, so editors show the same texts and catch the same typos.
+ * Checks that need the file system (does the Dockerfile exist?) live in convert.ts, not here.
+ * Every custom message starts with "expected ..."; issues.ts appends ", got <value>".
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { ADDRESS_FORMAT, ADDRESS_HINT, ADDRESS_PATTERN, parseAddress } from './address.js';
+import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from './duration.js';
+
+export const SCHEMA_ID = 'urn:boxship:schema:boxship.yml';
+export const DEFAULT_PROXY_IMAGE = 'boxship-proxy:caddy-2.6.2';
+
+function wholeNumber(min: number, max: number) {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function port() {
+  const error = 'expected a number from 1 to 65535';
+  return z.int({ error }).min(1, { error }).max(65535, { error });
+}
+
+function seconds(max: number) {
+  const error = `expected a number of seconds from 0 to ${max}`;
+  return z.number({ error }).min(0, { error }).max(max, { error });
+}
+
+/** A file on this machine; relative to the folder of boxship.yml, `~/` is the home folder. */
+function localPath() {
+  return z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
+}
+
+function containerPath() {
+  const error = 'expected an absolute path inside the container, starting with /';
+  // A regex rather than startsWith: the latter becomes a non-standard "format" in the JSON Schema.
+  return z.string({ error }).regex(/^\//, { error });
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function envName() {
+  const error = 'expected an environment variable name: letters, digits and _, not starting with a digit';
+  return z.string({ error }).regex(ENV_NAME, { error });
+}
+
+/**
+ * Values of env and build args. YAML turns `1.10` into a number; load.ts hands these maps the scalar's text as
+ * written, so numbers and booleans arrive here as strings and String() only covers values built in code.
+ */
+function stringValue() {
+  return z
+    .union([z.string(), z.number(), z.boolean()], { error: 'expected a string value (write "" for an empty one)' })
+    .transform(String);
+}
+
+/** An SSH address. parseAddress is the real check; the pattern only helps editors. */
+function address(description: string) {
+  return z
+    .string({ error: `expected ${ADDRESS_FORMAT}` })
+    .superRefine((text, ctx) => {
+      const result = parseAddress(text);
+      if (!result.ok) {
+        ctx.addIssue({ code: 'custom', message: result.message, path: result.part ? [result.part] : [], params: { hint: ADDRESS_HINT } });
+      }
+    })
+    .meta({ description, pattern: ADDRESS_PATTERN, examples: ['deploy@10.0.0.7:2222', 'root@[::1]:22'] });
+}
+
+function duration(fallback: string, description: string) {
+  const error = `expected a duration: ${DURATION_FORMAT}`;
+  return z
+    .union([z.number({ error }).positive({ error }), z.string({ error }).regex(new RegExp(DURATION_PATTERN), { error })], { error })
+    // Catches what the pattern lets through but is no time at all ("0s"); skipped when the union already failed.
+    .refine((value) => parseDuration(value) !== undefined, { error, when: (payload) => payload.issues.length === 0 })
+    .default(fallback)
+    .describe(description);
+}
+
+/**
+ * One entry per server (host name and port, whatever the user): two entries for one server would make two
+ * deploys fight over the same containers. Entries that are not valid addresses are reported elsewhere.
+ */
+function uniqueHosts(hosts: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): void {
+  const seen = new Map<string, { index: number; text: string }>();
+  hosts.forEach((entry, index) => {
+    const isObject = typeof entry === 'object' && entry !== null;
+    const text = isObject ? (entry as { address?: unknown }).address : entry;
+    if (typeof text !== 'string') return;
+    const parsed = parseAddress(text);
+    if (!parsed.ok) return;
+    const server = `${parsed.value.hostname.toLowerCase()}:${parsed.value.port}`;
+    const first = seen.get(server);
+    if (!first) return void seen.set(server, { index, text });
+    ctx.addIssue({
+      code: 'custom',
+      path: isObject ? [index, 'address'] : [index],
+      message: `duplicate host: ${JSON.stringify(text)} is the same server as hosts[${first.index}] ${JSON.stringify(first.text)}`,
+      params: { hint: 'list each server once; to run more containers on one server, set instances on it' },
+    });
+  });
+}
+
+/** Two volumes on one mount point would make docker refuse to start the container. */
+function uniqueMounts(volumes: Record<string, unknown>, ctx: z.core.$RefinementCtx<Record<string, unknown>>): void {
+  const mountedBy = new Map<unknown, string>();
+  for (const [name, mount] of Object.entries(volumes)) {
+    const other = mountedBy.get(mount);
+    if (other === undefined) mountedBy.set(mount, name);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${String(mount)} is already the mount point of volume ${JSON.stringify(other)}`,
+        params: { hint: 'give each volume its own container path' },
+      });
+    }
+  }
+}
+
+const SERVICE_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const VOLUME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+const IMAGE_ID_RE = /^sha256:[0-9a-f]{64}$/;
+// RFC 9110 token characters.
+const HEADER_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const IDENTITY_FILE = 'Private key for SSH, e.g. ~/.ssh/id_ed25519. Absent: keys from the ssh-agent at SSH_AUTH_SOCK.';
+const KNOWN_HOSTS = 'known_hosts file the host keys are checked against.';
+const JUMP = 'Bastion host the SSH connection goes through, as [user@]host[:port].';
+
+const build = z
+  .strictObject({
+    context: localPath().default('.').describe('Build context folder, relative to boxship.yml.'),
+    dockerfile: localPath().default('Dockerfile').describe('Dockerfile path, relative to the build context.'),
+    target: z.string().min(1).optional().describe('Stage of a multi-stage Dockerfile to build (docker build --target).'),
+    args: z
+      .record(z.string().min(1), stringValue())
+      .default({})
+      .describe('Build arguments (docker build --build-arg), e.g. NODE_IMAGE: node:20-bookworm-slim.'),
+    pins: z
+      .record(
+        z.string().min(1),
+        z.string().regex(IMAGE_ID_RE, { error: 'expected a local image ID "sha256:<64 hex digits>"' }),
+      )
+      .default({})
+      .describe(
+        'Base images pinned by local image ID: image reference as written in FROM -> "sha256:<64 hex>" ' +
+          '(docker image inspect --format {{.Id}} <image>). The build fails if the local image differs.',
+      ),
+  })
+  .prefault({})
+  .describe('How the image is built from a Dockerfile on this machine.');
+
+const ssh = z
+  .strictObject({
+    identity_file: localPath().optional().describe(IDENTITY_FILE),
+    known_hosts: localPath().default('~/.ssh/known_hosts').describe(KNOWN_HOSTS),
+    jump: address(JUMP).optional(),
+  })
+  .prefault({})
+  .describe('SSH settings for every host; a host in object form may override them.');
+
+const hostAddress = address('Host as [user@]host[:port]; user defaults to root, port to 22. IPv6 in brackets: root@[::1]:22.');
+
+const hostObject = z
+  .strictObject({
+    address: hostAddress,
+    identity_file: localPath().optional().describe(IDENTITY_FILE + ' Overrides ssh.identity_file.'),
+    known_hosts: localPath().optional().describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
+    jump: address(JUMP + ' Overrides ssh.jump.').optional(),
+    instances: wholeNumber(1, 20).optional().describe('Instances (containers) on this host. Overrides instances.'),
+  })
+  .describe('A host with its own settings.');
+
+const app = z
+  .strictObject({
+    port: port().default(3000).describe('Port the app listens on inside its container.'),
+    env: z.record(envName(), stringValue()).default({}).describe('Environment variables of the app.'),
+    secrets_file: localPath()
+      .optional()
+      .describe('Local KEY=VALUE file (one per line, # comments) whose values are passed to the app as environment variables; kept out of images and logs.'),
+    volumes: z
+      .record(
+        z.string().regex(VOLUME_RE, { error: 'expected a volume name: lowercase letters, digits, _ and -, starting with a letter or digit' }),
+        containerPath(),
+      )
+      .superRefine(uniqueMounts, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
+      .default({})
+      .describe('Persistent folders: name (a folder in the service state dir on the host) -> absolute path in the container.'),
+    config_file: z
+      .strictObject({
+        env: envName().describe('Environment variable that tells the app where its config file is.'),
+        path: containerPath().describe('Absolute path of the config file inside the container.'),
+      })
+      .optional()
+      .describe('Tells the app where its config file is, e.g. { env: APP_CONFIG, path: /app/configs/app.json }.'),
+    drain_seconds: seconds(3600).default(2).describe('Seconds an old instance keeps serving in-flight requests after it leaves the proxy.'),
+    stop_timeout_seconds: wholeNumber(0, 3600).default(10).describe('Seconds docker stop waits before it kills the container.'),
+  })
+  .prefault({})
+  .describe('How the app runs in its container.');
+
+const healthcheck = z
+  .strictObject({
+    path: z
+      .string({ error: 'expected a URL path starting with /' })
+      .regex(/^\//, { error: 'expected a URL path starting with /' })
+      .default('/health')
+      .describe('HTTP path that answers 2xx when an instance is ready.'),
+    port: port().optional().describe('Port of the health check inside the container; defaults to app.port.'),
+    interval: duration('1s', `Time between checks: ${DURATION_FORMAT}.`),
+    timeout: duration('2s', `Time one check may take: ${DURATION_FORMAT}.`),
+    retries: wholeNumber(1, 1000).default(10).describe('Failed checks before the instance counts as unhealthy and the release is rolled back.'),
+  })
+  .prefault({})
+  .describe('How a new instance is checked before it takes traffic.');
+
+const proxy = z
+  .strictObject({
+    image: z.string().min(1).default(DEFAULT_PROXY_IMAGE).describe('Image of the proxy in front of the instances.'),
+    port: port().default(8080).describe('Port the proxy listens on, published on the host.'),
+    bind: z
+      .string({ error: 'expected an IP address' })
+      .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
+      .default('0.0.0.0')
+      .describe('Host address the proxy port is published on; 127.0.0.1 keeps it local.'),
+    retry_after: wholeNumber(0, 3600).default(5).describe('Seconds in the Retry-After header when no instance can answer.'),
+    backoff_header: z
+      .string({ error: 'expected an HTTP header name' })
+      .regex(HEADER_RE, { error: 'expected an HTTP header name' })
+      .default('X-Backoff')
+      .describe('Header the proxy adds when it asks clients to back off.'),
+  })
+  .prefault({})
+  .describe('The reverse proxy that switches traffic between releases.');
+
+const releases = z
+  .strictObject({
+    keep: wholeNumber(2, 100).default(5).describe('Releases (images) kept per host for rollback; older ones are removed.'),
+  })
+  .prefault({})
+  .describe('How many old releases are kept.');
+
+export const rawConfigSchema = z
+  .strictObject({
+    service: z
+      .string({ error: 'expected a service name' })
+      .regex(SERVICE_RE, { error: 'expected a service name: lowercase letters, digits and -, starting with a letter or digit, at most 63 characters' })
+      .describe('Service name, used for image, container, network and state-dir names, e.g. hello.'),
+    build,
+    ssh,
+    hosts: z
+      .array(z.union([hostAddress, hostObject], { error: `expected ${ADDRESS_FORMAT} or a map with an address` }), {
+        error: 'expected a list of hosts',
+      })
+      .min(1, { error: 'expected at least one host' })
+      // Runs even when some entries are invalid, so a duplicate is reported together with the other problems.
+      .superRefine(uniqueHosts, { when: (payload) => Array.isArray(payload.value) })
+      .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances }.'),
+    instances: wholeNumber(1, 20).default(1).describe('Instances (containers) of the service per host.'),
+    app,
+    healthcheck,
+    proxy,
+    releases,
+  })
+  .describe('boxship.yml: how to build one service and deploy it to servers over SSH.');
+
+/** boxship.yml after validation, defaults applied, still snake_case and with relative paths. */
+export type RawConfig = z.output<typeof rawConfigSchema>;
+export type RawHost = RawConfig['hosts'][number];
+
+/** JSON Schema of boxship.yml for editors (what users may write, so defaulted keys are optional). */
+export function jsonSchema(): Record<string, unknown> {
+  // draft-07: the draft editors' YAML/JSON language services support best.
+  const { $schema, ...rest } = z.toJSONSchema(rawConfigSchema, { io: 'input', target: 'draft-7' });
+  return { $schema, $id: SCHEMA_ID, title: 'boxship.yml', ...rest };
+}
+
+/** The text of schema/boxship.schema.json: scripts/write-schema.ts writes it, a unit test checks it is current. */
+export function jsonSchemaText(): string {
+  return `${JSON.stringify(jsonSchema(), null, 2)}\n`;
+}
