@@ -118,6 +118,13 @@ export class SshHost {
     return (await this.exec(cmd, { stdin })).stdout;
   }
 
+  private homeDir?: Promise<string>;
+
+  /** The login user's home: absolute paths are needed for bind mounts and env files. */
+  home(): Promise<string> {
+    return (this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory' }));
+  }
+
   close(): void {
     this.client.end();
     this.jump?.end();

@@ -1,0 +1,29 @@
+/** What a rollout-type command carries through its steps: config, open hosts, who is acting, and the reporter. */
+import type { Config } from '../config/types.js';
+import type { SshHost } from '../hosts/ssh.js';
+import { stateDir } from '../state/paths.js';
+import type { Report } from '../util/events.js';
+
+export interface DeployContext {
+  config: Config;
+  /** Hosts in config order, all connected. */
+  hosts: SshHost[];
+  who: string;
+  /** The command line being run, for the lock and the audit log. */
+  command: string;
+  report: Report;
+}
+
+export function hostByName(ctx: DeployContext, name: string): SshHost {
+  const h = ctx.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`no connection to ${name}`);
+  return h;
+}
+
+export function relState(ctx: DeployContext): string {
+  return stateDir(ctx.config.service);
+}
+
+export async function absState(ctx: DeployContext, ssh: SshHost): Promise<string> {
+  return `${await ssh.home()}/${relState(ctx)}`;
+}

@@ -1,0 +1,28 @@
+/** Reads what each host runs now (from the containers' labels) into the planner's HostState. */
+import type { SshHost } from '../hosts/ssh.js';
+import { type DeployContext } from './context.js';
+import { type InstanceInfo, listInstances, parseInstances } from './instance-commands.js';
+import { names } from './names.js';
+import type { HostState } from './plan.js';
+
+export interface HostRuntime {
+  state: HostState;
+  instances: InstanceInfo[];
+  /** Instances outside slots 1..instances (left after scaling down): removed after a full rollout. */
+  extra: InstanceInfo[];
+}
+
+export async function readHost(ctx: DeployContext, ssh: SshHost, instances: number): Promise<HostRuntime> {
+  const all = parseInstances(await ssh.run(listInstances(ctx.config.service)));
+  const slots = Array.from({ length: instances }, (_, i) => {
+    const slot = i + 1;
+    const live = all.find((c) => c.name === names.instance(ctx.config.service, slot) && c.running);
+    return { slot, tag: live?.tag ?? null, colour: live?.colour ?? null };
+  });
+  const extra = all.filter((c) => c.slot > instances);
+  return { state: { host: ssh.name, slots }, instances: all, extra };
+}
+
+export async function readFleet(ctx: DeployContext): Promise<HostRuntime[]> {
+  return Promise.all(ctx.hosts.map((ssh) => readHost(ctx, ssh, ssh.config.instances)));
+}

@@ -1,0 +1,21 @@
+/** Names of the things boxship creates on a host for a service. One place, so commands and status agree. */
+import type { Colour } from './plan.js';
+
+export const LABEL = {
+  service: 'dev.boxship.service',
+  tag: 'dev.boxship.tag',
+  slot: 'dev.boxship.slot',
+  colour: 'dev.boxship.colour',
+} as const;
+
+export const names = {
+  network: (service: string) => `boxship-${service}`,
+  proxy: (service: string) => `${service}-proxy`,
+  /** The live instance of a slot. */
+  instance: (service: string, slot: number) => `${service}-${slot}`,
+  /** An instance being started next to the live one, renamed to the live name once the old one is gone. */
+  incoming: (service: string, slot: number) => `${service}-${slot}.next`,
+  /** The fixed upstream name the proxy dials for a slot's colour (a network alias). */
+  alias: (service: string, slot: number, colour: Colour) => `${service}-${slot}-${colour}`,
+  image: (service: string, tag: string) => `${service}:${tag}`,
+};

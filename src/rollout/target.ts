@@ -1,0 +1,50 @@
+/**
+ * Which release a rollout or rollback goes to, decided from the hosts' own ledgers and deploy histories, and only
+ * among releases whose image is present on every host (so no transfer is ever needed).
+ */
+import { presentImages } from '../ship/commands.js';
+import { type LedgerEntry, readLedger, releasesNewestFirst } from '../state/ledger.js';
+import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
+import { InputError } from '../util/errors.js';
+import { relState, type DeployContext } from './context.js';
+import { names } from './names.js';
+
+export interface FleetReleases {
+  /** Releases present on every host, newest first. */
+  everywhere: LedgerEntry[];
+  current?: string;
+  previous?: string;
+}
+
+export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> {
+  const dir = relState(ctx);
+  const perHost = await Promise.all(
+    ctx.hosts.map(async (ssh) => {
+      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
+      const present = new Set((await ssh.run(presentImages(ledger.map((e) => names.image(ctx.config.service, e.tag))))).split('\n').map((l) => l.split(' ')[0]));
+      const deploys = parseDeploys(await ssh.run(readDeploys(dir)));
+      return { ledger: ledger.filter((e) => present.has(names.image(ctx.config.service, e.tag))), deploys };
+    }),
+  );
+  const [first, ...rest] = perHost;
+  const everywhere = (first?.ledger ?? []).filter((e) => rest.every((h) => h.ledger.some((x) => x.tag === e.tag)));
+  // Hosts agree unless a run was cut off; the first host's history speaks for the fleet.
+  const { current, previous } = currentAndPrevious(first?.deploys ?? []);
+  return { everywhere, current, previous };
+}
+
+export function pickRelease(releases: FleetReleases, wanted: string | undefined, hosts: string[]): string {
+  if (wanted === undefined) {
+    const newest = releases.everywhere[0];
+    if (!newest) throw new InputError(`no release is present on every host (${hosts.join(', ')})`, { hint: 'run: boxship release' });
+    return newest.tag;
+  }
+  const matches = releases.everywhere.filter((e) => e.tag === wanted || e.tag.startsWith(wanted));
+  const exact = matches.find((e) => e.tag === wanted);
+  if (exact) return exact.tag;
+  if (matches.length === 1) return matches[0]!.tag;
+  if (matches.length > 1) throw new InputError(`"${wanted}" matches ${matches.length} releases: ${matches.map((m) => m.tag.slice(0, 16)).join(', ')}`, { hint: 'give more of the sha' });
+  throw new InputError(`release "${wanted}" is not present on every host`, {
+    hint: `releases on every host: ${releases.everywhere.map((e) => e.tag.slice(0, 12)).join(', ') || 'none'}; ship it first with: boxship release`,
+  });
+}
