@@ -118,18 +118,25 @@ export function splitInstructions(text: string): Instruction[] {
     if (!m) continue;
     const keyword = m[1]!.toUpperCase();
     let args = m[2]!.trim();
-    // Heredocs (`RUN <<EOF`): their bodies are part of the instruction, not new instructions.
+    // Heredocs (`RUN <<EOF`): their bodies are part of the instruction, not new instructions. A `<<` must start a
+    // word, and a heredoc whose terminator never comes is not one (e.g. `echo "a <<b"`): nothing is consumed then.
     if (keyword === 'RUN' || keyword === 'COPY' || keyword === 'ADD') {
-      const delimiters = [...args.matchAll(/<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g)];
-      for (const d of delimiters) {
+      for (const d of args.matchAll(/(?:^|\s)<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g)) {
         const stripTabs = d[1] === '-';
         const word = d[3]!;
         const body: string[] = [];
-        while (i < lines.length) {
-          const l = lines[i++] ?? '';
-          if ((stripTabs ? l.replace(/^\t+/, '') : l) === word) break;
-          body.push(stripTabs ? l.replace(/^\t+/, '') : l);
+        let j = i;
+        let closed = false;
+        while (j < lines.length) {
+          const l = stripTabs ? (lines[j++] ?? '').replace(/^\t+/, '') : (lines[j++] ?? '');
+          if (l === word) {
+            closed = true;
+            break;
+          }
+          body.push(l);
         }
+        if (!closed) continue;
+        i = j;
         args += '\n' + body.join('\n');
       }
     }

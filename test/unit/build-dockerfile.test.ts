@@ -50,6 +50,15 @@ describe('splitInstructions', () => {
     expect(ins[1]!.args).toContain('npm install');
   });
 
+  it('does not take an unterminated or quoted << for a heredoc', () => {
+    const ins = splitInstructions(['FROM x', 'RUN echo "a<<b" <<NEVER', 'RUN npm ci'].join('\n'));
+    expect(ins.map((i) => [i.keyword, i.line])).toEqual([
+      ['FROM', 1],
+      ['RUN', 2],
+      ['RUN', 3],
+    ]);
+  });
+
   it('handles CRLF line endings', () => {
     expect(splitInstructions('FROM a\r\nRUN b \\\r\n c\r\n').map((i) => i.args)).toEqual(['a', 'b  c']);
   });
