@@ -9,6 +9,7 @@ import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
+import { debug } from '../util/debug.js';
 import { checkHostKey, fingerprint, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
 export interface ConnectOptions {
@@ -75,6 +76,7 @@ export class SshHost {
   /** Run a command; throws a HostError carrying stderr when it exits non-zero (unless allowFailure). */
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) throw new HostError(this.name, `connection closed before: ${cmd.why}`);
+    const started = Date.now();
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       this.client.exec(toShell(cmd), (err, ch) => (err ? reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`)) : resolve(ch)));
     });
@@ -105,6 +107,7 @@ export class SshHost {
         stdin.pipe(channel);
       }
     });
+    debug(`${this.name} ${cmd.why}: exit ${result.code} in ${Date.now() - started} ms`);
     if (result.code !== 0 && !options.allowFailure) {
       const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-8).join('\n');
       const how = result.code === null ? `was killed${result.signal ? ` (${result.signal})` : ''}` : `exited ${result.code}`;
