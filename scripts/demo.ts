@@ -1,0 +1,65 @@
+/**
+ * The whole boxship cycle on the local simulated hosts, as a user would type it: run by `npm run demo` (the
+ * README's first command, after scripts/setup.sh). Each step prints the command, then boxship's own output.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { makeExampleApp } from '../test/helpers/example.js';
+import { BOXSHIP_BIN, HOSTS, REPO } from '../test/helpers/paths.js';
+
+const fresh = process.argv.includes('--fresh');
+execFileSync('bash', ['scripts/test-hosts.sh', fresh ? 'reset' : 'up'], { cwd: REPO, stdio: 'inherit' });
+
+const app = makeExampleApp(join(REPO, '.boxship-test'));
+console.log(`\nThe example app is a git repo at ${app.dir}; its boxship.yml aims at ${HOSTS.map((h) => h.address).join(' and ')}.\n`);
+
+function step(title: string, args: string[], { mayFail = false } = {}): number {
+  console.log(`\n\x1b[1m== ${title}\x1b[0m\n$ boxship ${args.join(' ')}`);
+  const r = spawnSync(process.execPath, [BOXSHIP_BIN, ...args], { cwd: app.dir, stdio: 'inherit' });
+  if (r.status !== 0 && !mayFail) {
+    console.error(`\ndemo: "boxship ${args.join(' ')}" exited ${r.status}`);
+    process.exit(r.status ?? 1);
+  }
+  return r.status ?? 1;
+}
+
+function curl(label: string): void {
+  for (const h of HOSTS) {
+    const r = spawnSync('curl', ['-s', '-i', '--max-time', '5', `http://127.0.0.1:${h.httpPort}/`], { encoding: 'utf8' });
+    const status = r.stdout.split('\n')[0]?.trim();
+    const body = r.stdout.split('\r\n\r\n')[1]?.trim();
+    console.log(`  ${label} host ${h.name} (127.0.0.1:${h.httpPort}): ${status} ${body ?? ''}`);
+  }
+}
+
+step('Pin the base images by their local IDs', ['pin']);
+app.commit('pin base images');
+step('Release: build this commit and ship it to both hosts', ['release']);
+const steps = (process.env.BOXSHIP_DEMO_STEPS ?? 'full') === 'full';
+if (steps && existsCommand('rollout')) {
+  step('Roll it out behind Caddy', ['rollout']);
+  curl('now');
+  app.bumpVersion('2');
+  step('Release a code change: only the changed layer travels', ['release']);
+  step('Canary: move one instance to the new release', ['rollout', '--canary', '1']);
+  step('Status shows the split', ['status']);
+  curl('canary');
+  step('Promote: the same rollout again moves the rest', ['rollout']);
+  curl('promoted');
+  step('Roll back to the previous release (no transfer)', ['rollback']);
+  curl('rolled back');
+  step('Maintenance on: every request gets 503 + Retry-After', ['maintenance', 'on', '--message', 'Back in 5 minutes']);
+  curl('maintenance');
+  step('Maintenance off', ['maintenance', 'off']);
+  curl('serving');
+} else {
+  app.bumpVersion('2');
+  step('Release a code change: only the changed layer travels', ['release']);
+}
+step('What each host has', ['releases']);
+console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
+
+function existsCommand(name: string): boolean {
+  const r = spawnSync(process.execPath, [BOXSHIP_BIN, name, '--help'], { cwd: app.dir, encoding: 'utf8' });
+  return r.status === 0;
+}
