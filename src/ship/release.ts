@@ -54,7 +54,18 @@ export async function hostInventory(ssh: SshHost): Promise<HostInventory> {
   return { chains: presentChains(layerLists), containerdStore: driverLine.includes(CONTAINERD_SNAPSHOTTER) };
 }
 
-export async function shipImage(opts: { config: Config; docker: Docker; image: ImageToShip; connections: Connection[]; report: Report; onHostDone?: (r: HostShipResult) => void }): Promise<ShipSummary> {
+export interface ShipOptions {
+  config: Config;
+  docker: Docker;
+  image: ImageToShip;
+  connections: Connection[];
+  report: Report;
+  onHostDone?: (r: HostShipResult) => void;
+  /** Record a release in the ledger and prune old ones (false for support images such as the proxy). */
+  recordRelease?: boolean;
+}
+
+export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   const { config, docker, image, report } = opts;
   let saved: Promise<SavedImage> | undefined;
   // The one `docker save`, started by the first host that needs bytes and shared by all.
@@ -74,8 +85,9 @@ export async function shipImage(opts: { config: Config; docker: Docker; image: I
         await ssh.run(tagImage(image.imageId, image.ref));
         report({ kind: 'step', host: ssh.name, message: 'image already on the host: tagged, nothing sent' });
       } else {
+        const savedImage = spool(); // starts the one `docker save` while we ask the host what it has
         const inv = await hostInventory(ssh);
-        const s = await spool();
+        const s = await savedImage;
         let plan: TrimPlan = planTrim(s.manifestLayers, s.diffIds, inv.chains);
         if (inv.containerdStore) {
           report({ kind: 'warning', host: ssh.name, message: 'the host uses the containerd image store, which needs every layer in a loaded tar: sending the whole image' });
@@ -97,9 +109,7 @@ export async function shipImage(opts: { config: Config; docker: Docker; image: I
         Object.assign(result, sent);
         report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
       }
-      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time: new Date().toISOString(), user: whoAmI(), bytes: result.bytesSent }));
-      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
-      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+      if (opts.recordRelease !== false) await recordRelease(ssh);
       result.ok = true;
     } catch (err) {
       result.error = err instanceof Error ? err : new Error(errorMessage(err));
@@ -107,6 +117,12 @@ export async function shipImage(opts: { config: Config; docker: Docker; image: I
     result.seconds = (Date.now() - started) / 1000;
     opts.onHostDone?.(result);
     return result;
+
+    async function recordRelease(ssh: SshHost): Promise<void> {
+      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time: new Date().toISOString(), user: whoAmI(), bytes: result.bytesSent }));
+      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
+      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+    }
   };
 
   try {

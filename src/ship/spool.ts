@@ -6,7 +6,7 @@
  * which layer it is holding until the stream is over. Unpacking once (page cache makes it cheap) lets each host read
  * only the files it lacks, at its own pace, and a slow host never holds back a fast one.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -30,8 +30,20 @@ interface ManifestEntry {
   Layers: string[];
 }
 
+/** tmpfs (/dev/shm) when it has room for the image twice over: the spool is read right back, disk buys nothing. */
+async function spoolBase(imageBytes: number): Promise<string> {
+  try {
+    const fs = await statfs('/dev/shm');
+    if (fs.bavail * fs.bsize > imageBytes * 2) return '/dev/shm';
+  } catch {
+    /* no /dev/shm here */
+  }
+  return tmpdir();
+}
+
 export async function saveImage(docker: Docker, imageId: string): Promise<SavedImage> {
-  const dir = await mkdtemp(join(tmpdir(), 'boxship-save-'));
+  const size = ((await docker.getImage(imageId).inspect()) as { Size?: number }).Size ?? Number.MAX_SAFE_INTEGER;
+  const dir = await mkdtemp(join(await spoolBase(size), 'boxship-save-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
     let bytes = 0;
