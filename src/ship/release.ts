@@ -69,7 +69,13 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   const { config, docker, image, report } = opts;
   let saved: Promise<SavedImage> | undefined;
   // The one `docker save`, started by the first host that needs bytes and shared by all.
-  const spool = () => (saved ??= saveImage(docker, image.imageId));
+  const spool = () => {
+    if (!saved) {
+      saved = saveImage(docker, image.imageId);
+      saved.catch(() => {}); // awaited by each host that needs it; a failure must not surface before that
+    }
+    return saved;
+  };
   const dir = stateDir(config.service);
 
   const shipOne = async (conn: Connection): Promise<HostShipResult> => {
