@@ -4,6 +4,8 @@
  * (SIGTERM: it stops accepting and finishes in-flight requests) and give the new one the slot's name.
  * The proxy config never changes during this, so no Caddy reload drops a connection.
  */
+import type { Config } from '../config/types.js';
+import type { Command } from '../hosts/command.js';
 import type { SshHost } from '../hosts/ssh.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
@@ -21,43 +23,58 @@ export class HealthCheckFailed extends BoxshipError {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** The release's git sha (a tag may carry a -dirty-<hash> suffix). */
 export function shaOfTag(tag: string): string {
   return tag.slice(0, 40);
 }
 
-export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move): Promise<void> {
-  const { config, report } = ctx;
+/** The commands of one move, in order, as data: what applyMove runs and what --plan prints. */
+export interface MoveSteps {
+  prepare: Command[];
+  start?: Command;
+  wait?: Command;
+  /** Runs only after the new instance is healthy (or, for a move to nothing, is the whole move). */
+  retire: Command[];
+  /** Undo of `start` when the health check fails. */
+  discard?: Command;
+}
+
+export function moveSteps(config: Config, move: Move, stateDirAbs: string): MoveSteps {
   const s = config.service;
   const live = names.instance(s, move.slot);
   const stopSeconds = config.app.drainSeconds + config.app.stopTimeoutSeconds;
-  if (move.to === '') {
-    report({ kind: 'step', host: ssh.name, message: `removing ${live} (it was not there before)` });
-    await ssh.run(stopAndRemove(live, stopSeconds));
-    return;
-  }
+  if (move.to === '') return { prepare: [], retire: [stopAndRemove(live, stopSeconds)] };
   const incoming = move.from === null ? live : names.incoming(s, move.slot);
-  const alias = names.alias(s, move.slot, move.colour);
-  // A leftover from a run that was cut off would block the name.
-  await ssh.run(removeNow(names.incoming(s, move.slot)));
-  if (move.from === null) await ssh.run(removeNow(live));
-  report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} as ${move.colour}` });
-  await ssh.run(runInstance(config, { slot: move.slot, tag: move.to, colour: move.colour, name: incoming, stateDirAbs: await absState(ctx, ssh), sha: shaOfTag(move.to) }));
-  report({ kind: 'step', host: ssh.name, message: `${live}: waiting for ${config.healthcheck.path}` });
-  try {
-    await ssh.run(waitHealthy(config, incoming, alias));
-  } catch (err) {
-    await ssh.run(removeNow(incoming)).catch(() => {});
-    throw new HealthCheckFailed(move, live, errorMessage(err));
+  return {
+    // A leftover from a run that was cut off would block the name.
+    prepare: move.from === null ? [removeNow(names.incoming(s, move.slot)), removeNow(live)] : [removeNow(incoming)],
+    start: runInstance(config, { slot: move.slot, tag: move.to, colour: move.colour, name: incoming, stateDirAbs, sha: shaOfTag(move.to) }),
+    wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
+    retire: move.from === null ? [] : [stopAndRemove(live, stopSeconds), rename(incoming, live)],
+    discard: removeNow(incoming),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move): Promise<void> {
+  const { config, report } = ctx;
+  const live = names.instance(config.service, move.slot);
+  const steps = moveSteps(config, move, await absState(ctx, ssh));
+  for (const c of steps.prepare) await ssh.run(c);
+  if (steps.start && steps.wait) {
+    report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
+    await ssh.run(steps.start);
+    try {
+      await ssh.run(steps.wait);
+    } catch (err) {
+      if (steps.discard) await ssh.run(steps.discard).catch(() => {});
+      throw new HealthCheckFailed(move, live, errorMessage(err));
+    }
+    // Caddy marks a newly answering upstream healthy on its next active check; let that happen first.
+    await sleep(Math.min(config.healthcheck.intervalMs, 1000) + 300);
   }
-  // Caddy marks a newly answering upstream healthy on its next active check.
-  await sleep(Math.min(config.healthcheck.intervalMs, 1000) + 300);
-  if (move.from !== null) {
-    report({ kind: 'step', host: ssh.name, message: `${live}: draining and stopping ${move.from.slice(0, 12)}` });
-    await ssh.run(stopAndRemove(live, stopSeconds));
-    await ssh.run(rename(incoming, live));
-  }
-  report({ kind: 'step', host: ssh.name, message: `${live}: serving ${move.to.slice(0, 12)}` });
+  if (steps.retire.length) report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: draining and stopping ${move.from?.slice(0, 12)}` : `${live}: removing it` });
+  for (const c of steps.retire) await ssh.run(c);
+  if (move.to) report({ kind: 'step', host: ssh.name, message: `${live}: serving ${move.to.slice(0, 12)}` });
 }

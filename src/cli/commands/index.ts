@@ -1,4 +1,17 @@
-/** Commands added by later work register here, so main.ts stays a list of wires. */
+/** The commands that change what serves, registered after release/releases/pin. */
 import type { Command } from 'commander';
+import { registerLock } from './lock.js';
+import { registerMaintenance } from './maintenance.js';
+import { registerRollback } from './rollback.js';
+import { registerRollout } from './rollout.js';
+import { registerSetup } from './setup.js';
+import { registerStatus } from './status.js';
 
-export function registerExtraCommands(_program: Command): void {}
+export function registerExtraCommands(program: Command): void {
+  registerSetup(program);
+  registerRollout(program);
+  registerRollback(program);
+  registerMaintenance(program);
+  registerStatus(program);
+  registerLock(program);
+}

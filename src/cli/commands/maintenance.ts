@@ -1,0 +1,68 @@
+/** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
+import { type Command, InvalidArgumentError } from 'commander';
+import { toShell } from '../../hosts/command.js';
+import { reloadProxy, writeProxyConfig, proxyHostDir } from '../../proxy/commands.js';
+import type { ProxyMode } from '../../proxy/caddy-config.js';
+import { withLock } from '../../rollout/session.js';
+import { ensureHost, modeFile, proxyConfigFor, writePrivateFile } from '../../rollout/setup.js';
+import { relState } from '../../rollout/context.js';
+import type { GlobalOptions } from '../context.js';
+import { localDocker } from '../context.js';
+import { commandLine, openSession, withProgress } from '../fleet-session.js';
+import { positiveInt } from './rollout.js';
+
+interface MaintenanceOptions {
+  retryAfter?: number;
+  message?: string;
+  plan?: boolean;
+}
+
+export function registerMaintenance(program: Command): void {
+  program
+    .command('maintenance')
+    .description('turn maintenance mode on or off: every request gets 503 with Retry-After and the backoff header')
+    .argument('<on|off>', 'on or off', (v: string) => {
+      if (v !== 'on' && v !== 'off') throw new InvalidArgumentError('expected "on" or "off"');
+      return v;
+    })
+    .option('--retry-after <seconds>', 'Retry-After (and backoff header) value while on; default proxy.retry_after', positiveInt)
+    .option('--message <text>', 'text of the 503 answer', 'The service is down for maintenance. Please retry later.')
+    .option('--plan', 'print the exact steps per host without running them')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ boxship maintenance on --retry-after 120 --message "Upgrading the database, back soon"
+  $ boxship maintenance off
+
+The proxy's own health endpoint (/__boxship/health) still answers 200, so an outer load balancer keeps the host.
+Maintenance mode survives a restart of the proxy container.`,
+    )
+    .action(async (state: 'on' | 'off', opts: MaintenanceOptions, cmd: Command) => {
+      const session = await openSession(cmd.optsWithGlobals<GlobalOptions>(), commandLine());
+      const { ctx, config } = session;
+      const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+      try {
+        if (opts.plan) {
+          process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
+          for (const h of ctx.hosts) {
+            const rel = relState(ctx);
+            process.stdout.write(`\n${h.name}\n   # record the mode\n   ${toShell(writePrivateFile(modeFile(rel), ''))} <<< '${JSON.stringify(mode)}'\n`);
+            process.stdout.write(`   # write the proxy config (${proxyConfigFor(config, h.config.instances, mode).length} bytes of Caddy JSON)\n   ${toShell(writeProxyConfig(proxyHostDir(rel)))}\n`);
+            process.stdout.write(`   # apply it\n   ${toShell(reloadProxy(config.service))}\n`);
+          }
+          return;
+        }
+        const docker = localDocker();
+        await withLock(
+          ctx,
+          () => withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),
+          () => `maintenance ${state}`,
+        );
+        if (state === 'on') process.stdout.write(`\nMaintenance is on: every request gets 503 with Retry-After: ${mode.kind === 'maintenance' ? mode.retryAfterSeconds : ''}.\nTo undo, run: boxship maintenance off\n`);
+        else process.stdout.write('\nMaintenance is off: the proxy serves the instances again.\nTo undo, run: boxship maintenance on\n');
+      } finally {
+        session.close();
+      }
+    });
+}

@@ -1,0 +1,44 @@
+/**
+ * `boxship rollback`: back to the previous release (or abort a canary), which is still on the hosts: no transfer,
+ * one instance at a time with health checks.
+ */
+import type { Command } from 'commander';
+import { readFleet } from '../../rollout/fleet.js';
+import { pickRelease } from '../../rollout/target.js';
+import { InputError } from '../../util/errors.js';
+import type { GlobalOptions } from '../context.js';
+import { deploy } from '../deploy.js';
+
+export function registerRollback(program: Command): void {
+  program
+    .command('rollback')
+    .description('return to the previous release (already on the hosts: nothing is transferred); aborts a canary')
+    .option('--to <sha>', 'the release to return to (a prefix is enough); default: the previous one')
+    .option('--plan', 'print the exact steps and commands per host without running them')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ boxship rollback                     the release that served before the current one
+  $ boxship rollback                     during a canary: put the canary instances back
+  $ boxship rollback --to 3f2a9c1
+
+To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
+    )
+    .action(async (opts: { to?: string; plan?: boolean }, cmd: Command) => {
+      process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
+        kind: 'rollback',
+        plan: opts.plan,
+        chooseTarget: async (releases, ctx) => {
+          const hosts = ctx.hosts.map((h) => h.name);
+          if (opts.to) return pickRelease(releases, opts.to, hosts);
+          // A canary in progress: some instances run something other than the current release. Abort it.
+          const fleet = await readFleet(ctx);
+          const canary = releases.current !== undefined && fleet.some((f) => f.state.slots.some((s) => s.tag !== null && s.tag !== releases.current));
+          const target = canary ? releases.current : releases.previous;
+          if (!target) throw new InputError('there is no previous release to roll back to', { hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases' });
+          return pickRelease(releases, target, hosts);
+        },
+      });
+    });
+}

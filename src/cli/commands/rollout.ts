@@ -1,0 +1,41 @@
+/** `boxship rollout`: put a shipped release into service, one instance at a time, with health checks. */
+import { type Command, InvalidArgumentError } from 'commander';
+import { pickRelease } from '../../rollout/target.js';
+import type { GlobalOptions } from '../context.js';
+import { deploy } from '../deploy.js';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+export function registerRollout(program: Command): void {
+  program
+    .command('rollout')
+    .description('put a release into service on every host, one instance at a time behind the proxy')
+    .option('--sha <sha>', 'the release to roll out (a prefix is enough); default: the newest release present on every host')
+    .option('--canary <n>', 'move only N instances across the fleet, then stop; run rollout again to promote, rollback to abort', positiveInt)
+    .option('--plan', 'print the exact steps and commands per host without running them')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ boxship rollout                      the newest release, everywhere
+  $ boxship rollout --canary 1           one instance first; watch it with: boxship status
+  $ boxship rollout                      again: promotes the canary to every instance
+  $ boxship rollout --sha 3f2a9c1 --plan show what would run
+
+Each new instance must pass the health check before it takes traffic; the old one then drains and stops.
+If a new instance fails its health check, every instance changed by this run is put back (exit 1).
+Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too (what to do is printed).`,
+    )
+    .action(async (opts: { sha?: string; canary?: number; plan?: boolean }, cmd: Command) => {
+      process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
+        kind: 'rollout',
+        canary: opts.canary,
+        plan: opts.plan,
+        chooseTarget: (releases, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
+      });
+    });
+}

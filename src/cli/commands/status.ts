@@ -1,0 +1,70 @@
+/** `boxship status`: per host, the proxy mode, each instance (release, health), current and previous release, lock. */
+import type { Command } from 'commander';
+import { closeAll, connectAll } from '../../hosts/fleet.js';
+import type { SshHost } from '../../hosts/ssh.js';
+import { parseProxyState, probeUpstream, proxyState } from '../../proxy/commands.js';
+import type { DeployContext } from '../../rollout/context.js';
+import { relState } from '../../rollout/context.js';
+import { parseInstances, listInstances } from '../../rollout/instance-commands.js';
+import { names } from '../../rollout/names.js';
+import { readMode } from '../../rollout/setup.js';
+import { currentAndPrevious, parseDeploys, readDeploys } from '../../state/deploys.js';
+import { parseLockInfo, readLock } from '../../state/lock.js';
+import { whoAmI } from '../../state/ledger.js';
+import { ExitCode } from '../../util/errors.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+
+async function hostStatus(ctx: DeployContext, ssh: SshHost) {
+  const { config } = ctx;
+  const rel = relState(ctx);
+  const [mode, proxy, instances, deploys, lock] = await Promise.all([
+    readMode(ctx, ssh),
+    ssh.run(proxyState(config.service)).then(parseProxyState),
+    ssh.run(listInstances(config.service)).then(parseInstances),
+    ssh.run(readDeploys(rel)).then(parseDeploys),
+    ssh.run(readLock(rel)).then(parseLockInfo),
+  ]);
+  const withHealth = await Promise.all(
+    instances
+      .sort((a, b) => a.slot - b.slot || a.name.localeCompare(b.name))
+      .map(async (i) => {
+        const probe = i.running ? await ssh.exec(probeUpstream(config.service, names.alias(config.service, i.slot, i.colour), config.healthcheck.port, config.healthcheck.path, config.healthcheck.timeoutMs), { allowFailure: true }) : undefined;
+        return { ...i, health: !i.running ? 'stopped' : probe?.code === 0 ? 'healthy' : 'unhealthy' };
+      }),
+  );
+  return { host: ssh.name, mode: mode.kind, proxy: proxy.status, ...currentAndPrevious(deploys), instances: withHealth, lock: lock ?? null };
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show, per host: proxy mode, instances with their release and health, current and previous release, lock holder')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  $ boxship status\n  $ boxship status --json')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      const conns = await connectAll(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+      try {
+        const ctx: DeployContext = { config, hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])), who: whoAmI(), command: 'status', report: () => {} };
+        const rows = await Promise.all(conns.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))));
+        if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else for (const r of rows) process.stdout.write(render(r));
+        process.exitCode = rows.some((r) => 'error' in r) ? ExitCode.failed : ExitCode.ok;
+      } finally {
+        closeAll(conns);
+      }
+    });
+}
+
+type Row = Awaited<ReturnType<typeof hostStatus>> | { host: string; error: string };
+
+function render(r: Row): string {
+  if ('error' in r) return `\n${r.host}\n  unreachable: ${r.error}\n`;
+  const lines = [`\n${r.host}`, `  proxy:    ${r.proxy}${r.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`, `  current:  ${r.current ?? '-'}`, `  previous: ${r.previous ?? '-'}`];
+  if (r.lock) lines.push(`  lock:     held by ${r.lock.who} running "${r.lock.command}" since ${r.lock.time}`);
+  lines.push('  instances:');
+  if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
+  for (const i of r.instances) lines.push(`    ${i.name.padEnd(24)} ${i.tag.slice(0, 12).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,56 @@
+/**
+ * The shared body of `rollout` and `rollback`: under the lock, prepare every host, pick the target release, and
+ * move instances one at a time; or with --plan, print what would run.
+ */
+import { readFleet } from '../rollout/fleet.js';
+import { planRollout } from '../rollout/plan.js';
+import { runRollout } from '../rollout/run.js';
+import { withLock } from '../rollout/session.js';
+import { ensureHost } from '../rollout/setup.js';
+import { type FleetReleases, fleetReleases } from '../rollout/target.js';
+import type { DeployContext } from '../rollout/context.js';
+import type { GlobalOptions } from './context.js';
+import { localDocker } from './context.js';
+import { commandLine, openSession, withProgress } from './fleet-session.js';
+import { reportOutcome } from './outcome.js';
+import { printMovePlan } from './plan-output.js';
+
+export interface DeployRequest {
+  kind: 'rollout' | 'rollback';
+  canary?: number;
+  plan?: boolean;
+  /** Chooses the release from what the hosts have and run. */
+  chooseTarget(releases: FleetReleases, ctx: DeployContext): Promise<string> | string;
+}
+
+export async function deploy(globals: GlobalOptions, req: DeployRequest): Promise<number> {
+  const session = await openSession(globals, commandLine());
+  const { ctx, config } = session;
+  const total = ctx.hosts.reduce((n, h) => n + h.config.instances, 0);
+  try {
+    if (req.plan) {
+      const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
+      const fleet = await readFleet(ctx);
+      const moves = planRollout(fleet.map((f) => f.state), target, { canary: req.canary });
+      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}; nothing has been run.`, moves);
+      return 0;
+    }
+    const docker = localDocker();
+    const outcome = await withLock(
+      ctx,
+      async () => {
+        // Choose first: an unknown release is bad input and must change nothing on any host.
+        const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
+        await withProgress(`Prepare ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
+        const title = `${req.kind === 'rollout' ? 'Roll out' : 'Roll back to'} ${config.service}:${target.slice(0, 12)}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}`;
+        return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind }), (o) =>
+          o.kind === 'done' ? undefined : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
+        );
+      },
+      (o) => (o.kind === 'done' ? (o.complete ? `${req.kind} to ${o.target} complete` : `canary: ${o.moved.length} moved to ${o.target}`) : o.kind),
+    );
+    return reportOutcome(outcome, config.service, total);
+  } finally {
+    session.close();
+  }
+}

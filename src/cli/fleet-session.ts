@@ -1,0 +1,75 @@
+/**
+ * Shared by the commands that change what serves (setup, rollout, rollback, maintenance): every host must be
+ * reachable before anything changes, progress is shown with listr2, and connections are always closed.
+ */
+import { Listr } from 'listr2';
+import type { Config } from '../config/types.js';
+import { closeAll, connectAll } from '../hosts/fleet.js';
+import type { DeployContext } from '../rollout/context.js';
+import { whoAmI } from '../state/ledger.js';
+import { BoxshipError } from '../util/errors.js';
+import type { ProgressEvent } from '../util/events.js';
+import { configFrom, interactive, type GlobalOptions } from './context.js';
+
+export interface Session {
+  config: Config;
+  ctx: DeployContext;
+}
+
+/** Connects to every host or to none: a change must not start on a fleet it cannot finish. */
+export async function openSession(globals: GlobalOptions, commandLine: string): Promise<Session & { close(): void }> {
+  const config = configFrom(globals);
+  const conns = await connectAll(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+  const down = conns.filter((c) => c.error);
+  if (down.length) {
+    closeAll(conns);
+    const first = down[0]!.error;
+    throw new BoxshipError(`cannot reach ${down.map((d) => d.host.name).join(', ')}; nothing was changed:\n${down.map((d) => `  ${d.error!.message}`).join('\n')}`, {
+      hint: first instanceof BoxshipError ? first.hint : 'check the hosts, then run the command again',
+    });
+  }
+  const ctx: DeployContext = { config, hosts: conns.map((c) => c.ssh!), who: whoAmI(), command: commandLine, report: () => {} };
+  return { config, ctx, close: () => closeAll(conns) };
+}
+
+export function eventLine(e: ProgressEvent): string | undefined {
+  if (e.kind === 'bytes') return undefined;
+  const text = 'message' in e ? e.message : '';
+  return 'host' in e && e.host ? `${e.host}: ${text}` : text;
+}
+
+/** Runs `work` as one listr2 task whose output follows the progress events. */
+/** `failure` names a result that is a failure without being an exception (a run that rolled back): it becomes the title. */
+export async function withProgress<T>(title: string, ctx: DeployContext, work: () => Promise<T>, failure?: (r: T) => string | undefined): Promise<T> {
+  let result: T | undefined;
+  const warnings: string[] = [];
+  const original = ctx.report;
+  await new Listr(
+    [
+      {
+        title,
+        task: async (_c, task) => {
+          ctx.report = (e) => {
+            if (e.kind === 'warning') warnings.push(eventLine(e) ?? '');
+            const line = eventLine(e);
+            if (line) task.output = line;
+          };
+          try {
+            result = await work();
+            const failed = failure?.(result);
+            if (failed) task.title = failed;
+          } finally {
+            ctx.report = original;
+          }
+        },
+      },
+    ],
+    { renderer: interactive ? 'default' : 'simple', exitOnError: true, rendererOptions: { persistentOutput: false } } as never,
+  ).run();
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  return result as T;
+}
+
+export function commandLine(): string {
+  return ['boxship', ...process.argv.slice(2)].join(' ');
+}

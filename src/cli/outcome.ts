@@ -1,0 +1,28 @@
+/** How a rollout or rollback ended, told to the user with the exit code and the next command to run. */
+import type { RolloutOutcome } from '../rollout/run.js';
+import { ExitCode } from '../util/errors.js';
+
+const short = (tag: string) => tag.slice(0, 12);
+
+export function reportOutcome(o: RolloutOutcome, service: string, total: number): number {
+  if (o.kind === 'done') {
+    if (o.complete) {
+      process.stdout.write(`\n${service}:${short(o.target)} serves on all ${total} instances (${o.moved.length} moved).\nTo undo, run: boxship rollback\n`);
+    } else {
+      const on = total - o.remaining;
+      process.stdout.write(`\nCanary: ${on} of ${total} instances run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`);
+    }
+    return ExitCode.ok;
+  }
+  if (o.kind === 'rolled-back') {
+    process.stderr.write(`\nerror: ${o.error.message}\n`);
+    process.stderr.write(`\nRolled back: the ${o.moved.length} instance(s) this run had changed run their previous release again. Nothing else changed.\n`);
+    process.stderr.write('hint: look at the output above, fix the release, then run: boxship release && boxship rollout\n');
+    return ExitCode.failed;
+  }
+  process.stderr.write(`\nerror: ${o.error.message}\n\nThe automatic rollback failed too: ${o.rollbackError.message}\n`);
+  process.stderr.write(`Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`);
+  process.stderr.write('What to do next: run `boxship status` to see what serves; fix the host named above; then run `boxship rollback --to <the release that served before>`.\n');
+  return ExitCode.needsAction;
+}
+
