@@ -1,0 +1,381 @@
+/**
+ * The proxy with real containers on this machine's Docker: a user-defined bridge network, the boxship-proxy image
+ * (built here when missing) published on 127.0.0.1, and tiny node:http apps as instances. Self-contained: it needs
+ * neither the simulated hosts nor SSH; the remote commands of src/proxy/commands.ts are run locally.
+ *
+ * It checks the design the rollout relies on: a Caddy config that never changes during a swap, upstreams that are
+ * fixed Docker network aliases (<service>-<n>-blue / -green), 503 + Retry-After (never 502/504) when nothing answers,
+ * and that `docker rename` of the incoming container keeps its alias.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Command } from '../../src/hosts/command.js';
+import { caddyConfigText, type CaddyConfigInput, type ProxyMode, PROXY_HEALTH_PATH, upstreamName } from '../../src/proxy/caddy-config.js';
+import { parseUpstreams, probeUpstream, proxyContainerName, proxyUpstreams, reloadProxy, startProxy, writeProxyConfig } from '../../src/proxy/commands.js';
+import { REPO } from '../helpers/paths.js';
+
+const execFileP = promisify(execFile);
+/** The 20.10 client, as in scripts/test-hosts.sh: its BuildKit builds need no buildx plugin. */
+const DOCKER = process.env.DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker');
+
+const IMAGE = 'boxship-proxy:caddy-2.6.2';
+const APP_IMAGE = 'node:20-bookworm-slim';
+const ID = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const SERVICE = `bxpt${ID}`;
+const NETWORK = `${SERVICE}-net`;
+const PROXY = proxyContainerName(SERVICE);
+const LIVE = `${SERVICE}-1`;
+const NEXT = `${SERVICE}-1.next`;
+const BLUE = upstreamName(SERVICE, 1, 'blue');
+const GREEN = upstreamName(SERVICE, 1, 'green');
+
+/**
+ * The instance: answers its NAME, /health 200. On SIGTERM it fails /health at once (so Caddy's active check takes it
+ * out), keeps serving for DRAIN_MS, then stops listening and exits: what a well-behaved app does.
+ */
+const APP = `
+const http = require('http');
+let draining = false, closed = false;
+const server = http.createServer((req, res) => {
+  if (closed) res.setHeader('connection', 'close');
+  if (req.url === '/health') { res.writeHead(draining ? 503 : 200, { 'content-type': 'text/plain' }); res.end(draining ? 'draining' : 'ok'); return; }
+  req.resume();
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(process.env.NAME + '\\n'); });
+});
+server.keepAliveTimeout = 65000;
+server.listen(3000);
+process.on('SIGTERM', () => {
+  draining = true;
+  setTimeout(() => {
+    closed = true;
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  }, Number(process.env.DRAIN_MS || 1000));
+});
+`;
+
+const containers = new Set<string>();
+let hostDir = '';
+let port = 0;
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await execFileP(DOCKER, args, { encoding: 'utf8', timeout: 120_000 });
+  return stdout.trim();
+}
+
+/** Runs a boxship remote command here, as the SSH executor would on a host. */
+function run(cmd: Command, stdin?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd.argv[0]!, cmd.argv.slice(1), { cwd: tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd.why}: exit ${code}: ${err}`))));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function configInput(mode: ProxyMode = { kind: 'serving' }): CaddyConfigInput {
+  return { service: SERVICE, instances: 1, appPort: 3000, healthPath: '/health', healthIntervalMs: 500, healthTimeoutMs: 2000, retryAfterSeconds: 7, backoffHeader: 'X-Backoff', mode };
+}
+
+async function writeConfig(mode?: ProxyMode): Promise<void> {
+  await run(writeProxyConfig(hostDir), caddyConfigText(configInput(mode)));
+}
+
+async function startApp(name: string, alias: string, label: string): Promise<void> {
+  containers.add(name);
+  await docker('run', '-d', '--name', name, '--network', NETWORK, '--network-alias', alias, '-e', `NAME=${label}`, APP_IMAGE, 'node', '-e', APP);
+}
+
+/** Until the alias answers /health from inside the proxy container (bounded). */
+async function waitForProbe(alias: string, timeoutMs = 20_000): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      await run(probeUpstream(SERVICE, alias, 3000, '/health', 1000));
+      return Date.now() - start;
+    } catch (e) {
+      if (Date.now() - start > timeoutMs) throw e;
+      await sleep(100);
+    }
+  }
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  ms: number;
+}
+
+function get(path: string, headers: Record<string, string> = {}, agent?: http.Agent): Promise<Reply> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: agent ?? false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - t0 }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+/** Until a GET through the proxy answers 200 (bounded). */
+async function waitFor200(timeoutMs = 20_000): Promise<Reply> {
+  const start = Date.now();
+  let last: unknown;
+  while (Date.now() - start < timeoutMs) {
+    try {
+      const r = await get('/');
+      if (r.status === 200) return r;
+      last = r.status;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`no 200 through the proxy within ${timeoutMs} ms (last: ${String(last)})`);
+}
+
+interface LoadStats {
+  requests: number;
+  ok: number;
+  non200: Record<string, number>;
+  failures: string[];
+  servedBy: Record<string, number>;
+  maxMs: number;
+}
+
+/**
+ * Keep-alive GET load through the proxy: 4 clients sharing a keep-alive agent, looping until `during` resolves (and
+ * `tailMs` more), never longer than `capMs`.
+ */
+async function underLoad(during: () => Promise<void>, opts: { tailMs?: number; capMs?: number } = {}): Promise<LoadStats> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const stats: LoadStats = { requests: 0, ok: 0, non200: {}, failures: [], servedBy: {}, maxMs: 0 };
+  let stop = false;
+  const cap = setTimeout(() => (stop = true), opts.capMs ?? 15_000);
+  const client = async () => {
+    while (!stop) {
+      stats.requests++;
+      try {
+        const r = await get('/', {}, agent);
+        stats.maxMs = Math.max(stats.maxMs, r.ms);
+        if (r.status === 200) {
+          stats.ok++;
+          const who = r.body.trim();
+          stats.servedBy[who] = (stats.servedBy[who] ?? 0) + 1;
+        } else stats.non200[r.status] = (stats.non200[r.status] ?? 0) + 1;
+      } catch (e) {
+        stats.failures.push(String(e));
+      }
+    }
+  };
+  const clients = Array.from({ length: 4 }, client);
+  try {
+    await sleep(500);
+    await during();
+    await sleep(opts.tailMs ?? 1500);
+  } finally {
+    stop = true;
+    clearTimeout(cap);
+    await Promise.all(clients);
+    agent.destroy();
+  }
+  return stats;
+}
+
+async function aliasesOf(container: string): Promise<string[]> {
+  const out = await docker('container', 'inspect', '--format', `{{json (index .NetworkSettings.Networks "${NETWORK}").Aliases}}`, container);
+  return JSON.parse(out) as string[];
+}
+
+beforeAll(async () => {
+  try {
+    await docker('image', 'inspect', '--format', '{{.Id}}', IMAGE);
+  } catch {
+    await execFileP(DOCKER, ['build', '-q', '-t', IMAGE, join(REPO, 'dockerfiles', 'proxy')], { env: { ...process.env, DOCKER_BUILDKIT: '1' }, timeout: 280_000 });
+  }
+  hostDir = join(mkdtempSync(join(tmpdir(), 'boxship-proxy-test-')), 'proxy');
+  port = await freePort();
+  await docker('network', 'create', NETWORK);
+  await writeConfig();
+  containers.add(PROXY);
+  await run(startProxy({ service: SERVICE, network: NETWORK, image: IMAGE, bind: '127.0.0.1', port, hostDir }));
+  // The proxy answers its own health route as soon as it runs.
+  for (let i = 0; ; i++) {
+    try {
+      if ((await get(PROXY_HEALTH_PATH)).status === 200) break;
+    } catch (e) {
+      if (i > 50) throw e;
+    }
+    await sleep(100);
+  }
+});
+
+afterAll(async () => {
+  for (const c of containers) await docker('rm', '-f', c).catch(() => undefined);
+  await docker('network', 'rm', NETWORK).catch(() => undefined);
+  if (hostDir) rmSync(join(hostDir, '..'), { recursive: true, force: true });
+});
+
+describe('proxy (Caddy 2.6.2) with real containers', () => {
+  it('answers 503 with Retry-After and the back-off header when no instance runs, never 502/504', async () => {
+    const json = await get('/anything', { Accept: 'application/json' });
+    expect(json.status).toBe(503);
+    expect(json.headers['retry-after']).toBe('7');
+    expect(json.headers['x-backoff']).toBe('7');
+    expect(json.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(json.body)).toEqual({ error: 'service unavailable', retry_after: 7 });
+    // Caddy keeps trying for try_duration (3 s) before it gives up.
+    expect(json.ms).toBeLessThan(8000);
+
+    const text = await get('/anything', { Accept: 'text/html' });
+    expect(text.status).toBe(503);
+    expect(text.headers['retry-after']).toBe('7');
+    expect(text.headers['x-backoff']).toBe('7');
+    expect(text.headers['content-type']).toMatch(/^text\/plain/);
+    expect(text.body).toBe('service unavailable\n');
+
+    expect((await get(PROXY_HEALTH_PATH)).status).toBe(200);
+  });
+
+  it('serves through the blue alias once an instance runs', async () => {
+    await startApp(LIVE, BLUE, 'blue');
+    await waitForProbe(BLUE);
+    const r = await waitFor200();
+    expect(r.body).toBe('blue\n');
+
+    // What Caddy 2.6.2's admin API says about the upstreams: counters only, no health.
+    const ups = parseUpstreams(await run(proxyUpstreams(SERVICE)));
+    expect(ups.map((u) => u.address)).toEqual([`${BLUE}:3000`, `${GREEN}:3000`]);
+    const raw = JSON.parse(await run(proxyUpstreams(SERVICE))) as Record<string, unknown>[];
+    expect(Object.keys(raw[0]!).sort()).toEqual(['address', 'fails', 'num_requests']);
+  });
+
+  it('swaps blue -> green under keep-alive load with no failed request', async () => {
+    const stats = await underLoad(async () => {
+      await startApp(NEXT, GREEN, 'green');
+      await waitForProbe(GREEN);
+      // One health interval + timeout, so that Caddy's active check has seen green answer.
+      await sleep(1000);
+      await docker('stop', LIVE);
+    });
+    console.log('swap blue -> green:', JSON.stringify(stats));
+    expect(stats.failures).toEqual([]);
+    expect(stats.non200).toEqual({});
+    expect(stats.ok).toBe(stats.requests);
+    expect(stats.requests).toBeGreaterThan(100);
+    expect(stats.servedBy.green).toBeGreaterThan(0);
+    expect((await get('/')).body).toBe('green\n');
+  });
+
+  it('keeps the alias and the traffic through `docker rename` of the incoming container', async () => {
+    const stats = await underLoad(async () => {
+      await docker('rm', LIVE);
+      containers.delete(LIVE);
+      await docker('rename', NEXT, LIVE);
+      containers.delete(NEXT);
+      containers.add(LIVE);
+    });
+    console.log('rm + rename under load:', JSON.stringify(stats));
+    expect(stats.failures).toEqual([]);
+    expect(stats.non200).toEqual({});
+    expect(stats.servedBy).toEqual({ green: stats.ok });
+
+    expect(await aliasesOf(LIVE)).toContain(GREEN);
+    await waitForProbe(GREEN, 2000);
+
+    // The renamed container is now the live one: the next swap (green -> blue) stops it by its new name.
+    const back = await underLoad(async () => {
+      await startApp(NEXT, BLUE, 'blue2');
+      await waitForProbe(BLUE);
+      await sleep(1000);
+      await docker('stop', LIVE);
+      await docker('rm', LIVE);
+      containers.delete(LIVE);
+      await docker('rename', NEXT, LIVE);
+      containers.delete(NEXT);
+      containers.add(LIVE);
+    });
+    console.log('swap green -> blue with rename:', JSON.stringify(back));
+    expect(back.failures).toEqual([]);
+    expect(back.non200).toEqual({});
+    expect(back.servedBy.blue2).toBeGreaterThan(0);
+    expect(await aliasesOf(LIVE)).toContain(BLUE);
+
+    // The alias also survives a restart of the renamed container.
+    await docker('restart', LIVE);
+    await waitForProbe(BLUE);
+    expect((await waitFor200()).body).toBe('blue2\n');
+  });
+
+  it('loses no GET when the live instance dies abruptly (docker kill) after the other colour is up', async () => {
+    const stats = await underLoad(async () => {
+      await startApp(NEXT, GREEN, 'green3');
+      await waitForProbe(GREEN);
+      await sleep(1000);
+      // SIGKILL: no drain, requests in flight on its connections are cut; Caddy retries GETs on the other upstream.
+      await docker('kill', LIVE);
+      await docker('rm', LIVE);
+      containers.delete(LIVE);
+      await docker('rename', NEXT, LIVE);
+      containers.delete(NEXT);
+      containers.add(LIVE);
+    });
+    console.log('kill blue2, green3 up:', JSON.stringify(stats));
+    expect(stats.failures).toEqual([]);
+    expect(stats.non200).toEqual({});
+    expect(stats.servedBy.green3).toBeGreaterThan(0);
+  });
+
+  it('answers 503 with the message in maintenance, while its own health route answers 200', async () => {
+    await writeConfig({ kind: 'maintenance', retryAfterSeconds: 60, message: 'Upgrading the database {until noon}' });
+    await run(reloadProxy(SERVICE));
+
+    const text = await get('/');
+    expect(text.status).toBe(503);
+    expect(text.headers['retry-after']).toBe('60');
+    expect(text.headers['x-backoff']).toBe('60');
+    expect(text.body).toBe('Upgrading the database {until noon}\n');
+
+    const json = await get('/api/x', { Accept: 'application/json' });
+    expect(json.status).toBe(503);
+    expect(json.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(json.body)).toEqual({ error: 'maintenance', message: 'Upgrading the database {until noon}', retry_after: 60 });
+
+    const health = await get(PROXY_HEALTH_PATH);
+    expect(health.status).toBe(200);
+    expect(health.body).toBe('ok\n');
+
+    await writeConfig();
+    await run(reloadProxy(SERVICE));
+    expect((await waitFor200()).body).toBe('green3\n');
+  });
+});

@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import { toShell } from '../../src/hosts/command.js';
+import {
+  CADDY_CONFIG_PATH,
+  PROXY_HEALTH_PATH,
+  caddyConfig,
+  caddyConfigText,
+  duration,
+  escapePlaceholders,
+  healthTiming,
+  upstreamName,
+  upstreamNames,
+  type CaddyConfigInput,
+  type CaddyRoute,
+} from '../../src/proxy/caddy-config.js';
+import {
+  parseProxyState,
+  parseUpstreams,
+  probeUpstream,
+  proxyUpstreams,
+  publishSpec,
+  reloadProxy,
+  startProxy,
+  writeProxyConfig,
+} from '../../src/proxy/commands.js';
+
+const base: CaddyConfigInput = {
+  service: 'hello',
+  instances: 2,
+  appPort: 3000,
+  healthPath: '/health',
+  healthIntervalMs: 500,
+  healthTimeoutMs: 2000,
+  retryAfterSeconds: 5,
+  backoffHeader: 'X-Backoff',
+  mode: { kind: 'serving' },
+};
+
+function server(input: CaddyConfigInput) {
+  return caddyConfig(input).apps.http.servers.boxship!;
+}
+
+/** The handler objects of a route list, by handler name. */
+function handler(routes: CaddyRoute[], name: string): Record<string, any> {
+  for (const r of routes) for (const h of r.handle) if (h.handler === name) return h as Record<string, any>;
+  throw new Error(`no ${name} handler`);
+}
+
+describe('upstream names', () => {
+  it('names each slot and colour', () => {
+    expect(upstreamName('hello', 1, 'blue')).toBe('hello-1-blue');
+    expect(upstreamName('hello', 3, 'green')).toBe('hello-3-green');
+    expect(upstreamNames('hello', 2)).toEqual(['hello-1-blue', 'hello-1-green', 'hello-2-blue', 'hello-2-green']);
+  });
+});
+
+describe('caddy config: serving', () => {
+  it('keeps the admin API on localhost inside the container, without autosave', () => {
+    const c = caddyConfig(base);
+    expect(c.admin).toEqual({ listen: 'localhost:2019', config: { persist: false } });
+    expect(CADDY_CONFIG_PATH).toBe('/etc/boxship/caddy.json');
+  });
+
+  it('listens on :80 only, without automatic HTTPS', () => {
+    const s = server(base);
+    expect(s.listen).toEqual([':80']);
+    expect(s.automatic_https).toEqual({ disable: true });
+  });
+
+  it('answers the proxy health route first, in plain text', () => {
+    const first = server(base).routes[0]!;
+    expect(first.match).toEqual([{ path: [PROXY_HEALTH_PATH] }]);
+    expect(first.terminal).toBe(true);
+    expect(first.handle[0]).toMatchObject({ handler: 'static_response', status_code: 200, body: 'ok\n' });
+    expect(PROXY_HEALTH_PATH).toBe('/__boxship/health');
+  });
+
+  it('proxies to every slot in both colours', () => {
+    const rp = handler(server(base).routes, 'reverse_proxy');
+    expect(rp.upstreams).toEqual([{ dial: 'hello-1-blue:3000' }, { dial: 'hello-1-green:3000' }, { dial: 'hello-2-blue:3000' }, { dial: 'hello-2-green:3000' }]);
+    expect(handler(server({ ...base, instances: 1, appPort: 8000 }).routes, 'reverse_proxy').upstreams).toEqual([
+      { dial: 'hello-1-blue:8000' },
+      { dial: 'hello-1-green:8000' },
+    ]);
+  });
+
+  it('balances over healthy upstreams and retries failed dials for a while', () => {
+    const rp = handler(server(base).routes, 'reverse_proxy');
+    expect(rp.load_balancing).toEqual({ selection_policy: { policy: 'least_conn' }, try_duration: '3s', try_interval: '50ms' });
+    expect(handler(server({ ...base, selectionPolicy: 'round_robin' }).routes, 'reverse_proxy').load_balancing.selection_policy).toEqual({ policy: 'round_robin' });
+    expect(rp.transport).toEqual({ protocol: 'http', dial_timeout: '500ms' });
+  });
+
+  it('checks health actively on the app health path, at most every second, and has no passive checks', () => {
+    const rp = handler(server(base).routes, 'reverse_proxy');
+    expect(rp.health_checks).toEqual({ active: { uri: '/health', interval: '500ms', timeout: '500ms' } });
+    const slow = handler(server({ ...base, healthIntervalMs: 10_000, healthTimeoutMs: 300 }).routes, 'reverse_proxy');
+    expect(slow.health_checks.active).toEqual({ uri: '/health', interval: '1s', timeout: '300ms' });
+    const otherPort = handler(server({ ...base, healthPort: 9000 }).routes, 'reverse_proxy');
+    expect(otherPort.health_checks.active.port).toBe(9000);
+    expect(handler(server({ ...base, healthPort: 3000 }).routes, 'reverse_proxy').health_checks.active.port).toBeUndefined();
+    expect(healthTiming(200, 150)).toEqual({ intervalMs: 200, timeoutMs: 150 });
+  });
+
+  it('turns every proxy error into a 503 with Retry-After and the back-off header, JSON when asked', () => {
+    const routes = server(base).errors!.routes;
+    expect(routes).toHaveLength(2);
+    const [json, text] = routes;
+    expect(json!.match).toEqual([{ header_regexp: { Accept: { pattern: '(?i)json' } } }]);
+    expect(json!.handle[0]).toEqual({
+      handler: 'static_response',
+      status_code: 503,
+      headers: { 'Content-Type': ['application/json'], 'Retry-After': ['5'], 'X-Backoff': ['5'], 'Cache-Control': ['no-store'] },
+      body: '\\{"error":"service unavailable","retry_after":5\\}\n',
+    });
+    expect(text!.match).toBeUndefined();
+    expect(text!.handle[0]).toEqual({
+      handler: 'static_response',
+      status_code: 503,
+      headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Retry-After': ['5'], 'X-Backoff': ['5'], 'Cache-Control': ['no-store'] },
+      body: 'service unavailable\n',
+    });
+  });
+
+  it('uses the configured back-off header name', () => {
+    const h = server({ ...base, backoffHeader: 'X-Slow-Down', retryAfterSeconds: 9 }).errors!.routes[1]!.handle[0] as Record<string, any>;
+    expect(h.headers['X-Slow-Down']).toEqual(['9']);
+    expect(h.headers['Retry-After']).toEqual(['9']);
+  });
+
+  it('rejects what would make a broken config', () => {
+    expect(() => caddyConfig({ ...base, instances: 0 })).toThrow(/instances/);
+    expect(() => caddyConfig({ ...base, service: 'Hello' })).toThrow(/service/);
+    expect(() => caddyConfig({ ...base, backoffHeader: 'X Backoff' })).toThrow(/header/);
+    expect(() => caddyConfig({ ...base, healthPath: 'health' })).toThrow(/healthPath/);
+    expect(() => caddyConfig({ ...base, service: 'x'.repeat(60) })).toThrow(/DNS label/);
+  });
+});
+
+describe('caddy config: maintenance', () => {
+  const maintenance: CaddyConfigInput = { ...base, mode: { kind: 'maintenance', retryAfterSeconds: 120, message: 'Back at {noon}' } };
+
+  it('still answers the proxy health route, then 503 for everything else', () => {
+    const s = server(maintenance);
+    expect(s.routes).toHaveLength(2);
+    expect(s.routes[0]!.match).toEqual([{ path: ['/__boxship/health'] }]);
+    expect(s.routes[1]!.match).toBeUndefined();
+    expect(s.errors).toBeUndefined();
+    expect(JSON.stringify(s)).not.toContain('reverse_proxy');
+  });
+
+  it('sends the message with Retry-After and the back-off header, JSON when asked', () => {
+    const sub = server(maintenance).routes[1]!.handle[0] as { handler: string; routes: CaddyRoute[] };
+    expect(sub.handler).toBe('subroute');
+    const [json, text] = sub.routes;
+    expect(json!.match).toEqual([{ header_regexp: { Accept: { pattern: '(?i)json' } } }]);
+    expect(json!.handle[0]).toMatchObject({
+      status_code: 503,
+      headers: { 'Content-Type': ['application/json'], 'Retry-After': ['120'], 'X-Backoff': ['120'] },
+      body: '\\{"error":"maintenance","message":"Back at \\{noon\\}","retry_after":120\\}\n',
+    });
+    expect(text!.handle[0]).toMatchObject({ status_code: 503, headers: { 'Retry-After': ['120'], 'X-Backoff': ['120'] }, body: 'Back at \\{noon\\}\n' });
+  });
+
+  it('escapes braces so that Caddy does not expand placeholders in bodies', () => {
+    expect(escapePlaceholders('{http.request.uri} a\\{b}')).toBe('\\{http.request.uri\\} a\\\\{b\\}');
+  });
+
+  it('is JSON text ending in a newline', () => {
+    const text = caddyConfigText(maintenance);
+    expect(JSON.parse(text)).toEqual(caddyConfig(maintenance));
+    expect(text.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('durations', () => {
+  it('writes whole seconds as s, the rest as ms', () => {
+    expect(duration(3000)).toBe('3s');
+    expect(duration(500)).toBe('500ms');
+    expect(duration(1500)).toBe('1500ms');
+  });
+});
+
+describe('proxy commands', () => {
+  it('writes the config atomically from stdin', () => {
+    const c = writeProxyConfig('.boxship/hello/proxy');
+    expect(c.argv).toEqual(['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', 'sh', '.boxship/hello/proxy/caddy.json']);
+  });
+
+  it('starts the proxy with the config folder mounted read-only and only the proxy port published', () => {
+    const c = startProxy({ service: 'hello', network: 'hello', image: 'boxship-proxy:caddy-2.6.2', bind: '127.0.0.1', port: 8080, hostDir: '.boxship/hello/proxy' });
+    expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2']);
+    const body = c.argv[2]!;
+    expect(body).toContain('dir=$(cd "$1" && pwd -P)');
+    expect(body).toContain('docker run -d --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
+    expect(body).not.toContain('2019');
+    expect(publishSpec('::', 80)).toBe('[::]:80:80');
+  });
+
+  it('reloads and probes through docker exec, with only caddy and wget in the container', () => {
+    expect(reloadProxy('hello').argv).toEqual(['docker', 'exec', 'hello-proxy', 'caddy', 'reload', '--config', '/etc/boxship/caddy.json']);
+    expect(toShell(probeUpstream('hello', 'hello-1-green', 3000, '/health', 2000))).toBe(
+      'docker exec hello-proxy wget -q -O /dev/null -T 2 http://hello-1-green:3000/health',
+    );
+    expect(probeUpstream('hello', 'hello-1-green', 3000, '/health', 300).argv).toContain('1');
+    expect(proxyUpstreams('hello').argv).toEqual(['docker', 'exec', 'hello-proxy', 'wget', '-q', '-O', '-', '-T', '2', 'http://localhost:2019/reverse_proxy/upstreams']);
+  });
+
+  it('parses the upstream list of Caddy 2.6.2 and the container state', () => {
+    const text = '[{"address":"hello-1-green:3000","num_requests":0,"fails":0},{"address":"hello-1-blue:3000","num_requests":2,"fails":1}]';
+    expect(parseUpstreams(text)).toEqual([
+      { address: 'hello-1-blue:3000', numRequests: 2, fails: 1 },
+      { address: 'hello-1-green:3000', numRequests: 0, fails: 0 },
+    ]);
+    expect(parseProxyState('missing\n')).toEqual({ status: 'missing' });
+    expect(parseProxyState('running boxship-proxy:caddy-2.6.2\n')).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2' });
+  });
+});
