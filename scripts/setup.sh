@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a Debian 12 machine ready to develop and test boxship (run as root; no stdin needed):
-#   apt packages -> dockerd running -> npm ci -> local base images -> test host image.
+#   apt packages -> dockerd running -> npm ci -> local base images -> proxy and test host images.
 # Idempotent: every step is skipped (or a cache hit) when already done.
 set -euo pipefail
 
@@ -98,8 +98,14 @@ step "base images (debian:bookworm-slim, node:20-bookworm-slim)"
 bash "$REPO/scripts/base-images.sh"
 step_done
 
+step "proxy image (boxship-proxy:caddy-2.6.2, Debian's Caddy)"
+# The default proxy.image: boxship ships it to each host from here, layer-thin like a release.
+DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
+  -t boxship-proxy:caddy-2.6.2 "$REPO/dockerfiles/proxy" >/dev/null
+step_done
+
 step "test host image (boxship-testhost:latest)"
 bash "$REPO/scripts/test-hosts.sh" build   # a BuildKit cache hit when nothing changed
 step_done
 
-log "ready. Next: scripts/test-hosts.sh up && npm test"
+log "ready. Next: npm run demo, or npm test"

@@ -85,9 +85,9 @@ export function makeExampleApp(base = tmpdir()): ExampleApp {
     bumpVersion(version) {
       const file = join(dir, 'server.js');
       const src = readFileSync(file, 'utf8');
-      const next = src.replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`);
-      if (next === src) throw new Error('server.js has no `const VERSION = ...;` line');
-      writeFileSync(file, next);
+      const line = /const VERSION = '[^']*';/;
+      if (!line.test(src)) throw new Error('server.js has no `const VERSION = ...;` line');
+      writeFileSync(file, src.replace(line, `const VERSION = '${version}';`));
       return app.commit(`version ${version}`);
     },
   };

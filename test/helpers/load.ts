@@ -1,0 +1,88 @@
+/**
+ * A bounded HTTP load on loopback through the proxies: N keep-alive clients loop GET / until stopped, at most
+ * `maxSeconds` and `maxRequests`. Every response and error is classified, so a test can assert "0 failed".
+ */
+import http from 'node:http';
+
+export interface LoadStats {
+  requests: number;
+  ok: number;
+  /** 503 answers that carry Retry-After and the backoff header: the designed answer while nothing is healthy. */
+  backoff503: number;
+  /** Anything else: connection errors, resets, timeouts, 502/504, a 503 without Retry-After. */
+  failed: number;
+  nonOkWithoutRetryAfter: number;
+  failures: string[];
+  versions: Record<string, number>;
+}
+
+export interface Load {
+  stop(): Promise<LoadStats>;
+  stats: LoadStats;
+}
+
+export function startLoad(ports: number[], opts: { clients?: number; maxSeconds?: number; maxRequests?: number; backoffHeader?: string; pauseMs?: number } = {}): Load {
+  const clients = opts.clients ?? 4;
+  const deadline = Date.now() + (opts.maxSeconds ?? 120) * 1000;
+  const maxRequests = opts.maxRequests ?? 200_000;
+  const backoff = (opts.backoffHeader ?? 'X-Backoff').toLowerCase();
+  const stats: LoadStats = { requests: 0, ok: 0, backoff503: 0, failed: 0, nonOkWithoutRetryAfter: 0, failures: [], versions: {} };
+  let stopping = false;
+  const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: clients }));
+
+  const once = (port: number, agent: http.Agent) =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          stats.requests++;
+          if (res.statusCode === 200) {
+            stats.ok++;
+            try {
+              const v = String((JSON.parse(body) as { version?: string }).version);
+              stats.versions[v] = (stats.versions[v] ?? 0) + 1;
+            } catch {
+              /* not JSON: still a 200 */
+            }
+          } else if (res.statusCode === 503 && res.headers['retry-after'] && res.headers[backoff]) stats.backoff503++;
+          else {
+            stats.failed++;
+            stats.nonOkWithoutRetryAfter++;
+            if (stats.failures.length < 20) stats.failures.push(`:${port} HTTP ${res.statusCode} ${body.slice(0, 80)}`);
+          }
+          resolve();
+        });
+        res.on('error', (e) => fail(port, e, resolve));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => fail(port, e, resolve));
+    });
+
+  function fail(port: number, e: Error, resolve: () => void): void {
+    stats.requests++;
+    stats.failed++;
+    stats.nonOkWithoutRetryAfter++;
+    if (stats.failures.length < 20) stats.failures.push(`${new Date().toISOString().slice(11, 23)} :${port} ${e.message}`);
+    resolve();
+  }
+
+  const loops = ports.flatMap((port, i) =>
+    Array.from({ length: clients }, async () => {
+      while (!stopping && Date.now() < deadline && stats.requests < maxRequests) {
+        await once(port, agents[i]!);
+        if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+      }
+    }),
+  );
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      await Promise.all(loops);
+      for (const a of agents) a.destroy();
+      return stats;
+    },
+  };
+}
