@@ -87,19 +87,12 @@ function wgetSeconds(ms: number): string {
  * the same network path Caddy uses. Exits 0 only for a 2xx answer within the timeout.
  */
 export function probeUpstream(service: string, alias: string, port: number, path: string, timeoutMs: number): Command {
-  return command(
-    `check that ${alias} answers through the proxy network`,
-    'docker',
-    'exec',
-    proxyContainerName(service),
-    'wget',
-    '-q',
-    '-O',
-    '/dev/null',
-    '-T',
-    wgetSeconds(timeoutMs),
-    `http://${alias}:${port}${path}`,
-  );
+  return wgetInProxy(`check that ${alias} answers through the proxy network`, service, '/dev/null', wgetSeconds(timeoutMs), `http://${alias}:${port}${path}`);
+}
+
+/** `wget` inside the proxy container: the only client both boxship-proxy and caddy:2 (busybox) have. */
+function wgetInProxy(why: string, service: string, output: string, timeoutSeconds: string, url: string): Command {
+  return command(why, 'docker', 'exec', proxyContainerName(service), 'wget', '-q', '-O', output, '-T', timeoutSeconds, url);
 }
 
 /**
@@ -110,19 +103,7 @@ export function probeUpstream(service: string, alias: string, port: number, path
  * not exposed; ask the upstream itself with probeUpstream.
  */
 export function proxyUpstreams(service: string): Command {
-  return command(
-    'list the proxy upstreams',
-    'docker',
-    'exec',
-    proxyContainerName(service),
-    'wget',
-    '-q',
-    '-O',
-    '-',
-    '-T',
-    '2',
-    `http://${PROXY_ADMIN_LISTEN}/reverse_proxy/upstreams`,
-  );
+  return wgetInProxy('list the proxy upstreams', service, '-', '2', `http://${PROXY_ADMIN_LISTEN}/reverse_proxy/upstreams`);
 }
 
 export interface UpstreamCounters {

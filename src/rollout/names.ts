@@ -1,4 +1,5 @@
 /** Names of the things boxship creates on a host for a service. One place, so commands and status agree. */
+import { proxyContainerName } from '../proxy/commands.js';
 import type { Colour } from './plan.js';
 
 export const LABEL = {
@@ -10,7 +11,7 @@ export const LABEL = {
 
 export const names = {
   network: (service: string) => `boxship-${service}`,
-  proxy: (service: string) => `${service}-proxy`,
+  proxy: proxyContainerName,
   /** The live instance of a slot. */
   instance: (service: string, slot: number) => `${service}-${slot}`,
   /** An instance being started next to the live one, renamed to the live name once the old one is gone. */

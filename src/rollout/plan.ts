@@ -3,7 +3,9 @@
  * another, slots in order, one instance at a time; each move starts the slot's idle colour next to the live one, so
  * a slot never stops serving while its replacement is checked.
  */
-export type Colour = 'blue' | 'green';
+import type { Colour } from '../proxy/caddy-config.js';
+
+export type { Colour };
 
 export interface SlotState {
   slot: number;

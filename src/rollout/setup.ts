@@ -8,7 +8,7 @@ import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 import { type Command, command, script } from '../hosts/command.js';
 import type { SshHost } from '../hosts/ssh.js';
-import { type ProxyMode, caddyConfigText, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
+import { type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
 import { parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState, reloadProxy, removeProxy, startProxy, writeProxyConfig } from '../proxy/commands.js';
 import { shipImage } from '../ship/release.js';
 import { HostError } from '../util/errors.js';
@@ -63,18 +63,7 @@ export async function readMode(ctx: DeployContext, ssh: SshHost): Promise<ProxyM
 }
 
 export function proxyConfigFor(config: Config, instances: number, mode: ProxyMode): string {
-  return caddyConfigText({
-    service: config.service,
-    instances,
-    appPort: config.app.port,
-    healthPath: config.healthcheck.path,
-    healthPort: config.healthcheck.port,
-    healthIntervalMs: config.healthcheck.intervalMs,
-    healthTimeoutMs: config.healthcheck.timeoutMs,
-    retryAfterSeconds: config.proxy.retryAfterSeconds,
-    backoffHeader: config.proxy.backoffHeader,
-    mode,
-  });
+  return caddyConfigText(caddyInputFromConfig(config, instances, mode));
 }
 
 function waitProxyHealthy(service: string): Command {
