@@ -1,6 +1,6 @@
 /** What every command needs first: the validated config (nothing touched if it is wrong) and a Docker client. */
 import { resolve } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 
@@ -13,8 +13,10 @@ export function configFrom(opts: GlobalOptions): Config {
   return loadConfig(resolve(opts.config));
 }
 
-export function localDocker(): Docker {
-  return new Docker();
+/** Loaded on first use: commands that never touch the local engine start faster without it. */
+export async function localDocker(): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  return new Dockerode();
 }
 
 /** listr2 draws live bars on a terminal and plain lines elsewhere (CI logs). */

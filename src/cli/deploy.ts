@@ -19,6 +19,7 @@ export interface DeployRequest {
   kind: 'rollout' | 'rollback';
   canary?: number;
   plan?: boolean;
+  parallelHosts?: boolean;
   /** Chooses the release from what the hosts have and run. */
   chooseTarget(releases: FleetReleases, ctx: DeployContext): Promise<string> | string;
 }
@@ -32,10 +33,11 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
       const fleet = await readFleet(ctx);
       const moves = planRollout(fleet.map((f) => f.state), target, { canary: req.canary });
-      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}; nothing has been run.`, moves);
+      const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
+      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves);
       return 0;
     }
-    const docker = localDocker();
+    const docker = await localDocker();
     const outcome = await withLock(
       ctx,
       async () => {
@@ -43,7 +45,7 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
         const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
         await withProgress(`Prepare ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
         const title = `${req.kind === 'rollout' ? 'Roll out' : 'Roll back to'} ${config.service}:${target.slice(0, 12)}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}`;
-        return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind }), (o) =>
+        return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }), (o) =>
           o.kind === 'done' ? undefined : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
         );
       },

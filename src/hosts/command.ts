@@ -31,3 +31,9 @@ export function toShell(cmd: Command | string[]): string {
   const argv = Array.isArray(cmd) ? cmd : cmd.argv;
   return argv.map(quote).join(' ');
 }
+
+/** Several commands in one round trip, each run only if the one before succeeded; --plan still shows each. */
+export function sequence(why: string, commands: Command[]): Command {
+  if (commands.length === 1) return commands[0]!;
+  return { argv: ['sh', '-c', commands.map((c) => toShell(c)).join(' && ')], why };
+}

@@ -18,6 +18,8 @@ export type RolloutOutcome =
 export interface RolloutRequest {
   target: string;
   canary?: number;
+  /** Every host at once, each still one instance at a time (rollback's default: leaving a bad release is urgent). */
+  parallelHosts?: boolean;
   /** Recorded in the deploy history once every instance runs the target. */
   kind: 'rollout' | 'rollback';
 }
@@ -26,16 +28,10 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest): Promi
   const fleet = await readFleet(ctx);
   const pending = planRollout(fleet.map((f) => f.state), req.target);
   const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
-  const done: Move[] = [];
-  for (const move of moves) {
-    try {
-      await applyMove(ctx, hostByName(ctx, move.host), move);
-      done.push(move);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(errorMessage(err));
-      ctx.report({ kind: 'warning', host: move.host, message: `${error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
-      return revert(ctx, req.target, done, error);
-    }
+  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false);
+  if (error) {
+    ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
+    return revert(ctx, req.target, done, error.error, req.parallelHosts ?? false);
   }
   const remaining = pending.length - moves.length;
   const complete = remaining === 0;
@@ -48,15 +44,42 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest): Promi
   return { kind: 'done', target: req.target, moved: done, complete, remaining };
 }
 
-async function revert(ctx: DeployContext, target: string, done: Move[], error: Error): Promise<RolloutOutcome> {
-  const back = planRevert(done);
-  for (const [i, move] of back.entries()) {
-    try {
-      await applyMove(ctx, hostByName(ctx, move.host), move);
-    } catch (err) {
-      const rollbackError = err instanceof Error ? err : new Error(errorMessage(err));
-      return { kind: 'rollback-failed', target, moved: done, error, rollbackError, stuck: back.slice(i) };
+/**
+ * Applies moves one at a time per host; hosts one after another, or all at once with `parallelHosts`. The first
+ * failure stops every host after the move it is in, so the caller can put back exactly the moves in `done`.
+ */
+async function applyMoves(ctx: DeployContext, moves: Move[], parallelHosts: boolean): Promise<{ done: Move[]; error?: { host: string; error: Error } }> {
+  const done: Move[] = [];
+  let error: { host: string; error: Error } | undefined;
+  const runHost = async (hostMoves: Move[]) => {
+    for (const move of hostMoves) {
+      if (error) return;
+      try {
+        await applyMove(ctx, hostByName(ctx, move.host), move);
+        done.push(move);
+      } catch (err) {
+        error ??= { host: move.host, error: err instanceof Error ? err : new Error(errorMessage(err)) };
+        return;
+      }
     }
+  };
+  if (parallelHosts) await Promise.all([...groupByHost(moves).values()].map(runHost));
+  else await runHost(moves);
+  return { done, error };
+}
+
+function groupByHost(moves: Move[]): Map<string, Move[]> {
+  const out = new Map<string, Move[]>();
+  for (const m of moves) out.set(m.host, [...(out.get(m.host) ?? []), m]);
+  return out;
+}
+
+async function revert(ctx: DeployContext, target: string, done: Move[], error: Error, parallelHosts: boolean): Promise<RolloutOutcome> {
+  const back = planRevert(done);
+  const result = await applyMoves(ctx, back, parallelHosts);
+  if (result.error) {
+    const stuck = back.filter((m) => !result.done.includes(m));
+    return { kind: 'rollback-failed', target, moved: done, error, rollbackError: result.error.error, stuck };
   }
   return { kind: 'rolled-back', target, moved: done, error };
 }

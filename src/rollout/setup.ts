@@ -78,8 +78,6 @@ function waitProxyHealthy(service: string): Command {
 /** Makes sure the proxy image is on the host: shipped from this machine if it has it, else pulled by the host. */
 async function ensureProxyImage(ctx: DeployContext, ssh: SshHost, docker: Docker): Promise<void> {
   const image = ctx.config.proxy.image;
-  const has = await ssh.exec(command(`check for ${image}`, 'docker', 'image', 'inspect', image), { allowFailure: true });
-  if (has.code === 0) return;
   const local = await docker.getImage(image).inspect().catch(() => undefined);
   if (local) {
     ctx.report({ kind: 'step', host: ssh.name, message: `shipping the proxy image ${image}` });
@@ -99,23 +97,26 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
   const { config } = ctx;
   const rel = relState(ctx);
   const abs = await absState(ctx, ssh);
-  await ssh.run(checkDocker()).catch((err: Error) => {
-    throw new HostError(ssh.name, `Docker does not answer: ${err.message}`, { hint: `install Docker on the host and make sure ${ssh.config.user} may use it (docker group)` });
-  });
-  await ssh.run(makeStateDirs(config, rel));
-  await ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config));
-  await ssh.run(ensureNetwork(config.service));
-  await ensureProxyImage(ctx, ssh, docker);
-
-  const wantedMode = mode ?? (await readMode(ctx, ssh));
-  if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
-  const text = proxyConfigFor(config, ssh.config.instances, wantedMode);
   const hostDir = proxyHostDir(rel);
-  const current = await ssh.run(script('read the proxy config', 'cat "$1" 2>/dev/null || true', proxyHostConfigFile(hostDir)));
-  const changed = current !== text;
+  // Independent checks and writes in parallel: each is a round trip, and a rollout waits for all of them.
+  const [, , , hasImage, storedMode, currentConfig, state] = await Promise.all([
+    ssh.run(checkDocker()).catch((err: Error) => {
+      throw new HostError(ssh.name, `Docker does not answer: ${err.message}`, { hint: `install Docker on the host and make sure ${ssh.config.user} may use it (docker group)` });
+    }),
+    ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
+    ssh.run(ensureNetwork(config.service)),
+    ssh.exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true }).then((r) => r.code === 0),
+    mode ? Promise.resolve(mode) : readMode(ctx, ssh),
+    ssh.run(script('read the proxy config', 'cat "$1" 2>/dev/null || true', proxyHostConfigFile(hostDir))),
+    ssh.run(proxyState(config.service)).then(parseProxyState),
+  ]);
+  if (!hasImage) await ensureProxyImage(ctx, ssh, docker);
+
+  if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
+  const text = proxyConfigFor(config, ssh.config.instances, storedMode);
+  const changed = currentConfig !== text;
   if (changed) await ssh.run(writeProxyConfig(hostDir), text);
 
-  const state = parseProxyState(await ssh.run(proxyState(config.service)));
   if (state.status !== 'missing' && 'image' in state && state.image !== config.proxy.image) {
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
@@ -129,5 +130,6 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
     ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy config' });
     await ssh.run(reloadProxy(config.service));
   }
-  await ssh.run(waitProxyHealthy(config.service));
+  // A proxy that was just started or reloaded must answer before anything relies on it.
+  if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
 }

@@ -5,7 +5,7 @@
  * The proxy config never changes during this, so no Caddy reload drops a connection.
  */
 import type { Config } from '../config/types.js';
-import type { Command } from '../hosts/command.js';
+import { type Command, sequence } from '../hosts/command.js';
 import type { SshHost } from '../hosts/ssh.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
@@ -57,24 +57,32 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string): Move
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One active health-check interval of the proxy (capped at 1 s, as the proxy config caps it) and a little slack. */
+export function caddyPickupMs(intervalMs: number): number {
+  return Math.min(intervalMs, 1000) + 100;
+}
+
 export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move): Promise<void> {
   const { config, report } = ctx;
   const live = names.instance(config.service, move.slot);
   const steps = moveSteps(config, move, await absState(ctx, ssh));
-  for (const c of steps.prepare) await ssh.run(c);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
-    await ssh.run(steps.start);
+    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start]));
     try {
       await ssh.run(steps.wait);
     } catch (err) {
       if (steps.discard) await ssh.run(steps.discard).catch(() => {});
       throw new HealthCheckFailed(move, live, errorMessage(err));
     }
-    // Caddy marks a newly answering upstream healthy on its next active check; let that happen first.
-    await sleep(Math.min(config.healthcheck.intervalMs, 1000) + 300);
+    // Caddy marks a newly answering upstream healthy on its next active check. When this slot is the host's only
+    // instance, wait for that before stopping the old one, or requests would queue (try_duration) until it happens;
+    // with other slots serving, Caddy retries a failed dial on them and no wait is needed.
+    if (ssh.config.instances === 1) await sleep(caddyPickupMs(config.healthcheck.intervalMs));
   }
-  if (steps.retire.length) report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: draining and stopping ${move.from?.slice(0, 12)}` : `${live}: removing it` });
-  for (const c of steps.retire) await ssh.run(c);
+  if (steps.retire.length) {
+    report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: draining and stopping ${move.from?.slice(0, 12)}` : `${live}: removing it` });
+    await ssh.run(sequence(steps.retire[0]!.why, steps.retire));
+  }
   if (move.to) report({ kind: 'step', host: ssh.name, message: `${live}: serving ${move.to.slice(0, 12)}` });
 }

@@ -20,9 +20,8 @@ export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> 
   const dir = relState(ctx);
   const perHost = await Promise.all(
     ctx.hosts.map(async (ssh) => {
-      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
+      const [ledger, deploys] = await Promise.all([readLedger(ssh, dir).then(releasesNewestFirst), ssh.run(readDeploys(dir)).then(parseDeploys)]);
       const present = new Set((await ssh.run(presentImages(ledger.map((e) => names.image(ctx.config.service, e.tag))))).split('\n').map((l) => l.split(' ')[0]));
-      const deploys = parseDeploys(await ssh.run(readDeploys(dir)));
       return { ledger: ledger.filter((e) => present.has(names.image(ctx.config.service, e.tag))), deploys };
     }),
   );

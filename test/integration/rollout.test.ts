@@ -171,6 +171,41 @@ describe('rollout behind Caddy', () => {
     expect(audit).toContain(`rollout to ${v6} complete`);
   });
 
+  it('exits 2 with what to do next when the automatic rollback fails too', async () => {
+    const stable = (await tagsServing(app))[0]!;
+    const a = HOSTS[0].container;
+    const stableId = (await onHost(a, `docker image inspect --format '{{.Id}}' hello:${stable}`)).trim();
+    // A release that fails its health check only in slot 2: slot 1 moves first, then slot 2 fails.
+    const file = join(app.dir, 'server.js');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace(/const VERSION = '[^']*';/, "const VERSION = 'half';\nif (process.env.BOXSHIP_INSTANCE === 'hello-2') process.env.HEALTH_FAIL = '1';"));
+    app.commit('fails in slot 2 only');
+    ok(await boxship(['release'], { cwd: app.dir }));
+    writeFileSync(file, good);
+    app.commit('fix slot 2');
+    const run = boxship(['rollout'], { cwd: app.dir });
+    // While slot 2's new instance is being checked, take away the image that putting slot 1 back needs.
+    let untagged = false;
+    for (let i = 0; i < 600 && !untagged; i++) {
+      if ((await onHost(a, "docker ps --format '{{.Names}}'")).split('\n').includes('hello-2.next')) {
+        await onHost(a, `docker image rm -f hello:${stable} >/dev/null 2>&1; true`);
+        untagged = (await onHost(a, `docker image inspect hello:${stable} >/dev/null 2>&1 && echo tagged || echo gone`)).trim() === 'gone';
+      } else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(untagged).toBe(true);
+    const r = await run;
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('failed its health check');
+    expect(r.stderr).toContain('The automatic rollback failed too');
+    expect(r.stderr).toMatch(/Instances not put back:\n  root@127\.0\.0\.1:2201 slot 1: should run/);
+    expect(r.stderr).toContain('What to do next');
+    // The lock is not left behind, and following the advice recovers.
+    expect((await onHost(a, 'test -d /root/.boxship/hello/lock && echo held || echo free')).trim()).toBe('free');
+    await onHost(a, `docker tag ${stableId} hello:${stable}`);
+    ok(await boxship(['rollback', '--to', stable], { cwd: app.dir }));
+    expect(await tagsServing(app)).toEqual([stable, stable, stable, stable]);
+  });
+
   it('maintenance on answers 503 + Retry-After + backoff header everywhere, survives a proxy restart, and turns off', async () => {
     ok(await boxship(['maintenance', 'on', '--retry-after', '30', '--message', 'Back at noon'], { cwd: app.dir }));
     for (const port of ports) {

@@ -53,7 +53,7 @@ Maintenance mode survives a restart of the proxy container.`,
           }
           return;
         }
-        const docker = localDocker();
+        const docker = await localDocker();
         await withLock(
           ctx,
           () => withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),

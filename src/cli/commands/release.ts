@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Listr } from 'listr2';
-import { buildRelease } from '../../build/build.js';
+import type { buildRelease as BuildRelease } from '../../build/build.js';
 import { closeAll, connectAll, selectHosts, type Connection } from '../../hosts/fleet.js';
 import { type HostShipResult, type ShipSummary, shipImage } from '../../ship/release.js';
 import { BoxshipError, ExitCode } from '../../util/errors.js';
@@ -47,8 +47,9 @@ Running release again finishes a transfer that was cut: hosts that have the imag
 async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise<number> {
   const config = configFrom(globals);
   const hosts = selectHosts(config, opts.host);
-  const docker = localDocker();
-  const ctx: { built?: Awaited<ReturnType<typeof buildRelease>>; connections?: Connection[]; summary?: ShipSummary } = {};
+  const docker = await localDocker();
+  const { buildRelease } = await import('../../build/build.js');
+  const ctx: { built?: Awaited<ReturnType<typeof BuildRelease>>; connections?: Connection[]; summary?: ShipSummary } = {};
   const hostDone = new Map<string, (r: HostShipResult) => void>();
   const hostResults = new Map(hosts.map((h) => [h.name, new Promise<HostShipResult>((resolve) => hostDone.set(h.name, resolve))]));
   const hostOutput = new Map<string, (line: string) => void>();

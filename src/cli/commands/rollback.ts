@@ -14,6 +14,7 @@ export function registerRollback(program: Command): void {
     .command('rollback')
     .description('return to the previous release (already on the hosts: nothing is transferred); aborts a canary')
     .option('--to <sha>', 'the release to return to (a prefix is enough); default: the previous one')
+    .option('--serial', 'host after host; default: all hosts at once, each one instance at a time (leaving a bad release fast)')
     .option('--plan', 'print the exact steps and commands per host without running them')
     .addHelpText(
       'after',
@@ -22,13 +23,17 @@ Examples:
   $ boxship rollback                     the release that served before the current one
   $ boxship rollback                     during a canary: put the canary instances back
   $ boxship rollback --to 3f2a9c1
+  $ boxship rollback --serial            host after host instead of all hosts at once
+
+Every host changes one instance at a time, with health checks; hosts go at once unless --serial.
 
 To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
     )
-    .action(async (opts: { to?: string; plan?: boolean }, cmd: Command) => {
+    .action(async (opts: { to?: string; plan?: boolean; serial?: boolean }, cmd: Command) => {
       process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
         kind: 'rollback',
         plan: opts.plan,
+        parallelHosts: !opts.serial,
         chooseTarget: async (releases, ctx) => {
           const hosts = ctx.hosts.map((h) => h.name);
           if (opts.to) return pickRelease(releases, opts.to, hosts);

@@ -16,6 +16,7 @@ export function registerRollout(program: Command): void {
     .description('put a release into service on every host, one instance at a time behind the proxy')
     .option('--sha <sha>', 'the release to roll out (a prefix is enough); default: the newest release present on every host')
     .option('--canary <n>', 'move only N instances across the fleet, then stop; run rollout again to promote, rollback to abort', positiveInt)
+    .option('--parallel', 'all hosts at once (each still one instance at a time); default: host after host')
     .option('--plan', 'print the exact steps and commands per host without running them')
     .addHelpText(
       'after',
@@ -30,11 +31,12 @@ Each new instance must pass the health check before it takes traffic; the old on
 If a new instance fails its health check, every instance changed by this run is put back (exit 1).
 Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too (what to do is printed).`,
     )
-    .action(async (opts: { sha?: string; canary?: number; plan?: boolean }, cmd: Command) => {
+    .action(async (opts: { sha?: string; canary?: number; plan?: boolean; parallel?: boolean }, cmd: Command) => {
       process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
         kind: 'rollout',
         canary: opts.canary,
         plan: opts.plan,
+        parallelHosts: Boolean(opts.parallel),
         chooseTarget: (releases, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
       });
     });

@@ -14,7 +14,7 @@ export function registerSetup(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const session = await openSession(cmd.optsWithGlobals<GlobalOptions>(), commandLine());
       try {
-        const docker = localDocker();
+        const docker = await localDocker();
         await withLock(session.ctx, () => withProgress(`Set up ${session.ctx.hosts.length} hosts`, session.ctx, () => Promise.all(session.ctx.hosts.map((h) => ensureHost(session.ctx, h, docker)))), () => 'setup done');
         process.stdout.write(`\n${session.ctx.hosts.length} hosts are ready. Next: boxship release, then boxship rollout.\n`);
       } finally {
