@@ -23,43 +23,37 @@ function step(title: string, args: string[], { mayFail = false } = {}): number {
   return r.status ?? 1;
 }
 
-function curl(label: string): void {
+/** What a client sees on each host's proxy right now. */
+async function curl(label: string): Promise<void> {
   for (const h of HOSTS) {
-    const r = spawnSync('curl', ['-s', '-i', '--max-time', '5', `http://127.0.0.1:${h.httpPort}/`], { encoding: 'utf8' });
-    const status = r.stdout.split('\n')[0]?.trim();
-    const body = r.stdout.split('\r\n\r\n')[1]?.trim();
-    console.log(`  ${label} host ${h.name} (127.0.0.1:${h.httpPort}): ${status} ${body ?? ''}`);
+    const line = await fetch(`http://127.0.0.1:${h.httpPort}/`, { signal: AbortSignal.timeout(5000) }).then(
+      async (r) => `HTTP ${r.status}${r.headers.get('retry-after') ? ` Retry-After: ${r.headers.get('retry-after')}` : ''} ${(await r.text()).trim()}`,
+      (e: Error) => `no answer (${e.message})`,
+    );
+    console.log(`  ${label}, host ${h.name} (127.0.0.1:${h.httpPort}): ${line}`);
   }
 }
 
+app.writeConfig({ pins: null });
+app.commit('boxship.yml without pins yet');
 step('Pin the base images by their local IDs', ['pin']);
 app.commit('pin base images');
 step('Release: build this commit and ship it to both hosts', ['release']);
-const steps = (process.env.BOXSHIP_DEMO_STEPS ?? 'full') === 'full';
-if (steps && existsCommand('rollout')) {
-  step('Roll it out behind Caddy', ['rollout']);
-  curl('now');
-  app.bumpVersion('2');
-  step('Release a code change: only the changed layer travels', ['release']);
-  step('Canary: move one instance to the new release', ['rollout', '--canary', '1']);
-  step('Status shows the split', ['status']);
-  curl('canary');
-  step('Promote: the same rollout again moves the rest', ['rollout']);
-  curl('promoted');
-  step('Roll back to the previous release (no transfer)', ['rollback']);
-  curl('rolled back');
-  step('Maintenance on: every request gets 503 + Retry-After', ['maintenance', 'on', '--message', 'Back in 5 minutes']);
-  curl('maintenance');
-  step('Maintenance off', ['maintenance', 'off']);
-  curl('serving');
-} else {
-  app.bumpVersion('2');
-  step('Release a code change: only the changed layer travels', ['release']);
-}
+step('Roll it out behind Caddy', ['rollout']);
+await curl('now');
+app.bumpVersion('2');
+step('Release a code change: only the changed layer travels', ['release']);
+step('Canary: move one instance to the new release', ['rollout', '--canary', '1']);
+step('Status shows the split', ['status']);
+await curl('canary');
+step('Promote: the same rollout again moves the rest', ['rollout']);
+await curl('promoted');
+step('Roll back to the previous release (no transfer)', ['rollback']);
+await curl('rolled back');
+step('Maintenance on: every request gets 503 + Retry-After', ['maintenance', 'on', '--message', 'Back in 5 minutes']);
+await curl('maintenance');
+step('Maintenance off', ['maintenance', 'off']);
+await curl('serving');
 step('What each host has', ['releases']);
 console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
 
-function existsCommand(name: string): boolean {
-  const r = spawnSync(process.execPath, [BOXSHIP_BIN, name, '--help'], { cwd: app.dir, encoding: 'utf8' });
-  return r.status === 0;
-}

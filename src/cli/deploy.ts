@@ -2,7 +2,7 @@
  * The shared body of `rollout` and `rollback`: under the lock, prepare every host, pick the target release, and
  * move instances one at a time; or with --plan, print what would run.
  */
-import { readFleet } from '../rollout/fleet.js';
+import { type HostRuntime, readFleet } from '../rollout/fleet.js';
 import { planRollout } from '../rollout/plan.js';
 import { runRollout } from '../rollout/run.js';
 import { withLock } from '../rollout/session.js';
@@ -21,7 +21,7 @@ export interface DeployRequest {
   plan?: boolean;
   parallelHosts?: boolean;
   /** Chooses the release from what the hosts have and run. */
-  chooseTarget(releases: FleetReleases, ctx: DeployContext): Promise<string> | string;
+  chooseTarget(releases: FleetReleases, fleet: HostRuntime[], ctx: DeployContext): string;
 }
 
 export async function deploy(globals: GlobalOptions, req: DeployRequest): Promise<number> {
@@ -30,8 +30,8 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
   const total = ctx.hosts.reduce((n, h) => n + h.config.instances, 0);
   try {
     if (req.plan) {
-      const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
-      const fleet = await readFleet(ctx);
+      const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
+      const target = req.chooseTarget(releases, fleet, ctx);
       const moves = planRollout(fleet.map((f) => f.state), target, { canary: req.canary });
       const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
       await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves);
@@ -42,10 +42,11 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       ctx,
       async () => {
         // Choose first: an unknown release is bad input and must change nothing on any host.
-        const target = await req.chooseTarget(await fleetReleases(ctx), ctx);
+        const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
+        const target = req.chooseTarget(releases, fleet, ctx);
         await withProgress(`Prepare ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
         const title = `${req.kind === 'rollout' ? 'Roll out' : 'Roll back to'} ${config.service}:${target.slice(0, 12)}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}`;
-        return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }), (o) =>
+        return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }, fleet), (o) =>
           o.kind === 'done' ? undefined : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
         );
       },

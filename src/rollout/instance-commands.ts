@@ -31,30 +31,40 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
 }
 
+/** How often a starting instance is asked: every min(interval, 250 ms), within the budget retries x interval. */
+export function healthPolling(intervalMs: number, retries: number): { stepMs: number; polls: number; budgetMs: number } {
+  const stepMs = Math.min(intervalMs, 250);
+  const budgetMs = retries * intervalMs;
+  return { stepMs, polls: Math.max(1, Math.ceil(budgetMs / stepMs)), budgetMs };
+}
+
 /**
  * Waits, in one remote command, until the instance answers its health check through the proxy's network (the path
- * real traffic takes), failing fast with its logs if the container exits.
+ * real traffic takes), failing fast with its logs if the container exits. A starting instance is polled more often
+ * than `interval` (it is ready sooner), but is given no less time than retries x interval to become healthy.
  */
 export function waitHealthy(config: Config, container: string, alias: string): Command {
   const h = config.healthcheck;
   const url = `http://${alias}:${h.port}${h.path}`;
+  const { stepMs, polls, budgetMs } = healthPolling(h.intervalMs, h.retries);
   return script(
-    `wait until ${container} passes ${h.path} (${h.retries} tries)`,
+    `wait until ${container} passes ${h.path} (up to ${budgetMs / 1000}s)`,
     [
-      'name=$1 proxy=$2 url=$3 tries=$4 interval=$5 timeout=$6 i=0',
+      'name=$1 proxy=$2 url=$3 tries=$4 interval=$5 timeout=$6 budget=$7 i=0',
       'while [ "$i" -lt "$tries" ]; do',
       '  [ "$(docker inspect -f "{{.State.Running}}" "$name" 2>/dev/null)" = true ] || { echo "$name stopped before it was healthy; its last output:" >&2; docker logs --tail 20 "$name" >&2 2>&1; exit 3; }',
       '  docker exec "$proxy" wget -q -O /dev/null -T "$timeout" "$url" 2>/dev/null && exit 0',
       '  i=$((i+1)); sleep "$interval"',
       'done',
-      'echo "$url did not answer 2xx in $tries tries; last output of $name:" >&2; docker logs --tail 20 "$name" >&2 2>&1; exit 4',
+      'echo "$url did not answer 2xx within ${budget}s; last output of $name:" >&2; docker logs --tail 20 "$name" >&2 2>&1; exit 4',
     ].join('\n'),
     container,
     names.proxy(config.service),
     url,
-    String(h.retries),
-    (h.intervalMs / 1000).toString(),
+    String(polls),
+    (stepMs / 1000).toString(),
     String(Math.max(1, Math.ceil(h.timeoutMs / 1000))),
+    String(budgetMs / 1000),
   );
 }
 

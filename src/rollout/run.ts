@@ -5,7 +5,7 @@
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
 import { hostByName, relState, type DeployContext } from './context.js';
-import { readFleet } from './fleet.js';
+import { type HostRuntime, readFleet } from './fleet.js';
 import { removeNow } from './instance-commands.js';
 import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove } from './swap.js';
@@ -24,8 +24,9 @@ export interface RolloutRequest {
   kind: 'rollout' | 'rollback';
 }
 
-export async function runRollout(ctx: DeployContext, req: RolloutRequest): Promise<RolloutOutcome> {
-  const fleet = await readFleet(ctx);
+/** `fleet`: what the hosts run, if the caller has just read it (saves a round trip per host). */
+export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?: HostRuntime[]): Promise<RolloutOutcome> {
+  const fleet = known ?? (await readFleet(ctx));
   const pending = planRollout(fleet.map((f) => f.state), req.target);
   const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
   const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false);

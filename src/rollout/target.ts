@@ -2,7 +2,7 @@
  * Which release a rollout or rollback goes to, decided from the hosts' own ledgers and deploy histories, and only
  * among releases whose image is present on every host (so no transfer is ever needed).
  */
-import { presentImages } from '../ship/commands.js';
+import { parsePresent, presentImages } from '../ship/commands.js';
 import { type LedgerEntry, readLedger, releasesNewestFirst } from '../state/ledger.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { InputError } from '../util/errors.js';
@@ -20,8 +20,11 @@ export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> 
   const dir = relState(ctx);
   const perHost = await Promise.all(
     ctx.hosts.map(async (ssh) => {
-      const [ledger, deploys] = await Promise.all([readLedger(ssh, dir).then(releasesNewestFirst), ssh.run(readDeploys(dir)).then(parseDeploys)]);
-      const present = new Set((await ssh.run(presentImages(ledger.map((e) => names.image(ctx.config.service, e.tag))))).split('\n').map((l) => l.split(' ')[0]));
+      const [ledger, deploys, present] = await Promise.all([
+        readLedger(ssh, dir).then(releasesNewestFirst),
+        ssh.run(readDeploys(dir)).then(parseDeploys),
+        ssh.run(presentImages(ctx.config.service)).then(parsePresent),
+      ]);
       return { ledger: ledger.filter((e) => present.has(names.image(ctx.config.service, e.tag))), deploys };
     }),
   );

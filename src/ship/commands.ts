@@ -67,7 +67,12 @@ export function removeFile(path: string): Command {
   return command('remove an unfinished upload', 'rm', '-f', path);
 }
 
-/** Prints `<ref> <image id>` for each ref the host has, nothing for the others. */
-export function presentImages(refs: string[]): Command {
-  return script('check which releases are still on the host', `for r in "$@"; do id=$(docker image inspect --format '{{.Id}}' "$r" 2>/dev/null) && echo "$r $id"; done; true`, ...refs);
+/** Prints `<repository>:<tag> <image id>` for every tag of the service's images on the host (one docker call). */
+export function presentImages(service: string): Command {
+  return command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service);
+}
+
+/** The refs present on the host, from presentImages' output. */
+export function parsePresent(text: string): Set<string> {
+  return new Set(text.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!));
 }

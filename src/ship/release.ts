@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import type { Connection } from '../hosts/fleet.js';
 import type { SshHost } from '../hosts/ssh.js';
+import { appendAudit } from '../state/audit.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
 import { stateDir } from '../state/paths.js';
 import { pruneImages } from './prune.js';
@@ -125,7 +126,9 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     return result;
 
     async function recordRelease(ssh: SshHost): Promise<void> {
-      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time: new Date().toISOString(), user: whoAmI(), bytes: result.bytesSent }));
+      const time = new Date().toISOString();
+      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
+      await ssh.run(appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.bytesSent} bytes sent` }));
       const ledger = releasesNewestFirst(await readLedger(ssh, dir));
       result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { healthPolling } from '../../src/rollout/instance-commands.js';
 import { type HostState, planRevert, planRollout, split } from '../../src/rollout/plan.js';
 
 const fleet = (spec: Record<string, (string | null)[]>): HostState[] =>
@@ -41,5 +42,12 @@ describe('planRevert', () => {
 describe('split', () => {
   it('counts instances per release', () => {
     expect(split(fleet({ a: ['new', 'old'], b: ['old', null] }))).toEqual({ new: 1, old: 2 });
+  });
+});
+
+describe('healthPolling', () => {
+  it('polls a starting instance every 250 ms at most, within retries x interval', () => {
+    expect(healthPolling(1000, 10)).toEqual({ stepMs: 250, polls: 40, budgetMs: 10_000 });
+    expect(healthPolling(100, 5)).toEqual({ stepMs: 100, polls: 5, budgetMs: 500 });
   });
 });

@@ -1,7 +1,7 @@
 /** `boxship releases`: the release ledger of each host, newest first, and whether each image is still there. */
 import type { Command } from 'commander';
 import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
-import { presentImages } from '../../ship/commands.js';
+import { parsePresent, presentImages } from '../../ship/commands.js';
 import { readLedger, releasesNewestFirst } from '../../state/ledger.js';
 import { stateDir } from '../../state/paths.js';
 import { ExitCode } from '../../util/errors.js';
@@ -24,8 +24,7 @@ export function registerReleases(program: Command): void {
           conns.map(async (c) => {
             if (!c.ssh) return { host: c.host.name, error: c.error.message, releases: [] };
             const ledger = releasesNewestFirst(await readLedger(c.ssh, stateDir(config.service)));
-            const refs = ledger.map((e) => `${config.service}:${e.tag}`);
-            const present = new Set((await c.ssh.run(presentImages(refs))).split('\n').filter(Boolean).map((l) => l.split(' ')[0]));
+            const present = parsePresent(await c.ssh.run(presentImages(config.service)));
             return { host: c.host.name, releases: ledger.map((e) => ({ ...e, present: present.has(`${config.service}:${e.tag}`) })) };
           }),
         );

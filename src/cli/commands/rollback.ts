@@ -3,7 +3,6 @@
  * one instance at a time with health checks.
  */
 import type { Command } from 'commander';
-import { readFleet } from '../../rollout/fleet.js';
 import { pickRelease } from '../../rollout/target.js';
 import { InputError } from '../../util/errors.js';
 import type { GlobalOptions } from '../context.js';
@@ -34,11 +33,10 @@ To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
         kind: 'rollback',
         plan: opts.plan,
         parallelHosts: !opts.serial,
-        chooseTarget: async (releases, ctx) => {
+        chooseTarget: (releases, fleet, ctx) => {
           const hosts = ctx.hosts.map((h) => h.name);
           if (opts.to) return pickRelease(releases, opts.to, hosts);
           // A canary in progress: some instances run something other than the current release. Abort it.
-          const fleet = await readFleet(ctx);
           const canary = releases.current !== undefined && fleet.some((f) => f.state.slots.some((s) => s.tag !== null && s.tag !== releases.current));
           const target = canary ? releases.current : releases.previous;
           if (!target) throw new InputError('there is no previous release to roll back to', { hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases' });

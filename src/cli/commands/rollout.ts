@@ -37,7 +37,7 @@ Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too 
         canary: opts.canary,
         plan: opts.plan,
         parallelHosts: Boolean(opts.parallel),
-        chooseTarget: (releases, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
+        chooseTarget: (releases, _fleet, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
       });
     });
 }
