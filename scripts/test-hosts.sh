@@ -85,14 +85,19 @@ published() { # CONTAINER CONTAINER_PORT -> "127.0.0.1:NNNN" or empty
 start_host() { # NAME SSH_PORT HTTP_PORT
   local name="$1" sp="$2" hp="$3" c="$PREFIX$1"
   if running "$c"; then
-    if [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" ]]; then
+    # A host started from another checkout trusts another key (a fresh clone makes its own): recreate it then.
+    local want_key; want_key="AUTHORIZED_KEY=$(cat "$KEY.pub")"
+    if ! "$DOCKER" inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$c" | grep -qxF "$want_key"; then
+      log "$name: running with another checkout's key, recreating"
+    elif [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" ]]; then
       if [[ "$("$DOCKER" inspect -f '{{.Image}}' "$c")" != "$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")" ]]; then
         log "$name: running an older $IMAGE (use 'reset $name:$sp:$hp' to refresh)"
       fi
       log "$name: already running"
       return 0
+    else
+      log "$name: running with other ports ($(published "$c" 22), $(published "$c" 8080)), recreating"
     fi
-    log "$name: running with other ports ($(published "$c" 22), $(published "$c" 8080)), recreating"
   fi
   if exists "$c"; then
     "$DOCKER" rm -fv "$c" >/dev/null
