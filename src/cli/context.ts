@@ -21,3 +21,12 @@ export async function localDocker(): Promise<Docker> {
 
 /** listr2 draws live bars on a terminal and plain lines elsewhere (CI logs). */
 export const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;
+
+/** Options every listr2 list in boxship uses: nested task lines stay visible, and errors are shown in full. */
+export const listrOptions = {
+  renderer: 'default',
+  fallbackRenderer: 'simple',
+  fallbackRendererCondition: !interactive,
+  rendererOptions: { collapseSubtasks: false, collapseErrors: false },
+  exitOnError: true,
+} as const;

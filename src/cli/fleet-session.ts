@@ -9,7 +9,7 @@ import type { DeployContext } from '../rollout/context.js';
 import { whoAmI } from '../state/ledger.js';
 import { BoxshipError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
-import { configFrom, interactive, type GlobalOptions } from './context.js';
+import { configFrom, listrOptions, type GlobalOptions } from './context.js';
 
 export interface Session {
   config: Config;
@@ -64,7 +64,7 @@ export async function withProgress<T>(title: string, ctx: DeployContext, work: (
         },
       },
     ],
-    { renderer: interactive ? 'default' : 'simple', exitOnError: true, rendererOptions: { persistentOutput: false } } as never,
+    listrOptions,
   ).run();
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   return result as T;

@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
@@ -41,7 +41,7 @@ interface Endpoint {
   port: number;
 }
 
-const DEFAULT_HOST_KEY_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
 export class SshHost {
   private closed = false;
@@ -184,7 +184,7 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     hostVerifier,
     sock,
     // Ask first for the key types known_hosts can vouch for, as OpenSSH does.
-    algorithms: { serverHostKey: [...knownTypes.filter((t) => DEFAULT_HOST_KEY_ORDER.includes(t)), ...DEFAULT_HOST_KEY_ORDER.filter((t) => !knownTypes.includes(t))] as never },
+    algorithms: { serverHostKey: [...DEFAULT_HOST_KEY_ORDER.filter((t) => knownTypes.includes(t)), ...DEFAULT_HOST_KEY_ORDER.filter((t) => !knownTypes.includes(t))] },
   };
   if (host.identityFile) config.privateKey = readKey(host.identityFile, label);
   else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;

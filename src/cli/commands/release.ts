@@ -9,7 +9,7 @@ import { closeAll, connectAll, selectHosts, type Connection } from '../../hosts/
 import { type HostShipResult, type ShipSummary, shipImage } from '../../ship/release.js';
 import { BoxshipError, ExitCode } from '../../util/errors.js';
 import type { ProgressEvent } from '../../util/events.js';
-import { configFrom, interactive, localDocker, type GlobalOptions } from '../context.js';
+import { configFrom, interactive, listrOptions, localDocker, type GlobalOptions } from '../context.js';
 import { bytes, rate, seconds, shortId } from '../format.js';
 
 interface ReleaseOptions {
@@ -121,7 +121,7 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
         },
       },
     ],
-    { renderer: interactive ? 'default' : 'simple', rendererOptions: { collapseErrors: false } as never, exitOnError: true, collapseSubtasks: false } as never,
+    listrOptions,
   );
 
   try {
