@@ -7,7 +7,7 @@ import type { GlobalOptions } from '../context.js';
 import { commandLine, openSession } from '../fleet-session.js';
 
 export function registerLock(program: Command): void {
-  const lock = program.command('lock').description('inspect or break the per-service deploy lock');
+  const lock = program.command('lock').description('break a stale deploy lock (boxship status shows who holds it)');
   lock
     .command('release')
     .description('remove the deploy lock on every host (only when the command holding it is known to be dead)')
