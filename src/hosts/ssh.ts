@@ -77,40 +77,37 @@ export class SshHost {
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) throw new HostError(this.name, `connection closed before: ${cmd.why}`);
     const started = Date.now();
-    const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      this.client.exec(toShell(cmd), (err, ch) => (err ? reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`)) : resolve(ch)));
-    });
+    // Listeners go on inside the exec callback, synchronously: for a fast command ssh2 can parse the open
+    // confirmation, the output, the exit status and the close from one TCP chunk, and an 'exit' listener attached a
+    // tick later would miss the exit status.
     const result = await new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let exit: { code: number | null; signal?: string } | undefined;
-      const onConnClose = () => reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host, then run the command again' }));
-      this.client.once('close', onConnClose);
-      // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
-      channel.on('data', (chunk: Buffer) => {
-        out.push(chunk);
-        options.onStdout?.(chunk);
+      this.client.exec(toShell(cmd), (err, channel) => {
+        if (err) return reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let exit: { code: number | null; signal?: string } | undefined;
+        const onConnClose = () => reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host, then run the command again' }));
+        this.client.once('close', onConnClose);
+        // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
+        channel.on('data', (chunk: Buffer) => {
+          out.push(chunk);
+          options.onStdout?.(chunk);
+        });
+        channel.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
+        });
+        channel.on('close', () => {
+          this.client.removeListener('close', onConnClose);
+          resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+        });
+        feedStdin(channel, options.stdin);
       });
-      channel.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      channel.on('exit', (code: number | null, signal?: string) => {
-        exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
-      });
-      channel.on('close', () => {
-        this.client.removeListener('close', onConnClose);
-        resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-      });
-      const { stdin } = options;
-      if (stdin === undefined) channel.end();
-      else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
-      else {
-        stdin.on('error', () => channel.close());
-        stdin.pipe(channel);
-      }
     });
     debug(`${this.name} ${cmd.why}: exit ${result.code} in ${Date.now() - started} ms`);
     if (result.code !== 0 && !options.allowFailure) {
       const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-8).join('\n');
-      const how = result.code === null ? `was killed${result.signal ? ` (${result.signal})` : ''}` : `exited ${result.code}`;
+      const how = result.code !== null ? `exited ${result.code}` : result.signal ? `was killed (${result.signal})` : 'ended without an exit status (cut off)';
       throw new HostError(this.name, `${cmd.why} failed: \`${toShell(cmd).slice(0, 200)}\` ${how}${detail ? `:\n${detail}` : ''}`);
     }
     return result;
@@ -228,4 +225,13 @@ function forward(jump: Client, target: HostConfig): Promise<ClientChannel> {
       else resolve(stream);
     });
   });
+}
+
+function feedStdin(channel: ClientChannel, stdin: ExecOptions['stdin']): void {
+  if (stdin === undefined) channel.end();
+  else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
+  else {
+    stdin.on('error', () => channel.close());
+    stdin.pipe(channel);
+  }
 }
