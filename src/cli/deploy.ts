@@ -6,7 +6,7 @@ import { type HostRuntime, readFleet } from '../rollout/fleet.js';
 import { planRollout } from '../rollout/plan.js';
 import { runRollout } from '../rollout/run.js';
 import { withLock } from '../rollout/session.js';
-import { ensureHost } from '../rollout/setup.js';
+import { ensureHost, ensureProxyRunning } from '../rollout/setup.js';
 import { type FleetReleases, fleetReleases } from '../rollout/target.js';
 import type { DeployContext } from '../rollout/context.js';
 import type { GlobalOptions } from './context.js';
@@ -34,7 +34,8 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       const target = req.chooseTarget(releases, fleet, ctx);
       const moves = planRollout(fleet.map((f) => f.state), target, { canary: req.canary });
       const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
-      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves);
+      const existing = new Map(fleet.map((f) => [f.state.host, new Set(f.instances.map((i) => i.name))]));
+      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves, existing);
       return 0;
     }
     const docker = await localDocker();
@@ -44,7 +45,9 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
         // Choose first: an unknown release is bad input and must change nothing on any host.
         const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
         const target = req.chooseTarget(releases, fleet, ctx);
-        await withProgress(`Prepare ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
+        if (req.kind === 'rollout') await withProgress(`Prepare ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
+        // A rollback only puts the previous release back: settings changes are rollout's and setup's business.
+        else await Promise.all(ctx.hosts.map((h) => ensureProxyRunning(ctx, h)));
         const title = `${req.kind === 'rollout' ? 'Roll out' : 'Roll back to'} ${config.service}:${target.slice(0, 12)}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}`;
         return withProgress(title, ctx, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }, fleet), (o) =>
           o.kind === 'done' ? undefined : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,

@@ -29,7 +29,8 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
   const fleet = known ?? (await readFleet(ctx));
   const pending = planRollout(fleet.map((f) => f.state), req.target);
   const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
-  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false);
+  const existing = new Map(fleet.map((f) => [f.state.host, new Set(f.instances.map((i) => i.name))]));
+  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false, existing);
   if (error) {
     ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
     return revert(ctx, req.target, done, error.error, req.parallelHosts ?? false);
@@ -49,14 +50,19 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
  * Applies moves one at a time per host; hosts one after another, or all at once with `parallelHosts`. The first
  * failure stops every host after the move it is in, so the caller can put back exactly the moves in `done`.
  */
-async function applyMoves(ctx: DeployContext, moves: Move[], parallelHosts: boolean): Promise<{ done: Move[]; error?: { host: string; error: Error } }> {
+async function applyMoves(
+  ctx: DeployContext,
+  moves: Move[],
+  parallelHosts: boolean,
+  existing?: Map<string, ReadonlySet<string>>,
+): Promise<{ done: Move[]; error?: { host: string; error: Error } }> {
   const done: Move[] = [];
   let error: { host: string; error: Error } | undefined;
   const runHost = async (hostMoves: Move[]) => {
     for (const move of hostMoves) {
       if (error) return;
       try {
-        await applyMove(ctx, hostByName(ctx, move.host), move);
+        await applyMove(ctx, hostByName(ctx, move.host), move, existing?.get(move.host));
         done.push(move);
       } catch (err) {
         error ??= { host: move.host, error: err instanceof Error ? err : new Error(errorMessage(err)) };

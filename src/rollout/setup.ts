@@ -133,3 +133,11 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
   // A proxy that was just started or reloaded must answer before anything relies on it.
   if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
 }
+
+/** What a rollback needs of a host: its proxy up (a rollback never changes settings, so nothing else is prepared). */
+export async function ensureProxyRunning(ctx: DeployContext, ssh: SshHost): Promise<void> {
+  const state = parseProxyState(await ssh.run(proxyState(ctx.config.service)));
+  if (state.status !== 'running') {
+    throw new HostError(ssh.name, `the proxy container ${names.proxy(ctx.config.service)} is ${state.status}`, { hint: 'run: boxship setup (it starts the proxy), then the rollback again' });
+  }
+}

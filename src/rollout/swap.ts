@@ -39,7 +39,11 @@ export interface MoveSteps {
   discard?: Command;
 }
 
-export function moveSteps(config: Config, move: Move, stateDirAbs: string): MoveSteps {
+/**
+ * `existing`: names of the service's containers on the host when the run began. A leftover (an unfinished `.next`,
+ * a stopped instance holding the live name) is removed first; without the list, removal is unconditional.
+ */
+export function moveSteps(config: Config, move: Move, stateDirAbs: string, existing?: ReadonlySet<string>): MoveSteps {
   const s = config.service;
   const live = names.instance(s, move.slot);
   const stopSeconds = config.app.drainSeconds + config.app.stopTimeoutSeconds;
@@ -47,7 +51,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string): Move
   const incoming = move.from === null ? live : names.incoming(s, move.slot);
   return {
     // A leftover from a run that was cut off would block the name.
-    prepare: move.from === null ? [removeNow(names.incoming(s, move.slot)), removeNow(live)] : [removeNow(incoming)],
+    prepare: (move.from === null ? [names.incoming(s, move.slot), live] : [incoming]).filter((n) => !existing || existing.has(n)).map(removeNow),
     start: runInstance(config, { slot: move.slot, tag: move.to, colour: move.colour, name: incoming, stateDirAbs, sha: shaOfTag(move.to) }),
     wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
     retire: move.from === null ? [] : [stopAndRemove(live, stopSeconds), rename(incoming, live)],
@@ -62,10 +66,10 @@ export function caddyPickupMs(intervalMs: number): number {
   return Math.min(intervalMs, 1000) + 100;
 }
 
-export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move): Promise<void> {
+export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move, existing?: ReadonlySet<string>): Promise<void> {
   const { config, report } = ctx;
   const live = names.instance(config.service, move.slot);
-  const steps = moveSteps(config, move, await absState(ctx, ssh));
+  const steps = moveSteps(config, move, await absState(ctx, ssh), existing);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
     await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start]));

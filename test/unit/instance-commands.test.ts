@@ -50,6 +50,13 @@ describe('moveSteps', () => {
     expect(s.discard?.argv.at(-1)).toBe('hello-2.next');
   });
 
+  it('removes only the leftovers the host has when it knows them', () => {
+    const move = { host: 'h', slot: 1, from: null, fromColour: null, to: 'new', colour: 'blue' as const };
+    expect(moveSteps(config, move, '/s', new Set(['hello-2'])).prepare).toEqual([]);
+    expect(moveSteps(config, move, '/s', new Set(['hello-1'])).prepare.map((c) => c.argv.at(-1))).toEqual(['hello-1']);
+    expect(moveSteps(config, move, '/s').prepare.map((c) => c.argv.at(-1))).toEqual(['hello-1.next', 'hello-1']);
+  });
+
   it('fills an empty slot directly under the live name', () => {
     const s = moveSteps(config, { host: 'h', slot: 1, from: null, fromColour: null, to: 'new', colour: 'blue' }, '/s');
     expect(s.start?.argv[4]).toBe('hello-1');
