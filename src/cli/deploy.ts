@@ -11,7 +11,7 @@ import { type FleetReleases, fleetReleases } from '../rollout/target.js';
 import type { DeployContext } from '../rollout/context.js';
 import type { GlobalOptions } from './context.js';
 import { localDocker } from './context.js';
-import { commandLine, openSession, withProgress } from './fleet-session.js';
+import { withProgress, withSession } from './fleet-session.js';
 import { reportOutcome } from './outcome.js';
 import { printMovePlan } from './plan-output.js';
 
@@ -25,10 +25,8 @@ export interface DeployRequest {
 }
 
 export async function deploy(globals: GlobalOptions, req: DeployRequest): Promise<number> {
-  const session = await openSession(globals, commandLine());
-  const { ctx, config } = session;
-  const total = ctx.hosts.reduce((n, h) => n + h.config.instances, 0);
-  try {
+  return withSession(globals, async ({ ctx, config }) => {
+    const total = ctx.hosts.reduce((n, h) => n + h.config.instances, 0);
     if (req.plan) {
       const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
       const target = req.chooseTarget(releases, fleet, ctx);
@@ -56,7 +54,5 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       (o) => (o.kind === 'done' ? (o.complete ? `${req.kind} to ${o.target} complete` : `canary: ${o.moved.length} moved to ${o.target}`) : o.kind),
     );
     return reportOutcome(outcome, config.service, total);
-  } finally {
-    session.close();
-  }
+  });
 }

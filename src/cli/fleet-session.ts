@@ -32,6 +32,16 @@ export async function openSession(globals: GlobalOptions, commandLine: string): 
   return { config, ctx, close: () => closeAll(conns) };
 }
 
+/** Opens the session, runs `work`, and always closes the connections. */
+export async function withSession<T>(globals: GlobalOptions, work: (session: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(globals, commandLine());
+  try {
+    return await work(session);
+  } finally {
+    session.close();
+  }
+}
+
 export function eventLine(e: ProgressEvent): string | undefined {
   if (e.kind === 'bytes') return undefined;
   const text = 'message' in e ? e.message : '';

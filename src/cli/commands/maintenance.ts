@@ -8,7 +8,7 @@ import { ensureHost, modeFile, proxyConfigFor, writePrivateFile } from '../../ro
 import { relState } from '../../rollout/context.js';
 import type { GlobalOptions } from '../context.js';
 import { localDocker } from '../context.js';
-import { commandLine, openSession, withProgress } from '../fleet-session.js';
+import { withProgress, withSession } from '../fleet-session.js';
 import { positiveInt } from './rollout.js';
 
 interface MaintenanceOptions {
@@ -39,10 +39,8 @@ The proxy's own health endpoint (/__boxship/health) still answers 200, so an out
 Maintenance mode survives a restart of the proxy container.`,
     )
     .action(async (state: 'on' | 'off', opts: MaintenanceOptions, cmd: Command) => {
-      const session = await openSession(cmd.optsWithGlobals<GlobalOptions>(), commandLine());
-      const { ctx, config } = session;
-      const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
-      try {
+      await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
+        const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
         if (opts.plan) {
           process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
           for (const h of ctx.hosts) {
@@ -61,8 +59,6 @@ Maintenance mode survives a restart of the proxy container.`,
         );
         if (state === 'on') process.stdout.write(`\nMaintenance is on: every request gets 503 with Retry-After: ${mode.kind === 'maintenance' ? mode.retryAfterSeconds : ''}.\nTo undo, run: boxship maintenance off\n`);
         else process.stdout.write('\nMaintenance is off: the proxy serves the instances again.\nTo undo, run: boxship maintenance on\n');
-      } finally {
-        session.close();
-      }
+      });
     });
 }

@@ -4,7 +4,7 @@ import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
 import type { GlobalOptions } from '../context.js';
 import { localDocker } from '../context.js';
-import { commandLine, openSession, withProgress } from '../fleet-session.js';
+import { withProgress, withSession } from '../fleet-session.js';
 
 export function registerSetup(program: Command): void {
   program
@@ -12,13 +12,10 @@ export function registerSetup(program: Command): void {
     .description('prepare every host: Docker check, network, state dirs, env file (0600), proxy container (idempotent)')
     .addHelpText('after', '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.')
     .action(async (_o: unknown, cmd: Command) => {
-      const session = await openSession(cmd.optsWithGlobals<GlobalOptions>(), commandLine());
-      try {
-        const docker = await localDocker();
-        await withLock(session.ctx, () => withProgress(`Set up ${session.ctx.hosts.length} hosts`, session.ctx, () => Promise.all(session.ctx.hosts.map((h) => ensureHost(session.ctx, h, docker)))), () => 'setup done');
-        process.stdout.write(`\n${session.ctx.hosts.length} hosts are ready. Next: boxship release, then boxship rollout.\n`);
-      } finally {
-        session.close();
-      }
+      const docker = await localDocker();
+      await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx }) => {
+        await withLock(ctx, () => withProgress(`Set up ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker)))), () => 'setup done');
+        process.stdout.write(`\n${ctx.hosts.length} hosts are ready. Next: boxship release, then boxship rollout.\n`);
+      });
     });
 }
