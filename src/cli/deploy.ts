@@ -2,7 +2,7 @@
  * The shared body of `rollout` and `rollback`: under the lock, prepare every host, pick the target release, and
  * move instances one at a time; or with --plan, print what would run.
  */
-import { type HostRuntime, readFleet } from '../rollout/fleet.js';
+import { containerNames, type HostRuntime, readFleet } from '../rollout/fleet.js';
 import { planRollout } from '../rollout/plan.js';
 import { runRollout } from '../rollout/run.js';
 import { withLock } from '../rollout/session.js';
@@ -32,8 +32,7 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       const target = req.chooseTarget(releases, fleet, ctx);
       const moves = planRollout(fleet.map((f) => f.state), target, { canary: req.canary });
       const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
-      const existing = new Map(fleet.map((f) => [f.state.host, new Set(f.instances.map((i) => i.name))]));
-      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves, existing);
+      await printMovePlan(ctx, `Plan: ${req.kind} ${config.service} to ${target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`, moves, containerNames(fleet));
       return 0;
     }
     const docker = await localDocker();

@@ -23,6 +23,11 @@ export async function readHost(ctx: DeployContext, ssh: SshHost, instances: numb
   return { state: { host: ssh.name, slots }, instances: all, extra };
 }
 
+/** Per host, the names of every container of the service (leftovers included): what a move may need to clear. */
+export function containerNames(fleet: HostRuntime[]): Map<string, ReadonlySet<string>> {
+  return new Map(fleet.map((f) => [f.state.host, new Set(f.instances.map((i) => i.name))]));
+}
+
 export async function readFleet(ctx: DeployContext): Promise<HostRuntime[]> {
   return Promise.all(ctx.hosts.map((ssh) => readHost(ctx, ssh, ssh.config.instances)));
 }

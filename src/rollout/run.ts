@@ -5,7 +5,7 @@
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
 import { hostByName, relState, type DeployContext } from './context.js';
-import { type HostRuntime, readFleet } from './fleet.js';
+import { containerNames, type HostRuntime, readFleet } from './fleet.js';
 import { removeNow } from './instance-commands.js';
 import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove } from './swap.js';
@@ -29,8 +29,7 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
   const fleet = known ?? (await readFleet(ctx));
   const pending = planRollout(fleet.map((f) => f.state), req.target);
   const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
-  const existing = new Map(fleet.map((f) => [f.state.host, new Set(f.instances.map((i) => i.name))]));
-  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false, existing);
+  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false, containerNames(fleet));
   if (error) {
     ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
     return revert(ctx, req.target, done, error.error, req.parallelHosts ?? false);

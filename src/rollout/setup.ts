@@ -14,6 +14,7 @@ import { shipImage } from '../ship/release.js';
 import { HostError } from '../util/errors.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
+import { readFileCommand } from '../state/jsonl.js';
 import { names } from './names.js';
 
 /** The env file the instances read: config env, secrets, and the config-file pointer, KEY=VALUE per line. */
@@ -59,7 +60,7 @@ export function parseMode(text: string): ProxyMode {
 }
 
 export async function readMode(ctx: DeployContext, ssh: SshHost): Promise<ProxyMode> {
-  return parseMode(await ssh.run(script('read the proxy mode', 'cat "$1" 2>/dev/null || true', modeFile(relState(ctx)))));
+  return parseMode(await ssh.run(readFileCommand('read the proxy mode', modeFile(relState(ctx)))));
 }
 
 export function proxyConfigFor(config: Config, instances: number, mode: ProxyMode): string {
@@ -107,7 +108,7 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
     ssh.run(ensureNetwork(config.service)),
     ssh.exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true }).then((r) => r.code === 0),
     mode ? Promise.resolve(mode) : readMode(ctx, ssh),
-    ssh.run(script('read the proxy config', 'cat "$1" 2>/dev/null || true', proxyHostConfigFile(hostDir))),
+    ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
   if (!hasImage) await ensureProxyImage(ctx, ssh, docker);

@@ -2,12 +2,11 @@
  * Which release a rollout or rollback goes to, decided from the hosts' own ledgers and deploy histories, and only
  * among releases whose image is present on every host (so no transfer is ever needed).
  */
-import { parsePresent, presentImages } from '../ship/commands.js';
-import { type LedgerEntry, readLedger, releasesNewestFirst } from '../state/ledger.js';
+import { releasesOnHost } from '../ship/present.js';
+import type { LedgerEntry } from '../state/ledger.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { InputError } from '../util/errors.js';
 import { relState, type DeployContext } from './context.js';
-import { names } from './names.js';
 
 export interface FleetReleases {
   /** Releases present on every host, newest first. */
@@ -20,12 +19,8 @@ export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> 
   const dir = relState(ctx);
   const perHost = await Promise.all(
     ctx.hosts.map(async (ssh) => {
-      const [ledger, deploys, present] = await Promise.all([
-        readLedger(ssh, dir).then(releasesNewestFirst),
-        ssh.run(readDeploys(dir)).then(parseDeploys),
-        ssh.run(presentImages(ctx.config.service)).then(parsePresent),
-      ]);
-      return { ledger: ledger.filter((e) => present.has(names.image(ctx.config.service, e.tag))), deploys };
+      const [releases, deploys] = await Promise.all([releasesOnHost(ssh, ctx.config.service), ssh.run(readDeploys(dir)).then(parseDeploys)]);
+      return { ledger: releases.filter((e) => e.present), deploys };
     }),
   );
   const [first, ...rest] = perHost;

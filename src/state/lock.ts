@@ -3,6 +3,7 @@
  * `mkdir` is atomic on every filesystem, so taking the lock is one command with no race between check and take.
  */
 import { type Command, script } from '../hosts/command.js';
+import { readFileCommand } from './jsonl.js';
 
 export interface LockInfo {
   who: string;
@@ -32,7 +33,7 @@ export function releaseLock(stateDir: string): Command {
 }
 
 export function readLock(stateDir: string): Command {
-  return script('read the deploy lock', 'cat "$1/info.json" 2>/dev/null || true', lockDir(stateDir));
+  return readFileCommand('read the deploy lock', `${lockDir(stateDir)}/info.json`);
 }
 
 export function parseLockInfo(text: string): LockInfo | undefined {

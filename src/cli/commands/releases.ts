@@ -1,9 +1,7 @@
 /** `boxship releases`: the release ledger of each host, newest first, and whether each image is still there. */
 import type { Command } from 'commander';
 import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
-import { parsePresent, presentImages } from '../../ship/commands.js';
-import { readLedger, releasesNewestFirst } from '../../state/ledger.js';
-import { stateDir } from '../../state/paths.js';
+import { releasesOnHost } from '../../ship/present.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { shortId } from '../format.js';
@@ -23,9 +21,7 @@ export function registerReleases(program: Command): void {
         const rows = await Promise.all(
           conns.map(async (c) => {
             if (!c.ssh) return { host: c.host.name, error: c.error.message, releases: [] };
-            const ledger = releasesNewestFirst(await readLedger(c.ssh, stateDir(config.service)));
-            const present = parsePresent(await c.ssh.run(presentImages(config.service)));
-            return { host: c.host.name, releases: ledger.map((e) => ({ ...e, present: present.has(`${config.service}:${e.tag}`) })) };
+            return { host: c.host.name, releases: await releasesOnHost(c.ssh, config.service) };
           }),
         );
         if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
