@@ -65,20 +65,9 @@ step "npm dependencies"
 cd "$REPO"
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "npm ci"
-  npm_out="$(mktemp)"
-  if ! npm ci --no-audit --no-fund </dev/null 2>&1 | tee "$npm_out"; then
-    # A registry mirror that lacks other platforms' optional packages (e.g.
-    # @rollup/rollup-android-*) makes every lockfile written behind it look "out of
-    # sync" to npm ci. Install from the lockfile anyway, without rewriting it.
-    if grep -q 'can only install packages when your package.json and package-lock.json' "$npm_out"; then
-      log "WARNING: npm ci says package-lock.json is out of sync with package.json;"
-      log "         falling back to 'npm install --no-save' (package-lock.json is left as is)"
-      npm install --no-save --no-audit --no-fund </dev/null || die "npm install failed"
-    else
-      rm -f "$npm_out"; die "npm ci failed"
-    fi
-  fi
-  rm -f "$npm_out"
+  # The lockfile lists every platform's optional packages (written with `npm install --package-lock-only`
+  # against the registry), so npm ci installs it as is on any machine.
+  npm ci --no-audit --no-fund </dev/null || die "npm ci failed (if package.json changed, run: npm install --package-lock-only)"
 else
   log "node_modules is up to date with package-lock.json"
 fi

@@ -2,7 +2,7 @@
 # Simulated deploy targets for boxship: docker-in-docker containers running sshd.
 #
 #   scripts/test-hosts.sh up     [SPEC...]   start hosts (no-op for ones already running)
-#   scripts/test-hosts.sh down   [NAME...]   remove hosts (default: all boxship-host-*)
+#   scripts/test-hosts.sh down   [NAME...]   remove hosts (default: all of this checkout's boxship-host-*)
 #   scripts/test-hosts.sh reset  [SPEC...]   down then up: fresh hosts, empty docker
 #   scripts/test-hosts.sh status             list hosts and whether ssh + docker answer
 #   scripts/test-hosts.sh build              (re)build the boxship-testhost image
@@ -10,7 +10,8 @@
 # SPEC is name:sshport:httpport (default: a:2201:8081 b:2202:8082). Host NAME is
 # container boxship-host-NAME, reachable as root@127.0.0.1 -p SSHPORT with
 # .boxship-test/id_ed25519 and .boxship-test/known_hosts; its port 8080 is published
-# on 127.0.0.1:HTTPPORT.
+# on 127.0.0.1:HTTPPORT. A host belongs to the checkout that started it (label dev.boxship.test-checkout): another
+# checkout never removes or recreates it, it picks other names and ports (BOXSHIP_TEST_HOSTS for the tests).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +36,10 @@ ssh_host() { # PORT CMD...
       -o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
       -p "$port" root@127.0.0.1 "$@"
 }
+
+# Which checkout started a host: only that checkout may remove or recreate it.
+owner_of() { "$DOCKER" inspect -f '{{index .Config.Labels "dev.boxship.test-checkout"}}' "$1" 2>/dev/null; }
+owned() { local o; o="$(owner_of "$1")"; [[ -z "$o" || "$o" == "$REPO" ]]; }
 
 running() { [[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" == true ]]; }
 exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
@@ -88,7 +93,8 @@ start_host() { # NAME SSH_PORT HTTP_PORT
     # A host started from another checkout trusts another key (a fresh clone makes its own): recreate it then.
     local want_key; want_key="AUTHORIZED_KEY=$(cat "$KEY.pub")"
     if ! "$DOCKER" inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$c" | grep -qxF "$want_key"; then
-      log "$name: running with another checkout's key, recreating"
+      # Another checkout's host: never ours to delete (its suite may be running on it right now).
+      die "$name: $c belongs to another checkout ($(owner_of "$c")); pick other hosts for this one, e.g. BOXSHIP_TEST_HOSTS='x1:2221:8101 x2:2222:8102' npm test"
     elif [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" ]]; then
       if [[ "$("$DOCKER" inspect -f '{{.Image}}' "$c")" != "$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")" ]]; then
         log "$name: running an older $IMAGE (use 'reset $name:$sp:$hp' to refresh)"
@@ -100,6 +106,7 @@ start_host() { # NAME SSH_PORT HTTP_PORT
     fi
   fi
   if exists "$c"; then
+    owned "$c" || die "$name: $c belongs to another checkout ($(owner_of "$c")); pick other host names (BOXSHIP_TEST_HOSTS)"
     "$DOCKER" rm -fv "$c" >/dev/null
   fi
   log "$name: starting $c (ssh 127.0.0.1:$sp, http 127.0.0.1:$hp)"
@@ -109,7 +116,7 @@ start_host() { # NAME SSH_PORT HTTP_PORT
     --cap-add=ALL --cap-drop=SYS_RESOURCE \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker \
-    -e AUTHORIZED_KEY="$(cat "$KEY.pub")" \
+    -e AUTHORIZED_KEY="$(cat "$KEY.pub")" --label "dev.boxship.test-checkout=$REPO" \
     -p "127.0.0.1:$sp:22" -p "127.0.0.1:$hp:8080" \
     "$IMAGE" >/dev/null || die "$name: docker run failed (port $sp or $hp in use?)"
 }
@@ -160,11 +167,13 @@ cmd_down() {
   if (( $# )); then
     for n in "$@"; do names+=("${n%%:*}"); done   # accept SPECs too
   else
-    mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --format '{{.Names}}' | sed "s/^$PREFIX//")
+    mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --filter "label=dev.boxship.test-checkout=$REPO" --format '{{.Names}}' | sed "s/^$PREFIX//")
   fi
   for n in "${names[@]}"; do
     c="$PREFIX$n"
-    if exists "$c"; then
+    if exists "$c" && ! owned "$c"; then
+      log "$n: belongs to another checkout ($(owner_of "$c")), left alone"
+    elif exists "$c"; then
       port="$(published "$c" 22)"; port="${port##*:}"
       "$DOCKER" rm -fv "$c" >/dev/null
       [[ -n "$port" ]] && known_hosts_drop "$port"

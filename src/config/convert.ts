@@ -115,6 +115,26 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     }
   }
 
+  // build.include: files from outside git, each inside the context; never the secrets file (it would be baked
+  // into a layer that every host, and anyone who can pull the image, can read).
+  const include: string[] = [];
+  raw.build.include.forEach((entry, i) => {
+    const where = ['build', 'include', i];
+    const abs = path.resolve(context, entry);
+    const rel = path.relative(context, abs);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      return at(where, `${entry} is outside the build context ${context}`, 'build.include names files inside build.context, relative to it');
+    }
+    if (secretsFile !== undefined && abs === secretsFile) {
+      return at(where, `${entry} is the secrets file (app.secrets_file): it must never be part of an image`, 'remove it from build.include; the app gets its values as environment variables at run time');
+    }
+    const found = kind(abs);
+    if (found !== 'file') {
+      return at(where, found === 'dir' ? `${abs} is a folder, expected a file` : `file not found: ${abs}`, 'name each file on its own, relative to build.context');
+    }
+    include.push(rel.split(path.sep).join('/'));
+  });
+
   const config: Config = {
     file: ctx.file,
     dir,
@@ -124,6 +144,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       dockerfile,
       ...(raw.build.target !== undefined ? { target: raw.build.target } : {}),
       args: raw.build.args,
+      include,
       pins: raw.build.pins,
     },
     hosts,

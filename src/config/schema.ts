@@ -139,6 +139,13 @@ const build = z
       .record(z.string().min(1), stringValue())
       .default({})
       .describe('Build arguments (docker build --build-arg), e.g. NODE_IMAGE: node:20-bookworm-slim.'),
+    include: z
+      .array(localPath(), { error: 'expected a list of file paths' })
+      .default([])
+      .describe(
+        'Files outside git that the build needs (a CA bundle, a generated asset), relative to build.context. The build ' +
+          'context is the commit; these are added to it, hashed into the image labels and listed in the build output.',
+      ),
     pins: z
       .record(
         z.string().min(1),

@@ -38,6 +38,8 @@ export interface Config {
     dockerfile: string;
     target?: string;
     args: Record<string, string>;
+    /** Files outside git added to the build context: paths relative to the context, forward slashes. */
+    include: string[];
     /** Base images pinned by local image ID: image reference as written in FROM -> "sha256:<64 hex>". */
     pins: Record<string, string>;
   };

@@ -62,7 +62,7 @@ function project(files: Record<string, string>, build: Partial<Config['build']> 
     file: path.join(dir, 'boxship.yml'),
     dir,
     service,
-    build: { context: dir, dockerfile: path.join(dir, 'Dockerfile'), args: {}, pins: { [BASE]: baseId }, ...build },
+    build: { context: dir, dockerfile: path.join(dir, 'Dockerfile'), args: {}, include: [], pins: { [BASE]: baseId }, ...build },
     hosts: [],
     app: { port: 8080, env: {}, volumes: [], drainSeconds: 1, stopTimeoutSeconds: 1 },
     healthcheck: { path: '/', port: 8080, intervalMs: 100, timeoutMs: 100, retries: 1 },

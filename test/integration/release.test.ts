@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
-import { HOSTS, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { HOSTS, knownName, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
 import { boxship, jsonOutput, onHost, wipeHost } from '../helpers/run.js';
 
 interface ReleaseJson {
@@ -87,25 +87,25 @@ describe('boxship release', () => {
     const keyDir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'k')]);
     const fake = readFileSync(join(keyDir, 'k.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-    const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').filter((l) => l && !l.startsWith('[127.0.0.1]:2202'));
-    writeFileSync(wrong, [...real, `[127.0.0.1]:2202 ${fake}`].join('\n') + '\n');
+    const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${knownName(HOSTS[1])} `));
+    writeFileSync(wrong, [...real, `${knownName(HOSTS[1])} ${fake}`].join('\n') + '\n');
     app.writeConfig({ knownHosts: wrong });
     const sha = app.bumpVersion('4');
     const r = await boxship(['release'], { cwd: app.dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('root@127.0.0.1:2202: HOST KEY CHANGED');
+    expect(r.stderr).toContain(`${HOSTS[1].address}: HOST KEY CHANGED`);
     expect(r.stderr).toContain(`${wrong}:${real.length + 1}`);
     expect(await hostImageId(HOSTS[1].container, `hello:${sha}`)).toBe('');
     expect(await hostImageId(HOSTS[0].container, `hello:${sha}`)).not.toBe('');
 
     // An unknown host is refused too, unless the user accepts new keys explicitly.
     writeFileSync(wrong, real.join('\n') + '\n');
-    const unknown = await boxship(['release', '--host', '127.0.0.1:2202'], { cwd: app.dir });
+    const unknown = await boxship(['release', '--host', `127.0.0.1:${HOSTS[1].sshPort}`], { cwd: app.dir });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('unknown host key SHA256:');
-    const accepted = await boxship(['release', '--host', '127.0.0.1:2202', '--accept-new-host-keys'], { cwd: app.dir });
+    const accepted = await boxship(['release', '--host', `127.0.0.1:${HOSTS[1].sshPort}`, '--accept-new-host-keys'], { cwd: app.dir });
     expect(accepted.code, accepted.stderr).toBe(0);
-    expect(readFileSync(wrong, 'utf8')).toMatch(/^\[127\.0\.0\.1\]:2202 ssh-ed25519 /m);
+    expect(readFileSync(wrong, 'utf8')).toContain(`${knownName(HOSTS[1])} ssh-ed25519 `);
     app.writeConfig();
     app.commit('restore config');
   });

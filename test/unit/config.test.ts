@@ -40,7 +40,7 @@ const defaults = (hosts: Config['hosts']): Config => ({
   file,
   dir,
   service: 'hello',
-  build: { context: dir, dockerfile: path.join(dir, 'Dockerfile'), args: {}, pins: {} },
+  build: { context: dir, dockerfile: path.join(dir, 'Dockerfile'), args: {}, include: [], pins: {} },
   hosts,
   app: { port: 3000, env: {}, volumes: [], drainSeconds: 2, stopTimeoutSeconds: 10 },
   healthcheck: { path: '/health', port: 3000, intervalMs: 1000, timeoutMs: 2000, retries: 10 },
@@ -124,6 +124,7 @@ describe('valid files', () => {
         target: 'runtime',
         // Numbers and booleans keep the text as written: 1.10 is not 1.1.
         args: { NODE_IMAGE: 'node:20-bookworm-slim', VERSION: '1.10', DEBUG: 'True' },
+        include: [],
         pins: { 'node:20-bookworm-slim': pin },
       },
       hosts: [
