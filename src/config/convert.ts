@@ -152,7 +152,9 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       port: raw.app.port,
       env: raw.app.env,
       ...(secretsFile !== undefined ? { secretsFile } : {}),
-      volumes: Object.entries(raw.app.volumes).map(([name, mount]) => ({ name, path: mount })),
+      volumes: Object.entries(raw.app.volumes).map(([name, mount]) =>
+        typeof mount === 'string' ? { name, path: mount, readOnly: false } : { name, path: mount.path, readOnly: mount.mode === 'ro' },
+      ),
       ...(raw.app.config_file ? { configFile: { env: raw.app.config_file.env, path: raw.app.config_file.path } } : {}),
       drainSeconds: raw.app.drain_seconds,
       stopTimeoutSeconds: raw.app.stop_timeout_seconds,

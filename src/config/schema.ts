@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADDRESS_FORMAT, ADDRESS_HINT, ADDRESS_PATTERN, parseAddress } from './address.js';
 import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from './duration.js';
+import { IMAGE_REF_FORMAT, parseImageRef } from './image-ref.js';
 
 export const SCHEMA_ID = 'urn:boxship:schema:boxship.yml';
 export const DEFAULT_PROXY_IMAGE = 'boxship-proxy:caddy-2.6.2';
@@ -40,6 +41,23 @@ function containerPath() {
   return z.string({ error }).regex(/^\//, { error });
 }
 
+/** A volume's mount point: `-v host:path[:mode]` splits on ":", so a ":" in the path would smuggle in options. */
+function mountPath() {
+  const error = 'expected an absolute path inside the container, starting with / and without ":"';
+  return z.string({ error }).regex(/^\/[^:\0\n]*$/, { error });
+}
+
+/** An image reference: it becomes one word of a docker command on each host, never an option. */
+function imageRef(description: string) {
+  return z
+    .string({ error: `expected ${IMAGE_REF_FORMAT}` })
+    .superRefine((text, ctx) => {
+      const result = parseImageRef(text);
+      if (!result.ok) ctx.addIssue({ code: 'custom', message: result.message, params: { hint: description } });
+    })
+    .describe(description);
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function envName() {
   const error = 'expected an environment variable name: letters, digits and _, not starting with a digit';
@@ -54,6 +72,15 @@ function stringValue() {
   return z
     .union([z.string(), z.number(), z.boolean()], { error: 'expected a string value (write "" for an empty one)' })
     .transform(String);
+}
+
+/**
+ * Values that land in the env file on each host, one KEY=VALUE per line: a newline would start a line of its own
+ * (a value "x\nNODE_OPTIONS=--require=/tmp/evil.js" sets a second variable), and NUL cannot be passed at all.
+ */
+function envValue() {
+  const error = 'expected a value without newlines or NUL characters (the env file on the host holds one KEY=VALUE per line)';
+  return stringValue().refine((value) => !/[\n\r\0]/.test(value), { error });
 }
 
 /** An SSH address. parseAddress is the real check; the pattern only helps editors. */
@@ -106,7 +133,8 @@ function uniqueHosts(hosts: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): v
 /** Two volumes on one mount point would make docker refuse to start the container. */
 function uniqueMounts(volumes: Record<string, unknown>, ctx: z.core.$RefinementCtx<Record<string, unknown>>): void {
   const mountedBy = new Map<unknown, string>();
-  for (const [name, mount] of Object.entries(volumes)) {
+  for (const [name, entry] of Object.entries(volumes)) {
+    const mount = typeof entry === 'object' && entry !== null ? (entry as { path?: unknown }).path : entry;
     const other = mountedBy.get(mount);
     if (other === undefined) mountedBy.set(mount, name);
     else {
@@ -148,7 +176,10 @@ const build = z
       ),
     pins: z
       .record(
-        z.string().min(1),
+        z.string().min(1).superRefine((text, ctx) => {
+          const result = parseImageRef(text);
+          if (!result.ok) ctx.addIssue({ code: 'custom', message: result.message });
+        }),
         z.string().regex(IMAGE_ID_RE, { error: 'expected a local image ID "sha256:<64 hex digits>"' }),
       )
       .default({})
@@ -184,18 +215,27 @@ const hostObject = z
 const app = z
   .strictObject({
     port: port().default(3000).describe('Port the app listens on inside its container.'),
-    env: z.record(envName(), stringValue()).default({}).describe('Environment variables of the app.'),
+    env: z.record(envName(), envValue()).default({}).describe('Environment variables of the app.'),
     secrets_file: localPath()
       .optional()
       .describe('Local KEY=VALUE file (one per line, # comments) whose values are passed to the app as environment variables; kept out of images and logs.'),
     volumes: z
       .record(
         z.string().regex(VOLUME_RE, { error: 'expected a volume name: lowercase letters, digits, _ and -, starting with a letter or digit' }),
-        containerPath(),
+        z.union(
+          [
+            mountPath(),
+            z.strictObject({
+              path: mountPath().describe('Absolute path inside the container.'),
+              mode: z.enum(['rw', 'ro'], { error: 'expected rw or ro' }).default('rw').describe('rw (default) or ro: mounted read-only.'),
+            }),
+          ],
+          { error: 'expected an absolute path inside the container, or { path, mode: ro }' },
+        ),
       )
       .superRefine(uniqueMounts, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
       .default({})
-      .describe('Persistent folders: name (a folder in the service state dir on the host) -> absolute path in the container.'),
+      .describe('Persistent folders: name (a folder in the service state dir on the host) -> absolute path in the container, or { path, mode: ro } to mount it read-only.'),
     config_file: z
       .strictObject({
         env: envName().describe('Environment variable that tells the app where its config file is.'),
@@ -213,7 +253,8 @@ const healthcheck = z
   .strictObject({
     path: z
       .string({ error: 'expected a URL path starting with /' })
-      .regex(/^\//, { error: 'expected a URL path starting with /' })
+      // RFC 3986 path and query characters only: it becomes a URL for wget in the proxy and for Caddy's checks.
+      .regex(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/, { error: 'expected a URL path starting with /, without spaces or control characters' })
       .default('/health')
       .describe('HTTP path that answers 2xx when an instance is ready.'),
     port: port().optional().describe('Port of the health check inside the container; defaults to app.port.'),
@@ -226,7 +267,7 @@ const healthcheck = z
 
 const proxy = z
   .strictObject({
-    image: z.string().min(1).default(DEFAULT_PROXY_IMAGE).describe('Image of the proxy in front of the instances.'),
+    image: imageRef('Image of the proxy in front of the instances, e.g. boxship-proxy:caddy-2.6.2 or caddy:2.').default(DEFAULT_PROXY_IMAGE),
     port: port().default(8080).describe('Port the proxy listens on, published on the host.'),
     bind: z
       .string({ error: 'expected an IP address' })

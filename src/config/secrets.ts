@@ -25,6 +25,8 @@ export function parseSecrets(text: string, file: string): { values: Record<strin
     const key = content.slice(0, eq);
     if (!KEY_RE.test(key)) return problem(line, `expected KEY=VALUE with KEY made of letters, digits and _, got key ${JSON.stringify(key.slice(0, 40))}`);
     if (key in values) return problem(line, `${key} is set twice (first on line ${lineOf[key]})`);
+    // A NUL cannot travel in an environment variable; a lone CR would end the line in the env file on the host.
+    if (/[\0\r]/.test(content)) return problem(line, `the value of ${key} contains a NUL or carriage return character`);
     values[key] = content.slice(eq + 1);
     lineOf[key] = line;
   });

@@ -23,6 +23,8 @@ export interface VolumeConfig {
   name: string;
   /** Mount point inside the container. */
   path: string;
+  /** Mounted read-only (`mode: ro`). */
+  readOnly: boolean;
 }
 
 export interface Config {

@@ -26,7 +26,7 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
-  for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}`);
+  for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(names.image(s, spec.tag));
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
 }

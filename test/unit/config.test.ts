@@ -154,8 +154,8 @@ describe('valid files', () => {
         env: { LOG_LEVEL: 'info', WORKERS: '4' },
         secretsFile: path.join(dir, '.env.secrets'),
         volumes: [
-          { name: 'db', path: '/app/db' },
-          { name: 'configs', path: '/app/configs' },
+          { name: 'db', path: '/app/db', readOnly: false },
+          { name: 'configs', path: '/app/configs', readOnly: false },
         ],
         configFile: { env: 'APP_CONFIG', path: '/app/configs/app.json' },
         drainSeconds: 0.5,
@@ -315,9 +315,9 @@ describe('error positions and messages', () => {
         line: 7,
         column: 31,
         path: 'app.volumes.logs',
-        message: 'expected an absolute path inside the container, starting with /, got "var/log"',
+        message: 'expected an absolute path inside the container, starting with / and without ":", got "var/log"',
       },
-      { line: 8, column: 22, path: 'healthcheck.path', message: 'expected a URL path starting with /, got "health"' },
+      { line: 8, column: 22, path: 'healthcheck.path', message: 'expected a URL path starting with /, without spaces or control characters, got "health"' },
       {
         line: 8,
         column: 40,
