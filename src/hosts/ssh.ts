@@ -10,10 +10,13 @@ import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
 import { debug } from '../util/debug.js';
-import { checkHostKey, fingerprint, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, keyTypeOfAlgorithm, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
 export interface ConnectOptions {
-  /** Trust and record the key of a host that has no known_hosts entry yet (never a changed key). */
+  /**
+   * Trust and record the key of a host that has no known_hosts entry yet: never a changed key, nor a host that
+   * known_hosts already names by a key of another type or by a @cert-authority line.
+   */
   acceptNewHostKeys?: boolean;
   readyTimeoutMs?: number;
 }
@@ -142,8 +145,11 @@ function readKey(file: string, host: string): Buffer {
 function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions, sock?: ConnectConfig['sock']): Promise<Client> {
   const known = existsSync(host.knownHosts) ? parseKnownHosts(readFileSync(host.knownHosts, 'utf8')) : [];
   const knownTypes = knownKeyTypes(known, target.hostname, target.port);
+  // Ask first for the key types known_hosts can vouch for, as OpenSSH does.
+  const serverHostKey = hostKeyAlgorithms(DEFAULT_HOST_KEY_ORDER, knownTypes);
   let refusal: BoxshipError | undefined;
   const label = target.name;
+  const knownName = knownHostName(target.hostname, target.port);
 
   const hostVerifier = (blob: Buffer): boolean => {
     const verdict = checkHostKey(known, target.hostname, target.port, blob);
@@ -156,17 +162,39 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
         return false;
       case 'changed':
         refusal = new HostError(label, `HOST KEY CHANGED: the server offers ${fp} but ${host.knownHosts}:${verdict.line} has ${verdict.knownFingerprint}. This can mean someone is intercepting the connection.`, {
-          hint: `if the server was rebuilt and you have checked the new fingerprint, run: ssh-keygen -R '${knownNameFor(target)}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
+          hint: `if the server was rebuilt and you have checked the new fingerprint, run: ssh-keygen -R '${knownName}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
+        });
+        return false;
+      case 'other-type': {
+        // Not a new host, so --accept-new-host-keys does not apply: we asked for the known type first and the server
+        // answered with another one, which is what an impostor without the real key would do too.
+        const cannot = serverHostKey.some((alg) => keyTypeOfAlgorithm(alg) === verdict.knownType) ? '' : ` (boxship's SSH library cannot use ${verdict.knownType} host keys)`;
+        refusal = new HostError(
+          label,
+          `the server offers a ${keyTypeOf(blob)} host key (${fp}), but ${host.knownHosts}:${verdict.line} has a key of another type for ${knownName}, ${verdict.knownType} ${verdict.knownFingerprint}, which the server did not present${cannot}. ${options.acceptNewHostKeys ? 'The host is already known, so --accept-new-host-keys does not apply.' : 'This can mean someone is intercepting the connection.'}`,
+          {
+            hint: `check the new fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_${shortKeyName(keyTypeOf(blob))}_key.pub on it); if the server really changed its keys, run: ssh-keygen -R '${knownName}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
+          },
+        );
+        return false;
+      }
+      case 'cert-authority':
+        // ssh2 neither asks for nor parses *-cert-v01@openssh.com host keys, so a CA can never vouch for a host here.
+        // Recording the plain key instead would quietly replace the trust the user chose: refused even when accepting.
+        refusal = new HostError(label, `${host.knownHosts}:${verdict.line} trusts a @cert-authority for ${knownName}, but boxship cannot verify host certificates (its SSH library, ssh2, does not support them) and no plain key is known for the host`, {
+          hint: `add the host's own key to ${host.knownHosts}: check its fingerprint with the server's owner, then run: ssh-keyscan -t ${shortKeyName(keyTypeOf(blob))} -p ${target.port} ${target.hostname.toLowerCase()} >> ${host.knownHosts}`,
         });
         return false;
       case 'unknown':
         if (options.acceptNewHostKeys) {
           mkdirSync(dirname(host.knownHosts), { recursive: true });
-          appendFileSync(host.knownHosts, knownHostsLine(target.hostname, target.port, blob) + '\n');
+          // A file whose last line lacks its newline would otherwise get our entry glued onto that line.
+          const text = existsSync(host.knownHosts) ? readFileSync(host.knownHosts, 'utf8') : '';
+          appendFileSync(host.knownHosts, (text && !text.endsWith('\n') ? '\n' : '') + knownHostsLine(target.hostname, target.port, blob) + '\n');
           return true;
         }
-        refusal = new HostError(label, `unknown host key ${fp}: ${knownNameFor(target)} has no entry in ${host.knownHosts}`, {
-          hint: `check the fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), then run again with --accept-new-host-keys`,
+        refusal = new HostError(label, `unknown host key ${fp}: ${knownName} has no entry in ${host.knownHosts}`, {
+          hint: `check the fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_${shortKeyName(keyTypeOf(blob))}_key.pub on it), then run again with --accept-new-host-keys`,
         });
         return false;
     }
@@ -180,8 +208,7 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     keepaliveInterval: 10_000,
     hostVerifier,
     sock,
-    // Ask first for the key types known_hosts can vouch for, as OpenSSH does.
-    algorithms: { serverHostKey: [...DEFAULT_HOST_KEY_ORDER.filter((t) => knownTypes.includes(t)), ...DEFAULT_HOST_KEY_ORDER.filter((t) => !knownTypes.includes(t))] },
+    algorithms: { serverHostKey },
   };
   if (host.identityFile) config.privateKey = readKey(host.identityFile, label);
   else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
@@ -203,8 +230,11 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
   });
 }
 
-function knownNameFor(t: Endpoint): string {
-  return t.port === 22 ? t.hostname : `[${t.hostname}]:${t.port}`;
+/** The part of /etc/ssh/ssh_host_<name>_key.pub that sshd uses for a key type. */
+function shortKeyName(keyType: string): string {
+  if (keyType === 'ssh-rsa') return 'rsa';
+  if (keyType.startsWith('ecdsa-')) return 'ecdsa';
+  return keyType.replace(/^ssh-/, '');
 }
 
 function describeConnectError(label: string, err: Error & { level?: string; code?: string }, host: HostConfig): HostError {

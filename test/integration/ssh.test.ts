@@ -1,13 +1,15 @@
 /**
- * SSH specifics against the simulated hosts: reaching a host through a jump host (bastion), and what boxship says
- * when authentication fails.
+ * SSH specifics against the simulated hosts: reaching a host through a jump host (bastion), what boxship says
+ * when authentication fails, and host keys checked against known_hosts as OpenSSH checks them.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { utils } from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { HOSTS, knownName, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
-import { boxship, jsonOutput } from '../helpers/run.js';
+import { boxship, jsonOutput, onHostSync } from '../helpers/run.js';
 
 describe('ssh', () => {
   let app: ExampleApp;
@@ -40,5 +42,100 @@ describe('ssh', () => {
     const r = await boxship(['releases'], { cwd: app.dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`nobody@127.0.0.1:${HOSTS[0].sshPort}: authentication failed for user nobody`);
+  });
+});
+
+describe('host keys, as OpenSSH checks them', () => {
+  let app: ExampleApp;
+  const host = () => HOSTS[0];
+  /** The host's own public key of one type, as "type base64" (the test's view from inside the container). */
+  const hostKey = (type: 'rsa' | 'ecdsa' | 'ed25519') => {
+    const [ktype, kdata] = onHostSync(host().container, `cat /etc/ssh/ssh_host_${type}_key.pub`).trim().split(/\s+/);
+    return `${ktype} ${kdata}`;
+  };
+  const knownHostsFile = (name: string, text: string) => {
+    const file = join(app.dir, '..', `known_hosts_${name}_${Date.now()}`);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  beforeAll(() => {
+    app = makeExampleApp();
+  });
+
+  it('recognises a host known only by its ssh-rsa key against OpenSSH >= 8.8 (rsa-sha2-* signatures)', async () => {
+    // The server refuses SHA-1 ssh-rsa signatures and also has ed25519 and ecdsa keys: only asking for rsa-sha2-512 or
+    // rsa-sha2-256 first gets the key known_hosts can vouch for.
+    expect(onHostSync(host().container, 'sshd -T | grep -i "^hostkeyalgorithms"')).not.toMatch(/[ ,]ssh-rsa(,|$)/m);
+    const text = `${knownName(host())} ${hostKey('rsa')}\n`;
+    const known = knownHostsFile('rsa', text);
+    app.writeConfig({ hosts: [host().address], knownHosts: known });
+    const r = await boxship(['releases', '--json'], { cwd: app.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(jsonOutput<{ host: string }[]>(r).map((h) => h.host)).toEqual([host().address]);
+    expect(readFileSync(known, 'utf8')).toBe(text);
+  });
+
+  it('refuses --accept-new-host-keys for a host already known by a key of another type, and leaves known_hosts alone', async () => {
+    // A key type the server does not have (it never offers it), so it presents its ed25519 key: the host is not new.
+    const madeUp = utils.generateKeyPairSync('ecdsa', { bits: 384 }).public.trim().split(/\s+/).slice(0, 2).join(' ');
+    const text = `# the old key\n${knownName(host())} ${madeUp}\n`;
+    const known = knownHostsFile('other_type', text);
+    app.writeConfig({ hosts: [host().address], knownHosts: known });
+    const r = await boxship(['releases', '--json', '--accept-new-host-keys'], { cwd: app.dir });
+    expect(r.code).toBe(1);
+    expect(jsonOutput<{ error?: string }[]>(r)[0]!.error).toMatch(/ecdsa-sha2-nistp384/);
+    expect(readFileSync(known, 'utf8')).toBe(text);
+
+    // A command that stops on the first unreachable host prints the hint too: the file:line and what to do.
+    const lock = await boxship(['lock', 'release', '--accept-new-host-keys'], { cwd: app.dir });
+    expect(lock.code).toBe(1);
+    expect(lock.stderr).toContain(`${known}:2 has a key of another type`);
+    expect(lock.stderr).toContain('--accept-new-host-keys does not apply');
+    expect(lock.stderr).toContain(`hint: check the new fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it); if the server really changed its keys, run: ssh-keygen -R '${knownName(host())}' -f ${known}`);
+    expect(readFileSync(known, 'utf8')).toBe(text);
+  });
+
+  it('names the @cert-authority line when that is all known_hosts has for the host, even with --accept-new-host-keys', async () => {
+    const ca = utils.generateKeyPairSync('ed25519').public.trim().split(/\s+/).slice(0, 2).join(' ');
+    const text = `@cert-authority [127.0.0.1]:* ${ca}\n`;
+    const known = knownHostsFile('ca', text);
+    app.writeConfig({ hosts: [host().address], knownHosts: known });
+    const r = await boxship(['lock', 'release', '--accept-new-host-keys'], { cwd: app.dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${known}:1 trusts a @cert-authority for ${knownName(host())}, but boxship cannot verify host certificates`);
+    expect(r.stderr).toContain(`hint: add the host's own key to ${known}`);
+    expect(r.stderr).not.toContain('unknown host key');
+    expect(readFileSync(known, 'utf8')).toBe(text);
+  });
+
+  it('matches a mixed-case host name in the config against lower-case entries, hashed ones too', async () => {
+    const address = `root@LocalHost:${host().sshPort}`;
+    const plain = knownHostsFile('case', `[localhost]:${host().sshPort} ${hostKey('ed25519')}\n`);
+    app.writeConfig({ hosts: [address], knownHosts: plain });
+    const r = await boxship(['releases', '--json'], { cwd: app.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+
+    // OpenSSH hashes the lower-cased name: ssh-keygen -H writes what ssh itself would.
+    const hashed = knownHostsFile('case_hashed', `[localhost]:${host().sshPort} ${hostKey('ed25519')}\n`);
+    execFileSync('ssh-keygen', ['-H', '-f', hashed], { stdio: 'ignore' });
+    const text = readFileSync(hashed, 'utf8');
+    expect(text).toMatch(/^\|1\|/);
+    app.writeConfig({ hosts: [address], knownHosts: hashed });
+    const h = await boxship(['releases', '--json'], { cwd: app.dir });
+    expect(h.code, h.stdout + h.stderr).toBe(0);
+    expect(jsonOutput<{ host: string }[]>(h).map((x) => x.host)).toEqual([address]);
+    expect(readFileSync(hashed, 'utf8')).toBe(text);
+  });
+
+  it('records a new host under its lower-cased name on its own line, and knows it on the next run', async () => {
+    const address = `root@LocalHost:${host().sshPort}`;
+    const known = knownHostsFile('new', '# fleet keys, no newline at the end');
+    app.writeConfig({ hosts: [address], knownHosts: known });
+    const r = await boxship(['releases', '--json', '--accept-new-host-keys'], { cwd: app.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(readFileSync(known, 'utf8')).toBe(`# fleet keys, no newline at the end\n[localhost]:${host().sshPort} ${hostKey('ed25519')}\n`);
+    const again = await boxship(['releases', '--json'], { cwd: app.dir });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
   });
 });
