@@ -4,14 +4,12 @@
  * that record what went in. Refusals happen before the engine builds anything.
  */
 import Docker from 'dockerode';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
 import { BoxshipError, InputError, errorMessage } from '../util/errors.js';
 import { silent, type Report } from '../util/events.js';
 import { followBuild } from './buildkit-progress.js';
-import { packContext, selectContext } from './context.js';
+import { packContext, selectContext, type IncludedFile } from './context.js';
 import { gitRevision } from './git.js';
 import { checkPinning, pinnableRefs, type BaseImage, type LockfileRecord } from './pinning.js';
 import { formatProblems } from './problem.js';
@@ -38,6 +36,8 @@ export interface BuildResult {
   labels: Record<string, string>;
   baseImages: BaseImage[];
   lockfiles: LockfileRecord[];
+  /** Files from outside git that build.include added, with their sha256 (also in the `included` label). */
+  included: IncludedFile[];
 }
 
 export const LABELS = {
@@ -47,6 +47,8 @@ export const LABELS = {
   baseImages: 'dev.boxship.base-images',
   lockfiles: 'dev.boxship.lockfiles',
   dirty: 'dev.boxship.dirty',
+  /** JSON [{path, sha256}] of the build.include files: the inputs that the commit does not pin. */
+  included: 'dev.boxship.included',
 } as const;
 
 function engineUnreachable(err: unknown): BoxshipError {
@@ -94,19 +96,33 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
   }
 
   report({ kind: 'step', message: 'checking the Dockerfile and build context' });
-  const context = await selectContext(config.build.context, config.build.dockerfile);
-  const dockerfileText = await readFile(config.build.dockerfile, 'utf8');
+  // The context is cut from the commit the tag names (or, with --allow-dirty, from what would be committed).
+  const context = await selectContext({
+    root: revision.root,
+    sha: revision.sha,
+    source: revision.dirty ? 'worktree' : 'commit',
+    contextDir: config.build.context,
+    dockerfilePath: config.build.dockerfile,
+    include: config.build.include,
+    secretsFile: config.app.secretsFile,
+  });
+  for (const f of context.included) {
+    report({ kind: 'step', message: `including ${f.path} from outside git (sha256 ${f.sha256})` });
+  }
+  for (const rel of context.suspicious) {
+    report({
+      kind: 'warning',
+      message: `the build context contains ${displayPath(path.join(context.dir, rel))}, which looks like a secret: add it to .dockerignore, or name it in build.include if the image needs it`,
+    });
+  }
+  const dockerfileText = context.dockerfile.toString('utf8');
   const refs = pinnableRefs(dockerfileText, config.build.args, config.build.target);
   const localImageIds = await resolveLocalImageIds(docker, refs);
-  const files = new Set(context.files);
   const pinning = checkPinning({
     dockerfilePath: displayPath(config.build.dockerfile),
     dockerfileText,
     contextFiles: context.files,
-    readContextFile: (rel) => {
-      if (!files.has(rel)) throw new Error(`${rel} is not in the build context`);
-      return readFileSync(path.join(context.dir, rel));
-    },
+    readContextFile: (rel) => context.readFile(rel),
     buildArgs: config.build.args,
     target: config.build.target,
     pins: config.build.pins,
@@ -129,12 +145,18 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
     [LABELS.baseImages]: JSON.stringify(pinning.baseImages),
     [LABELS.lockfiles]: JSON.stringify(pinning.lockfiles),
     [LABELS.dirty]: String(revision.dirty),
+    [LABELS.included]: JSON.stringify(context.included),
   };
 
   report({ kind: 'step', message: `building ${tag}` });
+  // A failure while producing the tar (a blob git cannot read, a file deleted meanwhile) aborts the request; it is
+  // the error to show, not the engine's view of a cut upload.
+  const tar = packContext(context);
+  let tarError: unknown;
+  tar.on('error', (err) => (tarError = err));
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker.buildImage(packContext(context), {
+    stream = await docker.buildImage(tar, {
       version: '2',
       t: tag,
       dockerfile: context.dockerfileName,
@@ -143,9 +165,11 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
       ...(config.build.target ? { target: config.build.target } : {}),
     });
   } catch (err) {
-    throw engineUnreachable(err);
+    throw tarError ?? engineUnreachable(err);
   }
-  const { imageId } = await followBuild(stream, report, { showLogs: options.showLogs });
+  const { imageId } = await followBuild(stream, report, { showLogs: options.showLogs }).catch((err: unknown) => {
+    throw tarError ?? err;
+  });
 
   // BuildKit on this engine cannot build FROM an image ID, so FROM names a tag that was checked against its pin
   // above; if the tag moved while we built, the image may hold another base than the one the labels name.
@@ -158,5 +182,5 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
     }
   }
 
-  return { imageId, tag, sha: revision.sha, dirty: revision.dirty, labels, baseImages: pinning.baseImages, lockfiles: pinning.lockfiles };
+  return { imageId, tag, sha: revision.sha, dirty: revision.dirty, labels, baseImages: pinning.baseImages, lockfiles: pinning.lockfiles, included: context.included };
 }

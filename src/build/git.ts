@@ -3,13 +3,15 @@
  * when the work tree is clean; for a dirty tree, the sha plus a hash of the uncommitted changes, so two different
  * dirty builds never share a tag and the same dirty state always gets the same one.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { BoxshipError, InputError } from '../util/errors.js';
 
 export interface GitRevision {
+  /** Absolute path of the repository's top folder (as git prints it: symlinks resolved). */
+  root: string;
   /** Full 40-hex HEAD commit. */
   sha: string;
   dirty: boolean;
@@ -19,7 +21,7 @@ export interface GitRevision {
   changed: string[];
 }
 
-interface GitResult {
+export interface GitResult {
   ok: boolean;
   stdout: Buffer;
   stderr: string;
@@ -33,13 +35,14 @@ const STABLE_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false'
  * The environment for git: the folder we pass decides the repository, so variables that point git elsewhere (set
  * when boxship runs inside a git hook) are removed.
  */
-function gitEnv(): NodeJS.ProcessEnv {
+export function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' };
   for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_PREFIX']) delete env[name];
   return env;
 }
 
-function git(cwd: string, args: string[]): Promise<GitResult> {
+/** Runs git in `cwd`; resolves with its exit status as `ok` (a non-zero exit is an answer, not an exception). */
+export function git(cwd: string, args: string[]): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     execFile(
       'git',
@@ -61,6 +64,19 @@ function git(cwd: string, args: string[]): Promise<GitResult> {
       },
     );
   });
+}
+
+/**
+ * Synchronous git for the few places that must answer inside a synchronous callback (the pinning check reads
+ * context files that way); throws a BoxshipError on any failure.
+ */
+export function gitSync(cwd: string, args: string[]): Buffer {
+  try {
+    return execFileSync('git', [...STABLE_CONFIG, ...args], { cwd, maxBuffer: 1024 * 1024 * 1024, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString('utf8').trim();
+    throw new BoxshipError(`git ${args.join(' ')} failed in ${cwd}${stderr ? `: ${stderr}` : ''}`, { cause: err });
+  }
 }
 
 /** Paths from `git status --porcelain -z`: "XY path\0", renames and copies followed by "origPath\0". */
@@ -122,7 +138,7 @@ export async function gitRevision(dir: string, options: { allowDirty?: boolean }
   const status = await git(root, ['status', '--porcelain=v1', '-z', '--untracked-files=all']);
   if (!status.ok) throw new BoxshipError(`git status failed in ${root}: ${status.stderr}`);
   const changed = parsePorcelain(status.stdout);
-  if (changed.length === 0) return { sha, dirty: false, tag: sha, changed };
+  if (changed.length === 0) return { root, sha, dirty: false, tag: sha, changed };
 
   if (!options.allowDirty) {
     const shown = changed.slice(0, 10).map((p) => `  ${p}`);
@@ -131,5 +147,5 @@ export async function gitRevision(dir: string, options: { allowDirty?: boolean }
       hint: 'commit or stash, or pass --allow-dirty',
     });
   }
-  return { sha, dirty: true, tag: `${sha}-dirty-${await dirtyHash(root)}`, changed };
+  return { root, sha, dirty: true, tag: `${sha}-dirty-${await dirtyHash(root)}`, changed };
 }

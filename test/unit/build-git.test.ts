@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,7 +44,8 @@ describe('gitRevision', () => {
   it('returns the full HEAD sha as the tag of a clean tree, also from a subfolder', async () => {
     const d = repo({ 'a.txt': 'one\n', 'sub/b.txt': 'two\n' });
     const sha = git(d, 'rev-parse', 'HEAD').trim();
-    expect(await gitRevision(d)).toEqual({ sha, dirty: false, tag: sha, changed: [] });
+    expect(await gitRevision(d)).toEqual({ root: realpathSync(d), sha, dirty: false, tag: sha, changed: [] });
+    expect((await gitRevision(path.join(d, 'sub'))).root).toBe(realpathSync(d));
     expect((await gitRevision(path.join(d, 'sub'))).tag).toBe(sha);
     expect(sha).toMatch(/^[0-9a-f]{40}$/);
   });
