@@ -74,6 +74,7 @@ fi
 step_done
 
 step "extra CA for example builds"
+# Git-ignored: example configs name it in build.include, the one way a file from outside git enters a build.
 ca=/etc/ssl/certs/ca-certificates.crt dest="$REPO/examples/hello/extra-ca.crt"
 if [[ -f "$ca" ]]; then
   if cmp -s "$ca" "$dest"; then log "examples/hello/extra-ca.crt is current"

@@ -21,6 +21,8 @@ export interface ConfigOverrides {
   knownHosts?: string;
   instances?: number;
   pins?: Record<string, string> | null;
+  /** build.include; makeExampleApp's writeConfig defaults it to the CA file when the app has one. */
+  include?: string[];
   /** Raw YAML appended at the end (top-level keys). */
   extraYaml?: string;
 }
@@ -42,6 +44,8 @@ export function exampleConfigYaml(o: ConfigOverrides = {}): string {
     '  context: .',
     '  target: runtime',
   ];
+  // Files from outside git (the CA bundle is git-ignored): the build context is the commit plus exactly these.
+  if (o.include?.length) lines.push(`  include: [${o.include.map((f) => (/^[\w./-]+$/.test(f) ? f : JSON.stringify(f))).join(', ')}]`);
   if (pins) {
     lines.push('  pins:');
     for (const [ref, id] of Object.entries(pins)) lines.push(`    ${ref}: ${id}`);
@@ -69,13 +73,15 @@ export function makeExampleApp(base = tmpdir()): ExampleApp {
   const dir = mkdtempSync(join(base, 'boxship-hello-'));
   cpSync(join(REPO, 'examples', 'hello'), dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
   // The build reaches npm through this machine's intercepting CA, if it has one (see examples/hello/Dockerfile).
+  // It is git-ignored, so it reaches the build only because boxship.yml names it in build.include.
   const ca = '/etc/ssl/certs/ca-certificates.crt';
   if (existsSync(ca) && !existsSync(join(dir, 'extra-ca.crt'))) cpSync(ca, join(dir, 'extra-ca.crt'));
+  const include = existsSync(join(dir, 'extra-ca.crt')) ? ['extra-ca.crt'] : [];
   git(dir, 'init', '-q', '-b', 'main');
   const app: ExampleApp = {
     dir,
     writeConfig(extra) {
-      writeFileSync(join(dir, 'boxship.yml'), exampleConfigYaml(extra));
+      writeFileSync(join(dir, 'boxship.yml'), exampleConfigYaml({ include, ...extra }));
     },
     commit(message) {
       git(dir, 'add', '-A');

@@ -132,7 +132,7 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
   const summary = ctx.summary!;
   const failed = summary.hosts.filter((h) => !h.ok);
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ tag: ctx.built!.tag, imageId: ctx.built!.imageId, fullImageBytes: summary.fullImageBytes, hosts: summary.hosts.map((h) => ({ ...h, error: h.error?.message })) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ tag: ctx.built!.tag, imageId: ctx.built!.imageId, included: ctx.built!.included, fullImageBytes: summary.fullImageBytes, hosts: summary.hosts.map((h) => ({ ...h, error: h.error?.message })) }, null, 2) + '\n');
   }
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   for (const f of failed) {
@@ -142,6 +142,8 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
   }
   const okHosts = summary.hosts.filter((h) => h.ok).length;
   if (!opts.json) {
+    // The files the commit does not pin, so that what went into the image besides the commit is on the record.
+    for (const f of ctx.built!.included) process.stdout.write(`included from outside git (build.include): ${f.path} sha256:${f.sha256}\n`);
     process.stdout.write(`\nReleased ${ctx.built!.tag} to ${okHosts} of ${summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`);
     if (failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${failed.map((f) => ` --host ${f.host}`).join('')}\n`);
   }
