@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { loadConfig } from '../config/load.js';
+import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 
 export interface GlobalOptions {
@@ -10,7 +11,11 @@ export interface GlobalOptions {
 }
 
 export function configFrom(opts: GlobalOptions): Config {
-  return loadConfig(resolve(opts.config));
+  const config = loadConfig(resolve(opts.config));
+  // Read the secrets now, before any host is touched, so that they are masked in all output of every command (a
+  // host's stderr or an app's logs can carry them even in commands that never write the env file).
+  if (config.app.secretsFile) readSecretsFile(config.app.secretsFile);
+  return config;
 }
 
 /** Loaded on first use: commands that never touch the local engine start faster without it. */

@@ -11,6 +11,7 @@ import { type FleetReleases, fleetReleases } from '../rollout/target.js';
 import type { DeployContext } from '../rollout/context.js';
 import type { GlobalOptions } from './context.js';
 import { localDocker } from './context.js';
+import { errorMessage } from '../util/errors.js';
 import { withProgress, withSession } from './fleet-session.js';
 import { reportOutcome } from './outcome.js';
 import { printMovePlan } from './plan-output.js';
@@ -50,7 +51,13 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
           o.kind === 'done' ? undefined : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
         );
       },
-      (o) => (o.kind === 'done' ? (o.complete ? `${req.kind} to ${o.target} complete` : `canary: ${o.moved.length} moved to ${o.target}`) : o.kind),
+      (o) =>
+        o.kind === 'done'
+          ? o.complete
+            ? `${req.kind} to ${o.target} complete`
+            : `canary: ${o.moved.length} moved to ${o.target}`
+          : // Why it failed belongs in the audit log too (redacted: it quotes the app's last output lines).
+            { outcome: o.kind, detail: [errorMessage(o.error), ...(o.kind === 'rollback-failed' ? [`rollback failed: ${errorMessage(o.rollbackError)}`] : [])].join('\n') },
     );
     return reportOutcome(outcome, config.service, total);
   });

@@ -9,6 +9,7 @@ import type { DeployContext } from '../rollout/context.js';
 import { whoAmI } from '../state/ledger.js';
 import { BoxshipError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
+import { redact } from '../util/redact.js';
 import { configFrom, listrOptions, type GlobalOptions } from './context.js';
 
 export interface Session {
@@ -42,9 +43,13 @@ export async function withSession<T>(globals: GlobalOptions, work: (session: Ses
   }
 }
 
+/**
+ * Redacted here as well as on the way out: on a terminal listr2 wraps a long line to its width, and a secret cut in
+ * two by the wrap would no longer be recognised by the stream guard.
+ */
 export function eventLine(e: ProgressEvent): string | undefined {
   if (e.kind === 'bytes') return undefined;
-  const text = 'message' in e ? e.message : '';
+  const text = 'message' in e ? redact(e.message) : '';
   return 'host' in e && e.host ? `${e.host}: ${text}` : text;
 }
 

@@ -4,10 +4,15 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BoxshipError, ExitCode, errorMessage } from '../util/errors.js';
+import { redactStream } from '../util/redact.js';
 import { registerRelease } from './commands/release.js';
 import { registerReleases } from './commands/releases.js';
 import { registerPin } from './commands/pin.js';
 import { registerExtraCommands } from './commands/index.js';
+
+// First, before listr2 or commander capture the streams: no secret value leaves the process through them.
+redactStream(process.stdout);
+redactStream(process.stderr);
 
 const program = new Command('boxship')
   .description('Build a Docker image, ship it over SSH to your servers (no registry), and roll it out behind Caddy.')

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { errorMessage, InputError } from '../util/errors.js';
+import { addSecrets } from '../util/redact.js';
 import { ConfigError, type Problem } from './problems.js';
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -33,7 +34,10 @@ export function parseSecrets(text: string, file: string): { values: Record<strin
   return { values, problems };
 }
 
-/** For the deploy step: the values of a secrets file, or an InputError naming the file (and line). */
+/**
+ * For the deploy step: the values of a secrets file, or an InputError naming the file (and line). The values are
+ * remembered for redaction from here on, so no output of this process can print them.
+ */
 export function readSecretsFile(path: string, displayName = path): Record<string, string> {
   let text: string;
   try {
@@ -46,5 +50,6 @@ export function readSecretsFile(path: string, displayName = path): Record<string
   }
   const { values, problems } = parseSecrets(text, displayName);
   if (problems.length > 0) throw new ConfigError(problems);
+  addSecrets(Object.values(values));
   return values;
 }

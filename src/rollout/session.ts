@@ -9,7 +9,13 @@ import { relState, type DeployContext } from './context.js';
 
 export class LockHeldError extends BoxshipError {}
 
-export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, outcomeOf: (r: T) => string): Promise<T> {
+/** How an action ended, for the audit log: a short outcome, and for a failure the error that says why. */
+export type AuditOutcome = string | { outcome: string; detail?: string };
+
+/** Enough for an error with a host's last output lines; errorMessage has redacted it before it is cut. */
+const DETAIL_MAX = 2000;
+
+export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, outcomeOf: (r: T) => AuditOutcome): Promise<T> {
   const dir = relState(ctx);
   const info = { who: ctx.who, command: ctx.command, time: new Date().toISOString() };
   const taken = [];
@@ -31,14 +37,16 @@ export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, 
   let detail: string | undefined;
   try {
     const result = await action();
-    outcome = outcomeOf(result);
+    const o = outcomeOf(result);
+    if (typeof o === 'string') outcome = o;
+    else ({ outcome, detail } = o);
     return result;
   } catch (err) {
-    detail = errorMessage(err).slice(0, 500);
+    detail = errorMessage(err);
     throw err;
   } finally {
     for (const ssh of taken) {
-      await ssh.run(appendAudit(dir, { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome, detail })).catch(() => {});
+      await ssh.run(appendAudit(dir, { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome, detail: detail?.slice(0, DETAIL_MAX) })).catch(() => {});
       await ssh.run(releaseLock(dir)).catch(() => {});
     }
   }

@@ -1,7 +1,12 @@
 /**
  * Every failure a user can act on is a BoxshipError: a message saying what went wrong (naming the file, host or
  * container), a hint saying what to do, and the exit code the CLI ends with.
+ *
+ * Messages and hints are redacted when the error is made: an error carries a host's stderr or an app's logs, which
+ * may hold a secret value, and it travels far (the terminal, JSON output, the audit log on the hosts).
  */
+import { redact } from './redact.js';
+
 export const ExitCode = {
   ok: 0,
   /** The operation failed; nothing was left half-done (a failed rollout was rolled back cleanly). */
@@ -21,9 +26,9 @@ export class BoxshipError extends Error {
   readonly hint?: string;
   readonly exitCode: ExitCode;
   constructor(message: string, options: BoxshipErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.hint = options.hint;
+    this.hint = options.hint === undefined ? undefined : redact(options.hint);
     this.exitCode = options.exitCode ?? ExitCode.failed;
   }
 }
@@ -44,6 +49,7 @@ export class HostError extends BoxshipError {
   }
 }
 
+/** The message of any error, redacted: errors from libraries (ssh2, dockerode) are not BoxshipErrors. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redact(err instanceof Error ? err.message : String(err));
 }

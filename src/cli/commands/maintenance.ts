@@ -1,14 +1,13 @@
 /** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { toShell } from '../../hosts/command.js';
-import { reloadProxy, writeProxyConfig, proxyHostDir } from '../../proxy/commands.js';
 import type { ProxyMode } from '../../proxy/caddy-config.js';
 import { withLock } from '../../rollout/session.js';
-import { ensureHost, modeFile, proxyConfigFor, writePrivateFile } from '../../rollout/setup.js';
+import { ensureHost } from '../../rollout/setup.js';
 import { relState } from '../../rollout/context.js';
 import type { GlobalOptions } from '../context.js';
 import { localDocker } from '../context.js';
 import { withProgress, withSession } from '../fleet-session.js';
+import { maintenancePlan } from '../plan-output.js';
 import { positiveInt } from './rollout.js';
 
 interface MaintenanceOptions {
@@ -42,13 +41,7 @@ Maintenance mode survives a restart of the proxy container.`,
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
         const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
         if (opts.plan) {
-          process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
-          for (const h of ctx.hosts) {
-            const rel = relState(ctx);
-            process.stdout.write(`\n${h.name}\n   # record the mode\n   ${toShell(writePrivateFile(modeFile(rel), ''))} <<< '${JSON.stringify(mode)}'\n`);
-            process.stdout.write(`   # write the proxy config (${proxyConfigFor(config, h.config.instances, mode).length} bytes of Caddy JSON)\n   ${toShell(writeProxyConfig(proxyHostDir(rel)))}\n`);
-            process.stdout.write(`   # apply it\n   ${toShell(reloadProxy(config.service))}\n`);
-          }
+          process.stdout.write(maintenancePlan(config, ctx.hosts.map((h) => h.config), relState(ctx), mode));
           return;
         }
         const docker = await localDocker();

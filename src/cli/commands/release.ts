@@ -9,6 +9,7 @@ import { closeAll, connectAll, selectHosts, type Connection } from '../../hosts/
 import { type HostShipResult, type ShipSummary, shipImage } from '../../ship/release.js';
 import { BoxshipError, ExitCode } from '../../util/errors.js';
 import type { ProgressEvent } from '../../util/events.js';
+import { redact } from '../../util/redact.js';
 import { configFrom, interactive, listrOptions, localDocker, type GlobalOptions } from '../context.js';
 import { bytes, rate, seconds, shortId } from '../format.js';
 
@@ -65,7 +66,7 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
       if (now - (lastBytes.get(e.host) ?? 0) < bytesEvery) return;
       lastBytes.set(e.host, now);
       hostOutput.get(e.host)?.(`${bytes(e.sent)} sent, ${rate(e.bytesPerSecond)}`);
-    } else hostOutput.get(e.host)?.(e.message);
+    } else hostOutput.get(e.host)?.(redact(e.message)); // before listr2 wraps it (see eventLine)
   };
 
   const tasks = new Listr(
@@ -79,7 +80,7 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
             allowUnpinned: Boolean(opts.allowUnpinned),
             report: (e) => {
               if (e.kind === 'warning') warnings.push(e.message);
-              if ('message' in e) task.output = e.message;
+              if ('message' in e) task.output = redact(e.message);
             },
           });
           task.title = `Built ${ctx.built.tag} (${shortId(ctx.built.imageId)})`;
