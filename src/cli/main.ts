@@ -9,6 +9,7 @@ import { registerRelease } from './commands/release.js';
 import { registerReleases } from './commands/releases.js';
 import { registerPin } from './commands/pin.js';
 import { registerExtraCommands } from './commands/index.js';
+import { divertStdoutToStderr } from './json-output.js';
 
 // First, before listr2 or commander capture the streams: no secret value leaves the process through them.
 redactStream(process.stdout);
@@ -34,6 +35,11 @@ Exit codes:
   1  the operation failed; nothing was left half-done (a failed rollout was rolled back)
   2  you must act first: bad input or config (nothing was touched), or a rollback that failed too`,
   );
+
+// --json, on any command that offers it: stdout carries only the JSON document; progress and messages go to stderr.
+program.hook('preAction', (_program, action) => {
+  if (action.opts<{ json?: boolean }>().json) divertStdoutToStderr();
+});
 
 registerRelease(program);
 registerReleases(program);

@@ -4,6 +4,7 @@ import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
 import { releasesOnHost } from '../../ship/present.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
+import { printJson } from '../json-output.js';
 import { shortId } from '../format.js';
 
 export function registerReleases(program: Command): void {
@@ -24,7 +25,7 @@ export function registerReleases(program: Command): void {
             return { host: c.host.name, releases: await releasesOnHost(c.ssh, config.service) };
           }),
         );
-        if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        if (opts.json) printJson(rows);
         else
           for (const r of rows) {
             process.stdout.write(`\n${r.host}\n`);

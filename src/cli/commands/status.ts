@@ -13,6 +13,7 @@ import { parseLockInfo, readLock } from '../../state/lock.js';
 import { whoAmI } from '../../state/ledger.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
+import { printJson } from '../json-output.js';
 
 async function hostStatus(ctx: DeployContext, ssh: SshHost) {
   const { config } = ctx;
@@ -48,7 +49,7 @@ export function registerStatus(program: Command): void {
       try {
         const ctx: DeployContext = { config, hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])), who: whoAmI(), command: 'status', report: () => {} };
         const rows = await Promise.all(conns.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))));
-        if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        if (opts.json) printJson(rows);
         else for (const r of rows) process.stdout.write(render(r));
         process.exitCode = rows.some((r) => 'error' in r) ? ExitCode.failed : ExitCode.ok;
       } finally {

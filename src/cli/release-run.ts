@@ -1,0 +1,178 @@
+/**
+ * The body of `boxship release`, shared with `boxship deploy`: build the current commit, connect, and ship the image
+ * to the hosts (missing layers only), shown as one listr2 progress view. It returns what happened; the commands say it.
+ */
+import { Listr } from 'listr2';
+import type { buildRelease as BuildRelease } from '../build/build.js';
+import type { Config, HostConfig } from '../config/types.js';
+import { closeAll, connectAll, type Connection } from '../hosts/fleet.js';
+import { type HostShipResult, type ShipSummary, shipImage } from '../ship/release.js';
+import { BoxshipError } from '../util/errors.js';
+import type { ProgressEvent } from '../util/events.js';
+import { redact } from '../util/redact.js';
+import { interactive, listrOptions, localDocker, type GlobalOptions } from './context.js';
+import { bytes, rate, seconds, shortId } from './format.js';
+
+export interface ReleaseRequest {
+  allowDirty?: boolean;
+  allowUnpinned?: boolean;
+}
+
+export type Built = Awaited<ReturnType<typeof BuildRelease>>;
+
+export interface ReleaseResult {
+  built: Built;
+  summary: ShipSummary;
+  failed: HostShipResult[];
+  warnings: string[];
+}
+
+/** The documented shape of `release --json` (and of `release` in `deploy --json`). */
+export interface ReleaseJson {
+  tag: string;
+  imageId: string;
+  included: Built['included'];
+  /** Uncompressed size of the whole image (what a plain save | load would send to each host), when known. */
+  fullImageBytes?: number;
+  hosts: HostShipJson[];
+}
+
+export interface HostShipJson {
+  host: string;
+  ok: boolean;
+  error?: string;
+  alreadyPresent?: boolean;
+  bytesSent: number;
+  bytesReceived: number;
+  layersSent: number;
+  layersSkipped: number;
+  seconds: number;
+  /** Release tags removed from the host after this one landed (releases.keep). */
+  pruned: string[];
+}
+
+export function releaseJson(r: ReleaseResult): ReleaseJson {
+  return {
+    tag: r.built.tag,
+    imageId: r.built.imageId,
+    included: r.built.included,
+    fullImageBytes: r.summary.fullImageBytes,
+    hosts: r.summary.hosts.map((h) => ({
+      host: h.host,
+      ok: h.ok,
+      ...(h.error ? { error: h.error.message } : {}),
+      ...(h.alreadyPresent !== undefined ? { alreadyPresent: h.alreadyPresent } : {}),
+      bytesSent: h.bytesSent,
+      bytesReceived: h.bytesReceived,
+      layersSent: h.layersSent,
+      layersSkipped: h.layersSkipped,
+      seconds: h.seconds,
+      pruned: h.pruned,
+    })),
+  };
+}
+
+export async function runRelease(config: Config, hosts: HostConfig[], req: ReleaseRequest, globals: GlobalOptions): Promise<ReleaseResult> {
+  const docker = await localDocker();
+  const { buildRelease } = await import('../build/build.js');
+  const ctx: { built?: Built; connections?: Connection[]; summary?: ShipSummary } = {};
+  const hostDone = new Map<string, (r: HostShipResult) => void>();
+  const hostResults = new Map(hosts.map((h) => [h.name, new Promise<HostShipResult>((resolve) => hostDone.set(h.name, resolve))]));
+  const hostOutput = new Map<string, (line: string) => void>();
+  const bytesEvery = interactive ? 250 : 2000;
+  const lastBytes = new Map<string, number>();
+  const warnings: string[] = [];
+
+  const onEvent = (e: ProgressEvent) => {
+    if (e.kind === 'warning') warnings.push(e.host ? `${e.host}: ${e.message}` : e.message);
+    if (!('host' in e) || !e.host) return;
+    if (e.kind === 'bytes') {
+      const now = Date.now();
+      if (now - (lastBytes.get(e.host) ?? 0) < bytesEvery) return;
+      lastBytes.set(e.host, now);
+      hostOutput.get(e.host)?.(`${bytes(e.sent)} sent, ${rate(e.bytesPerSecond)}`);
+    } else hostOutput.get(e.host)?.(redact(e.message)); // before listr2 wraps it (see eventLine)
+  };
+
+  const tasks = new Listr(
+    [
+      {
+        title: `Build ${config.service}`,
+        task: async (_c, task) => {
+          ctx.built = await buildRelease({
+            config,
+            allowDirty: Boolean(req.allowDirty),
+            allowUnpinned: Boolean(req.allowUnpinned),
+            report: (e) => {
+              if (e.kind === 'warning') warnings.push(e.message);
+              if ('message' in e) task.output = redact(e.message);
+            },
+          });
+          task.title = `Built ${ctx.built.tag} (${shortId(ctx.built.imageId)})`;
+        },
+      },
+      {
+        title: `Connect to ${hosts.length} host${hosts.length === 1 ? '' : 's'}`,
+        task: async (_c, task) => {
+          ctx.connections = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+          const down = ctx.connections.filter((c) => c.error).length;
+          task.title = down ? `Connected to ${hosts.length - down} of ${hosts.length} hosts` : `Connected to ${hosts.length} hosts`;
+        },
+      },
+      {
+        title: 'Ship',
+        task: (_c, task) => {
+          const built = ctx.built!;
+          task.title = `Ship ${built.tag}`;
+          const ship = shipImage({
+            config,
+            docker,
+            image: { imageId: built.imageId, ref: built.tag, tag: built.tag.slice(config.service.length + 1), sha: built.sha },
+            connections: ctx.connections!,
+            report: onEvent,
+            onHostDone: (r) => hostDone.get(r.host)?.(r),
+          }).then((s) => (ctx.summary = s));
+          return task
+            .newListr(
+              hosts.map((h) => ({
+                title: h.name,
+                task: async (_c2, sub) => {
+                  hostOutput.set(h.name, (line) => (sub.output = line));
+                  const r = await hostResults.get(h.name)!;
+                  if (!r.ok) throw r.error ?? new Error('failed');
+                  sub.title = `${h.name}: ${describe(r)}`;
+                },
+              })),
+              { concurrent: true, exitOnError: false },
+            )
+            .run()
+            .then(() => ship);
+        },
+      },
+    ],
+    listrOptions,
+  );
+
+  try {
+    await tasks.run();
+  } finally {
+    if (ctx.connections) closeAll(ctx.connections);
+  }
+  const summary = ctx.summary!;
+  return { built: ctx.built!, summary, failed: summary.hosts.filter((h) => !h.ok), warnings };
+}
+
+/** Warnings and per-host errors (with hints), on stderr. */
+export function printReleaseProblems(r: ReleaseResult): void {
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const f of r.failed) {
+    process.stderr.write(`\nerror: ${f.error?.message ?? f.host}\n`);
+    const hint = f.error instanceof BoxshipError ? f.error.hint : undefined;
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
+  }
+}
+
+function describe(r: HostShipResult): string {
+  if (r.alreadyPresent) return 'already had the image, tagged it';
+  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there) in ${seconds(r.seconds)}`;
+}
