@@ -1,5 +1,6 @@
 /** The commands that change what serves, registered after release/releases/pin. */
 import type { Command } from 'commander';
+import { registerDeploy } from './deploy.js';
 import { registerLock } from './lock.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerRollback } from './rollback.js';
@@ -10,6 +11,7 @@ import { registerStatus } from './status.js';
 export function registerExtraCommands(program: Command): void {
   registerSetup(program);
   registerRollout(program);
+  registerDeploy(program);
   registerRollback(program);
   registerMaintenance(program);
   registerStatus(program);
