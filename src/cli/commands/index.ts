@@ -1,6 +1,7 @@
 /** The commands that change what serves, registered after release/releases/pin. */
 import type { Command } from 'commander';
 import { registerDeploy } from './deploy.js';
+import { registerInit } from './init.js';
 import { registerLock } from './lock.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerRollback } from './rollback.js';
@@ -9,6 +10,7 @@ import { registerSetup } from './setup.js';
 import { registerStatus } from './status.js';
 
 export function registerExtraCommands(program: Command): void {
+  registerInit(program);
   registerSetup(program);
   registerRollout(program);
   registerDeploy(program);
