@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerDeploy } from './deploy.js';
 import { registerInit } from './init.js';
 import { registerLock } from './lock.js';
+import { registerLogs } from './logs.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerRollback } from './rollback.js';
 import { registerRollout } from './rollout.js';
@@ -17,5 +18,6 @@ export function registerExtraCommands(program: Command): void {
   registerRollback(program);
   registerMaintenance(program);
   registerStatus(program);
+  registerLogs(program);
   registerLock(program);
 }

@@ -1,0 +1,81 @@
+/** `boxship logs`: the logs of every instance on every host (and the proxy), merged, each line prefixed. */
+import { type Command, InvalidArgumentError } from 'commander';
+import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
+import { formatLine } from '../../logs/lines.js';
+import { readLogs } from '../../logs/read.js';
+import { ExitCode } from '../../util/errors.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+import { eventLine } from '../fleet-session.js';
+
+interface LogsOptions {
+  follow?: boolean;
+  host?: string[];
+  since?: string;
+  lines: number | 'all';
+  proxy?: boolean;
+  timestamps?: boolean;
+}
+
+/** docker logs --since: a Go duration (10m, 1h30m, 90s) or a date/time (2026-11-25, 2026-11-25T18:00:00Z, unix seconds). */
+export function sinceValue(value: string): string {
+  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value) || /^\d{4}-\d\d-\d\d([T ][\d:.]+)?(Z|[+-]\d\d:?\d\d)?$/.test(value) || /^\d+(\.\d+)?$/.test(value)) return value;
+  throw new InvalidArgumentError('expected a duration like 10m or 1h30m, or a time like 2026-11-25T18:00:00Z');
+}
+
+export function linesValue(value: string): number | 'all' {
+  if (value === 'all') return 'all';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, or all');
+  return n;
+}
+
+export function registerLogs(program: Command): void {
+  program
+    .command('logs')
+    .description('show the logs of every instance on every host, merged by time, each line prefixed with host and instance')
+    .option('-f, --follow', 'keep following (Ctrl-C to stop); instances started later, e.g. by a rollout, are picked up')
+    .option('--host <host...>', 'only these hosts')
+    .option('--since <duration|time>', 'only lines since then: 10m, 1h30m, 2026-11-25T18:00:00Z', sinceValue)
+    .option('-n, --lines <n>', 'the last N lines of each instance (all: everything)', linesValue, 100)
+    .option('--proxy', "also the proxy's (Caddy) logs")
+    .option('-t, --timestamps', 'show each line’s time')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ boxship logs                          the last 100 lines of each instance, merged by time
+  $ boxship logs -f                       follow, across rollouts, until Ctrl-C
+  $ boxship logs --since 10m --proxy      the last ten minutes, proxy included
+  $ boxship logs --host 10.0.0.5 -n 20
+
+Lines look like: <host> <service>-<slot>/<colour> | <text>. Only reads: nothing on the hosts changes.`,
+    )
+    .action(async (opts: LogsOptions, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      const hosts = selectHosts(config, opts.host);
+      const conns = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+      for (const c of conns) if (c.error) process.stderr.write(`error: ${c.error.message}\n`);
+      const width = Math.max(...hosts.map((h) => h.name.length)) + 1 + Math.max(config.service.length + 8, 'proxy'.length);
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        await readLogs({
+          hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])),
+          service: config.service,
+          proxy: opts.proxy,
+          follow: opts.follow,
+          since: opts.since,
+          lines: opts.lines === 'all' ? undefined : opts.lines,
+          signal: stop.signal,
+          onLine: (l) => process.stdout.write(formatLine(l, width, opts.timestamps) + '\n'),
+          report: (e) => process.stderr.write(`${e.kind === 'warning' ? 'warning: ' : ''}${eventLine(e)}\n`),
+        });
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        closeAll(conns);
+      }
+      process.exitCode = conns.some((c) => c.error) ? ExitCode.failed : ExitCode.ok;
+    });
+}
