@@ -1,6 +1,7 @@
 /** The commands that change what serves, registered after release/releases/pin. */
 import type { Command } from 'commander';
 import { registerDeploy } from './deploy.js';
+import { registerExec } from './exec.js';
 import { registerInit } from './init.js';
 import { registerLock } from './lock.js';
 import { registerLogs } from './logs.js';
@@ -19,5 +20,6 @@ export function registerExtraCommands(program: Command): void {
   registerMaintenance(program);
   registerStatus(program);
   registerLogs(program);
+  registerExec(program);
   registerLock(program);
 }

@@ -1,0 +1,44 @@
+/**
+ * The one-off container of `boxship exec` and of hooks (pure): `docker run --rm --pull never` of a release's image with
+ * what the app's instances get (env file with secrets, BOXSHIP_SHA, volumes, the service network), but no instance
+ * labels and no network alias, so it never counts as an instance nor takes proxy traffic.
+ */
+import type { Config } from '../config/types.js';
+import type { Command } from '../hosts/command.js';
+import { envFilePath } from '../rollout/instance-commands.js';
+import { names } from '../rollout/names.js';
+
+export const ONE_OFF_LABEL = 'dev.boxship.one-off';
+
+export interface OneOffSpec {
+  tag: string;
+  /** Absolute state dir on the host (env file, volumes). */
+  stateDirAbs: string;
+  /** The command and its arguments; empty: the image's own CMD. */
+  argv: string[];
+  /** Keep stdin open (docker run -i). */
+  interactive?: boolean;
+  /** Allocate a terminal (docker run -t). */
+  tty?: boolean;
+  /** What BOXSHIP_INSTANCE says inside, e.g. hello-exec or hello-hook. */
+  instance?: string;
+}
+
+export function oneOffRun(config: Config, spec: OneOffSpec): Command {
+  const s = config.service;
+  const argv = ['docker', 'run', '--rm', '--pull', 'never'];
+  if (spec.interactive) argv.push('-i');
+  if (spec.tty) argv.push('-t');
+  argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);
+  argv.push('--env-file', envFilePath(spec.stateDirAbs));
+  argv.push('-e', `BOXSHIP_SHA=${spec.tag}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
+  for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
+  // The image, then the user's words as they are: "--" is not needed, docker stops parsing options at the image.
+  argv.push(names.image(s, spec.tag), ...spec.argv);
+  return { argv, why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container` };
+}
+
+/** Succeeds when the env file is there, i.e. the host was set up (setup, rollout or deploy wrote it). */
+export function envFileExists(stateDirAbs: string): Command {
+  return { argv: ['test', '-f', envFilePath(stateDirAbs)], why: 'check that the app env file exists' };
+}
