@@ -11,6 +11,7 @@ import { BoxshipError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { redact } from '../util/redact.js';
 import { interactive, listrOptions, localDocker, type GlobalOptions } from './context.js';
+import { type HookRun, preReleaseHook } from './hooks.js';
 import { bytes, rate, seconds, shortId } from './format.js';
 
 export interface ReleaseRequest {
@@ -25,6 +26,7 @@ export interface ReleaseResult {
   summary: ShipSummary;
   failed: HostShipResult[];
   warnings: string[];
+  hooks?: HookRun[];
 }
 
 /** The documented shape of `release --json` (and of `release` in `deploy --json`). */
@@ -35,6 +37,8 @@ export interface ReleaseJson {
   /** Uncompressed size of the whole image (what a plain save | load would send to each host), when known. */
   fullImageBytes?: number;
   hosts: HostShipJson[];
+  /** The pre_release hook, when one ran. */
+  hooks?: HookRun[];
 }
 
 export interface HostShipJson {
@@ -57,6 +61,7 @@ export function releaseJson(r: ReleaseResult): ReleaseJson {
     imageId: r.built.imageId,
     included: r.built.included,
     fullImageBytes: r.summary.fullImageBytes,
+    ...(r.hooks ? { hooks: r.hooks } : {}),
     hosts: r.summary.hosts.map((h) => ({
       host: h.host,
       ok: h.ok,
@@ -73,6 +78,8 @@ export function releaseJson(r: ReleaseResult): ReleaseJson {
 }
 
 export async function runRelease(config: Config, hosts: HostConfig[], req: ReleaseRequest, globals: GlobalOptions): Promise<ReleaseResult> {
+  // hooks.pre_release first: a failure means nothing is built or shipped.
+  const hook = await preReleaseHook(config);
   const docker = await localDocker();
   const { buildRelease } = await import('../build/build.js');
   const ctx: { built?: Built; connections?: Connection[]; summary?: ShipSummary } = {};
@@ -159,7 +166,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
     if (ctx.connections) closeAll(ctx.connections);
   }
   const summary = ctx.summary!;
-  return { built: ctx.built!, summary, failed: summary.hosts.filter((h) => !h.ok), warnings };
+  return { built: ctx.built!, summary, failed: summary.hosts.filter((h) => !h.ok), warnings, ...(hook ? { hooks: [hook] } : {}) };
 }
 
 /** Warnings and per-host errors (with hints), on stderr. */

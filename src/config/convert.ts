@@ -175,5 +175,10 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     },
     releases: { keep: raw.releases.keep },
   };
+  if (raw.hooks) {
+    const argv = (c: string | string[] | undefined) => (c === undefined ? undefined : typeof c === 'string' ? ['sh', '-c', c] : c);
+    const hooks = { preRelease: argv(raw.hooks.pre_release), preRollout: argv(raw.hooks.pre_rollout), postRollout: argv(raw.hooks.post_rollout) };
+    config.hooks = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
+  }
   return { config, problems };
 }

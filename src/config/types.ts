@@ -81,4 +81,10 @@ export interface Config {
     /** Releases (images) kept per host; older ones are removed after a release. */
     keep: number;
   };
+  /** Present when boxship.yml has hooks: each one as argv (a string in the file becomes ["sh", "-c", string]). */
+  hooks?: {
+    preRelease?: string[];
+    preRollout?: string[];
+    postRollout?: string[];
+  };
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { pickRelease } from '../../rollout/target.js';
 import { BoxshipError, ExitCode, errorMessage } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
-import { deploy } from '../deploy.js';
+import { type HookRun, rolloutWithHooks } from '../hooks.js';
 import { printJson } from '../json-output.js';
 import { printReleaseProblems, releaseJson, runRelease, type ReleaseJson } from '../release-run.js';
 import { positiveInt } from './rollout.js';
@@ -21,6 +21,8 @@ export interface DeployJson {
   release: ReleaseJson;
   /** Absent when the release did not reach every host (then nothing was rolled out). */
   rollout?: { target: string; canary?: number; exitCode: number; ok: boolean; error?: string };
+  /** The pre_rollout / post_rollout hooks that ran (pre_release is in release.hooks). */
+  hooks?: HookRun[];
   exitCode: number;
 }
 
@@ -60,18 +62,24 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
     if (opts.json) printJson({ release: releaseJson(released), exitCode: ExitCode.failed } satisfies DeployJson);
     return ExitCode.failed;
   }
+  let hooks: HookRun[] = [];
   const report = (exitCode: number, error?: string) => {
-    if (opts.json) printJson({ release: releaseJson(released), rollout: { target: tag, ...(opts.canary !== undefined ? { canary: opts.canary } : {}), exitCode, ok: exitCode === ExitCode.ok, ...(error ? { error } : {}) }, exitCode } satisfies DeployJson);
+    if (opts.json)
+      printJson({
+        release: releaseJson(released),
+        ...(hooks.length ? { hooks } : {}),
+        rollout: { target: tag, ...(opts.canary !== undefined ? { canary: opts.canary } : {}), exitCode, ok: exitCode === ExitCode.ok, ...(error ? { error } : {}) },
+        exitCode,
+      } satisfies DeployJson);
   };
   let code: number;
   try {
-    code = await deploy(globals, {
-      kind: 'rollout',
+    ({ code, hooks } = await rolloutWithHooks(globals, config, {
       canary: opts.canary,
       parallelHosts: Boolean(opts.parallel),
       // The release just built, by its exact tag: never whatever happens to be newest.
-      chooseTarget: (releases, _fleet, ctx) => pickRelease(releases, tag, ctx.hosts.map((h) => h.name)),
-    });
+      pick: (releases, ctx) => pickRelease(releases, tag, ctx.hosts.map((h) => h.name)),
+    }));
   } catch (err) {
     // A lock held, a host gone between release and rollout: still one JSON document, then the usual error and hint.
     report(err instanceof BoxshipError ? err.exitCode : ExitCode.failed, errorMessage(err));

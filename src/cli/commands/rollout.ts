@@ -1,8 +1,8 @@
 /** `boxship rollout`: put a shipped release into service, one instance at a time, with health checks. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { pickRelease } from '../../rollout/target.js';
-import type { GlobalOptions } from '../context.js';
-import { deploy } from '../deploy.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+import { rolloutWithHooks } from '../hooks.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -32,12 +32,14 @@ If a new instance fails its health check, every instance changed by this run is 
 Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too (what to do is printed).`,
     )
     .action(async (opts: { sha?: string; canary?: number; plan?: boolean; parallel?: boolean }, cmd: Command) => {
-      process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
-        kind: 'rollout',
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      // hooks.pre_rollout / post_rollout around the rollout (without hooks this is deploy() as it is).
+      const { code } = await rolloutWithHooks(globals, configFrom(globals), {
         canary: opts.canary,
         plan: opts.plan,
         parallelHosts: Boolean(opts.parallel),
-        chooseTarget: (releases, _fleet, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
+        pick: (releases, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
       });
+      process.exitCode = code;
     });
 }
