@@ -55,5 +55,11 @@ await curl('maintenance');
 step('Maintenance off', ['maintenance', 'off']);
 await curl('serving');
 step('What each host has', ['releases']);
+app.writeConfig({ extraYaml: ['hooks:', `  pre_rollout: echo "migrating the database for $BOXSHIP_SHA (a one-off container of the new release)"`].join('\n') });
+app.bumpVersion('3');
+step('Deploy: release + rollout in one command, with a pre_rollout migration hook', ['deploy']);
+await curl('deployed');
+step('Logs of every instance on both hosts, merged', ['logs', '-n', '3']);
+step('A one-off command in the serving release, with the app env', ['exec', '--', 'node', '-e', 'console.log(`sha ${process.env.BOXSHIP_SHA} port ${process.env.PORT}`)']);
 console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
 
