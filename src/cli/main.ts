@@ -25,10 +25,14 @@ const program = new Command('boxship')
     'after',
     `
 Examples:
+  $ boxship init                    write a boxship.yml for the app in this folder
+  $ boxship deploy                  release, then rollout, in one command
   $ boxship release                 build the current commit and ship it to every host
   $ boxship rollout                 put the newest release into service, one instance at a time
   $ boxship rollback                go back to the previous release (no transfer)
   $ boxship maintenance on          answer every request with 503 + Retry-After
+  $ boxship logs -f                 follow the logs of every instance on every host
+  $ boxship exec -- npm run migrate a one-off container of the serving release
 
 Exit codes:
   0  success
