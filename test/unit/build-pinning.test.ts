@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { packageInstalls } from '../../src/build/install-commands.js';
-import { everyRequirementHashed } from '../../src/build/lockfiles.js';
-import { checkPinning, normalizeRef, pinnableRefs, pinsFor, type PinningInput } from '../../src/build/pinning.js';
+import { packageInstalls } from '../../src/image/install-commands.js';
+import { everyRequirementHashed } from '../../src/image/lockfiles.js';
+import { checkPinning, normalizeRef, pinnableRefs, pinsFor, type PinningInput } from '../../src/image/pinning.js';
 import { InputError } from '../../src/util/errors.js';
 
 const ID_A = `sha256:${'a'.repeat(64)}`;

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BuildkitProgress, decodeStatus, encodeStatus, followBuild, shortError, type StatusResponse } from '../../src/build/buildkit-progress.js';
+import { BuildkitProgress, decodeStatus, encodeStatus, followBuild, shortError, type StatusResponse } from '../../src/image/buildkit-progress.js';
 import { BoxshipError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 

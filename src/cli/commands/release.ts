@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Listr } from 'listr2';
-import type { buildRelease as BuildRelease } from '../../build/build.js';
+import type { buildRelease as BuildRelease } from '../../image/build.js';
 import { closeAll, connectAll, selectHosts, type Connection } from '../../hosts/fleet.js';
 import { type HostShipResult, type ShipSummary, shipImage } from '../../ship/release.js';
 import { BoxshipError, ExitCode } from '../../util/errors.js';
@@ -49,7 +49,7 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
   const config = configFrom(globals);
   const hosts = selectHosts(config, opts.host);
   const docker = await localDocker();
-  const { buildRelease } = await import('../../build/build.js');
+  const { buildRelease } = await import('../../image/build.js');
   const ctx: { built?: Awaited<ReturnType<typeof BuildRelease>>; connections?: Connection[]; summary?: ShipSummary } = {};
   const hostDone = new Map<string, (r: HostShipResult) => void>();
   const hostResults = new Map(hosts.map((h) => [h.name, new Promise<HostShipResult>((resolve) => hostDone.set(h.name, resolve))]));
