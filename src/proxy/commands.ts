@@ -6,7 +6,7 @@
  * inode). Inside the proxy container boxship only ever runs `caddy ...` and `wget -q -O <file> -T <s> <url>`, which
  * work in boxship-proxy (Debian, GNU wget) and in the stock caddy:2 image (alpine, busybox wget) alike.
  */
-import { type Command, command, script } from '../hosts/command.js';
+import { type Command, command, script, reading } from '../hosts/command.js';
 import { CADDY_CONFIG_DIR, CADDY_CONFIG_PATH, PROXY_ADMIN_LISTEN, PROXY_CONTAINER_PORT } from './caddy-config.js';
 
 export function proxyContainerName(service: string): string {
@@ -129,11 +129,11 @@ export function parseUpstreams(text: string): UpstreamCounters[] {
 
 /** Prints `<status> <image>` of the proxy container (status as docker reports it, e.g. running, exited), or `missing`. */
 export function proxyState(service: string): Command {
-  return script(
+  return reading(script(
     'check the proxy container',
     `docker container inspect --format '{{.State.Status}} {{.Config.Image}}' "$1" 2>/dev/null || echo missing`,
     proxyContainerName(service),
-  );
+  ));
 }
 
 export type ProxyState = { status: 'missing' } | { status: string; image: string };

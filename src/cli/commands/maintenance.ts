@@ -1,11 +1,9 @@
 /** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { toShell } from '../../hosts/command.js';
-import { reloadProxy, writeProxyConfig, proxyHostDir } from '../../proxy/commands.js';
+import { DryRunRunner } from '../../hosts/runner.js';
 import type { ProxyMode } from '../../proxy/caddy-config.js';
 import { withLock } from '../../rollout/session.js';
-import { ensureHost, modeFile, proxyConfigFor, writePrivateFile } from '../../rollout/setup.js';
-import { relState } from '../../rollout/context.js';
+import { ensureHost } from '../../rollout/setup.js';
 import type { GlobalOptions } from '../context.js';
 import { localDocker } from '../context.js';
 import { withProgress, withSession } from '../fleet-session.js';
@@ -41,17 +39,16 @@ Maintenance mode survives a restart of the proxy container.`,
     .action(async (state: 'on' | 'off', opts: MaintenanceOptions, cmd: Command) => {
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
         const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+        const docker = await localDocker();
         if (opts.plan) {
+          // The real command against dry-run runners: reads run, writes are recorded and printed.
+          const dry = ctx.hosts.map((h) => new DryRunRunner(h));
+          const planCtx = { ...ctx, hosts: dry, report: () => {} };
+          await withLock(planCtx, () => Promise.all(dry.map((h) => ensureHost(planCtx, h, docker, mode))), () => `maintenance ${state}`);
           process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
-          for (const h of ctx.hosts) {
-            const rel = relState(ctx);
-            process.stdout.write(`\n${h.name}\n   # record the mode\n   ${toShell(writePrivateFile(modeFile(rel), ''))} <<< '${JSON.stringify(mode)}'\n`);
-            process.stdout.write(`   # write the proxy config (${proxyConfigFor(config, h.config.instances, mode).length} bytes of Caddy JSON)\n   ${toShell(writeProxyConfig(proxyHostDir(rel)))}\n`);
-            process.stdout.write(`   # apply it\n   ${toShell(reloadProxy(config.service))}\n`);
-          }
+          for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
           return;
         }
-        const docker = await localDocker();
         await withLock(
           ctx,
           () => withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),

@@ -1,7 +1,7 @@
 /** `boxship status`: per host, the proxy mode, each instance (release, health), current and previous release, lock. */
 import type { Command } from 'commander';
 import { closeAll, connectAll } from '../../hosts/fleet.js';
-import type { SshHost } from '../../hosts/ssh.js';
+import type { Runner } from '../../hosts/runner.js';
 import { parseProxyState, probeUpstream, proxyState } from '../../proxy/commands.js';
 import type { DeployContext } from '../../rollout/context.js';
 import { relState } from '../../rollout/context.js';
@@ -14,7 +14,7 @@ import { whoAmI } from '../../state/ledger.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 
-async function hostStatus(ctx: DeployContext, ssh: SshHost) {
+async function hostStatus(ctx: DeployContext, ssh: Runner) {
   const { config } = ctx;
   const rel = relState(ctx);
   const [mode, proxy, instances, deploys, lock] = await Promise.all([
