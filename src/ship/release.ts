@@ -9,7 +9,7 @@ import type { Runner } from '../hosts/runner.js';
 import { appendAudit } from '../state/audit.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
 import { stateDir } from '../state/paths.js';
-import { pruneImages } from './prune.js';
+import { pruneReleases } from './prune.js';
 import { CONTAINERD_SNAPSHOTTER, imageIdOf, inventory, tagImage } from './commands.js';
 import { planTrim, presentChains, type TrimPlan } from './layers.js';
 import { saveImage, type SavedImage } from './spool.js';
@@ -133,7 +133,10 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
       await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
       await ssh.run(appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.bytesSent} bytes sent` }));
       const ledger = releasesNewestFirst(await readLedger(ssh, dir));
-      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+      const pruned = await pruneReleases(ssh, config.service, ledger, config.releases.keep);
+      result.pruned = pruned.removed;
+      if (pruned.skipped) report({ kind: 'warning', host: ssh.name, message: `old releases not pruned: ${pruned.skipped}` });
+      for (const k of pruned.kept) report({ kind: 'step', host: ssh.name, message: `kept old release ${k.tag.slice(0, 12)}: ${k.why}` });
     }
   };
 
