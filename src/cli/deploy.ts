@@ -61,7 +61,7 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       const outcome = await carryOut({ ...ctx, hosts: dry, report: () => {} }, req, docker, false);
       const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
       process.stdout.write(`Plan: ${req.kind} ${config.service} to ${outcome.target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.\n`);
-      process.stdout.write(`Moves: ${outcome.moved.length === 0 ? 'none, every instance already runs it' : outcome.moved.map((m) => `${m.host} slot ${m.slot}: ${m.from ? m.from.slice(0, 12) : '(empty)'} -> ${m.to ? m.to.slice(0, 12) : '(removed)'}`).join('; ')}\n`);
+      process.stdout.write(`Moves: ${outcome.moved.length === 0 ? 'none, every instance already runs it' : outcome.moved.map((m) => `\n  ${m.host} slot ${m.slot}: ${m.from ? m.from.slice(0, 12) : '(empty)'} -> ${m.to ? `${m.to.slice(0, 12)} as ${m.colour}` : '(removed)'}`).join('')}\n`);
       process.stdout.write('If a new instance fails its health check, it is removed and every instance changed so far is put back the same way.\n');
       for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
       return 0;

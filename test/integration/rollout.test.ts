@@ -70,13 +70,18 @@ describe('rollout behind Caddy', () => {
   it('--plan prints the commands per host and changes nothing', async () => {
     const r = await boxship(['rollout', '--sha', v1.slice(0, 8), '--plan'], { cwd: app.dir });
     ok(r);
-    expect(r.stdout).toContain('nothing to do');
+    expect(r.stdout).toContain('Moves: none, every instance already runs it');
     const v2 = await release(app, 'plan');
     const p = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
     expect(p.stdout).toMatch(/docker run -d --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
-    expect(p.stdout).toContain('docker rename hello-1.next hello-1');
+    // What a run does after the check: hand the slot over, drain the old instance in the background, wait for it.
+    expect(p.stdout).toContain('# hand hello-1 over to hello-1.next');
+    expect(p.stdout).toContain('# drain hello-1.old-blue in the background');
+    expect(p.stdout).toMatch(/# wait for 2 old instance\(s\) to finish draining/);
+    // Host preparation is part of the plan too, and the env file's content (it may hold secrets) is not shown.
+    expect(p.stdout).toMatch(/# write the app env file \(mode 0600\) \(\d+ bytes on stdin, not shown\)/);
     expect(await tagsServing(app)).toEqual([v1, v1, v1, v1]);
   });
 
