@@ -13,7 +13,8 @@ import { ensureHost, ensureProxyRunning } from '../rollout/setup.js';
 import { type FleetReleases, fleetReleases } from '../rollout/target.js';
 import type { GlobalOptions } from './context.js';
 import { localDocker } from './context.js';
-import { withProgress, withSession } from './fleet-session.js';
+import { eventLine, withProgress, withSession } from './fleet-session.js';
+import type { ProgressEvent } from '../util/events.js';
 import { onInterrupt } from './interrupt.js';
 import { reportOutcome } from './outcome.js';
 
@@ -69,7 +70,9 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
     const interrupt = { requested: false };
     const stop = onInterrupt(() => (interrupt.requested = true));
     try {
-      const outcome = await carryOut({ ...ctx, interrupt }, req, docker, true);
+      // Outside a progress view (taking the lock, reading the fleet) warnings go straight to stderr.
+      const report = (e: ProgressEvent) => void (e.kind === 'warning' && process.stderr.write(`warning: ${eventLine(e)}\n`));
+      const outcome = await carryOut({ ...ctx, interrupt, report }, req, docker, true);
       return reportOutcome(outcome, config.service, total);
     } finally {
       stop();

@@ -14,8 +14,10 @@ import type { Command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import type { InstanceInfo } from './instance-commands.js';
 import { removeNow, startDrain } from './instance-commands.js';
-import { names } from './names.js';
+import { LABEL, names } from './names.js';
 import { stopSeconds } from './swap.js';
+import { proxyHostDir, syncLiveColours } from '../proxy/commands.js';
+import { stateDir } from '../state/paths.js';
 
 export interface ConvergeStep {
   command: Command;
@@ -68,6 +70,8 @@ export function convergeSteps(config: Config, containers: InstanceInfo[]): Conve
       drainAll(olds);
     }
   }
+  // A slot may now be held by the other colour: the proxy's per-slot marker follows the instance holding its name.
+  if (steps.length > 0) steps.push({ command: syncLiveColours(s, proxyHostDir(stateDir(s)), LABEL), note: 'proxy: each slot routed to the colour of its instance' });
   return steps;
 }
 

@@ -9,13 +9,24 @@ import type { Config } from '../config/types.js';
 import { type Command, command, reading, script } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
 import { type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
-import { parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState, reloadProxy, removeProxy, startProxy, writeProxyConfig } from '../proxy/commands.js';
+import {
+  applyProxyMode,
+  parseProxyState,
+  proxyHostConfigFile,
+  proxyHostDir,
+  proxyState,
+  reloadProxy,
+  removeProxy,
+  startProxy,
+  syncLiveColours,
+  writeProxyConfig,
+} from '../proxy/commands.js';
 import { shipImage } from '../ship/release.js';
 import { HostError } from '../util/errors.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
-import { names } from './names.js';
+import { LABEL, names } from './names.js';
 
 /** The env file the instances read: config env, secrets, and the config-file pointer, KEY=VALUE per line. */
 export function envFileText(config: Config): string {
@@ -63,8 +74,9 @@ export async function readMode(ctx: DeployContext, ssh: Runner): Promise<ProxyMo
   return parseMode(await ssh.run(readFileCommand('read the proxy mode', modeFile(relState(ctx)))));
 }
 
-export function proxyConfigFor(config: Config, instances: number, mode: ProxyMode): string {
-  return caddyConfigText(caddyInputFromConfig(config, instances, mode));
+/** The proxy's config: the same in every mode (maintenance and each slot's colour are marker files, see caddy-config.ts). */
+export function proxyConfigFor(config: Config, instances: number): string {
+  return caddyConfigText(caddyInputFromConfig(config, instances));
 }
 
 function waitProxyHealthy(service: string): Command {
@@ -116,8 +128,11 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
     else await ensureProxyImage(ctx, ssh, docker);
   }
 
+  // The mode is files the proxy checks per request (no reload), and each slot's colour marker follows the instance
+  // that holds the slot's name, before a new config that reads the markers can be loaded.
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
-  const text = proxyConfigFor(config, ssh.config.instances, storedMode);
+  await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, LABEL))]);
+  const text = proxyConfigFor(config, ssh.config.instances);
   const changed = currentConfig !== text;
   if (changed) await ssh.run(writeProxyConfig(hostDir), text);
 

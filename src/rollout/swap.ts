@@ -12,6 +12,7 @@ import { absState, type DeployContext } from './context.js';
 import { HEALTH_EXIT, handOver, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
 import { names } from './names.js';
 import type { Move } from './plan.js';
+import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 
 export class HealthCheckFailed extends BoxshipError {
   constructor(
@@ -74,8 +75,11 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
   const draining = names.draining(s, move.slot, move.fromColour ?? 'blue');
   // Draining leftovers are not removed here: one may be a drain of this very run (converge.ts clears old ones).
   const leftovers = empty ? [names.incoming(s, move.slot), live] : [incoming];
+  // The proxy routes the slot to the new colour at the hand-over (an empty slot: from the start), so the old instance
+  // gets no new request before it is told to stop (see caddy-config.ts).
+  const route = setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour);
   return {
-    prepare: leftovers.filter((n) => !existing || existing.has(n)).map(removeNow),
+    prepare: [...leftovers.filter((n) => !existing || existing.has(n)).map(removeNow), ...(empty ? [route] : [])],
     start: runInstance(config, {
       slot: move.slot,
       tag: move.to,
@@ -86,7 +90,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
       restart: empty ? 'unless-stopped' : 'no',
     }),
     wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
-    ...(empty ? {} : { handover: handOver(live, incoming, draining), drain: { command: startDrain(draining, seconds), container: draining } }),
+    ...(empty ? {} : { handover: sequence(`hand ${live} over to ${incoming}`, [route, handOver(live, incoming, draining)]), drain: { command: startDrain(draining, seconds), container: draining } }),
     discard: removeNow(incoming),
   };
 }
