@@ -56,22 +56,26 @@ export function setLiveColour(hostDir: string, slot: number, colour: Colour): Co
 }
 
 /**
- * Sets every slot's marker to the colour of the container holding the slot's name (`<service>-<n>`), e.g. after an
- * interrupted run was converged or on a host whose proxy predates the markers. Slots without one are left alone.
+ * Sets the marker of every slot 1..instances to the colour of the container holding the slot's name (`<service>-<n>`),
+ * blue for an empty slot (the colour it starts with): on a host whose proxy predates the markers, or whose markers a
+ * cut-off run left behind. Each marker is set on its own, so a slot that is right is never flipped, even briefly.
  */
-export function syncLiveColours(service: string, hostDir: string, labels: { service: string; colour: string }): Command {
+export function syncLiveColours(service: string, hostDir: string, instances: number, labels: { service: string; colour: string }): Command {
   return script(
     'route each slot of the proxy to the colour of its instance',
     [
       `mkdir -p "$1/${LIVE_DIR}"`,
-      `docker ps -a --filter "label=${labels.service}=$2" --format '{{.Names}} {{.Label "${labels.colour}"}}' | while read -r name colour; do`,
-      '  slot=${name#"$2-"}',
-      '  case $slot in ""|*[!0-9]*) continue;; esac',
-      `  if [ "$colour" = green ]; then : > "$1/${LIVE_DIR}/$slot-green"; else rm -f "$1/${LIVE_DIR}/$slot-green"; fi`,
+      `list=$(docker ps -a --filter "label=${labels.service}=$2" --format '{{.Names}} {{.Label "${labels.colour}"}}')`,
+      'n=1',
+      'while [ "$n" -le "$3" ]; do',
+      '  colour=$(printf "%s\\n" "$list" | awk -v want="$2-$n" \'$1 == want { print $2 }\')',
+      `  if [ "$colour" = green ]; then : > "$1/${LIVE_DIR}/$n-green"; else rm -f "$1/${LIVE_DIR}/$n-green"; fi`,
+      '  n=$((n + 1))',
       'done',
     ].join('\n'),
     hostDir,
     service,
+    String(instances),
   );
 }
 

@@ -131,7 +131,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   // The mode is files the proxy checks per request (no reload), and each slot's colour marker follows the instance
   // that holds the slot's name, before a new config that reads the markers can be loaded.
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
-  await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, LABEL))]);
+  await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, ssh.config.instances, LABEL))]);
   const text = proxyConfigFor(config, ssh.config.instances);
   const changed = currentConfig !== text;
   if (changed) await ssh.run(writeProxyConfig(hostDir), text);

@@ -294,8 +294,8 @@ describe('proxy commands', () => {
       '2',
       'green',
     ]);
-    const sync = syncLiveColours('hello', '.boxship/hello/proxy', { service: 'dev.boxship.service', colour: 'dev.boxship.colour' });
-    expect(sync.argv.slice(3)).toEqual(['sh', '.boxship/hello/proxy', 'hello']);
+    const sync = syncLiveColours('hello', '.boxship/hello/proxy', 2, { service: 'dev.boxship.service', colour: 'dev.boxship.colour' });
+    expect(sync.argv.slice(3)).toEqual(['sh', '.boxship/hello/proxy', 'hello', '2']);
     expect(sync.argv[2]).toContain(`docker ps -a --filter "label=dev.boxship.service=$2" --format '{{.Names}} {{.Label "dev.boxship.colour"}}'`);
   });
 
