@@ -14,10 +14,11 @@ import type { Command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import type { InstanceInfo } from './instance-commands.js';
 import { removeNow, startDrain } from './instance-commands.js';
-import { LABEL, names } from './names.js';
+import { names } from './names.js';
 import { stopSeconds } from './swap.js';
-import { proxyHostDir, syncLiveColours } from '../proxy/commands.js';
+import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 import { stateDir } from '../state/paths.js';
+import { toShell } from '../hosts/command.js';
 
 export interface ConvergeStep {
   command: Command;
@@ -27,10 +28,12 @@ export interface ConvergeStep {
   draining?: string;
 }
 
-function takeName(from: string, to: string): Command {
+/** The container takes the slot's name, and the proxy routes the slot to its colour (see caddy-config.ts). */
+function takeName(config: Config, c: InstanceInfo, to: string): Command {
+  const route = setLiveColour(proxyHostDir(stateDir(config.service)), c.slot, c.colour);
   return {
-    argv: ['sh', '-c', 'docker rename "$1" "$2" && docker update --restart unless-stopped "$2" >/dev/null', 'sh', from, to],
-    why: `give ${from} the slot's name ${to}`,
+    argv: ['sh', '-c', `docker rename "$1" "$2" && docker update --restart unless-stopped "$2" >/dev/null && ${toShell(route)}`, 'sh', c.name, to],
+    why: `give ${c.name} the slot's name ${to}`,
   };
 }
 
@@ -59,19 +62,17 @@ export function convergeSteps(config: Config, containers: InstanceInfo[]): Conve
     }
     const runningOld = olds.find((o) => o.running);
     if (nextC?.running && olds.length > 0) {
-      steps.push({ command: takeName(next, live), note: `${next}: passed its health check before the run was cut off mid-hand-over; it takes the slot` });
+      steps.push({ command: takeName(config, nextC, live), note: `${next}: passed its health check before the run was cut off mid-hand-over; it takes the slot` });
       drainAll(olds);
     } else if (runningOld) {
       if (nextC) steps.push({ command: removeNow(next), note: `${next}: started by an interrupted run but never handed over; removed` });
-      steps.push({ command: takeName(runningOld.name, live), note: `${runningOld.name}: the slot's instance, renamed back to ${live}` });
+      steps.push({ command: takeName(config, runningOld, live), note: `${runningOld.name}: the slot's instance, renamed back to ${live}` });
       drainAll(olds.filter((o) => o !== runningOld));
     } else {
       if (nextC) steps.push({ command: removeNow(next), note: `${next}: started by an interrupted run but never handed over; removed` });
       drainAll(olds);
     }
   }
-  // A slot may now be held by the other colour: the proxy's per-slot marker follows the instance holding its name.
-  if (steps.length > 0) steps.push({ command: syncLiveColours(s, proxyHostDir(stateDir(s)), LABEL), note: 'proxy: each slot routed to the colour of its instance' });
   return steps;
 }
 

@@ -1,6 +1,6 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
-import { type Command, command, reading, script } from '../hosts/command.js';
+import { type Command, command, reading, script, toShell } from '../hosts/command.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
 
@@ -101,12 +101,14 @@ export function stopAndRemove(container: string, timeoutSeconds: number): Comman
 
 /**
  * After the incoming instance is healthy: the live one steps aside under its draining name, the incoming one takes
- * the slot's name and the restart policy. One round trip; the proxy needs no change (it dials colour aliases).
+ * the slot's name and the restart policy. One round trip; the proxy config needs no change (it dials colour aliases).
+ * `route`, if given, runs first in the same round trip (the proxy's marker that sends the slot's traffic to the
+ * incoming colour).
  */
-export function handOver(live: string, incoming: string, draining: string): Command {
+export function handOver(live: string, incoming: string, draining: string, route?: Command): Command {
   return script(
     `hand ${live} over to ${incoming}`,
-    'docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null',
+    `${route ? `${toShell(route)} && ` : ''}docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null`,
     live,
     incoming,
     draining,

@@ -64,6 +64,8 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
     return {
       prepare: [],
       handover: sequence(`retire ${live}`, [
+        // An empty slot is routed to blue (the colour it starts with next time); a green instance leaves rotation here.
+        setLiveColour(proxyHostDir(stateDirAbs), move.slot, 'blue'),
         { argv: ['docker', 'update', '--restart', 'no', live], why: `keep ${live} from restarting` },
         { argv: ['docker', 'rename', live, draining], why: `rename ${live} to ${draining}` },
       ]),
@@ -75,11 +77,8 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
   const draining = names.draining(s, move.slot, move.fromColour ?? 'blue');
   // Draining leftovers are not removed here: one may be a drain of this very run (converge.ts clears old ones).
   const leftovers = empty ? [names.incoming(s, move.slot), live] : [incoming];
-  // The proxy routes the slot to the new colour at the hand-over (an empty slot: from the start), so the old instance
-  // gets no new request before it is told to stop (see caddy-config.ts).
-  const route = setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour);
   return {
-    prepare: [...leftovers.filter((n) => !existing || existing.has(n)).map(removeNow), ...(empty ? [route] : [])],
+    prepare: leftovers.filter((n) => !existing || existing.has(n)).map(removeNow),
     start: runInstance(config, {
       slot: move.slot,
       tag: move.to,
@@ -90,7 +89,11 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
       restart: empty ? 'unless-stopped' : 'no',
     }),
     wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
-    ...(empty ? {} : { handover: sequence(`hand ${live} over to ${incoming}`, [route, handOver(live, incoming, draining)]), drain: { command: startDrain(draining, seconds), container: draining } }),
+    // The hand-over first routes the slot to the new colour, so the old instance gets no new request before it is told
+    // to stop (see caddy-config.ts). An empty slot starts blue, the colour an empty slot is routed to.
+    ...(empty
+      ? {}
+      : { handover: handOver(live, incoming, draining, setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour)), drain: { command: startDrain(draining, seconds), container: draining } }),
     discard: removeNow(incoming),
   };
 }
