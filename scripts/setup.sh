@@ -94,6 +94,13 @@ DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookwor
   -t boxship-proxy:caddy-2.6.2 "$REPO/dockerfiles/proxy" >/dev/null
 step_done
 
+step "proxy image with current Caddy (boxship-proxy:caddy-2.11.4, Debian sid's .deb)"
+# What `caddy:2` means today, built without a registry: the tests and benches run against it with
+# BOXSHIP_TEST_PROXY_IMAGE=boxship-proxy:caddy-2.11.4.
+DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
+  -t boxship-proxy:caddy-2.11.4 "$REPO/dockerfiles/proxy-caddy-2.11" >/dev/null
+step_done
+
 step "test host image (boxship-testhost:latest)"
 bash "$REPO/scripts/test-hosts.sh" build   # a BuildKit cache hit when nothing changed
 step_done

@@ -3,21 +3,21 @@
  * the service's state dir; only a verified, fully loaded image ever gets the `<service>:<tag>` tag, so a transfer cut
  * half-way leaves nothing a rollout could pick up.
  */
-import { type Command, command, script } from '../hosts/command.js';
+import { type Command, command, reading, script } from '../hosts/command.js';
 
 export const CONTAINERD_SNAPSHOTTER = 'io.containerd.snapshotter';
 
 /** Prints the driver status, then one JSON list of RootFS layers per image on the host. */
 export function inventory(): Command {
-  return script(
+  return reading(script(
     'list the image layers the host already has',
     `docker info --format '{{json .DriverStatus}}' && docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format '{{json .RootFS.Layers}}'`,
-  );
+  ));
 }
 
 /** Prints the image ID a tag points at, or nothing. */
 export function imageIdOf(ref: string): Command {
-  return script(`look up ${ref}`, `docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true`, ref);
+  return reading(script(`look up ${ref}`, `docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true`, ref));
 }
 
 export function incomingDir(stateDir: string): string {
@@ -38,8 +38,12 @@ export function receive(stateDir: string, file: string): Command {
  * Checks size and sha256 of the upload, loads it, checks the loaded image ID, tags it, and always removes the file.
  * Prints `bytes=<n>` (as the host counted them) and docker load's output.
  */
+/** docker load of a whole image on a slow disk takes minutes; longer than this is a stuck engine. */
+const LOAD_TIMEOUT_MS = 15 * 60_000;
+
 export function loadAndTag(stateDir: string, file: string, expect: { bytes: number; sha256: string; imageId: string }, tag: string): Command {
-  return script(
+  return {
+    ...script(
     `load the image and tag it ${tag}`,
     [
       'set -e; f="$1"; trap \'rm -f "$f"\' EXIT',
@@ -55,7 +59,9 @@ export function loadAndTag(stateDir: string, file: string, expect: { bytes: numb
     expect.sha256,
     expect.imageId,
     tag,
-  );
+  ),
+    timeoutMs: LOAD_TIMEOUT_MS,
+  };
 }
 
 /** Tags an image the host already has (no transfer needed). */
@@ -69,7 +75,7 @@ export function removeFile(path: string): Command {
 
 /** Prints `<repository>:<tag> <image id>` for every tag of the service's images on the host (one docker call). */
 export function presentImages(service: string): Command {
-  return command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service);
+  return reading(command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service));
 }
 
 /** The refs present on the host, from presentImages' output. */

@@ -4,12 +4,12 @@
  */
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
-import type { Connection } from '../hosts/fleet.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { HostConfig } from '../config/types.js';
+import type { Runner } from '../hosts/runner.js';
 import { appendAudit } from '../state/audit.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
 import { stateDir } from '../state/paths.js';
-import { pruneImages } from './prune.js';
+import { pruneReleases } from './prune.js';
 import { CONTAINERD_SNAPSHOTTER, imageIdOf, inventory, tagImage } from './commands.js';
 import { planTrim, presentChains, type TrimPlan } from './layers.js';
 import { saveImage, type SavedImage } from './spool.js';
@@ -49,7 +49,10 @@ export interface HostInventory {
   containerdStore: boolean;
 }
 
-export async function hostInventory(ssh: SshHost): Promise<HostInventory> {
+/** A host to ship to: open (a runner) or not reachable (the error says why). */
+export type ShipConnection = { host: HostConfig; ssh?: Runner; error?: Error };
+
+export async function hostInventory(ssh: Runner): Promise<HostInventory> {
   const [driverLine = '', ...lists] = (await ssh.run(inventory())).split('\n').filter(Boolean);
   const layerLists = lists.map((l) => JSON.parse(l) as string[] | null).map((l) => l ?? []);
   return { chains: presentChains(layerLists), containerdStore: driverLine.includes(CONTAINERD_SNAPSHOTTER) };
@@ -59,7 +62,7 @@ export interface ShipOptions {
   config: Config;
   docker: Docker;
   image: ImageToShip;
-  connections: Connection[];
+  connections: ShipConnection[];
   report: Report;
   onHostDone?: (r: HostShipResult) => void;
   /** Record a release in the ledger and prune old ones (false for support images such as the proxy). */
@@ -79,7 +82,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   };
   const dir = stateDir(config.service);
 
-  const shipOne = async (conn: Connection): Promise<HostShipResult> => {
+  const shipOne = async (conn: ShipConnection): Promise<HostShipResult> => {
     const started = Date.now();
     const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
     try {
@@ -125,12 +128,15 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     opts.onHostDone?.(result);
     return result;
 
-    async function recordRelease(ssh: SshHost): Promise<void> {
+    async function recordRelease(ssh: Runner): Promise<void> {
       const time = new Date().toISOString();
       await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
       await ssh.run(appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.bytesSent} bytes sent` }));
       const ledger = releasesNewestFirst(await readLedger(ssh, dir));
-      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+      const pruned = await pruneReleases(ssh, config.service, ledger, config.releases.keep);
+      result.pruned = pruned.removed;
+      if (pruned.skipped) report({ kind: 'warning', host: ssh.name, message: `old releases not pruned: ${pruned.skipped}` });
+      for (const k of pruned.kept) report({ kind: 'step', host: ssh.name, message: `kept old release ${k.tag.slice(0, 12)}: ${k.why}` });
     }
   };
 

@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-fs';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { HostError } from '../util/errors.js';
 import { loadAndTag, receive, removeFile, incomingDir } from './commands.js';
 import type { TrimPlan } from './layers.js';
@@ -26,7 +26,7 @@ export interface TransferResult {
 }
 
 export async function sendImage(
-  host: SshHost,
+  host: Runner,
   saved: SavedImage,
   plan: TrimPlan,
   opts: { stateDir: string; tag: string; onBytes?: (sent: number) => void },
@@ -48,7 +48,8 @@ export async function sendImage(
   gzip.on('error', (e) => meter.destroy(e));
   tar.pipe(gzip).pipe(meter);
   try {
-    await host.exec(receive(opts.stateDir, file), { stdin: meter });
+    // No time limit: the upload reports its progress, and a slow uplink is not a hang.
+    await host.exec(receive(opts.stateDir, file), { stdin: meter, timeoutMs: 0 });
   } catch (err) {
     for (const s of [tar, gzip, meter]) s.destroy();
     await host.exec(removeFile(`${incomingDir(opts.stateDir)}/${file}`), { allowFailure: true }).catch(() => {});

@@ -40,7 +40,8 @@ async function release(app: ExampleApp, version: string): Promise<string> {
 
 /** Runs a boxship command while the load runs, and returns both. */
 async function underLoad(app: ExampleApp, args: string[]) {
-  const load = startLoad(ports, { clients: 3, maxSeconds: 240 });
+  // Every other request a POST with a JSON body: those are not retried on another instance the way GETs are.
+  const load = startLoad(ports, { clients: 3, maxSeconds: 240, post: true });
   await new Promise((r) => setTimeout(r, 500));
   const result = await boxship(args, { cwd: app.dir });
   await new Promise((r) => setTimeout(r, 500));
@@ -70,13 +71,18 @@ describe('rollout behind Caddy', () => {
   it('--plan prints the commands per host and changes nothing', async () => {
     const r = await boxship(['rollout', '--sha', v1.slice(0, 8), '--plan'], { cwd: app.dir });
     ok(r);
-    expect(r.stdout).toContain('nothing to do');
+    expect(r.stdout).toContain('Moves: none, every instance already runs it');
     const v2 = await release(app, 'plan');
     const p = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
     expect(p.stdout).toMatch(/docker run -d --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
-    expect(p.stdout).toContain('docker rename hello-1.next hello-1');
+    // What a run does after the check: hand the slot over, drain the old instance in the background, wait for it.
+    expect(p.stdout).toContain('# hand hello-1 over to hello-1.next');
+    expect(p.stdout).toContain('# drain hello-1.old-blue in the background');
+    expect(p.stdout).toMatch(/# wait for 2 old instance\(s\) to finish draining/);
+    // Host preparation is part of the plan too, and the env file's content (it may hold secrets) is not shown.
+    expect(p.stdout).toMatch(/# write the app env file \(mode 0600\) \(\d+ bytes on stdin, not shown\)/);
     expect(await tagsServing(app)).toEqual([v1, v1, v1, v1]);
   });
 
@@ -86,6 +92,8 @@ describe('rollout behind Caddy', () => {
     ok(result);
     expect(stats.failures).toEqual([]);
     expect(stats.failed).toBe(0);
+    expect(stats.postRequests).toBeGreaterThan(100);
+    expect(stats.postNotOk).toBe(0);
     expect(stats.requests).toBeGreaterThan(500);
     expect(stats.versions['2']).toBeGreaterThan(0);
     expect(await tagsServing(app)).toEqual([v2, v2, v2, v2]);
@@ -121,6 +129,7 @@ describe('rollout behind Caddy', () => {
     ok(result);
     expect(result.stdout).toContain('To undo');
     expect(stats.failed).toBe(0);
+    expect(stats.postNotOk).toBe(0);
     const served = await tagsServing(app);
     expect(new Set(served).size).toBe(1);
     expect(served[0]).not.toBe(v3);
