@@ -1,6 +1,7 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
 import { type Command, command, script } from '../hosts/command.js';
+import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
 
@@ -19,9 +20,13 @@ export function envFilePath(stateDirAbs: string): string {
   return `${stateDirAbs}/app.env`;
 }
 
+/**
+ * `--pull never`: an image missing on the host must fail the start at once (missingImage explains it), never make the
+ * host's engine look the name up on Docker Hub, where `hello:<sha>` could even resolve to someone else's image.
+ */
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
-  const argv = ['docker', 'run', '-d', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
+  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
   argv.push('--label', `${LABEL.service}=${s}`, '--label', `${LABEL.tag}=${spec.tag}`, '--label', `${LABEL.slot}=${spec.slot}`, '--label', `${LABEL.colour}=${spec.colour}`);
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
@@ -29,6 +34,20 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}`);
   argv.push(names.image(s, spec.tag));
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
+}
+
+/** docker's answer to `run --pull never` of an image the engine lacks (20.10: "No such image: x"; 26 and later too). */
+const NO_SUCH_IMAGE = /No such image|Unable to find image/i;
+
+/**
+ * A clear error for a start that failed because the host lacks the image, naming host and image; undefined when the
+ * failure was something else.
+ */
+export function missingImage(host: string, image: string, stderr: string): HostError | undefined {
+  if (!NO_SUCH_IMAGE.test(stderr)) return undefined;
+  return new HostError(host, `image ${image} is not on the host (boxship never pulls: docker run --pull never)`, {
+    hint: 'ship it first with: boxship release (or pick a release the host has: boxship releases)',
+  });
 }
 
 /** How often a starting instance is asked: every min(interval, 250 ms), within the budget retries x interval. */

@@ -9,7 +9,7 @@ import { type Command, sequence } from '../hosts/command.js';
 import type { SshHost } from '../hosts/ssh.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
-import { removeNow, rename, runInstance, stopAndRemove, waitHealthy } from './instance-commands.js';
+import { missingImage, removeNow, rename, runInstance, stopAndRemove, waitHealthy } from './instance-commands.js';
 import { names } from './names.js';
 import type { Move } from './plan.js';
 
@@ -72,7 +72,9 @@ export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move, ex
   const steps = moveSteps(config, move, await absState(ctx, ssh), existing);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
-    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start]));
+    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start])).catch((err: unknown) => {
+      throw missingImage(ssh.name, names.image(config.service, move.to), errorMessage(err)) ?? err;
+    });
     try {
       await ssh.run(steps.wait);
     } catch (err) {

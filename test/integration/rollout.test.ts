@@ -75,7 +75,7 @@ describe('rollout behind Caddy', () => {
     const p = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
-    expect(p.stdout).toMatch(/docker run -d --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
+    expect(p.stdout).toMatch(/docker run -d --pull never --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
     expect(p.stdout).toContain('docker rename hello-1.next hello-1');
     expect(await tagsServing(app)).toEqual([v1, v1, v1, v1]);
   });
