@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compressedOnly, loadGzipped } from '../helpers/compressed.js';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { HOSTS, knownName, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
 import { boxship, jsonOutput, onHost, wipeHost } from '../helpers/run.js';
@@ -181,5 +182,42 @@ describe('boxship release', () => {
     const again = await boxship(['release', '--host', host.address, '--json'], { cwd: app.dir });
     expect(again.code, again.stderr).toBe(0);
     expect(await hostImageId(host.container, `hello:${sha}`)).toBe(jsonOutput<ReleaseJson>(again).hosts[0]!.imageId);
+  });
+});
+
+describe('boxship release to a containerd store that holds layers only compressed', () => {
+  const host = HOSTS.find((h) => h.store === 'containerd');
+
+  it.runIf(host)('sends those layers (their blob digest is not the diffID): the image is listed and runs', async () => {
+    const h = host!;
+    await wipeHost(h.container);
+    // The base image arrives as a registry pull leaves it: every layer a gzip blob, labelled with its diffID.
+    await loadGzipped(h.container, 'node:20-bookworm-slim');
+    const base = JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'node:20-bookworm-slim'], { encoding: 'utf8' })) as string[];
+    const held = compressedOnly(h.container);
+    const blobs = (await onHost(h.container, 'ctr -n moby content ls -q')).split('\n');
+    // Precondition: the host's images list these layers, but its store has them only under other digests.
+    expect(JSON.parse(await onHost(h.container, "docker image inspect --format '{{json .RootFS.Layers}}' node:20-bookworm-slim"))).toEqual(base);
+    for (const d of base) {
+      expect(held.has(d), d).toBe(true);
+      expect(blobs, d).not.toContain(d);
+    }
+
+    const app = makeExampleApp();
+    app.writeConfig({ hosts: [h.address] });
+    app.commit('the containerd host only');
+    const r = await boxship(['release', '--json'], { cwd: app.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const out = jsonOutput<ReleaseJson>(r);
+    const layers = (JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', out.tag], { encoding: 'utf8' })) as string[]).length;
+    expect(out.hosts[0]).toMatchObject({ ok: true, store: 'containerd', layersSent: layers, layersSkipped: 0 });
+    expect(await listedId(h.container, out.tag)).toBe(out.hosts[0]!.imageId);
+    expect(await runsOn(h.container, out.tag)).toBe('hello');
+
+    // From now on the store holds them uncompressed (boxship sent them so): a code change sends one layer.
+    app.bumpVersion('after compressed');
+    const again = jsonOutput<ReleaseJson>(await boxship(['release', '--json'], { cwd: app.dir }));
+    expect(again.hosts[0]).toMatchObject({ ok: true, layersSent: 1 });
+    expect(await runsOn(h.container, again.tag)).toBe('hello');
   });
 });
