@@ -7,7 +7,7 @@
 #   scripts/test-hosts.sh status             list hosts and whether ssh + docker answer
 #   scripts/test-hosts.sh build  [IMAGE...]  (re)build boxship-testhost:latest and :trixie (or the ones named)
 #
-# SPEC is name:sshport:httpport[:flavour] (default: a:2201:8081 b:2202:8082). FLAVOUR picks the engine:
+# SPEC is name:sshport:httpport[:flavour] (default: a:2201:8081 b:2202:8082:ctrd). FLAVOUR picks the engine:
 #   d20   Debian 12's Docker 20.10, classic image store (the default)
 #   d26   Debian 13's Docker 26.1, classic image store (overlay2)
 #   ctrd  Debian 13's Docker 26.1, containerd image store (containerd snapshotter)
@@ -25,7 +25,8 @@ NETWORK="boxship-testnet"
 IMAGE="boxship-testhost:latest"
 TRIXIE_IMAGE="boxship-testhost:trixie"
 PREFIX="boxship-host-"
-DEFAULT_SPECS=(a:2201:8081 b:2202:8082)
+# A mixed fleet by default, as the test suites use it (test/helpers/paths.ts).
+DEFAULT_SPECS=(a:2201:8081 b:2202:8082:ctrd)
 UP_TIMEOUT="${UP_TIMEOUT:-90}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 [[ -x "$DOCKER" ]] || DOCKER="$(command -v docker)"
