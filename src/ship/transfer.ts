@@ -42,6 +42,8 @@ export function archiveStream(archive: ThinArchive, layers: readonly SpoolLayer[
       const file = layers[e.layer]!.file;
       await new Promise<void>((res, rej) => {
         const sink = tar.entry({ name: e.path, size: e.size, mtime: new Date(0) }, (err) => (err ? rej(err) : res()));
+        // A failed entry fails the whole pack (below); its own error event must not go unheard.
+        sink.on('error', rej);
         const from = createReadStream(file);
         from.on('error', rej);
         from.pipe(sink);
