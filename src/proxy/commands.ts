@@ -120,6 +120,8 @@ export function publishSpec(bind: string, port: number): string {
 /**
  * Starts the proxy container. The config file must already be on the host. docker run needs an absolute folder for a
  * bind mount (a relative one would be taken for a volume name), so the folder is resolved on the host first.
+ * `--pull never`: the image is shipped (or pulled explicitly by ensureProxyImage) beforehand; a run must never turn
+ * into a registry lookup.
  */
 export function startProxy(o: StartProxyOptions): Command {
   return script(
@@ -127,7 +129,7 @@ export function startProxy(o: StartProxyOptions): Command {
     [
       'set -e',
       'dir=$(cd "$1" && pwd -P)',
-      `exec docker run -d --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" "$5" caddy run --config ${CADDY_CONFIG_PATH}`,
+      `exec docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" "$5" caddy run --config ${CADDY_CONFIG_PATH}`,
     ].join('\n'),
     o.hostDir,
     proxyContainerName(o.service),

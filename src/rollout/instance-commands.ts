@@ -1,6 +1,7 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
 import { type Command, command, reading, script, toShell } from '../hosts/command.js';
+import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
 
@@ -24,9 +25,13 @@ export function envFilePath(stateDirAbs: string): string {
   return `${stateDirAbs}/app.env`;
 }
 
+/**
+ * `--pull never`: an image missing on the host must fail the start at once (missingImage explains it), never make the
+ * host's engine look the name up on Docker Hub, where `hello:<sha>` could even resolve to someone else's image.
+ */
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
-  const argv = ['docker', 'run', '-d', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
+  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
   argv.push('--label', `${LABEL.service}=${s}`, '--label', `${LABEL.tag}=${spec.tag}`, '--label', `${LABEL.slot}=${spec.slot}`, '--label', `${LABEL.colour}=${spec.colour}`);
   argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
@@ -34,6 +39,20 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(names.image(s, spec.tag));
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
+}
+
+/** docker's answer to `run --pull never` of an image the engine lacks (20.10: "No such image: x"; 26 and later too). */
+const NO_SUCH_IMAGE = /No such image|Unable to find image/i;
+
+/**
+ * A clear error for a start that failed because the host lacks the image, naming host and image; undefined when the
+ * failure was something else.
+ */
+export function missingImage(host: string, image: string, stderr: string): HostError | undefined {
+  if (!NO_SUCH_IMAGE.test(stderr)) return undefined;
+  return new HostError(host, `image ${image} is not on the host (boxship never pulls: docker run --pull never)`, {
+    hint: 'ship it first with: boxship release (or pick a release the host has: boxship releases)',
+  });
 }
 
 /** How often a starting instance is asked: every min(interval, 250 ms), for at most retries x interval of wall time. */
@@ -67,9 +86,9 @@ export function waitHealthy(config: Config, container: string, alias: string): C
       'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }',
       'why() {',
       '  logs=$(docker logs --tail 300 "$name" 2>&1)',
-      '  first=$(printf "%s\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
-      '  [ -n "$first" ] && printf "first error line: %s\n" "$first" >&2',
-      '  printf "last lines of %s:\n" "$name" >&2; printf "%s\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
+      '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
+      '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
+      '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
       '}',
       'end=$(( $(ms) + budget ))',
       'while :; do',

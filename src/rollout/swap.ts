@@ -7,9 +7,9 @@
 import type { Config } from '../config/types.js';
 import { type Command, sequence } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
-import { BoxshipError } from '../util/errors.js';
+import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
-import { HEALTH_EXIT, handOver, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
+import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
 import { names } from './names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
@@ -116,7 +116,9 @@ export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, exi
   const steps = moveSteps(config, move, await absState(ctx, ssh), existing);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
-    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start]));
+    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start])).catch((err: unknown) => {
+      throw missingImage(ssh.name, names.image(config.service, move.to), errorMessage(err)) ?? err;
+    });
     const r = await ssh.exec(steps.wait, { allowFailure: true });
     if (r.code !== 0) {
       if (steps.discard) await ssh.run(steps.discard).catch(() => {});

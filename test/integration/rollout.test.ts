@@ -5,6 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { toShell } from '../../src/hosts/command.js';
+import { missingImage, runInstance } from '../../src/rollout/instance-commands.js';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { startLoad } from '../helpers/load.js';
 import { HOSTS } from '../helpers/paths.js';
@@ -76,7 +79,7 @@ describe('rollout behind Caddy', () => {
     const p = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
-    expect(p.stdout).toMatch(/docker run -d --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
+    expect(p.stdout).toMatch(/docker run -d --pull never --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
     // What a run does after the check: hand the slot over, drain the old instance in the background, wait for it.
     expect(p.stdout).toContain('# hand hello-1 over to hello-1.next');
     expect(p.stdout).toContain('# drain hello-1.old-blue in the background');
@@ -206,6 +209,9 @@ describe('rollout behind Caddy', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('failed its health check');
     expect(r.stderr).toContain('The automatic rollback failed too');
+    // The start that needed the removed image failed at once, naming host and image, with no registry lookup.
+    expect(r.stderr).toContain(`${HOSTS[0].address}: image hello:${stable} is not on the host (boxship never pulls: docker run --pull never)`);
+    expect(r.stderr).not.toMatch(/pull access denied|Pulling from|registry-1\.docker\.io/);
     expect(r.stderr).toContain(`Instances not put back:\n  ${HOSTS[0].address} slot 1: should run`);
     expect(r.stderr).toContain('What to do next');
     // The lock is not left behind, and following the advice recovers.
@@ -249,6 +255,22 @@ describe('rollout behind Caddy', () => {
     expect(stats.failures).toEqual([]);
     expect(stats.nonOkWithoutRetryAfter).toBe(0);
     expect(await tagsServing(app)).toEqual([v7, v7]);
+  });
+
+  it('starts instances with --pull never: a missing image fails at once on every engine, without a registry lookup', async () => {
+    const config = parseConfig(readFileSync(join(app.dir, 'boxship.yml'), 'utf8'), join(app.dir, 'boxship.yml'));
+    for (const h of HOSTS) {
+      const missing = 'f'.repeat(40);
+      const cmd = runInstance(config, { slot: 9, tag: missing, colour: 'blue', name: 'hello-9', stateDirAbs: '/root/.boxship/hello', sha: missing, restart: 'no' });
+      const started = Date.now();
+      const out = await onHost(h.container, `${toShell(cmd)} 2>&1; echo "exit=$?"`);
+      expect(out, h.name).toMatch(/exit=[1-9]/);
+      expect(out, h.name).toMatch(/No such image: hello:f{40}/);
+      expect(out, h.name).not.toMatch(/pull access denied|Pulling from|registry-1\.docker\.io/);
+      expect(Date.now() - started, h.name).toBeLessThan(5000);
+      expect(missingImage(h.address, `hello:${missing}`, out)?.message).toBe(`${h.address}: image hello:${missing} is not on the host (boxship never pulls: docker run --pull never)`);
+      expect((await onHost(h.container, "docker ps -aq --filter name=hello-9")).trim(), h.name).toBe('');
+    }
   });
 
   it('refuses an unknown release with exit 2 and changes nothing', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { toShell } from '../../src/hosts/command.js';
-import { handOver, runInstance, startDrain, stopAndRemove, waitHealthy } from '../../src/rollout/instance-commands.js';
+import { handOver, missingImage, runInstance, startDrain, stopAndRemove, waitHealthy } from '../../src/rollout/instance-commands.js';
 import { moveSteps } from '../../src/rollout/swap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-unit-'));
@@ -18,7 +18,7 @@ describe('instance commands', () => {
   it('starts an instance on the service network under its colour alias, labelled, with no published port', () => {
     const c = runInstance(config, { slot: 1, tag: 'abc', colour: 'green', name: 'hello-1.next', stateDirAbs: '/root/.boxship/hello', sha: 'abc', restart: 'no' });
     expect(c.argv).toEqual([
-      'docker', 'run', '-d', '--name', 'hello-1.next', '--network', 'boxship-hello', '--network-alias', 'hello-1-green',
+      'docker', 'run', '-d', '--pull', 'never', '--name', 'hello-1.next', '--network', 'boxship-hello', '--network-alias', 'hello-1-green',
       '--label', 'dev.boxship.service=hello', '--label', 'dev.boxship.tag=abc', '--label', 'dev.boxship.slot=1', '--label', 'dev.boxship.colour=green',
       '--restart', 'no', '--stop-timeout', '10',
       '--env-file', '/root/.boxship/hello/app.env',
@@ -27,6 +27,13 @@ describe('instance commands', () => {
       'hello:abc',
     ]);
     expect(c.argv).not.toContain('-p');
+  });
+
+  it('names host and image when the start failed for lack of the image, and nothing else', () => {
+    const e = missingImage('root@10.0.0.5', 'hello:abc', "docker: Error response from daemon: No such image: hello:abc.");
+    expect(e?.message).toBe('root@10.0.0.5: image hello:abc is not on the host (boxship never pulls: docker run --pull never)');
+    expect(e?.hint).toMatch(/boxship release/);
+    expect(missingImage('h', 'hello:abc', 'Conflict. The container name "/hello-1" is already in use')).toBeUndefined();
   });
 
   it('checks health through the proxy container for retries x interval of wall time, each probe bounded by the timeout', () => {
@@ -60,7 +67,7 @@ describe('moveSteps', () => {
   it('replaces a live instance: start next to it (no restart policy), hand over after the check, drain the old one', () => {
     const s = moveSteps(config, { host: 'h', slot: 2, from: 'old', fromColour: 'blue', to: 'new', colour: 'green' }, '/s');
     expect(s.prepare.map((c) => c.argv.at(-1))).toEqual(['hello-2.next']);
-    expect(s.start?.argv.slice(0, 5)).toEqual(['docker', 'run', '-d', '--name', 'hello-2.next']);
+    expect(s.start?.argv.slice(0, 7)).toEqual(['docker', 'run', '-d', '--pull', 'never', '--name', 'hello-2.next']);
     expect(s.start?.argv).toContain('no');
     expect(s.handover?.argv.slice(-3)).toEqual(['hello-2', 'hello-2.next', 'hello-2.old-blue']);
     expect(s.drain?.container).toBe('hello-2.old-blue');
@@ -77,7 +84,7 @@ describe('moveSteps', () => {
 
   it('fills an empty slot directly under the live name, restarting unless stopped', () => {
     const s = moveSteps(config, { host: 'h', slot: 1, from: null, fromColour: null, to: 'new', colour: 'blue' }, '/s');
-    expect(s.start?.argv[4]).toBe('hello-1');
+    expect(s.start?.argv[6]).toBe('hello-1');
     expect(s.start?.argv).toContain('unless-stopped');
     expect(s.handover).toBeUndefined();
     expect(s.drain).toBeUndefined();

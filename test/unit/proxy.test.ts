@@ -258,7 +258,7 @@ describe('proxy commands', () => {
     expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2']);
     const body = c.argv[2]!;
     expect(body).toContain('dir=$(cd "$1" && pwd -P)');
-    expect(body).toContain('docker run -d --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
+    expect(body).toContain('docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
     expect(body).not.toContain('2019');
     expect(publishSpec('::', 80)).toBe('[::]:80:80');
   });

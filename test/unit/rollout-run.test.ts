@@ -190,6 +190,6 @@ describe('--plan', () => {
     expect(outcome).toMatchObject({ kind: 'done', complete: true });
     expect(real.whys()).toEqual(['list the hello instances']);
     expect(dry.steps.map((s) => s.cmd.why)).toContain('hand hello-2 over to hello-2.next');
-    expect(dry.describe().join('\n')).toContain("docker run -d --name hello-1.next");
+    expect(dry.describe().join("\n")).toContain("docker run -d --pull never --name hello-1.next");
   });
 });

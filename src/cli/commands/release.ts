@@ -148,10 +148,12 @@ async function runRelease(opts: ReleaseOptions, globals: GlobalOptions): Promise
     process.stdout.write(`\nReleased ${ctx.built!.tag} to ${okHosts} of ${summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`);
     if (failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${failed.map((f) => ` --host ${f.host}`).join('')}\n`);
   }
-  return failed.length ? ExitCode.failed : ExitCode.ok;
+  // A host refused for a reason the user must fix first (an image built for another platform) makes it exit 2.
+  const codes = failed.map((f) => (f.error instanceof BoxshipError ? f.error.exitCode : ExitCode.failed));
+  return codes.length ? (codes.includes(ExitCode.needsAction) ? ExitCode.needsAction : ExitCode.failed) : ExitCode.ok;
 }
 
 function describe(r: HostShipResult): string {
   if (r.alreadyPresent) return 'already had the image, tagged it';
-  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there) in ${seconds(r.seconds)}`;
+  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there; ${r.store} image store) in ${seconds(r.seconds)}`;
 }
