@@ -1,6 +1,10 @@
 /**
  * npm run bench:transfer — the plain way (`docker save | ssh host docker load`, OpenSSH) against boxship, on a
- * fresh simulated host: first a first release, then a code-only change. Prints RESULT as its last line.
+ * fresh simulated host: first a first release, then a code-only change. Then the same against a fresh host on
+ * Docker 26's containerd image store (ctrd_*). Prints RESULT as its last line.
+ *
+ * Hosts: BENCH_HOST (default bench:2209:8089) and BENCH_CTRD_HOST (default benchc:2210:8090:ctrd), as
+ * scripts/test-hosts.sh SPECs; a checkout that shares this machine with others picks its own.
  *
  * Order matters for fairness: each method ships to a host in the same state (empty for "first", holding v1 but not
  * v2 for "change"). Times are of shipping only (the build is done before the clock starts for both).
@@ -11,8 +15,13 @@ import { makeExampleApp } from '../test/helpers/example.js';
 import { REPO, TEST_KEY, TEST_KNOWN_HOSTS } from '../test/helpers/paths.js';
 import { boxship, jsonOutput, onHost, wipeHost } from '../test/helpers/run.js';
 
-const HOST = { name: 'bench', container: 'boxship-host-bench', sshPort: 2209, httpPort: 8089 };
-const ADDRESS = `root@127.0.0.1:${HOST.sshPort}`;
+function benchHost(spec: string) {
+  const [name = '', ssh = '', http = '', flavour] = spec.split(':');
+  return { spec, name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), flavour, address: `root@127.0.0.1:${ssh}` };
+}
+const HOST = benchHost(process.env.BENCH_HOST ?? 'bench:2209:8089');
+const ADDRESS = HOST.address;
+const CTRD = benchHost(process.env.BENCH_CTRD_HOST ?? 'benchc:2210:8090:ctrd');
 
 interface ReleaseJson {
   tag: string;
@@ -25,11 +34,11 @@ function log(line: string): void {
 }
 
 /** docker save IMAGE | ssh host docker load, counting the bytes that cross. */
-function plainShip(image: string): Promise<{ bytes: number; seconds: number }> {
+function plainShip(image: string, host: { sshPort: number } = HOST): Promise<{ bytes: number; seconds: number }> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const save = spawn('docker', ['save', image], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const ssh = spawn('ssh', ['-i', TEST_KEY, '-o', `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`, '-o', 'BatchMode=yes', '-p', String(HOST.sshPort), 'root@127.0.0.1', 'docker load'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const ssh = spawn('ssh', ['-i', TEST_KEY, '-o', `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`, '-o', 'BatchMode=yes', '-p', String(host.sshPort), 'root@127.0.0.1', 'docker load'], { stdio: ['pipe', 'ignore', 'inherit'] });
     let bytes = 0;
     save.stdout.on('data', (c: Buffer) => (bytes += c.length));
     save.stdout.pipe(ssh.stdin);
@@ -49,7 +58,7 @@ async function boxshipRelease(dir: string): Promise<ReleaseJson['hosts'][number]
 }
 
 async function main(): Promise<void> {
-  execFileSync('bash', ['scripts/test-hosts.sh', 'reset', `${HOST.name}:${HOST.sshPort}:${HOST.httpPort}`], { cwd: REPO, stdio: ['ignore', 2, 2] });
+  execFileSync('bash', ['scripts/test-hosts.sh', 'reset', HOST.spec, CTRD.spec], { cwd: REPO, stdio: ['ignore', 2, 2] });
   try {
     const app = makeExampleApp(join(REPO, '.boxship-test'));
     app.writeConfig({ hosts: [ADDRESS] });
@@ -75,13 +84,27 @@ async function main(): Promise<void> {
     const changeBox = await boxshipRelease(app.dir);
     log(`code change, boxship: ${changeBox.bytesSent} bytes in ${changeBox.seconds}s`);
 
+    // The containerd store: a fresh host, a first release, then a code-only change (the build is a cache hit).
+    const capp = makeExampleApp(join(REPO, '.boxship-test'));
+    capp.writeConfig({ hosts: [CTRD.address] });
+    capp.commit('bench config, containerd host');
+    const ctrdFirst = await boxshipRelease(capp.dir);
+    log(`containerd store, first release, boxship: ${ctrdFirst.bytesSent} bytes in ${ctrdFirst.seconds}s`);
+    capp.bumpVersion('bench-ctrd-2');
+    const ctrdChange = await boxshipRelease(capp.dir);
+    log(`containerd store, code change, boxship: ${ctrdChange.bytesSent} bytes in ${ctrdChange.seconds}s`);
+    // Plain sends the whole image whatever the host holds: `docker save` of v2, loaded for real to prove it is that.
+    await onHost(CTRD.container, `docker image rm ${ctrdChange.tag} >/dev/null`);
+    const ctrdPlain = await plainShip(ctrdChange.tag, CTRD);
+    log(`containerd store, code change, plain: ${ctrdPlain.bytes} bytes in ${ctrdPlain.seconds}s`);
+
     const ratio = (a: number, b: number) => (a / b).toFixed(6);
-    log(`ratios: change bytes ${ratio(changeBox.bytesSent, changePlain.bytes)} (target <= 0.001), first bytes ${ratio(firstBox.bytesSent, firstPlain.bytes)} (target <= 0.5)`);
+    log(`ratios: change bytes ${ratio(changeBox.bytesSent, changePlain.bytes)} (target <= 0.001), first bytes ${ratio(firstBox.bytesSent, firstPlain.bytes)} (target <= 0.5), containerd change bytes ${ratio(ctrdChange.bytesSent, ctrdPlain.bytes)} (target <= 0.001)`);
     console.log(
-      `RESULT first_bytes_plain=${firstPlain.bytes} first_bytes_boxship=${firstBox.bytesSent} change_bytes_plain=${changePlain.bytes} change_bytes_boxship=${changeBox.bytesSent} change_seconds_plain=${changePlain.seconds.toFixed(2)} change_seconds_boxship=${changeBox.seconds.toFixed(2)}`,
+      `RESULT first_bytes_plain=${firstPlain.bytes} first_bytes_boxship=${firstBox.bytesSent} change_bytes_plain=${changePlain.bytes} change_bytes_boxship=${changeBox.bytesSent} change_seconds_plain=${changePlain.seconds.toFixed(2)} change_seconds_boxship=${changeBox.seconds.toFixed(2)} ctrd_first_bytes_boxship=${ctrdFirst.bytesSent} ctrd_change_bytes_boxship=${ctrdChange.bytesSent} ctrd_change_bytes_plain=${ctrdPlain.bytes}`,
     );
   } finally {
-    execFileSync('bash', ['scripts/test-hosts.sh', 'down', HOST.name], { cwd: REPO, stdio: ['ignore', 2, 2] });
+    execFileSync('bash', ['scripts/test-hosts.sh', 'down', HOST.name, CTRD.name], { cwd: REPO, stdio: ['ignore', 2, 2] });
   }
 }
 

@@ -5,10 +5,13 @@
 #   scripts/test-hosts.sh down   [NAME...]   remove hosts (default: all of this checkout's boxship-host-*)
 #   scripts/test-hosts.sh reset  [SPEC...]   down then up: fresh hosts, empty docker
 #   scripts/test-hosts.sh status             list hosts and whether ssh + docker answer
-#   scripts/test-hosts.sh build              (re)build the boxship-testhost image
+#   scripts/test-hosts.sh build  [IMAGE...]  (re)build boxship-testhost:latest and :trixie (or the ones named)
 #
-# SPEC is name:sshport:httpport (default: a:2201:8081 b:2202:8082). Host NAME is
-# container boxship-host-NAME, reachable as root@127.0.0.1 -p SSHPORT with
+# SPEC is name:sshport:httpport[:flavour] (default: a:2201:8081 b:2202:8082:ctrd). FLAVOUR picks the engine:
+#   d20   Debian 12's Docker 20.10, classic image store (the default)
+#   d26   Debian 13's Docker 26.1, classic image store (overlay2)
+#   ctrd  Debian 13's Docker 26.1, containerd image store (containerd snapshotter)
+# Host NAME is container boxship-host-NAME, reachable as root@127.0.0.1 -p SSHPORT with
 # .boxship-test/id_ed25519 and .boxship-test/known_hosts; its port 8080 is published
 # on 127.0.0.1:HTTPPORT. A host belongs to the checkout that started it (label dev.boxship.test-checkout): another
 # checkout never removes or recreates it, it picks other names and ports (BOXSHIP_TEST_HOSTS for the tests).
@@ -20,8 +23,10 @@ KEY="$STATE/id_ed25519"
 KNOWN_HOSTS="$STATE/known_hosts"
 NETWORK="boxship-testnet"
 IMAGE="boxship-testhost:latest"
+TRIXIE_IMAGE="boxship-testhost:trixie"
 PREFIX="boxship-host-"
-DEFAULT_SPECS=(a:2201:8081 b:2202:8082)
+# A mixed fleet by default, as the test suites use it (test/helpers/paths.ts).
+DEFAULT_SPECS=(a:2201:8081 b:2202:8082:ctrd)
 UP_TIMEOUT="${UP_TIMEOUT:-90}"
 DOCKER="${DOCKER:-/usr/bin/docker}"
 [[ -x "$DOCKER" ]] || DOCKER="$(command -v docker)"
@@ -44,11 +49,21 @@ owned() { local o; o="$(owner_of "$1")"; [[ -z "$o" || "$o" == "$REPO" ]]; }
 running() { [[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" == true ]]; }
 exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
 
-build_image() {
+build_image() { # [IMAGE...] (default: both)
   "$DOCKER" image inspect debian:bookworm-slim >/dev/null 2>&1 || bash "$REPO/scripts/base-images.sh"
-  log "building $IMAGE (a quick cache hit when nothing changed)"
-  DOCKER_BUILDKIT=1 "$DOCKER" build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
-    -t "$IMAGE" "$REPO/dockerfiles/testhost" >/dev/null || die "docker build of $IMAGE failed"
+  local want=("$@") img
+  (( ${#want[@]} )) || want=("$IMAGE" "$TRIXIE_IMAGE")
+  for img in "${want[@]}"; do
+    local file=Dockerfile
+    [[ "$img" == "$TRIXIE_IMAGE" ]] && file=Dockerfile.trixie
+    log "building $img from $file (a quick cache hit when nothing changed)"
+    DOCKER_BUILDKIT=1 "$DOCKER" build -q --build-arg BASE_IMAGE=debian:bookworm-slim -f "$REPO/dockerfiles/testhost/$file" \
+      -t "$img" "$REPO/dockerfiles/testhost" >/dev/null || die "docker build of $img failed"
+  done
+}
+
+image_for() { # FLAVOUR -> image
+  case "$1" in d20) echo "$IMAGE" ;; d26|ctrd) echo "$TRIXIE_IMAGE" ;; *) die "unknown flavour '$1' (d20, d26 or ctrd)" ;; esac
 }
 
 ensure_prereqs() {
@@ -60,7 +75,11 @@ ensure_prereqs() {
     ssh-keygen -q -t ed25519 -N '' -C boxship-test -f "$KEY" </dev/null
   fi
   touch "$KNOWN_HOSTS"
-  "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1 || build_image
+  local f img
+  for f in "$@"; do
+    img="$(image_for "$f")"
+    "$DOCKER" image inspect "$img" >/dev/null 2>&1 || build_image "$img"
+  done
   "$DOCKER" network inspect "$NETWORK" >/dev/null 2>&1 \
     || { log "creating network $NETWORK"; "$DOCKER" network create "$NETWORK" >/dev/null; }
 }
@@ -77,48 +96,56 @@ known_hosts_set() { # PORT "ssh-ed25519 AAAA..."
   printf '[127.0.0.1]:%s %s\n' "$1" "$2" >> "$KNOWN_HOSTS"
 }
 
-parse_spec() { # SPEC -> sets NAME SSH_PORT HTTP_PORT
-  [[ "$1" =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]+):([0-9]+)$ ]] \
-    || die "bad host spec '$1' (want name:sshport:httpport, e.g. a:2201:8081)"
-  NAME="${BASH_REMATCH[1]}" SSH_PORT="${BASH_REMATCH[2]}" HTTP_PORT="${BASH_REMATCH[3]}"
+parse_spec() { # SPEC -> sets NAME SSH_PORT HTTP_PORT FLAVOUR
+  [[ "$1" =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]+):([0-9]+)(:(d20|d26|ctrd))?$ ]] \
+    || die "bad host spec '$1' (want name:sshport:httpport[:d20|d26|ctrd], e.g. a:2201:8081 or c:2203:8083:ctrd)"
+  NAME="${BASH_REMATCH[1]}" SSH_PORT="${BASH_REMATCH[2]}" HTTP_PORT="${BASH_REMATCH[3]}" FLAVOUR="${BASH_REMATCH[5]:-d20}"
 }
 
 published() { # CONTAINER CONTAINER_PORT -> "127.0.0.1:NNNN" or empty
   "$DOCKER" port "$1" "$2/tcp" 2>/dev/null | head -n1
 }
 
-start_host() { # NAME SSH_PORT HTTP_PORT
-  local name="$1" sp="$2" hp="$3" c="$PREFIX$1"
+start_host() { # NAME SSH_PORT HTTP_PORT FLAVOUR
+  local name="$1" sp="$2" hp="$3" flavour="$4" c="$PREFIX$1" image
+  image="$(image_for "$flavour")"
   if running "$c"; then
     # A host started from another checkout trusts another key (a fresh clone makes its own): recreate it then.
     local want_key; want_key="AUTHORIZED_KEY=$(cat "$KEY.pub")"
     if ! "$DOCKER" inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$c" | grep -qxF "$want_key"; then
       # Another checkout's host: never ours to delete (its suite may be running on it right now).
       die "$name: $c belongs to another checkout ($(owner_of "$c")); pick other hosts for this one, e.g. BOXSHIP_TEST_HOSTS='x1:2221:8101 x2:2222:8102' npm test"
-    elif [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" ]]; then
-      if [[ "$("$DOCKER" inspect -f '{{.Image}}' "$c")" != "$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")" ]]; then
+    elif [[ "$(published "$c" 22)" == "127.0.0.1:$sp" && "$(published "$c" 8080)" == "127.0.0.1:$hp" \
+            && "$("$DOCKER" inspect -f '{{index .Config.Labels "dev.boxship.test-flavour"}}' "$c")" == "${flavour/#d20/}" ]]; then
+      if [[ "$("$DOCKER" inspect -f '{{.Image}}' "$c")" != "$("$DOCKER" image inspect -f '{{.Id}}' "$image")" ]]; then
         log "$name: running an older $IMAGE (use 'reset $name:$sp:$hp' to refresh)"
       fi
       log "$name: already running"
       return 0
     else
-      log "$name: running with other ports ($(published "$c" 22), $(published "$c" 8080)), recreating"
+      log "$name: running with other ports or another engine, recreating"
     fi
   fi
   if exists "$c"; then
     owned "$c" || die "$name: $c belongs to another checkout ($(owner_of "$c")); pick other host names (BOXSHIP_TEST_HOSTS)"
     "$DOCKER" rm -fv "$c" >/dev/null
   fi
-  log "$name: starting $c (ssh 127.0.0.1:$sp, http 127.0.0.1:$hp)"
+  log "$name: starting $c ($flavour; ssh 127.0.0.1:$sp, http 127.0.0.1:$hp)"
+  # Docker 26 hosts: containerd's state on a volume too, and the image store picked by the entrypoint.
+  local extra=()
+  case "$flavour" in
+    d26)  extra=(-v /var/lib/containerd -e DOCKER_STORE=classic --label dev.boxship.test-flavour=d26) ;;
+    ctrd) extra=(-v /var/lib/containerd -e DOCKER_STORE=containerd --label dev.boxship.test-flavour=ctrd) ;;
+  esac
   # Plain --privileged fails on this machine; this is the working equivalent.
   # /var/lib/docker must be a volume: nested overlay2 cannot sit on overlayfs.
-  "$DOCKER" run -d --name "$c" --hostname "$name" --network "$NETWORK" \
+  "$DOCKER" run -d --pull never --name "$c" --hostname "$name" --network "$NETWORK" \
     --cap-add=ALL --cap-drop=SYS_RESOURCE \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker "${extra[@]}" \
     -e AUTHORIZED_KEY="$(cat "$KEY.pub")" --label "dev.boxship.test-checkout=$REPO" \
     -p "127.0.0.1:$sp:22" -p "127.0.0.1:$hp:8080" \
-    "$IMAGE" >/dev/null || die "$name: docker run failed (port $sp or $hp in use?)"
+    "$image" >/dev/null || die "$name: docker run failed (port $sp or $hp in use?)"
 }
 
 host_failed() { # NAME REASON
@@ -156,9 +183,10 @@ wait_host() { # NAME SSH_PORT
 
 cmd_up() {
   (( $# )) || set -- "${DEFAULT_SPECS[@]}"
-  ensure_prereqs
-  local spec
-  for spec in "$@"; do parse_spec "$spec"; start_host "$NAME" "$SSH_PORT" "$HTTP_PORT"; done
+  local spec flavours=()
+  for spec in "$@"; do parse_spec "$spec"; flavours+=("$FLAVOUR"); done
+  ensure_prereqs "${flavours[@]}"
+  for spec in "$@"; do parse_spec "$spec"; start_host "$NAME" "$SSH_PORT" "$HTTP_PORT" "$FLAVOUR"; done
   for spec in "$@"; do parse_spec "$spec"; wait_host "$NAME" "$SSH_PORT"; done
 }
 
@@ -212,6 +240,6 @@ case "${1:-}" in
   down)   shift; cmd_down "$@" ;;
   reset)  shift; cmd_reset "$@" ;;
   status) shift; cmd_status ;;
-  build)  shift; "$DOCKER" info >/dev/null 2>&1 || die "docker daemon not reachable"; build_image ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  build)  shift; "$DOCKER" info >/dev/null 2>&1 || die "docker daemon not reachable"; build_image "$@" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -27,8 +27,25 @@ function send(res, status, body) {
   res.end(json);
 }
 
+// POST/PUT/DELETE / echo what they got, so a load can tell the app's own answer from anything a proxy sends.
+function echo(req, res) {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    send(res, 200, {
+      echo: true,
+      method: req.method,
+      bytes: body.length,
+      sha: process.env.BOXSHIP_SHA ?? null,
+      instance: process.env.BOXSHIP_INSTANCE ?? null,
+    });
+  });
+}
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
+  if (['POST', 'PUT', 'DELETE'].includes(req.method) && url.pathname === '/') return echo(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, { error: 'method not allowed' });
   }
@@ -59,11 +76,24 @@ server.listen(PORT, () => {
   console.log(`hello v${VERSION} listening on :${PORT} (sha ${process.env.BOXSHIP_SHA ?? '-'})`);
 });
 
+// DRAIN_MODE=keepalive DRAIN_SECONDS=N: behave like many real apps (an express app whose SIGTERM handler waits for
+// the proxy's keep-alive sockets to close): stop accepting new connections, keep answering on the open ones, and exit
+// only after N seconds. Benchmarks use it to check that a rollout does not wait for every such drain.
+function keepaliveDrain(signal) {
+  const seconds = Number(process.env.DRAIN_SECONDS || 10);
+  console.log(`hello: ${signal}, serving open connections for ${seconds}s, then exiting`);
+  server.close();
+  setTimeout(() => process.exit(0), seconds * 1000).unref();
+  // server.close() alone lets the process exit once idle sockets are gone; hold it for the full N seconds.
+  setInterval(() => {}, 1000);
+}
+
 // Graceful shutdown: stop accepting, let in-flight requests finish, then exit.
 let stopping = false;
 function shutdown(signal) {
   if (stopping) return;
   stopping = true;
+  if (process.env.DRAIN_MODE === 'keepalive') return keepaliveDrain(signal);
   console.log(`hello: ${signal}, draining after ${ms(Date.now() - startedAt)} up`);
   server.close(() => {
     console.log('hello: all connections closed, exiting');

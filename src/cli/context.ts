@@ -34,4 +34,6 @@ export const listrOptions = {
   fallbackRendererCondition: !interactive,
   rendererOptions: { collapseSubtasks: false, collapseErrors: false },
   exitOnError: true,
+  // listr2 would exit(127) on Ctrl-C; boxship handles it (cli/interrupt.ts) so that the move in flight finishes.
+  registerSignalListeners: false,
 } as const;

@@ -1,6 +1,7 @@
 /** How a rollout or rollback ended, told to the user with the exit code and the next command to run. */
 import type { RolloutOutcome } from '../rollout/run.js';
 import { ExitCode } from '../util/errors.js';
+import { INTERRUPTED_EXIT } from './interrupt.js';
 
 const short = (tag: string) => tag.slice(0, 12);
 
@@ -13,6 +14,13 @@ export function reportOutcome(o: RolloutOutcome, service: string, total: number)
       process.stdout.write(`\nCanary: ${on} of ${total} instances run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`);
     }
     return ExitCode.ok;
+  }
+  if (o.kind === 'interrupted') {
+    process.stderr.write(
+      `\nInterrupted: ${o.moved.length} instance(s) moved to ${short(o.target)}, ${o.remaining} still run the release they had; every move finished cleanly and the lock is released.\n`,
+    );
+    process.stderr.write(`To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`);
+    return INTERRUPTED_EXIT;
   }
   if (o.kind === 'rolled-back') {
     process.stderr.write(`\nerror: ${o.error.message}\n`);

@@ -3,11 +3,11 @@
  * to the hosts (missing layers only), shown as one listr2 progress view. It returns what happened; the commands say it.
  */
 import { Listr } from 'listr2';
-import type { buildRelease as BuildRelease } from '../build/build.js';
+import type { buildRelease as BuildRelease } from '../image/build.js';
 import type { Config, HostConfig } from '../config/types.js';
 import { closeAll, connectAll, type Connection } from '../hosts/fleet.js';
 import { type HostShipResult, type ShipSummary, shipImage } from '../ship/release.js';
-import { BoxshipError } from '../util/errors.js';
+import { BoxshipError, ExitCode } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { redact } from '../util/redact.js';
 import { interactive, listrOptions, localDocker, type GlobalOptions } from './context.js';
@@ -46,6 +46,9 @@ export interface HostShipJson {
   ok: boolean;
   error?: string;
   alreadyPresent?: boolean;
+  /** The host's image store, and the image ID `docker images` shows there. */
+  store?: 'classic' | 'containerd';
+  imageId?: string;
   bytesSent: number;
   bytesReceived: number;
   layersSent: number;
@@ -67,6 +70,8 @@ export function releaseJson(r: ReleaseResult): ReleaseJson {
       ok: h.ok,
       ...(h.error ? { error: h.error.message } : {}),
       ...(h.alreadyPresent !== undefined ? { alreadyPresent: h.alreadyPresent } : {}),
+      ...(h.store ? { store: h.store } : {}),
+      ...(h.imageId ? { imageId: h.imageId } : {}),
       bytesSent: h.bytesSent,
       bytesReceived: h.bytesReceived,
       layersSent: h.layersSent,
@@ -81,7 +86,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
   // hooks.pre_release first: a failure means nothing is built or shipped.
   const hook = await preReleaseHook(config);
   const docker = await localDocker();
-  const { buildRelease } = await import('../build/build.js');
+  const { buildRelease } = await import('../image/build.js');
   const ctx: { built?: Built; connections?: Connection[]; summary?: ShipSummary } = {};
   const hostDone = new Map<string, (r: HostShipResult) => void>();
   const hostResults = new Map(hosts.map((h) => [h.name, new Promise<HostShipResult>((resolve) => hostDone.set(h.name, resolve))]));
@@ -169,6 +174,12 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
   return { built: ctx.built!, summary, failed: summary.hosts.filter((h) => !h.ok), warnings, ...(hook ? { hooks: [hook] } : {}) };
 }
 
+/** 1 when a host failed; 2 when a host refused for a reason the user must fix first (an image for another platform). */
+export function releaseExitCode(r: ReleaseResult): number {
+  const codes = r.failed.map((f) => (f.error instanceof BoxshipError ? f.error.exitCode : ExitCode.failed));
+  return codes.length ? (codes.includes(ExitCode.needsAction) ? ExitCode.needsAction : ExitCode.failed) : ExitCode.ok;
+}
+
 /** Warnings and per-host errors (with hints), on stderr. */
 export function printReleaseProblems(r: ReleaseResult): void {
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -181,5 +192,5 @@ export function printReleaseProblems(r: ReleaseResult): void {
 
 function describe(r: HostShipResult): string {
   if (r.alreadyPresent) return 'already had the image, tagged it';
-  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there) in ${seconds(r.seconds)}`;
+  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there; ${r.store} image store) in ${seconds(r.seconds)}`;
 }

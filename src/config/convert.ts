@@ -143,6 +143,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       context,
       dockerfile,
       ...(raw.build.target !== undefined ? { target: raw.build.target } : {}),
+      ...(raw.build.platform !== undefined ? { platform: raw.build.platform } : {}),
       args: raw.build.args,
       include,
       pins: raw.build.pins,

@@ -163,6 +163,11 @@ const build = z
     context: localPath().default('.').describe('Build context folder, relative to boxship.yml.'),
     dockerfile: localPath().default('Dockerfile').describe('Dockerfile path, relative to the build context.'),
     target: z.string().min(1).optional().describe('Stage of a multi-stage Dockerfile to build (docker build --target).'),
+    platform: z
+      .string()
+      .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, { error: 'expected os/architecture[/variant], e.g. linux/amd64' })
+      .optional()
+      .describe('Platform to build for (docker build --platform), e.g. linux/amd64: the hosts\' platform when this machine\'s differs.'),
     args: z
       .record(z.string().min(1), stringValue())
       .default({})

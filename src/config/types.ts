@@ -39,6 +39,8 @@ export interface Config {
     /** Path of the Dockerfile, absolute. */
     dockerfile: string;
     target?: string;
+    /** os/arch[/variant] passed to the BuildKit build; absent: the engine's own platform. */
+    platform?: string;
     args: Record<string, string>;
     /** Files outside git added to the build context: paths relative to the context, forward slashes. */
     include: string[];

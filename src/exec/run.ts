@@ -1,6 +1,6 @@
 /** `boxship exec`: which release a one-off container runs on which host, then running it with the terminal attached. */
 import type { Config } from '../config/types.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { pickRelease } from '../rollout/target.js';
 import { releasesOnHost } from '../ship/present.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
@@ -10,7 +10,7 @@ import { envFileExists, oneOffRun, type OneOffSpec } from './commands.js';
 import { type StreamIo, type StreamResult, streamCommand } from './stream.js';
 
 /** The release to run: the one named (a sha prefix, present on the host) or the one serving there. */
-export async function releaseToRun(ssh: SshHost, config: Config, wanted?: string): Promise<string> {
+export async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promise<string> {
   const present = (await releasesOnHost(ssh, config.service)).filter((r) => r.present);
   if (wanted !== undefined) {
     if (!present.some((r) => r.tag === wanted || r.tag.startsWith(wanted))) {
@@ -29,7 +29,7 @@ export interface ExecRequest extends Omit<OneOffSpec, 'tag' | 'stateDirAbs'> {
 }
 
 /** Runs the one-off container; resolves with the command's exit status (the CLI passes it through). */
-export async function execOneOff(ssh: SshHost, config: Config, req: ExecRequest, io: StreamIo): Promise<StreamResult & { tag: string }> {
+export async function execOneOff(ssh: Runner, config: Config, req: ExecRequest, io: StreamIo): Promise<StreamResult & { tag: string }> {
   const tag = await releaseToRun(ssh, config, req.release);
   const stateDirAbs = `${await ssh.home()}/${stateDir(config.service)}`;
   if ((await ssh.exec(envFileExists(stateDirAbs), { allowFailure: true })).code !== 0) {

@@ -1,12 +1,13 @@
 /**
  * Runs a remote command with its stdout and stderr streamed live, stdin forwarded and, for `-t`, a terminal. SshHost
- * (src/hosts/ssh.ts) has no streaming exec with a pty yet; this reaches its ssh2 client until it has one.
+ * (src/hosts/ssh.ts) has no streaming exec with a pty yet (Runner.exec collects stderr until the end); this reaches its ssh2 client until it has one.
  * TODO(hosts rework): move into SshHost as `stream(cmd, io)` and drop the cast below.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Client, ClientChannel, PseudoTtyOptions } from 'ssh2';
 import { type Command, toShell } from '../hosts/command.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
+import { SshHost } from '../hosts/ssh.js';
 import { HostError } from '../util/errors.js';
 
 export interface StreamIo {
@@ -25,7 +26,8 @@ export interface StreamResult {
   signal?: string;
 }
 
-export function streamCommand(ssh: SshHost, cmd: Command, io: StreamIo): Promise<StreamResult> {
+export function streamCommand(ssh: Runner, cmd: Command, io: StreamIo): Promise<StreamResult> {
+  if (!(ssh instanceof SshHost)) throw new HostError(ssh.name, `cannot stream "${cmd.why}": not an SSH connection${ssh.dryRun ? ' (a plan runs no one-off containers)' : ''}`);
   const client = (ssh as unknown as { client: Client }).client;
   return new Promise((resolve, reject) => {
     const onConnClose = () => reject(new HostError(ssh.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host' }));

@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { oneOffRun, envFileExists } from '../exec/commands.js';
 import { streamCommand } from '../exec/stream.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { stateDir } from '../state/paths.js';
 import { HostError } from '../util/errors.js';
 
@@ -39,7 +39,7 @@ export function runLocalHook(argv: string[], cwd: string, io: HookIo): Promise<H
 }
 
 /** pre_rollout / post_rollout: a one-off container of `tag` on `ssh`, as `boxship exec` runs it. */
-export async function runContainerHook(ssh: SshHost, config: Config, name: HookName, tag: string, argv: string[], io: HookIo): Promise<HookResult> {
+export async function runContainerHook(ssh: Runner, config: Config, name: HookName, tag: string, argv: string[], io: HookIo): Promise<HookResult> {
   const stateDirAbs = `${await ssh.home()}/${stateDir(config.service)}`;
   if ((await ssh.exec(envFileExists(stateDirAbs), { allowFailure: true })).code !== 0) {
     throw new HostError(ssh.name, `cannot run the ${name} hook: the host has no app env file (${stateDirAbs}/app.env)`, { hint: 'run: boxship setup' });

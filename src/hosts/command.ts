@@ -7,6 +7,15 @@ export interface Command {
   argv: string[];
   /** One line for plans and logs: what this does, not how. */
   why: string;
+  /** Changes nothing on the host (inspect, list, cat): a dry run (--plan) runs it; anything else is only recorded. */
+  read?: boolean;
+  /** How long it may take before the runner gives up on it (default: the runner's, a minute over SSH). */
+  timeoutMs?: number;
+}
+
+/** Marks a command as one that only reads, so that --plan may run it to take the same branches as a real run. */
+export function reading(cmd: Command): Command {
+  return { ...cmd, read: true };
 }
 
 export function command(why: string, ...argv: string[]): Command {
@@ -35,5 +44,6 @@ export function toShell(cmd: Command | string[]): string {
 /** Several commands in one round trip, each run only if the one before succeeded; --plan still shows each. */
 export function sequence(why: string, commands: Command[]): Command {
   if (commands.length === 1) return commands[0]!;
-  return { argv: ['sh', '-c', commands.map((c) => toShell(c)).join(' && ')], why };
+  const read = commands.every((c) => c.read);
+  return { argv: ['sh', '-c', commands.map((c) => toShell(c)).join(' && ')], why, ...(read ? { read } : {}) };
 }

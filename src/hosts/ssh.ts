@@ -9,6 +9,7 @@ import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgor
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
+import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner } from './runner.js';
 import { debug } from '../util/debug.js';
 import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, keyTypeOfAlgorithm, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
@@ -21,21 +22,7 @@ export interface ConnectOptions {
   readyTimeoutMs?: number;
 }
 
-export interface ExecResult {
-  code: number | null;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  /** Data for the remote command's stdin; the channel is closed (EOF) when it ends. */
-  stdin?: Readable | string | Buffer;
-  /** Resolve with the result instead of throwing when the command exits non-zero. */
-  allowFailure?: boolean;
-  /** Called with each chunk of stdout as it arrives (long-running commands). */
-  onStdout?: (chunk: Buffer) => void;
-}
+export type { ExecOptions, ExecResult } from './runner.js';
 
 interface Endpoint {
   name: string;
@@ -46,7 +33,7 @@ interface Endpoint {
 
 const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
-export class SshHost {
+export class SshHost implements Runner {
   private closed = false;
   private constructor(
     readonly config: HostConfig,
@@ -89,8 +76,22 @@ export class SshHost {
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
         let exit: { code: number | null; signal?: string } | undefined;
-        const onConnClose = () => reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host, then run the command again' }));
+        const onConnClose = () => {
+          clearTimeout(timer);
+          reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host, then run the command again' }));
+        };
         this.client.once('close', onConnClose);
+        // A command that hangs (a stuck dockerd) would hold the deploy lock forever: give up, naming host and command.
+        const limitMs = options.timeoutMs ?? cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        const timer = setTimeout(() => {
+          if (limitMs <= 0) return;
+          this.client.removeListener('close', onConnClose);
+          channel.signal('KILL');
+          channel.close();
+          reject(new HostError(this.name, `${cmd.why}: no answer within ${Math.round(limitMs / 1000)}s, gave up`, {
+            hint: 'check the host (is dockerd stuck? `systemctl status docker`, `docker info` on it), then run the command again',
+          }));
+        }, limitMs > 0 ? limitMs : 2 ** 31 - 1);
         // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
         channel.on('data', (chunk: Buffer) => {
           out.push(chunk);
@@ -101,6 +102,7 @@ export class SshHost {
           exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
         });
         channel.on('close', () => {
+          clearTimeout(timer);
           this.client.removeListener('close', onConnClose);
           resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
         });

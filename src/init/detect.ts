@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseDockerfile, splitInstructions } from '../build/dockerfile.js';
+import { parseDockerfile, splitInstructions } from '../image/dockerfile.js';
 
 export const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'Pipfile.lock', 'requirements.txt', 'Gemfile.lock', 'go.sum', 'Cargo.lock', 'composer.lock', 'mix.lock'];
 

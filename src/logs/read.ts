@@ -5,14 +5,14 @@
  */
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { errorMessage } from '../util/errors.js';
 import type { Report } from '../util/events.js';
 import { containerLogs, listLogSources, type LogOptions, type LogSource, parseLogSources } from './commands.js';
 import { LineSplitter, type LogLine, mergeByTime, splitTimestamp, timeKey } from './lines.js';
 
 export interface LogsRequest extends LogOptions {
-  hosts: SshHost[];
+  hosts: Runner[];
   service: string;
   proxy?: boolean;
   onLine(line: LogLine): void;
@@ -28,7 +28,7 @@ function toLines(host: string, source: LogSource, text: string): LogLine[] {
   return [...splitter.push(text), ...splitter.flush()].map((l) => ({ host, source: source.label, ...splitTimestamp(l) }));
 }
 
-async function backlog(ssh: SshHost, sources: LogSource[], o: LogOptions): Promise<Array<LogLine & { id: string }>> {
+async function backlog(ssh: Runner, sources: LogSource[], o: LogOptions): Promise<Array<LogLine & { id: string }>> {
   const per = await Promise.all(
     sources.map(async (s) => {
       const r = await ssh.exec(containerLogs(s.id, { since: o.since, lines: o.lines }), { allowFailure: true });
@@ -55,7 +55,7 @@ export async function readLogs(req: LogsRequest): Promise<void> {
   await Promise.all(listed.map(({ ssh, sources }) => followHost(ssh, sources, req, last, report)));
 }
 
-async function followHost(ssh: SshHost, initial: LogSource[], req: LogsRequest, last: Map<string, string>, report: Report): Promise<void> {
+async function followHost(ssh: Runner, initial: LogSource[], req: LogsRequest, last: Map<string, string>, report: Report): Promise<void> {
   const active = new Map<string, { stop(): void; done: Promise<void> }>();
   const follow = (s: LogSource, fresh: boolean) => {
     const stdin = new PassThrough();
@@ -72,7 +72,7 @@ async function followHost(ssh: SshHost, initial: LogSource[], req: LogsRequest, 
     // Known containers are read again from where the backlog started; a new one from its first line.
     const opts: LogOptions = fresh ? { follow: true } : { follow: true, since: req.since, lines: req.lines };
     const done = ssh
-      .exec(containerLogs(s.id, opts), { stdin, allowFailure: true, onStdout: (chunk) => splitter.push(decoder.write(chunk)).forEach(emit) })
+      .exec(containerLogs(s.id, opts), { stdin, allowFailure: true, timeoutMs: 0, onStdout: (chunk) => splitter.push(decoder.write(chunk)).forEach(emit) })
       .then(
         () => splitter.push(decoder.end()).concat(splitter.flush()).forEach(emit),
         (err) => report({ kind: 'warning', host: ssh.name, message: `stopped following ${s.label}: ${errorMessage(err)}` }),

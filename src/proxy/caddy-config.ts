@@ -11,6 +11,20 @@
  * Caddy's log level is WARN: at INFO it logs every failed active health check, and the idle colour of every slot
  * fails one each interval, forever (the container's log would grow by ~170k lines a day per slot).
  *
+ * Which colour of a slot takes traffic is decided per request by a marker file, not by the config: a request with a
+ * body that meets an instance going away is not retried by Caddy 2.6.2 (a dial error closes the body before the retry;
+ * `buffer_requests` hands the buffer back to a shared pool after the first attempt, so a retry could send another
+ * request's body), and a request sent on a keep-alive connection the old instance is closing is not retried by any
+ * version unless it is a GET. So the old instance must be out of rotation before it is told to stop: the hand-over
+ * flips `live/<slot>-green` (present: green serves the slot; absent: blue), and from the next request on Caddy
+ * routes that slot to the new colour only. The routes form a tree of `file` matchers, one level per slot, whose 2^N
+ * leaves are reverse proxies over one colour per slot; beyond MAX_ROUTED_INSTANCES slots (16 leaves, each with its
+ * own active health checks) the config falls back to one proxy over both colours of every slot.
+ *
+ * Maintenance mode is a file too (`maintenance/on`, checked per request), so turning it on or off changes no config
+ * and reloads nothing: a reload would close idle keep-alive client connections. Its message and Retry-After are files
+ * next to it, read by a `templates` handler (Caddy 2.6.2 has no {file.*} placeholder).
+ *
  * When no upstream answers within the try duration (or in maintenance mode), clients get a 503 with Retry-After and
  * the configured back-off header, never a 502/504: a JSON body when their Accept header mentions json, text otherwise.
  * `/__boxship/health` always answers 200 so that an outer load balancer keeps the host while it is in maintenance.
@@ -41,6 +55,19 @@ export type SelectionPolicy = 'least_conn' | 'round_robin';
 
 export type ProxyMode = { kind: 'serving' } | { kind: 'maintenance'; retryAfterSeconds: number; message: string };
 
+/** Up to this many slots per host, each slot's serving colour is picked per request from its marker file. */
+export const MAX_ROUTED_INSTANCES = 4;
+/** Folder (inside the proxy dir) of the per-slot colour markers: `<slot>-green` present means green serves the slot. */
+export const LIVE_DIR = 'live';
+/** Folder (inside the proxy dir) of the maintenance switch and the answer's parts. */
+export const MAINTENANCE_DIR = 'maintenance';
+export const MAINTENANCE_FILES = { on: 'on', retryAfter: 'retry-after', text: 'message.txt', json: 'message.json' } as const;
+
+/** The marker file of a slot, relative to the proxy dir. */
+export function liveMarker(slot: number): string {
+  return `${LIVE_DIR}/${slot}-green`;
+}
+
 export interface CaddyConfigInput {
   service: string;
   /** Instance slots 1..instances, each with a blue and a green upstream. */
@@ -51,10 +78,9 @@ export interface CaddyConfigInput {
   healthPort?: number;
   healthIntervalMs: number;
   healthTimeoutMs: number;
-  /** Retry-After of the 503 sent when no instance answers (serving mode). */
+  /** Retry-After of the 503 sent when no instance answers. */
   retryAfterSeconds: number;
   backoffHeader: string;
-  mode: ProxyMode;
   /** Default least_conn: spreads over the healthy upstreams and favours the less busy one. */
   selectionPolicy?: SelectionPolicy;
 }
@@ -72,7 +98,7 @@ export interface CaddyJson {
           listen: string[];
           automatic_https: { disable: boolean };
           routes: CaddyRoute[];
-          errors?: { routes: CaddyRoute[] };
+          errors: { routes: CaddyRoute[] };
         }
       >;
     };
@@ -147,8 +173,7 @@ function check(input: CaddyConfigInput): void {
   if (!input.healthPath.startsWith('/')) throw new RangeError(`healthPath must start with /, got ${input.healthPath}`);
   if (!(input.healthIntervalMs > 0) || !(input.healthTimeoutMs > 0)) throw new RangeError('health interval and timeout must be positive');
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(input.backoffHeader)) throw new RangeError(`${JSON.stringify(input.backoffHeader)} is not an HTTP header name`);
-  const retry = input.mode.kind === 'maintenance' ? [input.retryAfterSeconds, input.mode.retryAfterSeconds] : [input.retryAfterSeconds];
-  for (const r of retry) if (!Number.isInteger(r) || r < 0) throw new RangeError(`Retry-After must be whole seconds, got ${r}`);
+  if (!Number.isInteger(input.retryAfterSeconds) || input.retryAfterSeconds < 0) throw new RangeError(`Retry-After must be whole seconds, got ${input.retryAfterSeconds}`);
 }
 
 /** Active health checks: the app's health path, at most every MAX_HEALTH_INTERVAL_MS, timeout no longer than the interval. */
@@ -157,13 +182,13 @@ export function healthTiming(intervalMs: number, timeoutMs: number): { intervalM
   return { intervalMs: interval, timeoutMs: Math.max(1, Math.min(timeoutMs, interval)) };
 }
 
-function reverseProxy(input: CaddyConfigInput): Record<string, unknown> {
+function reverseProxy(input: CaddyConfigInput, names: string[]): Record<string, unknown> {
   const timing = healthTiming(input.healthIntervalMs, input.healthTimeoutMs);
   const active: Record<string, unknown> = { uri: input.healthPath, interval: duration(timing.intervalMs), timeout: duration(timing.timeoutMs) };
   if (input.healthPort !== undefined && input.healthPort !== input.appPort) active.port = input.healthPort;
   return {
     handler: 'reverse_proxy',
-    upstreams: upstreamNames(input.service, input.instances).map((name) => ({ dial: `${name}:${input.appPort}` })),
+    upstreams: names.map((name) => ({ dial: `${name}:${input.appPort}` })),
     load_balancing: {
       selection_policy: { policy: input.selectionPolicy ?? 'least_conn' },
       try_duration: duration(TRY_DURATION_MS),
@@ -179,23 +204,73 @@ function reverseProxy(input: CaddyConfigInput): Record<string, unknown> {
   };
 }
 
-/** The whole Caddy config of the proxy of one service on one host. */
+/** `file` matcher: does this file (relative to the proxy dir) exist right now? Checked per request, no reload. */
+function fileExists(relative: string): Record<string, unknown> {
+  return { file: { root: CADDY_CONFIG_DIR, try_files: [`/${relative}`] } };
+}
+
+/**
+ * Routes that pick slot `slot`'s colour from its marker, then the next slot's, and so on; at the leaf, a reverse proxy
+ * over the chosen colour of every slot. Depth N, so a request costs N stat calls.
+ */
+function colourTree(input: CaddyConfigInput, slot: number, chosen: string[]): Record<string, unknown> {
+  if (slot > input.instances) return reverseProxy(input, chosen);
+  const branch = (colour: Colour) => colourTree(input, slot + 1, [...chosen, upstreamName(input.service, slot, colour)]);
+  return {
+    handler: 'subroute',
+    routes: [
+      { match: [fileExists(liveMarker(slot))], handle: [branch('green')], terminal: true },
+      { handle: [branch('blue')], terminal: true },
+    ],
+  };
+}
+
+/** The traffic handler: a colour tree, or beyond MAX_ROUTED_INSTANCES one proxy over every upstream. */
+function traffic(input: CaddyConfigInput): Record<string, unknown> {
+  return input.instances <= MAX_ROUTED_INSTANCES ? colourTree(input, 1, []) : reverseProxy(input, upstreamNames(input.service, input.instances));
+}
+
+/**
+ * Go template text (run by the templates handler) that sets Retry-After and the back-off header from the
+ * `retry-after` file and writes the file `body` as the answer. Braces are escaped for Caddy's placeholder replacer,
+ * which runs on static_response bodies before the template does; the files' contents are not expanded by either.
+ */
+function maintenanceTemplate(backoffHeader: string, body: string): string {
+  const r = JSON.stringify(MAINTENANCE_FILES.retryAfter);
+  return escapePlaceholders(`{{$r := include ${r}}}{{.RespHeader.Set "Retry-After" $r}}{{.RespHeader.Set ${JSON.stringify(backoffHeader)} $r}}{{include ${JSON.stringify(body)}}}\n`);
+}
+
+/** While `maintenance/on` exists: 503 with the user's message and Retry-After, read from the files beside it. */
+function maintenanceRoute(input: CaddyConfigInput): CaddyRoute {
+  const answer = (type: string, body: string) => ({
+    handler: 'static_response',
+    status_code: 503,
+    headers: { 'Content-Type': [type], 'Cache-Control': ['no-store'] },
+    body: maintenanceTemplate(input.backoffHeader, body),
+  });
+  return {
+    match: [fileExists(`${MAINTENANCE_DIR}/${MAINTENANCE_FILES.on}`)],
+    handle: [
+      { handler: 'templates', file_root: `${CADDY_CONFIG_DIR}/${MAINTENANCE_DIR}`, mime_types: ['text/plain', 'application/json'] },
+      {
+        handler: 'subroute',
+        routes: [
+          { match: [ACCEPTS_JSON], handle: [answer('application/json', MAINTENANCE_FILES.json)], terminal: true },
+          { handle: [answer('text/plain; charset=utf-8', MAINTENANCE_FILES.text)], terminal: true },
+        ],
+      },
+    ],
+    terminal: true,
+  };
+}
+
+/** The whole Caddy config of the proxy of one service on one host: the same in every mode and at every swap. */
 export function caddyConfig(input: CaddyConfigInput): CaddyJson {
   check(input);
-  const routes: CaddyRoute[] = [healthRoute()];
-  let errors: { routes: CaddyRoute[] } | undefined;
-  if (input.mode.kind === 'serving') {
-    routes.push({ handle: [reverseProxy(input)], terminal: true });
-    errors = {
-      routes: unavailable(input.retryAfterSeconds, input.backoffHeader, { error: 'service unavailable', retry_after: input.retryAfterSeconds }, 'service unavailable'),
-    };
-  } else {
-    const { retryAfterSeconds, message } = input.mode;
-    routes.push({
-      handle: [{ handler: 'subroute', routes: unavailable(retryAfterSeconds, input.backoffHeader, { error: 'maintenance', message, retry_after: retryAfterSeconds }, message) }],
-      terminal: true,
-    });
-  }
+  const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input), { handle: [traffic(input)], terminal: true }];
+  const errors = {
+    routes: unavailable(input.retryAfterSeconds, input.backoffHeader, { error: 'service unavailable', retry_after: input.retryAfterSeconds }, 'service unavailable'),
+  };
   return {
     admin: { listen: PROXY_ADMIN_LISTEN, config: { persist: false } },
     logging: { logs: { default: { level: 'WARN' } } },
@@ -206,7 +281,7 @@ export function caddyConfig(input: CaddyConfigInput): CaddyJson {
             listen: [`:${PROXY_CONTAINER_PORT}`],
             automatic_https: { disable: true },
             routes,
-            ...(errors ? { errors } : {}),
+            errors,
           },
         },
       },
@@ -220,7 +295,7 @@ export function caddyConfigText(input: CaddyConfigInput): string {
 }
 
 /** caddyConfig's input from boxship.yml, for one host. */
-export function caddyInputFromConfig(config: Config, instances: number, mode: ProxyMode = { kind: 'serving' }): CaddyConfigInput {
+export function caddyInputFromConfig(config: Config, instances: number): CaddyConfigInput {
   return {
     service: config.service,
     instances,
@@ -231,6 +306,15 @@ export function caddyInputFromConfig(config: Config, instances: number, mode: Pr
     healthTimeoutMs: config.healthcheck.timeoutMs,
     retryAfterSeconds: config.proxy.retryAfterSeconds,
     backoffHeader: config.proxy.backoffHeader,
-    mode,
+  };
+}
+
+/** The maintenance answer's files (MAINTENANCE_FILES), as written into the proxy dir's maintenance folder. */
+export function maintenanceFiles(mode: Extract<ProxyMode, { kind: 'maintenance' }>): { retryAfter: string; text: string; json: string } {
+  if (!Number.isInteger(mode.retryAfterSeconds) || mode.retryAfterSeconds < 0) throw new RangeError(`Retry-After must be whole seconds, got ${mode.retryAfterSeconds}`);
+  return {
+    retryAfter: String(mode.retryAfterSeconds),
+    text: mode.message,
+    json: JSON.stringify({ error: 'maintenance', message: mode.message, retry_after: mode.retryAfterSeconds }),
   };
 }

@@ -6,8 +6,19 @@
  * inode). Inside the proxy container boxship only ever runs `caddy ...` and `wget -q -O <file> -T <s> <url>`, which
  * work in boxship-proxy (Debian, GNU wget) and in the stock caddy:2 image (alpine, busybox wget) alike.
  */
-import { type Command, command, script } from '../hosts/command.js';
-import { CADDY_CONFIG_DIR, CADDY_CONFIG_PATH, PROXY_ADMIN_LISTEN, PROXY_CONTAINER_PORT } from './caddy-config.js';
+import { type Command, command, script, reading } from '../hosts/command.js';
+import {
+  CADDY_CONFIG_DIR,
+  CADDY_CONFIG_PATH,
+  type Colour,
+  LIVE_DIR,
+  MAINTENANCE_DIR,
+  MAINTENANCE_FILES,
+  type ProxyMode,
+  PROXY_ADMIN_LISTEN,
+  PROXY_CONTAINER_PORT,
+  maintenanceFiles,
+} from './caddy-config.js';
 
 export function proxyContainerName(service: string): string {
   return `${service}-proxy`;
@@ -28,6 +39,64 @@ export function proxyHostConfigFile(hostDir: string): string {
  */
 export function writeProxyConfig(hostDir: string): Command {
   return script('write the proxy config', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', proxyHostConfigFile(hostDir));
+}
+
+/**
+ * Routes a slot's traffic to `colour` from the proxy's next request on (see caddy-config.ts): creates or removes the
+ * slot's marker file. No reload; the old colour gets no new request, so it can be stopped without a request meeting it.
+ */
+export function setLiveColour(hostDir: string, slot: number, colour: Colour): Command {
+  return script(
+    `route slot ${slot} of the proxy to ${colour}`,
+    `mkdir -p "$1/${LIVE_DIR}" && case "$3" in green) : > "$1/${LIVE_DIR}/$2-green";; *) rm -f "$1/${LIVE_DIR}/$2-green";; esac`,
+    hostDir,
+    String(slot),
+    colour,
+  );
+}
+
+/**
+ * Sets the marker of every slot 1..instances to the colour of the container holding the slot's name (`<service>-<n>`),
+ * blue for an empty slot (the colour it starts with): on a host whose proxy predates the markers, or whose markers a
+ * cut-off run left behind. Each marker is set on its own, so a slot that is right is never flipped, even briefly.
+ */
+export function syncLiveColours(service: string, hostDir: string, instances: number, labels: { service: string; colour: string }): Command {
+  return script(
+    'route each slot of the proxy to the colour of its instance',
+    [
+      `mkdir -p "$1/${LIVE_DIR}"`,
+      `list=$(docker ps -a --filter "label=${labels.service}=$2" --format '{{.Names}} {{.Label "${labels.colour}"}}')`,
+      'n=1',
+      'while [ "$n" -le "$3" ]; do',
+      '  colour=$(printf "%s\\n" "$list" | awk -v want="$2-$n" \'$1 == want { print $2 }\')',
+      `  if [ "$colour" = green ]; then : > "$1/${LIVE_DIR}/$n-green"; else rm -f "$1/${LIVE_DIR}/$n-green"; fi`,
+      '  n=$((n + 1))',
+      'done',
+    ].join('\n'),
+    hostDir,
+    service,
+    String(instances),
+  );
+}
+
+/**
+ * Puts the proxy in or out of maintenance without touching its config: on writes the answer's parts, then the switch
+ * file (each atomically, so a request never sees half a message); off removes the switch. Caddy checks the switch per
+ * request, so no reload happens and no keep-alive client connection is closed.
+ */
+export function applyProxyMode(hostDir: string, mode: ProxyMode): Command {
+  const dir = `${hostDir}/${MAINTENANCE_DIR}`;
+  if (mode.kind === 'serving') return script('take the proxy out of maintenance', `rm -f "$1/${MAINTENANCE_FILES.on}"`, dir);
+  const f = maintenanceFiles(mode);
+  const put = (n: number, file: string) => `printf %s "$${n}" > "$1/${file}.tmp" && mv "$1/${file}.tmp" "$1/${file}"`;
+  return script(
+    `put the proxy in maintenance (Retry-After: ${f.retryAfter})`,
+    ['mkdir -p "$1"', put(2, MAINTENANCE_FILES.retryAfter), put(3, MAINTENANCE_FILES.text), put(4, MAINTENANCE_FILES.json), `: > "$1/${MAINTENANCE_FILES.on}"`].join(' && '),
+    dir,
+    f.retryAfter,
+    f.text,
+    f.json,
+  );
 }
 
 export interface StartProxyOptions {
@@ -51,6 +120,8 @@ export function publishSpec(bind: string, port: number): string {
 /**
  * Starts the proxy container. The config file must already be on the host. docker run needs an absolute folder for a
  * bind mount (a relative one would be taken for a volume name), so the folder is resolved on the host first.
+ * `--pull never`: the image is shipped (or pulled explicitly by ensureProxyImage) beforehand; a run must never turn
+ * into a registry lookup.
  */
 export function startProxy(o: StartProxyOptions): Command {
   return script(
@@ -58,7 +129,7 @@ export function startProxy(o: StartProxyOptions): Command {
     [
       'set -e',
       'dir=$(cd "$1" && pwd -P)',
-      `exec docker run -d --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" "$5" caddy run --config ${CADDY_CONFIG_PATH}`,
+      `exec docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" "$5" caddy run --config ${CADDY_CONFIG_PATH}`,
     ].join('\n'),
     o.hostDir,
     proxyContainerName(o.service),
@@ -71,7 +142,7 @@ export function startProxy(o: StartProxyOptions): Command {
 /**
  * Makes the running proxy load the config file. Caddy compares it with the running config and does nothing when it
  * is unchanged; any change is a full reload, which resets some client keep-alive connections, so this is for
- * proxy setting changes and maintenance mode, never part of an instance swap.
+ * proxy setting changes only: never part of an instance swap or of maintenance mode (both are marker files).
  */
 export function reloadProxy(service: string): Command {
   return command('reload the proxy config', 'docker', 'exec', proxyContainerName(service), 'caddy', 'reload', '--config', CADDY_CONFIG_PATH);
@@ -129,11 +200,11 @@ export function parseUpstreams(text: string): UpstreamCounters[] {
 
 /** Prints `<status> <image>` of the proxy container (status as docker reports it, e.g. running, exited), or `missing`. */
 export function proxyState(service: string): Command {
-  return script(
+  return reading(script(
     'check the proxy container',
     `docker container inspect --format '{{.State.Status}} {{.Config.Image}}' "$1" 2>/dev/null || echo missing`,
     proxyContainerName(service),
-  );
+  ));
 }
 
 export type ProxyState = { status: 'missing' } | { status: string; image: string };

@@ -1,20 +1,22 @@
 /** What a rollout-type command carries through its steps: config, open hosts, who is acting, and the reporter. */
 import type { Config } from '../config/types.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { stateDir } from '../state/paths.js';
 import type { Report } from '../util/events.js';
 
 export interface DeployContext {
   config: Config;
   /** Hosts in config order, all connected. */
-  hosts: SshHost[];
+  hosts: Runner[];
   who: string;
   /** The command line being run, for the lock and the audit log. */
   command: string;
   report: Report;
+  /** Set by the CLI on SIGINT/SIGTERM: the move in flight finishes (or is put back), then the run stops. */
+  interrupt?: { requested: boolean };
 }
 
-export function hostByName(ctx: DeployContext, name: string): SshHost {
+export function hostByName(ctx: DeployContext, name: string): Runner {
   const h = ctx.hosts.find((x) => x.name === name);
   if (!h) throw new Error(`no connection to ${name}`);
   return h;
@@ -24,6 +26,6 @@ export function relState(ctx: DeployContext): string {
   return stateDir(ctx.config.service);
 }
 
-export async function absState(ctx: DeployContext, ssh: SshHost): Promise<string> {
+export async function absState(ctx: DeployContext, ssh: Runner): Promise<string> {
   return `${await ssh.home()}/${relState(ctx)}`;
 }

@@ -1,5 +1,5 @@
 /** Reads what each host runs now (from the containers' labels) into the planner's HostState. */
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { type DeployContext } from './context.js';
 import { type InstanceInfo, listInstances, parseInstances } from './instance-commands.js';
 import { names } from './names.js';
@@ -12,7 +12,7 @@ export interface HostRuntime {
   extra: InstanceInfo[];
 }
 
-export async function readHost(ctx: DeployContext, ssh: SshHost, instances: number): Promise<HostRuntime> {
+export async function readHost(ctx: DeployContext, ssh: Runner, instances: number): Promise<HostRuntime> {
   const all = parseInstances(await ssh.run(listInstances(ctx.config.service)));
   const slots = Array.from({ length: instances }, (_, i) => {
     const slot = i + 1;

@@ -1,6 +1,7 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
-import { type Command, command, script } from '../hosts/command.js';
+import { type Command, command, reading, script, toShell } from '../hosts/command.js';
+import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
 
@@ -13,17 +14,26 @@ export interface InstanceSpec {
   /** Absolute state dir on the host (env file, volumes). */
   stateDirAbs: string;
   sha: string;
+  /**
+   * Restart policy: an incoming instance starts with `no`, so a host that reboots mid-move brings back only the
+   * instances that served (never a `.next` beside them); handOver gives it `unless-stopped` with the slot's name.
+   */
+  restart: 'no' | 'unless-stopped';
 }
 
 export function envFilePath(stateDirAbs: string): string {
   return `${stateDirAbs}/app.env`;
 }
 
+/**
+ * `--pull never`: an image missing on the host must fail the start at once (missingImage explains it), never make the
+ * host's engine look the name up on Docker Hub, where `hello:<sha>` could even resolve to someone else's image.
+ */
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
-  const argv = ['docker', 'run', '-d', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
+  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
   argv.push('--label', `${LABEL.service}=${s}`, '--label', `${LABEL.tag}=${spec.tag}`, '--label', `${LABEL.slot}=${spec.slot}`, '--label', `${LABEL.colour}=${spec.colour}`);
-  argv.push('--restart', 'unless-stopped', '--stop-timeout', String(config.app.stopTimeoutSeconds));
+  argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
   for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
@@ -31,45 +41,133 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
 }
 
-/** How often a starting instance is asked: every min(interval, 250 ms), within the budget retries x interval. */
-export function healthPolling(intervalMs: number, retries: number): { stepMs: number; polls: number; budgetMs: number } {
-  const stepMs = Math.min(intervalMs, 250);
-  const budgetMs = retries * intervalMs;
-  return { stepMs, polls: Math.max(1, Math.ceil(budgetMs / stepMs)), budgetMs };
+/** docker's answer to `run --pull never` of an image the engine lacks (20.10: "No such image: x"; 26 and later too). */
+const NO_SUCH_IMAGE = /No such image|Unable to find image/i;
+
+/**
+ * A clear error for a start that failed because the host lacks the image, naming host and image; undefined when the
+ * failure was something else.
+ */
+export function missingImage(host: string, image: string, stderr: string): HostError | undefined {
+  if (!NO_SUCH_IMAGE.test(stderr)) return undefined;
+  return new HostError(host, `image ${image} is not on the host (boxship never pulls: docker run --pull never)`, {
+    hint: 'ship it first with: boxship release (or pick a release the host has: boxship releases)',
+  });
 }
+
+/** How often a starting instance is asked: every min(interval, 250 ms), for at most retries x interval of wall time. */
+export function healthPolling(intervalMs: number, retries: number, timeoutMs: number): { stepMs: number; budgetMs: number; probeSeconds: number } {
+  return {
+    stepMs: Math.min(intervalMs, 250),
+    budgetMs: retries * intervalMs,
+    // wget takes whole seconds; a probe never outlasts the configured timeout by more than the rounding.
+    probeSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)),
+  };
+}
+
+/** Exit codes of waitHealthy: what the orchestration tells the user. */
+export const HEALTH_EXIT = { exited: 3, timedOut: 4 } as const;
 
 /**
  * Waits, in one remote command, until the instance answers its health check through the proxy's network (the path
- * real traffic takes), failing fast with its logs if the container exits. A starting instance is polled more often
- * than `interval` (it is ready sooner), but is given no less time than retries x interval to become healthy.
+ * real traffic takes). A starting instance is polled more often than `interval` (it is ready sooner), for at most
+ * retries x interval of wall time, as documented; it fails at once if the container exits. On failure it prints what
+ * the user needs to see (not this script): the exit code, the app's first error line, and its last lines.
  */
 export function waitHealthy(config: Config, container: string, alias: string): Command {
   const h = config.healthcheck;
   const url = `http://${alias}:${h.port}${h.path}`;
-  const { stepMs, polls, budgetMs } = healthPolling(h.intervalMs, h.retries);
-  return script(
+  const { stepMs, budgetMs, probeSeconds } = healthPolling(h.intervalMs, h.retries, h.timeoutMs);
+  const cmd = script(
     `wait until ${container} passes ${h.path} (up to ${budgetMs / 1000}s)`,
     [
-      'name=$1 proxy=$2 url=$3 tries=$4 interval=$5 timeout=$6 budget=$7 i=0',
-      'while [ "$i" -lt "$tries" ]; do',
-      '  [ "$(docker inspect -f "{{.State.Running}}" "$name" 2>/dev/null)" = true ] || { echo "$name stopped before it was healthy; its last output:" >&2; docker logs --tail 20 "$name" >&2 2>&1; exit 3; }',
-      '  docker exec "$proxy" wget -q -O /dev/null -T "$timeout" "$url" 2>/dev/null && exit 0',
-      '  i=$((i+1)); sleep "$interval"',
+      'name=$1 proxy=$2 url=$3 step=$4 probe=$5 budget=$6',
+      // Milliseconds from date +%s%N (GNU); a date without %N gives seconds, which only coarsens the deadline.
+      'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }',
+      'why() {',
+      '  logs=$(docker logs --tail 300 "$name" 2>&1)',
+      '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
+      '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
+      '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
+      '}',
+      'end=$(( $(ms) + budget ))',
+      'while :; do',
+      '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
+      '  case $state in true*) ;; *) echo "$name exited with code ${state#* } before it was healthy" >&2; why; exit 3;; esac',
+      '  docker exec "$proxy" wget -q -O /dev/null -T "$probe" "$url" 2>/dev/null && exit 0',
+      '  [ "$(ms)" -ge "$end" ] && break',
+      '  sleep "$step"',
       'done',
-      'echo "$url did not answer 2xx within ${budget}s; last output of $name:" >&2; docker logs --tail 20 "$name" >&2 2>&1; exit 4',
+      'echo "$url did not answer 2xx within $((budget / 1000))s" >&2; why; exit 4',
     ].join('\n'),
     container,
     names.proxy(config.service),
     url,
-    String(polls),
     (stepMs / 1000).toString(),
-    String(Math.max(1, Math.ceil(h.timeoutMs / 1000))),
-    String(budgetMs / 1000),
+    String(probeSeconds),
+    String(budgetMs),
   );
+  // The budget, one probe that started just before it ended, and the time to gather the logs.
+  return { ...cmd, timeoutMs: budgetMs + probeSeconds * 1000 + 30_000 };
 }
 
 export function stopAndRemove(container: string, timeoutSeconds: number): Command {
-  return script(`stop ${container} (letting in-flight requests finish) and remove it`, 'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; true', container, String(timeoutSeconds));
+  return {
+    ...script(`stop ${container} (letting in-flight requests finish) and remove it`, 'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; true', container, String(timeoutSeconds)),
+    timeoutMs: (timeoutSeconds + 30) * 1000,
+  };
+}
+
+/**
+ * After the incoming instance is healthy: the live one steps aside under its draining name, the incoming one takes
+ * the slot's name and the restart policy. One round trip; the proxy config needs no change (it dials colour aliases).
+ * `route`, if given, runs first in the same round trip (the proxy's marker that sends the slot's traffic to the
+ * incoming colour).
+ */
+export function handOver(live: string, incoming: string, draining: string, route?: Command): Command {
+  return script(
+    `hand ${live} over to ${incoming}`,
+    `${route ? `${toShell(route)} && ` : ''}docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null`,
+    live,
+    incoming,
+    draining,
+  );
+}
+
+/**
+ * Stops an old instance in the background ON THE HOST: SIGTERM, up to `seconds` to finish in-flight requests, then
+ * removal. Detached from the SSH session, so the rollout goes on with the next slot, and a drain still completes
+ * when boxship is interrupted.
+ */
+export function startDrain(container: string, seconds: number): Command {
+  return script(
+    `drain ${container} in the background (up to ${seconds}s), then remove it`,
+    'nohup sh -c \'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1\' sh "$1" "$2" >/dev/null 2>&1 </dev/null &',
+    container,
+    String(seconds),
+  );
+}
+
+/** Waits until the draining containers are gone; after `seconds` (their stop timeout and a margin) removes them. */
+export function waitDrained(containers: string[], seconds: number): Command {
+  return {
+    ...script(
+      `wait for ${containers.length} old instance(s) to finish draining (up to ${seconds}s)`,
+      [
+        'limit=$1; shift; i=0',
+        'while :; do',
+        '  left=; for c in "$@"; do docker container inspect "$c" >/dev/null 2>&1 && left="$left $c"; done',
+        '  [ -z "$left" ] && exit 0',
+        '  [ "$i" -ge $((limit * 4)) ] && break',
+        '  i=$((i+1)); sleep 0.25',
+        'done',
+        'echo "still draining after ${limit}s, removed:$left" >&2; for c in $left; do docker rm -f "$c" >/dev/null 2>&1; done; exit 0',
+      ].join('\n'),
+      String(seconds),
+      ...containers,
+    ),
+    timeoutMs: (seconds + 30) * 1000,
+  };
 }
 
 export function removeNow(container: string): Command {
@@ -82,12 +180,12 @@ export function rename(from: string, to: string): Command {
 
 /** One line per container of the service: name, labels and running state as JSON. */
 export function listInstances(service: string): Command {
-  return script(
+  return reading(script(
     `list the ${service} instances`,
     `docker ps -aq --filter "label=$1=$2" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
     LABEL.service,
     service,
-  );
+  ));
 }
 
 export interface InstanceInfo {

@@ -16,6 +16,11 @@ export const names = {
   instance: (service: string, slot: number) => `${service}-${slot}`,
   /** An instance being started next to the live one, renamed to the live name once the old one is gone. */
   incoming: (service: string, slot: number) => `${service}-${slot}.next`,
+  /**
+   * An old instance that has handed its slot over and drains in the background. Named by its colour: within one
+   * run a slot moves at most twice (forward and back), each time from another colour, so two drains never collide.
+   */
+  draining: (service: string, slot: number, colour: Colour) => `${service}-${slot}.old-${colour}`,
   /** The fixed upstream name the proxy dials for a slot's colour (a network alias). */
   alias: (service: string, slot: number, colour: Colour) => `${service}-${slot}-${colour}`,
   image: (service: string, tag: string) => `${service}:${tag}`,

@@ -1,17 +1,22 @@
 /**
- * The rollout loop: apply the plan one move at a time; if a move fails, put every instance this run changed back on
- * the release it had, one at a time with health checks. The outcome says which of the three endings happened.
+ * The rollout loop: first converge what an interrupted run left behind, then apply the plan one move at a time; if a
+ * move fails, put every instance this run changed back on the release it had, one at a time with health checks.
+ * Old instances drain in the background on their hosts while the next slot moves; the run ends once every drain has
+ * finished. An interrupt (Ctrl-C) lets the move in flight finish, then stops. The outcome says which ending happened.
  */
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
+import { converge, convergeSteps } from './converge.js';
 import { hostByName, relState, type DeployContext } from './context.js';
 import { containerNames, type HostRuntime, readFleet } from './fleet.js';
-import { removeNow } from './instance-commands.js';
+import { removeNow, waitDrained } from './instance-commands.js';
+import { names } from './names.js';
 import { type Move, planRevert, planRollout } from './plan.js';
-import { applyMove } from './swap.js';
+import { applyMove, stopSeconds } from './swap.js';
 
 export type RolloutOutcome =
   | { kind: 'done'; target: string; moved: Move[]; complete: boolean; remaining: number }
+  | { kind: 'interrupted'; target: string; moved: Move[]; remaining: number }
   | { kind: 'rolled-back'; target: string; moved: Move[]; error: Error }
   | { kind: 'rollback-failed'; target: string; moved: Move[]; error: Error; rollbackError: Error; stuck: Move[] };
 
@@ -24,44 +29,108 @@ export interface RolloutRequest {
   kind: 'rollout' | 'rollback';
 }
 
+/** The old instances draining on each host: the run waits for them before it ends. */
+class Drains {
+  private readonly byHost = new Map<string, Set<string>>();
+  add(host: string, container: string): void {
+    const set = this.byHost.get(host) ?? new Set<string>();
+    set.add(container);
+    this.byHost.set(host, set);
+  }
+  has(host: string, container: string): boolean {
+    return this.byHost.get(host)?.has(container) ?? false;
+  }
+  /** Waits for some (or all) of a host's drains; a drain past its stop timeout is removed. */
+  async wait(ctx: DeployContext, host: string, only?: string[]): Promise<void> {
+    const set = this.byHost.get(host);
+    const list = (only ?? [...(set ?? [])]).filter((c) => set?.has(c));
+    if (list.length === 0) return;
+    await hostByName(ctx, host).run(waitDrained(list, stopSeconds(ctx.config) + 5));
+    for (const c of list) set!.delete(c);
+  }
+  async waitAll(ctx: DeployContext): Promise<number> {
+    const hosts = [...this.byHost.entries()].filter(([, s]) => s.size > 0);
+    const count = hosts.reduce((n, [, s]) => n + s.size, 0);
+    if (count === 0) return 0;
+    ctx.report({ kind: 'step', message: `waiting for ${count} old instance(s) to finish their requests (up to ${stopSeconds(ctx.config)}s)` });
+    await Promise.all(hosts.map(([host]) => this.wait(ctx, host)));
+    return count;
+  }
+}
+
+/** Clears what an interrupted run left on every host; re-reads the fleet if anything changed. */
+async function convergeFleet(ctx: DeployContext, fleet: HostRuntime[], drains: Drains): Promise<HostRuntime[]> {
+  let changed = false;
+  await Promise.all(
+    fleet.map(async (f) => {
+      const steps = convergeSteps(ctx.config, f.instances);
+      if (steps.length === 0) return;
+      changed = true;
+      const ssh = hostByName(ctx, f.state.host);
+      const left = await converge(ssh, steps, (note) => ctx.report({ kind: 'warning', host: ssh.name, message: note }));
+      for (const c of left) drains.add(ssh.name, c);
+    }),
+  );
+  return changed ? readFleet(ctx) : fleet;
+}
+
 /** `fleet`: what the hosts run, if the caller has just read it (saves a round trip per host). */
 export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?: HostRuntime[]): Promise<RolloutOutcome> {
-  const fleet = known ?? (await readFleet(ctx));
-  const pending = planRollout(fleet.map((f) => f.state), req.target);
-  const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
-  const { done, error } = await applyMoves(ctx, moves, req.parallelHosts ?? false, containerNames(fleet));
-  if (error) {
-    ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
-    return revert(ctx, req.target, done, error.error, req.parallelHosts ?? false);
+  const drains = new Drains();
+  try {
+    const fleet = await convergeFleet(ctx, known ?? (await readFleet(ctx)), drains);
+    const pending = planRollout(fleet.map((f) => f.state), req.target);
+    const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
+    const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
+    if (error) {
+      ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
+      return await revert(ctx, req.target, done, error.error, req.parallelHosts ?? false, drains);
+    }
+    const remaining = pending.length - done.length;
+    if (interrupted) return { kind: 'interrupted', target: req.target, moved: done, remaining };
+    const complete = remaining === 0;
+    if (complete) {
+      // Scale-down leftovers go only once the new release serves everywhere.
+      for (const f of fleet) for (const x of f.extra) await hostByName(ctx, f.state.host).run(removeNow(x.name));
+      const entry = { tag: req.target, time: new Date().toISOString(), who: ctx.who, kind: req.kind };
+      for (const ssh of ctx.hosts) await ssh.run(appendDeploy(relState(ctx), entry));
+    }
+    return { kind: 'done', target: req.target, moved: done, complete, remaining };
+  } finally {
+    // Even on failure: the command ends when the old instances have finished their requests.
+    await drains.waitAll(ctx).catch((err: Error) => ctx.report({ kind: 'warning', message: `could not confirm every drain finished: ${err.message}` }));
   }
-  const remaining = pending.length - moves.length;
-  const complete = remaining === 0;
-  if (complete) {
-    // Scale-down leftovers go only once the new release serves everywhere.
-    for (const f of fleet) for (const x of f.extra) await hostByName(ctx, f.state.host).run(removeNow(x.name));
-    const entry = { tag: req.target, time: new Date().toISOString(), who: ctx.who, kind: req.kind };
-    for (const ssh of ctx.hosts) await ssh.run(appendDeploy(relState(ctx), entry));
-  }
-  return { kind: 'done', target: req.target, moved: done, complete, remaining };
 }
 
 /**
  * Applies moves one at a time per host; hosts one after another, or all at once with `parallelHosts`. The first
- * failure stops every host after the move it is in, so the caller can put back exactly the moves in `done`.
+ * failure stops every host after the move it is in, so the caller can put back exactly the moves in `done`. An
+ * interrupt request stops the same way, without an error.
  */
 async function applyMoves(
   ctx: DeployContext,
   moves: Move[],
   parallelHosts: boolean,
+  drains: Drains,
   existing?: Map<string, ReadonlySet<string>>,
-): Promise<{ done: Move[]; error?: { host: string; error: Error } }> {
+): Promise<{ done: Move[]; error?: { host: string; error: Error }; interrupted: boolean }> {
   const done: Move[] = [];
   let error: { host: string; error: Error } | undefined;
+  let interrupted = false;
   const runHost = async (hostMoves: Move[]) => {
     for (const move of hostMoves) {
       if (error) return;
+      if (ctx.interrupt?.requested) {
+        interrupted = true;
+        return;
+      }
       try {
-        await applyMove(ctx, hostByName(ctx, move.host), move, existing?.get(move.host));
+        // The container that last had this colour of the slot may still drain under its alias: a new instance
+        // must not share the alias with it (the health check could reach the old one).
+        const clash = names.draining(ctx.config.service, move.slot, move.colour);
+        if (drains.has(move.host, clash)) await drains.wait(ctx, move.host, [clash]);
+        const result = await applyMove(ctx, hostByName(ctx, move.host), move, existing?.get(move.host));
+        if (result.draining) drains.add(move.host, result.draining);
         done.push(move);
       } catch (err) {
         error ??= { host: move.host, error: err instanceof Error ? err : new Error(errorMessage(err)) };
@@ -71,7 +140,7 @@ async function applyMoves(
   };
   if (parallelHosts) await Promise.all([...groupByHost(moves).values()].map(runHost));
   else await runHost(moves);
-  return { done, error };
+  return { done, error, interrupted };
 }
 
 function groupByHost(moves: Move[]): Map<string, Move[]> {
@@ -80,12 +149,19 @@ function groupByHost(moves: Move[]): Map<string, Move[]> {
   return out;
 }
 
-async function revert(ctx: DeployContext, target: string, done: Move[], error: Error, parallelHosts: boolean): Promise<RolloutOutcome> {
+async function revert(ctx: DeployContext, target: string, done: Move[], error: Error, parallelHosts: boolean, drains: Drains): Promise<RolloutOutcome> {
   const back = planRevert(done);
-  const result = await applyMoves(ctx, back, parallelHosts);
-  if (result.error) {
-    const stuck = back.filter((m) => !result.done.includes(m));
-    return { kind: 'rollback-failed', target, moved: done, error, rollbackError: result.error.error, stuck };
+  // Putting the old release back is not stopped by an interrupt: leaving the fleet half-reverted is worse.
+  const interrupt = ctx.interrupt;
+  ctx.interrupt = undefined;
+  try {
+    const result = await applyMoves(ctx, back, parallelHosts, drains);
+    if (result.error) {
+      const stuck = back.filter((m) => !result.done.includes(m));
+      return { kind: 'rollback-failed', target, moved: done, error, rollbackError: result.error.error, stuck };
+    }
+    return { kind: 'rolled-back', target, moved: done, error };
+  } finally {
+    ctx.interrupt = interrupt;
   }
-  return { kind: 'rolled-back', target, moved: done, error };
 }

@@ -1,9 +1,22 @@
 /**
  * Runs a change under the per-service lock on every host, and writes the outcome to each host's audit log.
- * If any host's lock is held, the locks already taken are given back and nothing else happens.
+ * If any host's lock is held by a live command, the locks already taken are given back and nothing else happens.
+ * A lock left by an interrupted run (holder gone, or silent) is taken over, with a warning naming that run: the
+ * change that follows converges what it left (see converge.ts).
  */
+import type { Runner } from '../hosts/runner.js';
 import { appendAudit } from '../state/audit.js';
-import { LOCK_HELD_EXIT, acquireLock, parseLockInfo, releaseLock } from '../state/lock.js';
+import {
+  HEARTBEAT_SECONDS,
+  LOCK_HELD_EXIT,
+  acquireLock,
+  breakStaleLock,
+  heartbeat,
+  lockInfoHere,
+  parseHeldLock,
+  releaseLock,
+  staleReason,
+} from '../state/lock.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { relState, type DeployContext } from './context.js';
 
@@ -15,24 +28,43 @@ export type AuditOutcome = string | { outcome: string; detail?: string };
 /** Enough for an error with a host's last output lines; errorMessage has redacted it before it is cut. */
 const DETAIL_MAX = 2000;
 
+async function takeLock(ctx: DeployContext, ssh: Runner): Promise<void> {
+  const dir = relState(ctx);
+  const info = lockInfoHere(ctx.who, ctx.command);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const r = await ssh.exec(acquireLock(dir, info), { allowFailure: true });
+    if (r.code === 0) return;
+    if (r.code !== LOCK_HELD_EXIT) throw new BoxshipError(`${ssh.name}: cannot take the lock: ${r.stderr.trim() || `exit ${r.code}`}`);
+    const held = parseHeldLock(r.stdout);
+    const holder = held.info ? `${held.info.who} running "${held.info.command}" since ${held.info.time}` : 'another boxship command';
+    const stale = attempt === 0 ? staleReason(held) : undefined;
+    if (!stale) {
+      throw new LockHeldError(`${ssh.name}: ${ctx.config.service} is locked by ${holder}`, {
+        hint: 'wait for it to finish; if it died, the next command takes the lock over by itself within a minute (or run: boxship lock release)',
+      });
+    }
+    ctx.report({ kind: 'warning', host: ssh.name, message: `an interrupted run held the lock (${holder}; ${stale}): taking it over and cleaning up after it` });
+    await ssh.exec(breakStaleLock(dir, held.infoText), { allowFailure: true });
+  }
+}
+
 export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, outcomeOf: (r: T) => AuditOutcome): Promise<T> {
   const dir = relState(ctx);
-  const info = { who: ctx.who, command: ctx.command, time: new Date().toISOString() };
-  const taken = [];
-  for (const ssh of ctx.hosts) {
-    const r = await ssh.exec(acquireLock(dir, info), { allowFailure: true });
-    if (r.code !== 0) {
-      for (const t of taken) await t.run(releaseLock(dir)).catch(() => {});
-      if (r.code === LOCK_HELD_EXIT) {
-        const holder = parseLockInfo(r.stdout);
-        throw new LockHeldError(`${ssh.name}: ${ctx.config.service} is locked by ${holder ? `${holder.who} running "${holder.command}" since ${holder.time}` : 'another boxship command'}`, {
-          hint: 'wait for it to finish; if it died, run: boxship lock release',
-        });
-      }
-      throw new BoxshipError(`${ssh.name}: cannot take the lock: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const taken: Runner[] = [];
+  try {
+    for (const ssh of ctx.hosts) {
+      await takeLock(ctx, ssh);
+      taken.push(ssh);
     }
-    taken.push(ssh);
+  } catch (err) {
+    for (const t of taken) await t.run(releaseLock(dir)).catch(() => {});
+    throw err;
   }
+  // The heartbeat tells a later command that this one is alive, however long its drains take.
+  const beat = setInterval(() => {
+    for (const ssh of taken) void ssh.run(heartbeat(dir)).catch(() => {});
+  }, HEARTBEAT_SECONDS * 1000);
+  beat.unref();
   let outcome = 'error';
   let detail: string | undefined;
   try {
@@ -45,9 +77,12 @@ export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, 
     detail = errorMessage(err);
     throw err;
   } finally {
-    for (const ssh of taken) {
-      await ssh.run(appendAudit(dir, { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome, detail: detail?.slice(0, DETAIL_MAX) })).catch(() => {});
-      await ssh.run(releaseLock(dir)).catch(() => {});
-    }
+    clearInterval(beat);
+    await Promise.all(
+      taken.map(async (ssh) => {
+        await ssh.run(appendAudit(dir, { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome, detail: detail?.slice(0, DETAIL_MAX) })).catch(() => {});
+        await ssh.run(releaseLock(dir)).catch(() => {});
+      }),
+    );
   }
 }

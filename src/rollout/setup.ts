@@ -6,16 +6,27 @@
 import type Docker from 'dockerode';
 import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
-import { type Command, command, script } from '../hosts/command.js';
-import type { SshHost } from '../hosts/ssh.js';
+import { type Command, command, reading, script } from '../hosts/command.js';
+import { DryRunRunner, type Runner } from '../hosts/runner.js';
 import { type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
-import { parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState, reloadProxy, removeProxy, startProxy, writeProxyConfig } from '../proxy/commands.js';
+import {
+  applyProxyMode,
+  parseProxyState,
+  proxyHostConfigFile,
+  proxyHostDir,
+  proxyState,
+  reloadProxy,
+  removeProxy,
+  startProxy,
+  syncLiveColours,
+  writeProxyConfig,
+} from '../proxy/commands.js';
 import { shipImage } from '../ship/release.js';
 import { HostError } from '../util/errors.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
-import { names } from './names.js';
+import { LABEL, names } from './names.js';
 
 /** The env file the instances read: config env, secrets, and the config-file pointer, KEY=VALUE per line. */
 export function envFileText(config: Config): string {
@@ -28,7 +39,7 @@ export function envFileText(config: Config): string {
 }
 
 export function checkDocker(): Command {
-  return command('check that Docker answers', 'docker', 'version', '--format', '{{.Server.Version}}');
+  return reading(command('check that Docker answers', 'docker', 'version', '--format', '{{.Server.Version}}'));
 }
 
 export function makeStateDirs(config: Config, stateDir: string): Command {
@@ -59,12 +70,13 @@ export function parseMode(text: string): ProxyMode {
   return { kind: 'serving' };
 }
 
-export async function readMode(ctx: DeployContext, ssh: SshHost): Promise<ProxyMode> {
+export async function readMode(ctx: DeployContext, ssh: Runner): Promise<ProxyMode> {
   return parseMode(await ssh.run(readFileCommand('read the proxy mode', modeFile(relState(ctx)))));
 }
 
-export function proxyConfigFor(config: Config, instances: number, mode: ProxyMode): string {
-  return caddyConfigText(caddyInputFromConfig(config, instances, mode));
+/** The proxy's config: the same in every mode (maintenance and each slot's colour are marker files, see caddy-config.ts). */
+export function proxyConfigFor(config: Config, instances: number): string {
+  return caddyConfigText(caddyInputFromConfig(config, instances));
 }
 
 function waitProxyHealthy(service: string): Command {
@@ -77,7 +89,7 @@ function waitProxyHealthy(service: string): Command {
 }
 
 /** Makes sure the proxy image is on the host: shipped from this machine if it has it, else pulled by the host. */
-async function ensureProxyImage(ctx: DeployContext, ssh: SshHost, docker: Docker): Promise<void> {
+async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker): Promise<void> {
   const image = ctx.config.proxy.image;
   const local = await docker.getImage(image).inspect().catch(() => undefined);
   if (local) {
@@ -87,14 +99,14 @@ async function ensureProxyImage(ctx: DeployContext, ssh: SshHost, docker: Docker
     return;
   }
   ctx.report({ kind: 'step', host: ssh.name, message: `pulling the proxy image ${image} on the host` });
-  await ssh.exec(command(`pull ${image}`, 'docker', 'pull', image)).catch((err: Error) => {
+  await ssh.exec(command(`pull ${image}`, 'docker', 'pull', image), { timeoutMs: 10 * 60_000 }).catch((err: Error) => {
     throw new HostError(ssh.name, `the proxy image ${image} is neither on the host nor here, and the host cannot pull it: ${err.message}`, {
       hint: 'build it here (scripts/setup.sh builds boxship-proxy:caddy-2.6.2 from dockerfiles/proxy) or set proxy.image to an image the host can pull',
     });
   });
 }
 
-export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docker, mode?: ProxyMode): Promise<void> {
+export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode): Promise<void> {
   const { config } = ctx;
   const rel = relState(ctx);
   const abs = await absState(ctx, ssh);
@@ -106,15 +118,21 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
     }),
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
     ssh.run(ensureNetwork(config.service)),
-    ssh.exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true }).then((r) => r.code === 0),
+    ssh.exec(reading(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image)), { allowFailure: true }).then((r) => r.code === 0),
     mode ? Promise.resolve(mode) : readMode(ctx, ssh),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
-  if (!hasImage) await ensureProxyImage(ctx, ssh, docker);
+  if (!hasImage) {
+    if (ssh instanceof DryRunRunner) ssh.note(`ship the proxy image ${config.proxy.image} from here (layer-thin, as release does), or let the host pull it`);
+    else await ensureProxyImage(ctx, ssh, docker);
+  }
 
+  // The mode is files the proxy checks per request (no reload), and each slot's colour marker follows the instance
+  // that holds the slot's name, before a new config that reads the markers can be loaded.
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
-  const text = proxyConfigFor(config, ssh.config.instances, storedMode);
+  await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, ssh.config.instances, LABEL))]);
+  const text = proxyConfigFor(config, ssh.config.instances);
   const changed = currentConfig !== text;
   if (changed) await ssh.run(writeProxyConfig(hostDir), text);
 
@@ -136,7 +154,7 @@ export async function ensureHost(ctx: DeployContext, ssh: SshHost, docker: Docke
 }
 
 /** What a rollback needs of a host: its proxy up (a rollback never changes settings, so nothing else is prepared). */
-export async function ensureProxyRunning(ctx: DeployContext, ssh: SshHost): Promise<void> {
+export async function ensureProxyRunning(ctx: DeployContext, ssh: Runner): Promise<void> {
   const state = parseProxyState(await ssh.run(proxyState(ctx.config.service)));
   if (state.status !== 'running') {
     throw new HostError(ssh.name, `the proxy container ${names.proxy(ctx.config.service)} is ${state.status}`, { hint: 'run: boxship setup (it starts the proxy), then the rollback again' });

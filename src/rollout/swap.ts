@@ -1,17 +1,18 @@
 /**
  * Carries out one move: start the slot's idle colour next to the live instance, wait until it passes its health
- * check through the proxy's network, give the proxy's own health check time to see it, then stop the old instance
- * (SIGTERM: it stops accepting and finishes in-flight requests) and give the new one the slot's name.
- * The proxy config never changes during this, so no Caddy reload drops a connection.
+ * check through the proxy's network, give the proxy's own health check time to see it, then hand the slot over: the
+ * old instance steps aside under a draining name and drains in the background on the host, while the rollout goes
+ * on with the next slot. The proxy config never changes during this, so no Caddy reload drops a connection.
  */
 import type { Config } from '../config/types.js';
 import { type Command, sequence } from '../hosts/command.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
-import { removeNow, rename, runInstance, stopAndRemove, waitHealthy } from './instance-commands.js';
+import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
 import { names } from './names.js';
 import type { Move } from './plan.js';
+import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 
 export class HealthCheckFailed extends BoxshipError {
   constructor(
@@ -19,7 +20,9 @@ export class HealthCheckFailed extends BoxshipError {
     container: string,
     detail: string,
   ) {
-    super(`${move.host}: ${container} on ${move.to} failed its health check:\n${detail}`);
+    super(`${move.host}: ${container} on ${move.to.slice(0, 12)} failed its health check:\n${detail}`, {
+      hint: 'the lines above are the app\'s own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)',
+    });
   }
 }
 
@@ -28,15 +31,23 @@ export function shaOfTag(tag: string): string {
   return tag.slice(0, 40);
 }
 
-/** The commands of one move, in order, as data: what applyMove runs and what --plan prints. */
+/** The commands of one move, in order, as data. */
 export interface MoveSteps {
+  /** Leftovers of a run that was cut off, which would block the names this move uses. */
   prepare: Command[];
   start?: Command;
   wait?: Command;
-  /** Runs only after the new instance is healthy (or, for a move to nothing, is the whole move). */
-  retire: Command[];
+  /** Runs once the new instance is healthy: the slot's name (and restart policy) goes to it. */
+  handover?: Command;
+  /** The old instance's background drain, and its name (to wait for at the end of the run). */
+  drain?: { command: Command; container: string };
   /** Undo of `start` when the health check fails. */
   discard?: Command;
+}
+
+/** Seconds an old instance may take to finish: the configured drain plus docker stop's timeout. */
+export function stopSeconds(config: Config): number {
+  return Math.ceil(config.app.drainSeconds + config.app.stopTimeoutSeconds);
 }
 
 /**
@@ -46,15 +57,43 @@ export interface MoveSteps {
 export function moveSteps(config: Config, move: Move, stateDirAbs: string, existing?: ReadonlySet<string>): MoveSteps {
   const s = config.service;
   const live = names.instance(s, move.slot);
-  const stopSeconds = config.app.drainSeconds + config.app.stopTimeoutSeconds;
-  if (move.to === '') return { prepare: [], retire: [stopAndRemove(live, stopSeconds)] };
-  const incoming = move.from === null ? live : names.incoming(s, move.slot);
+  const seconds = stopSeconds(config);
+  if (move.to === '') {
+    // Back to an empty slot (undoing a scale-up): the instance leaves like any old one, draining in the background.
+    const draining = names.draining(s, move.slot, move.fromColour ?? 'blue');
+    return {
+      prepare: [],
+      handover: sequence(`retire ${live}`, [
+        // An empty slot is routed to blue (the colour it starts with next time); a green instance leaves rotation here.
+        setLiveColour(proxyHostDir(stateDirAbs), move.slot, 'blue'),
+        { argv: ['docker', 'update', '--restart', 'no', live], why: `keep ${live} from restarting` },
+        { argv: ['docker', 'rename', live, draining], why: `rename ${live} to ${draining}` },
+      ]),
+      drain: { command: startDrain(draining, seconds), container: draining },
+    };
+  }
+  const empty = move.from === null;
+  const incoming = empty ? live : names.incoming(s, move.slot);
+  const draining = names.draining(s, move.slot, move.fromColour ?? 'blue');
+  // Draining leftovers are not removed here: one may be a drain of this very run (converge.ts clears old ones).
+  const leftovers = empty ? [names.incoming(s, move.slot), live] : [incoming];
   return {
-    // A leftover from a run that was cut off would block the name.
-    prepare: (move.from === null ? [names.incoming(s, move.slot), live] : [incoming]).filter((n) => !existing || existing.has(n)).map(removeNow),
-    start: runInstance(config, { slot: move.slot, tag: move.to, colour: move.colour, name: incoming, stateDirAbs, sha: shaOfTag(move.to) }),
+    prepare: leftovers.filter((n) => !existing || existing.has(n)).map(removeNow),
+    start: runInstance(config, {
+      slot: move.slot,
+      tag: move.to,
+      colour: move.colour,
+      name: incoming,
+      stateDirAbs,
+      sha: shaOfTag(move.to),
+      restart: empty ? 'unless-stopped' : 'no',
+    }),
     wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
-    retire: move.from === null ? [] : [stopAndRemove(live, stopSeconds), rename(incoming, live)],
+    // The hand-over first routes the slot to the new colour, so the old instance gets no new request before it is told
+    // to stop (see caddy-config.ts). An empty slot starts blue, the colour an empty slot is routed to.
+    ...(empty
+      ? {}
+      : { handover: handOver(live, incoming, draining, setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour)), drain: { command: startDrain(draining, seconds), container: draining } }),
     discard: removeNow(incoming),
   };
 }
@@ -66,27 +105,42 @@ export function caddyPickupMs(intervalMs: number): number {
   return Math.min(intervalMs, 1000) + 100;
 }
 
-export async function applyMove(ctx: DeployContext, ssh: SshHost, move: Move, existing?: ReadonlySet<string>): Promise<void> {
+/** What a move leaves running in the background: the old instance's drain, to be waited for before the command ends. */
+export interface MoveResult {
+  draining?: string;
+}
+
+export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, existing?: ReadonlySet<string>): Promise<MoveResult> {
   const { config, report } = ctx;
   const live = names.instance(config.service, move.slot);
   const steps = moveSteps(config, move, await absState(ctx, ssh), existing);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
-    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start]));
-    try {
-      await ssh.run(steps.wait);
-    } catch (err) {
+    await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start])).catch((err: unknown) => {
+      throw missingImage(ssh.name, names.image(config.service, move.to), errorMessage(err)) ?? err;
+    });
+    const r = await ssh.exec(steps.wait, { allowFailure: true });
+    if (r.code !== 0) {
       if (steps.discard) await ssh.run(steps.discard).catch(() => {});
-      throw new HealthCheckFailed(move, live, errorMessage(err));
+      // The script's own stderr says why (exit code, the app's first error line, its last lines); a runner failure
+      // (timeout, lost connection) has no exit code and is reported as such.
+      const known = r.code === HEALTH_EXIT.exited || r.code === HEALTH_EXIT.timedOut;
+      throw new HealthCheckFailed(move, live, (known ? r.stderr : `${r.stderr}${r.stdout}`).trim() || `the check ended with exit ${r.code ?? r.signal ?? '?'}`);
     }
     // Caddy marks a newly answering upstream healthy on its next active check. When this slot is the host's only
-    // instance, wait for that before stopping the old one, or requests would queue (try_duration) until it happens;
+    // instance, wait for that before the old one leaves, or requests would queue (try_duration) until it happens;
     // with other slots serving, Caddy retries a failed dial on them and no wait is needed.
-    if (ssh.config.instances === 1) await sleep(caddyPickupMs(config.healthcheck.intervalMs));
+    if (ssh.config.instances === 1 && move.from !== null && !ssh.dryRun) await sleep(caddyPickupMs(config.healthcheck.intervalMs));
   }
-  if (steps.retire.length) {
-    report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: draining and stopping ${move.from?.slice(0, 12)}` : `${live}: removing it` });
-    await ssh.run(sequence(steps.retire[0]!.why, steps.retire));
+  let draining: string | undefined;
+  if (steps.handover) {
+    await ssh.run(steps.handover);
+    if (steps.drain) {
+      report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: ${move.from?.slice(0, 12)} drains in the background` : `${live}: removing it` });
+      await ssh.run(steps.drain.command);
+      draining = steps.drain.container;
+    }
   }
   if (move.to) report({ kind: 'step', host: ssh.name, message: `${live}: serving ${move.to.slice(0, 12)}` });
+  return draining ? { draining } : {};
 }

@@ -1,7 +1,14 @@
 /**
- * Which layers a host lacks (pure). The classic image store keys layers by chain ID: the hash of a layer together
- * with every layer below it. `docker load` skips any layer whose chain ID the daemon already has without opening
- * its file, so a tar that leaves those files out loads fine and carries only what is new.
+ * Which layers a host lacks (pure), for both image stores.
+ *
+ * Classic store (overlay2 and friends): layers are keyed by chain ID, the hash of a layer together with every layer
+ * below it. `docker load` skips a layer whose chain ID the daemon has without opening its file, so the same diff on
+ * another base counts as missing.
+ *
+ * containerd store: `docker load` imports blobs into the content store and resolves every blob the manifest names
+ * there. A layer may be left out only if the store holds a blob whose digest is exactly the layer's diffID (the
+ * uncompressed tar). A layer the store holds only compressed (pulled from a registry, built on the host) has another
+ * digest and must be sent: referencing it by diffID would load "successfully" into an image hidden from `docker images`.
  */
 import { createHash } from 'node:crypto';
 
@@ -22,29 +29,26 @@ export function presentChains(imageLayerLists: readonly (readonly string[])[]): 
   return set;
 }
 
-export interface TrimPlan {
-  /** Paths inside the `docker save` tar to leave out for this host. */
-  omit: Set<string>;
-  /** Indexes (bottom = 0) of layers the host has. */
+/** What a host holds, as far as leaving a layer out of its archive is concerned. */
+export type HostLayers =
+  | { store: 'classic'; chains: ReadonlySet<string> }
+  /** `blobs`: every digest in the content store (`ctr -n moby content ls`). */
+  | { store: 'containerd'; blobs: ReadonlySet<string> };
+
+export interface LayerPlan {
+  /** Indexes (bottom = 0) of layers the host has and that are left out. */
   present: number[];
   /** Indexes of layers that must be sent. */
   missing: number[];
 }
 
-/**
- * manifestLayers[i] is the tar path holding layer i (legacy `<id>/layer.tar` or OCI `blobs/sha256/<hex>`);
- * diffIds[i] its uncompressed digest. A path may stand for several layers (OCI dedupes identical blobs), so it is
- * left out only if the host has every one of them.
- */
-export function planTrim(manifestLayers: readonly string[], diffIds: readonly string[], hostChains: ReadonlySet<string>): TrimPlan {
-  if (manifestLayers.length !== diffIds.length) {
-    throw new Error(`image manifest lists ${manifestLayers.length} layers but its config has ${diffIds.length} diff IDs`);
-  }
-  const chains = chainIds(diffIds);
+export function planLayers(diffIds: readonly string[], host: HostLayers): LayerPlan {
+  const has: (i: number) => boolean =
+    host.store === 'classic'
+      ? ((chains) => (i) => host.chains.has(chains[i]!))(chainIds(diffIds))
+      : (i) => host.blobs.has(diffIds[i]!);
   const present: number[] = [];
   const missing: number[] = [];
-  chains.forEach((c, i) => (hostChains.has(c) ? present : missing).push(i));
-  const needed = new Set(missing.map((i) => manifestLayers[i]));
-  const omit = new Set(present.map((i) => manifestLayers[i]!).filter((p) => !needed.has(p)));
-  return { omit, present, missing };
+  diffIds.forEach((_, i) => (has(i) ? present : missing).push(i));
+  return { present, missing };
 }

@@ -1,20 +1,61 @@
 /**
- * Keeps the newest `keep` releases on a host and removes the images of older ones. An image a container still
- * uses cannot be removed (docker refuses), which is what protects a release that is still serving.
+ * Keeps the newest `releases.keep` releases on a host and removes the images of older ones, never one that is
+ * needed: the current and previous release (rollback's targets), any release a container of the service uses
+ * (serving, canary, starting or draining), and nothing at all while another command holds the deploy lock (a
+ * rollout in flight may be moving to an older release). Pruning takes the lock itself for the same reason.
  */
 import { command } from '../hosts/command.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
+import { listInstances, parseInstances } from '../rollout/instance-commands.js';
+import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import type { LedgerEntry } from '../state/ledger.js';
+import { whoAmI } from '../state/ledger.js';
+import { acquireLock, lockInfoHere, releaseLock } from '../state/lock.js';
+import { stateDir } from '../state/paths.js';
 
 export function tagsToPrune(newestFirst: LedgerEntry[], keep: number, protect: ReadonlySet<string> = new Set()): string[] {
   return newestFirst.slice(keep).map((e) => e.tag).filter((t) => !protect.has(t));
 }
 
-export async function pruneImages(ssh: SshHost, service: string, newestFirst: LedgerEntry[], keep: number, protect?: ReadonlySet<string>): Promise<string[]> {
-  const removed: string[] = [];
-  for (const tag of tagsToPrune(newestFirst, keep, protect)) {
-    const r = await ssh.exec(command(`remove old release ${tag}`, 'docker', 'image', 'rm', `${service}:${tag}`), { allowFailure: true });
-    if (r.code === 0) removed.push(tag);
+export interface PruneResult {
+  removed: string[];
+  /** Old releases kept beyond `keep` because something needs them, with why. */
+  kept: { tag: string; why: string }[];
+  /** Set when pruning was skipped on this host (a deploy lock was held). */
+  skipped?: string;
+}
+
+/** What each release beyond `keep` is still needed for (pure). */
+export function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: string[]): Map<string, string> {
+  const why = new Map<string, string>();
+  const { current, previous } = currentAndPrevious(deploys);
+  for (const tag of inUse) why.set(tag, 'a container uses it');
+  if (previous) why.set(previous, 'it is the previous release (rollback)');
+  if (current) why.set(current, 'it is the current release');
+  return why;
+}
+
+export async function pruneReleases(ssh: Runner, service: string, newestFirst: LedgerEntry[], keep: number): Promise<PruneResult> {
+  if (newestFirst.length <= keep) return { removed: [], kept: [] };
+  const dir = stateDir(service);
+  const lock = await ssh.exec(acquireLock(dir, lockInfoHere(whoAmI(), 'boxship release (pruning old releases)')), { allowFailure: true });
+  if (lock.code !== 0) return { removed: [], kept: [], skipped: 'another boxship command holds the deploy lock; old releases are pruned after the next release' };
+  try {
+    const [deploys, instances] = await Promise.all([ssh.run(readDeploys(dir)).then(parseDeploys), ssh.run(listInstances(service)).then(parseInstances)]);
+    const protect = protectedReleases(deploys, instances.map((i) => i.tag));
+    const removed: string[] = [];
+    const kept: PruneResult['kept'] = [];
+    for (const e of newestFirst.slice(keep)) {
+      const why = protect.get(e.tag);
+      if (why) {
+        kept.push({ tag: e.tag, why });
+        continue;
+      }
+      const r = await ssh.exec(command(`remove old release ${e.tag}`, 'docker', 'image', 'rm', `${service}:${e.tag}`), { allowFailure: true });
+      if (r.code === 0) removed.push(e.tag);
+    }
+    return { removed, kept };
+  } finally {
+    await ssh.run(releaseLock(dir)).catch(() => {});
   }
-  return removed;
 }

@@ -1,19 +1,24 @@
 /**
- * Ships a built image to every host in parallel: per host, ask which layers it has, send only the rest (from one
- * shared `docker save`), load and tag, record it in the ledger, prune old releases.
+ * Ships a built image to every host in parallel: per host, ask once what it has (platform, store, images, layers),
+ * refuse an image built for another platform before sending anything, send only the missing layers (from one shared
+ * `docker save`) in the one archive format every engine loads, load, check and tag, record it in the ledger, prune
+ * old releases.
  */
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
-import type { Connection } from '../hosts/fleet.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { HostConfig } from '../config/types.js';
+import type { Runner } from '../hosts/runner.js';
 import { appendAudit } from '../state/audit.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
 import { stateDir } from '../state/paths.js';
-import { pruneImages } from './prune.js';
-import { CONTAINERD_SNAPSHOTTER, imageIdOf, inventory, tagImage } from './commands.js';
-import { planTrim, presentChains, type TrimPlan } from './layers.js';
+import { pruneReleases } from './prune.js';
+import { configPlatform, expectedImageId, thinArchive } from './archive.js';
+import { inventory, tagImage } from './commands.js';
+import { parseInventory } from './inventory.js';
+import { planLayers } from './layers.js';
+import { checkPlatform } from './platform.js';
 import { saveImage, type SavedImage } from './spool.js';
-import { sendImage } from './transfer.js';
+import { incomingName, sendImage } from './transfer.js';
 import type { Report } from '../util/events.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -30,6 +35,9 @@ export interface HostShipResult {
   ok: boolean;
   error?: Error;
   alreadyPresent?: boolean;
+  /** The host's image store, and the ID `docker images` shows there (config digest on classic, manifest on containerd). */
+  store?: 'classic' | 'containerd';
+  imageId?: string;
   bytesSent: number;
   bytesReceived: number;
   layersSent: number;
@@ -44,22 +52,14 @@ export interface ShipSummary {
   fullImageBytes?: number;
 }
 
-export interface HostInventory {
-  chains: Set<string>;
-  containerdStore: boolean;
-}
-
-export async function hostInventory(ssh: SshHost): Promise<HostInventory> {
-  const [driverLine = '', ...lists] = (await ssh.run(inventory())).split('\n').filter(Boolean);
-  const layerLists = lists.map((l) => JSON.parse(l) as string[] | null).map((l) => l ?? []);
-  return { chains: presentChains(layerLists), containerdStore: driverLine.includes(CONTAINERD_SNAPSHOTTER) };
-}
+/** A host to ship to: open (a runner) or not reachable (the error says why). */
+export type ShipConnection = { host: HostConfig; ssh?: Runner; error?: Error };
 
 export interface ShipOptions {
   config: Config;
   docker: Docker;
   image: ImageToShip;
-  connections: Connection[];
+  connections: ShipConnection[];
   report: Report;
   onHostDone?: (r: HostShipResult) => void;
   /** Record a release in the ledger and prune old ones (false for support images such as the proxy). */
@@ -79,33 +79,39 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   };
   const dir = stateDir(config.service);
 
-  const shipOne = async (conn: Connection): Promise<HostShipResult> => {
+  const shipOne = async (conn: ShipConnection): Promise<HostShipResult> => {
     const started = Date.now();
     const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
     try {
       if (!conn.ssh) throw conn.error;
       const ssh = conn.ssh;
       report({ kind: 'step', host: ssh.name, message: 'checking which layers the host has' });
-      const existing = (await ssh.run(imageIdOf(image.imageId))).trim();
-      if (existing === image.imageId) {
+      const savedImage = spool(); // starts the one `docker save` while we ask the host what it has
+      const inv = parseInventory(await ssh.run(inventory()));
+      const s = await savedImage;
+      result.store = inv.store;
+      checkPlatform(ssh.name, image.ref, configPlatform(s.config), inv.platform);
+      const plan = planLayers(s.diffIds, inv.layers);
+      const name = incomingName(config.service);
+      const archive = thinArchive(s, plan.missing, name);
+      const expectedId = expectedImageId(archive, inv.store);
+      result.imageId = expectedId;
+      if (inv.imageIds.has(expectedId)) {
         result.alreadyPresent = true;
-        await ssh.run(tagImage(image.imageId, image.ref));
+        await ssh.run(tagImage(expectedId, image.ref));
         report({ kind: 'step', host: ssh.name, message: 'image already on the host: tagged, nothing sent' });
       } else {
-        const savedImage = spool(); // starts the one `docker save` while we ask the host what it has
-        const inv = await hostInventory(ssh);
-        const s = await savedImage;
-        let plan: TrimPlan = planTrim(s.manifestLayers, s.diffIds, inv.chains);
-        if (inv.containerdStore) {
-          report({ kind: 'warning', host: ssh.name, message: 'the host uses the containerd image store, which needs every layer in a loaded tar: sending the whole image' });
-          plan = { omit: new Set(), present: [], missing: s.diffIds.map((_, i) => i) };
+        if (inv.contentUnavailable) {
+          report({ kind: 'warning', host: ssh.name, message: `cannot list the containerd content store (${inv.contentUnavailable}): sending every layer; give the SSH user access to ctr (root or sudo -n) to ship only what is missing` });
         }
-        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${s.diffIds.length} layers (${plan.present.length} already there)` });
+        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${s.diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store)` });
         let last = 0;
         const t0 = Date.now();
-        const sent = await sendImage(ssh, s, plan, {
+        const sent = await sendImage(ssh, archive, s.layers, {
           stateDir: dir,
           tag: image.ref,
+          name,
+          expectedId,
           onBytes: (n) => {
             const now = Date.now();
             if (now - last < 250) return;
@@ -113,7 +119,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
             report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
           },
         });
-        Object.assign(result, sent);
+        Object.assign(result, sent, { layersSent: plan.missing.length, layersSkipped: plan.present.length });
         report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
       }
       if (opts.recordRelease !== false) await recordRelease(ssh);
@@ -125,12 +131,15 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     opts.onHostDone?.(result);
     return result;
 
-    async function recordRelease(ssh: SshHost): Promise<void> {
+    async function recordRelease(ssh: Runner): Promise<void> {
       const time = new Date().toISOString();
-      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
+      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: result.imageId ?? image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
       await ssh.run(appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.bytesSent} bytes sent` }));
       const ledger = releasesNewestFirst(await readLedger(ssh, dir));
-      result.pruned = await pruneImages(ssh, config.service, ledger, config.releases.keep);
+      const pruned = await pruneReleases(ssh, config.service, ledger, config.releases.keep);
+      result.pruned = pruned.removed;
+      if (pruned.skipped) report({ kind: 'warning', host: ssh.name, message: `old releases not pruned: ${pruned.skipped}` });
+      for (const k of pruned.kept) report({ kind: 'step', host: ssh.name, message: `kept old release ${k.tag.slice(0, 12)}: ${k.why}` });
     }
   };
 

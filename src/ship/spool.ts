@@ -5,29 +5,42 @@
  * v1 IDs and manifest.json, which says which folder is which layer, comes last. A streaming filter cannot know
  * which layer it is holding until the stream is over. Unpacking once (page cache makes it cheap) lets each host read
  * only the files it lacks, at its own pace, and a slow host never holds back a fast one.
+ *
+ * Either image store may be the deployer's (save-format.ts). Every layer ends up as an uncompressed file whose
+ * sha256 is its diffID: that is what the thin archive sends and references (archive.ts). A containerd store may
+ * save a layer gzipped; such a layer is unpacked here once, and its digest checked against the config's diffID.
  */
-import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import type Docker from 'dockerode';
 import { extract } from 'tar-fs';
 import { BoxshipError } from '../util/errors.js';
+import type { ArchiveImage } from './archive.js';
+import { compressionOf, saveLayout } from './save-format.js';
 
-export interface SavedImage {
+export interface SpoolLayer {
+  diffId: string;
+  /** Exact uncompressed size. */
+  size: number;
+  /** Absolute path of the uncompressed layer tar. */
+  file: string;
+}
+
+export interface SavedImage extends ArchiveImage {
+  /** The ID the deployer's engine gives the image (config digest on a classic store, manifest digest on containerd). */
   imageId: string;
   dir: string;
-  /** Tar path of each layer, bottom first. */
-  manifestLayers: string[];
+  layers: SpoolLayer[];
   diffIds: string[];
   /** Total bytes of the uncompressed save (what a plain `docker save | docker load` would send). */
   bytes: number;
   remove(): Promise<void>;
-}
-
-interface ManifestEntry {
-  Config: string;
-  Layers: string[];
 }
 
 /** tmpfs (/dev/shm) when it has room for the image twice over: the spool is read right back, disk buys nothing. */
@@ -50,13 +63,51 @@ export async function saveImage(docker: Docker, imageId: string): Promise<SavedI
     const stream = (await docker.getImage(imageId).get()) as NodeJS.ReadableStream;
     stream.on('data', (c: Buffer) => (bytes += c.length));
     await pipeline(stream, extract(dir));
-    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as ManifestEntry[];
-    const entry = manifest[0];
-    if (!entry || manifest.length !== 1) throw new BoxshipError(`docker save of ${imageId} holds ${manifest.length} images, expected 1`);
-    const config = JSON.parse(await readFile(join(dir, entry.Config), 'utf8')) as { rootfs?: { diff_ids?: string[] } };
-    return { imageId, dir, manifestLayers: entry.Layers, diffIds: config.rootfs?.diff_ids ?? [], bytes, remove };
+    return { imageId, dir, bytes, remove, ...(await readSpool(dir)) };
   } catch (err) {
     await remove();
     throw err instanceof BoxshipError ? err : new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, { hint: 'is the local Docker engine running and does the image still exist?', cause: err });
   }
+}
+
+/** Config and uncompressed layers of an unpacked save. */
+export async function readSpool(dir: string): Promise<{ config: Buffer; layers: SpoolLayer[]; diffIds: string[] }> {
+  const inside = (p: string) => {
+    const abs = join(dir, normalize(p));
+    if (!abs.startsWith(dir + '/')) throw new BoxshipError(`docker save output names a path outside itself: ${p}`);
+    return abs;
+  };
+  const layout = saveLayout((p) => (existsSync(inside(p)) ? readFileSync(inside(p)) : undefined));
+  const config = await readFile(inside(layout.configPath));
+  const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layout.layerPaths.length) {
+    throw new BoxshipError(`the saved image lists ${layout.layerPaths.length} layers but its config has ${diffIds.length} diff IDs`);
+  }
+  const layers: SpoolLayer[] = [];
+  for (const [i, path] of layout.layerPaths.entries()) layers.push(await uncompressedLayer(dir, inside(path), diffIds[i]!));
+  return { config, layers, diffIds };
+}
+
+async function uncompressedLayer(dir: string, file: string, diffId: string): Promise<SpoolLayer> {
+  const fh = await open(file, 'r');
+  const head = Buffer.alloc(4);
+  await fh.read(head, 0, 4, 0).finally(() => fh.close());
+  const kind = compressionOf(head);
+  if (kind === 'none') return { diffId, size: (await stat(file)).size, file };
+  if (kind === 'zstd') throw new BoxshipError(`layer ${diffId} is saved zstd-compressed, which boxship cannot unpack`, { hint: 'build the image with gzip or uncompressed layers (the default)' });
+  await mkdir(join(dir, 'uncompressed'), { recursive: true });
+  const out = join(dir, 'uncompressed', diffId.replace('sha256:', ''));
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(file), createGunzip(), meter, createWriteStream(out));
+  const digest = 'sha256:' + hash.digest('hex');
+  if (digest !== diffId) throw new BoxshipError(`a saved layer unpacks to ${digest}, but the image config says ${diffId}`);
+  return { diffId, size, file: out };
 }

@@ -5,7 +5,7 @@
 import { userInfo, hostname } from 'node:os';
 import type { Command } from '../hosts/command.js';
 import { appendJsonLine, parseJsonLines, readFileCommand } from './jsonl.js';
-import type { SshHost } from '../hosts/ssh.js';
+import type { Runner } from '../hosts/runner.js';
 
 export interface LedgerEntry {
   tag: string;
@@ -50,6 +50,6 @@ export function whoAmI(): string {
   return `${userInfo().username}@${hostname()}`;
 }
 
-export async function readLedger(host: SshHost, stateDir: string): Promise<LedgerEntry[]> {
+export async function readLedger(host: Runner, stateDir: string): Promise<LedgerEntry[]> {
   return parseLedger(await host.run(readLedgerCommand(stateDir)));
 }

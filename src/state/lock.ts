@@ -1,32 +1,70 @@
 /**
  * A per-service lock on each host for commands that change what serves (rollout, rollback, maintenance).
  * `mkdir` is atomic on every filesystem, so taking the lock is one command with no race between check and take.
+ * The holder is known (who, which command, which machine and pid) and alive: it touches the lock every
+ * HEARTBEAT_SECONDS. A lock whose holder is gone (its pid no longer runs on this machine) or silent for
+ * STALE_AFTER_SECONDS (measured by the host's own clock, so skew between machines does not matter) was left by an
+ * interrupted run: the next command takes it over and converges what that run left.
  */
-import { type Command, script } from '../hosts/command.js';
+import { hostname } from 'node:os';
+import { type Command, reading, script } from '../hosts/command.js';
 import { readFileCommand } from './jsonl.js';
 
 export interface LockInfo {
   who: string;
   command: string;
   time: string;
+  /** Deployer machine and process holding the lock (absent in locks written by older boxship versions). */
+  machine?: string;
+  pid?: number;
 }
+
+export const HEARTBEAT_SECONDS = 10;
+export const STALE_AFTER_SECONDS = 45;
+export const LOCK_HELD_EXIT = 75;
 
 export function lockDir(stateDir: string): string {
   return `${stateDir}/lock`;
 }
 
-/** Exit 0 and take the lock, or exit 75 and print the holder's info. */
+export function lockInfoHere(who: string, command: string): LockInfo {
+  return { who, command, time: new Date().toISOString(), machine: hostname(), pid: process.pid };
+}
+
+/** Exit 0 and take the lock, or exit 75 and print `{"age":<seconds since the last heartbeat>,"info":{...}}`. */
 export function acquireLock(stateDir: string, info: LockInfo): Command {
   return script(
     `take the deploy lock (${info.command})`,
-    'mkdir -p "$1" && if mkdir "$2" 2>/dev/null; then printf "%s\\n" "$3" > "$2/info.json"; else cat "$2/info.json" 2>/dev/null || echo "{}"; exit 75; fi',
+    [
+      'mkdir -p "$1"',
+      'if mkdir "$2" 2>/dev/null; then printf "%s\\n" "$3" > "$2/info.json"; exit 0; fi',
+      'm=$(stat -c %Y "$2/info.json" 2>/dev/null || stat -c %Y "$2" 2>/dev/null || date +%s)',
+      'printf \'{"age":%s,"info":%s}\\n\' "$(( $(date +%s) - m ))" "$(cat "$2/info.json" 2>/dev/null || echo "{}")"',
+      'exit 75',
+    ].join('\n'),
     stateDir,
     lockDir(stateDir),
     JSON.stringify(info),
   );
 }
 
-export const LOCK_HELD_EXIT = 75;
+/** Shows the holder is alive: the lock's mtime is its heartbeat. */
+export function heartbeat(stateDir: string): Command {
+  return script('refresh the deploy lock', 'touch "$1/info.json" 2>/dev/null || true', lockDir(stateDir));
+}
+
+/**
+ * Removes a stale lock, but only if it is still the one we judged stale (same holder text): two commands that both
+ * found it stale cannot take it over from each other.
+ */
+export function breakStaleLock(stateDir: string, heldInfoText: string): Command {
+  return script(
+    'take over a stale deploy lock',
+    '[ "$(cat "$1/info.json" 2>/dev/null)" = "$2" ] && mv "$1" "$1.stale.$$" && rm -rf "$1.stale.$$"',
+    lockDir(stateDir),
+    heldInfoText,
+  );
+}
 
 export function releaseLock(stateDir: string): Command {
   return script('release the deploy lock', 'rm -rf "$1"', lockDir(stateDir));
@@ -36,6 +74,11 @@ export function readLock(stateDir: string): Command {
   return readFileCommand('read the deploy lock', `${lockDir(stateDir)}/info.json`);
 }
 
+/** Seconds since the lock's last heartbeat, by the host's clock; empty output when there is no lock. */
+export function lockAge(stateDir: string): Command {
+  return reading(script('check the deploy lock heartbeat', 'f="$1/info.json"; [ -e "$f" ] && echo $(( $(date +%s) - $(stat -c %Y "$f") )) || true', lockDir(stateDir)));
+}
+
 export function parseLockInfo(text: string): LockInfo | undefined {
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
@@ -43,4 +86,41 @@ export function parseLockInfo(text: string): LockInfo | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The held-lock answer of acquireLock: the holder, its info as written (for breakStaleLock) and its silence. */
+export function parseHeldLock(text: string): { info?: LockInfo; infoText: string; ageSeconds: number } {
+  try {
+    const v = JSON.parse(text) as { age?: unknown; info?: unknown };
+    const infoText = JSON.stringify(v.info ?? {});
+    return { info: parseLockInfo(infoText), infoText, ageSeconds: Number(v.age) };
+  } catch {
+    return { infoText: '{}', ageSeconds: Number.NaN };
+  }
+}
+
+/** Whether a process runs on this machine (signal 0 checks without signalling; EPERM means it exists). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Why a held lock is stale, or undefined when its holder may still be working. Pure given `alive`, for tests.
+ * A holder on this machine whose pid is gone is stale at once; any holder is stale after STALE_AFTER_SECONDS of
+ * silence (older locks without a machine or pid only that way).
+ */
+export function staleReason(
+  held: { info?: LockInfo; ageSeconds: number },
+  here: string = hostname(),
+  alive: (pid: number) => boolean = pidAlive,
+): string | undefined {
+  const info = held.info;
+  if (info?.machine === here && typeof info.pid === 'number' && !alive(info.pid)) return `its process ${info.pid} on ${here} is gone`;
+  if (held.ageSeconds > STALE_AFTER_SECONDS) return `no heartbeat for ${held.ageSeconds}s`;
+  return undefined;
 }

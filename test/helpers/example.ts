@@ -25,7 +25,12 @@ export interface ConfigOverrides {
   include?: string[];
   /** Raw YAML appended at the end (top-level keys). */
   extraYaml?: string;
+  /** Raw YAML lines inside `app:` (e.g. `  env: { DRAIN_MODE: keepalive }`). */
+  appYaml?: string[];
 }
+
+/** BOXSHIP_TEST_PROXY_IMAGE (e.g. boxship-proxy:caddy-2.11.4) runs the tests and benches behind another proxy image. */
+const PROXY_IMAGE = process.env.BOXSHIP_TEST_PROXY_IMAGE;
 
 function git(dir: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'boxship test', GIT_AUTHOR_EMAIL: 'test@boxship.invalid', GIT_COMMITTER_NAME: 'boxship test', GIT_COMMITTER_EMAIL: 'test@boxship.invalid' } }).trim();
@@ -59,6 +64,8 @@ export function exampleConfigYaml(o: ConfigOverrides = {}): string {
     `instances: ${o.instances ?? 1}`,
     'app:',
     '  port: 3000',
+    ...(o.appYaml ?? []),
+    ...(PROXY_IMAGE ? ['proxy:', `  image: ${PROXY_IMAGE}`] : []),
     'healthcheck:',
     '  path: /health',
     '  interval: 500ms',

@@ -13,21 +13,26 @@ export interface TestHost {
   sshPort: number;
   httpPort: number;
   address: string;
+  /** The engine (scripts/test-hosts.sh): d20 = Docker 20.10 classic, d26 = Docker 26 classic, ctrd = Docker 26 containerd store. */
+  flavour: 'd20' | 'd26' | 'ctrd';
+  store: 'classic' | 'containerd';
 }
 
 /**
- * The simulated hosts the integration suites use, as scripts/test-hosts.sh SPECs (name:sshport:httpport).
- * BOXSHIP_TEST_HOSTS picks others (e.g. "k1:2211:8091 k2:2212:8092"), so a second checkout or a helper working in
- * parallel runs on hosts of its own instead of wiping ours.
+ * The simulated hosts the integration suites use, as scripts/test-hosts.sh SPECs (name:sshport:httpport[:flavour]).
+ * The default is a mixed fleet: Debian 12's Docker 20.10 (classic store) and Debian 13's Docker 26 with the
+ * containerd image store. BOXSHIP_TEST_HOSTS picks others (e.g. "k1:2211:8091 k2:2212:8092:ctrd"), so a second
+ * checkout or a helper working in parallel runs on hosts of its own instead of wiping ours.
  */
-export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? 'a:2201:8081 b:2202:8082').trim().split(/[\s,]+/);
+export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
 
 export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
   const hosts = HOST_SPECS.map((spec): TestHost => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)$/.exec(spec);
-    if (!m) throw new Error(`BOXSHIP_TEST_HOSTS: bad spec ${JSON.stringify(spec)} (want name:sshport:httpport)`);
-    const [, name, ssh, http] = m as unknown as [string, string, string, string];
-    return { name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), address: `root@127.0.0.1:${ssh}` };
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)(?::(d20|d26|ctrd))?$/.exec(spec);
+    if (!m) throw new Error(`BOXSHIP_TEST_HOSTS: bad spec ${JSON.stringify(spec)} (want name:sshport:httpport[:d20|d26|ctrd])`);
+    const [, name, ssh, http, f] = m as unknown as [string, string, string, string, TestHost['flavour'] | undefined];
+    const flavour = f ?? 'd20';
+    return { name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), address: `root@127.0.0.1:${ssh}`, flavour, store: flavour === 'ctrd' ? 'containerd' : 'classic' };
   });
   if (hosts.length < 2) throw new Error('BOXSHIP_TEST_HOSTS: the integration tests need two hosts');
   return hosts as [TestHost, TestHost, ...TestHost[]];

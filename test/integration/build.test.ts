@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildRelease, resolveLocalImageIds } from '../../src/build/build.js';
+import { buildRelease, resolveLocalImageIds } from '../../src/image/build.js';
 import type { Config } from '../../src/config/types.js';
 import { BoxshipError, InputError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';

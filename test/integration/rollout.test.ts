@@ -5,6 +5,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { toShell } from '../../src/hosts/command.js';
+import { missingImage, runInstance } from '../../src/rollout/instance-commands.js';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { startLoad } from '../helpers/load.js';
 import { HOSTS } from '../helpers/paths.js';
@@ -40,7 +43,8 @@ async function release(app: ExampleApp, version: string): Promise<string> {
 
 /** Runs a boxship command while the load runs, and returns both. */
 async function underLoad(app: ExampleApp, args: string[]) {
-  const load = startLoad(ports, { clients: 3, maxSeconds: 240 });
+  // Every other request a POST with a JSON body: those are not retried on another instance the way GETs are.
+  const load = startLoad(ports, { clients: 3, maxSeconds: 240, post: true });
   await new Promise((r) => setTimeout(r, 500));
   const result = await boxship(args, { cwd: app.dir });
   await new Promise((r) => setTimeout(r, 500));
@@ -70,13 +74,18 @@ describe('rollout behind Caddy', () => {
   it('--plan prints the commands per host and changes nothing', async () => {
     const r = await boxship(['rollout', '--sha', v1.slice(0, 8), '--plan'], { cwd: app.dir });
     ok(r);
-    expect(r.stdout).toContain('nothing to do');
+    expect(r.stdout).toContain('Moves: none, every instance already runs it');
     const v2 = await release(app, 'plan');
     const p = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
-    expect(p.stdout).toMatch(/docker run -d --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
-    expect(p.stdout).toContain('docker rename hello-1.next hello-1');
+    expect(p.stdout).toMatch(/docker run -d --pull never --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
+    // What a run does after the check: hand the slot over, drain the old instance in the background, wait for it.
+    expect(p.stdout).toContain('# hand hello-1 over to hello-1.next');
+    expect(p.stdout).toContain('# drain hello-1.old-blue in the background');
+    expect(p.stdout).toMatch(/# wait for 2 old instance\(s\) to finish draining/);
+    // Host preparation is part of the plan too, and the env file's content (it may hold secrets) is not shown.
+    expect(p.stdout).toMatch(/# write the app env file \(mode 0600\) \(\d+ bytes on stdin, not shown\)/);
     expect(await tagsServing(app)).toEqual([v1, v1, v1, v1]);
   });
 
@@ -86,6 +95,8 @@ describe('rollout behind Caddy', () => {
     ok(result);
     expect(stats.failures).toEqual([]);
     expect(stats.failed).toBe(0);
+    expect(stats.postRequests).toBeGreaterThan(100);
+    expect(stats.postNotOk).toBe(0);
     expect(stats.requests).toBeGreaterThan(500);
     expect(stats.versions['2']).toBeGreaterThan(0);
     expect(await tagsServing(app)).toEqual([v2, v2, v2, v2]);
@@ -121,6 +132,7 @@ describe('rollout behind Caddy', () => {
     ok(result);
     expect(result.stdout).toContain('To undo');
     expect(stats.failed).toBe(0);
+    expect(stats.postNotOk).toBe(0);
     const served = await tagsServing(app);
     expect(new Set(served).size).toBe(1);
     expect(served[0]).not.toBe(v3);
@@ -197,6 +209,9 @@ describe('rollout behind Caddy', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('failed its health check');
     expect(r.stderr).toContain('The automatic rollback failed too');
+    // The start that needed the removed image failed at once, naming host and image, with no registry lookup.
+    expect(r.stderr).toContain(`${HOSTS[0].address}: image hello:${stable} is not on the host (boxship never pulls: docker run --pull never)`);
+    expect(r.stderr).not.toMatch(/pull access denied|Pulling from|registry-1\.docker\.io/);
     expect(r.stderr).toContain(`Instances not put back:\n  ${HOSTS[0].address} slot 1: should run`);
     expect(r.stderr).toContain('What to do next');
     // The lock is not left behind, and following the advice recovers.
@@ -240,6 +255,22 @@ describe('rollout behind Caddy', () => {
     expect(stats.failures).toEqual([]);
     expect(stats.nonOkWithoutRetryAfter).toBe(0);
     expect(await tagsServing(app)).toEqual([v7, v7]);
+  });
+
+  it('starts instances with --pull never: a missing image fails at once on every engine, without a registry lookup', async () => {
+    const config = parseConfig(readFileSync(join(app.dir, 'boxship.yml'), 'utf8'), join(app.dir, 'boxship.yml'));
+    for (const h of HOSTS) {
+      const missing = 'f'.repeat(40);
+      const cmd = runInstance(config, { slot: 9, tag: missing, colour: 'blue', name: 'hello-9', stateDirAbs: '/root/.boxship/hello', sha: missing, restart: 'no' });
+      const started = Date.now();
+      const out = await onHost(h.container, `${toShell(cmd)} 2>&1; echo "exit=$?"`);
+      expect(out, h.name).toMatch(/exit=[1-9]/);
+      expect(out, h.name).toMatch(/No such image: hello:f{40}/);
+      expect(out, h.name).not.toMatch(/pull access denied|Pulling from|registry-1\.docker\.io/);
+      expect(Date.now() - started, h.name).toBeLessThan(5000);
+      expect(missingImage(h.address, `hello:${missing}`, out)?.message).toBe(`${h.address}: image hello:${missing} is not on the host (boxship never pulls: docker run --pull never)`);
+      expect((await onHost(h.container, "docker ps -aq --filter name=hello-9")).trim(), h.name).toBe('');
+    }
   });
 
   it('refuses an unknown release with exit 2 and changes nothing', async () => {

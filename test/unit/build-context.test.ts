@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { looksLikeSecret, packContext, selectContext, type ContextOptions, type ContextSource } from '../../src/build/context.js';
+import { looksLikeSecret, packContext, selectContext, type ContextOptions, type ContextSource } from '../../src/image/context.js';
 import { InputError } from '../../src/util/errors.js';
 
 const dirs: string[] = [];

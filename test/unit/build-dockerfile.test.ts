@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandVars, imageUses, parseDockerfile, splitInstructions, usedStages } from '../../src/build/dockerfile.js';
+import { expandVars, imageUses, parseDockerfile, splitInstructions, usedStages } from '../../src/image/dockerfile.js';
 
 describe('splitInstructions', () => {
   it('joins continuations, skips comments and blank lines inside them, and keeps the first line number', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync, mkdirSync, symlinkSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { gitRevision, parsePorcelain } from '../../src/build/git.js';
+import { gitRevision, parsePorcelain } from '../../src/image/git.js';
 import { InputError } from '../../src/util/errors.js';
 
 const dirs: string[] = [];

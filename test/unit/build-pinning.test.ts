@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { packageInstalls } from '../../src/build/install-commands.js';
-import { everyRequirementHashed } from '../../src/build/lockfiles.js';
-import { checkPinning, normalizeRef, pinnableRefs, pinsFor, type PinningInput } from '../../src/build/pinning.js';
+import { packageInstalls } from '../../src/image/install-commands.js';
+import { everyRequirementHashed } from '../../src/image/lockfiles.js';
+import { checkPinning, normalizeRef, pinnableRefs, pinsFor, type PinningInput } from '../../src/image/pinning.js';
 import { InputError } from '../../src/util/errors.js';
 
 const ID_A = `sha256:${'a'.repeat(64)}`;
@@ -28,6 +28,18 @@ function check(dockerfile: string, over: Partial<PinningInput> & { files?: Recor
 const lines = (...l: string[]) => l.join('\n');
 
 describe('base image pinning', () => {
+  it('checks a pin against the platform it is for: FROM --platform, else build.platform', () => {
+    const pinned = { pins: { node: ID_A }, localImageIds: new Map([['node', ID_A]]), localPlatforms: new Map([['node', 'linux/amd64']]) };
+    const arm = check(lines('FROM debian AS x', 'FROM --platform=linux/arm64 node'), { ...pinned, pins: { ...pinned.pins, debian: ID_B }, localImageIds: new Map([...pinned.localImageIds, ['debian', ID_B]]) });
+    expect(arm.problems.map((p) => p.message)).toEqual([`${DF}:2: FROM node is pinned to ${ID_A}, an image for linux/amd64, but the build is for linux/arm64`]);
+    expect(arm.problems[0]!.hint).toContain('docker pull --platform linux/arm64 node');
+    expect(check('FROM node', { ...pinned, platform: 'linux/arm64' }).problems).toHaveLength(1);
+    // The same platform (arm64 = arm64/v8) passes, and so does a build that names none.
+    expect(check('FROM node', { ...pinned, platform: 'linux/amd64' }).problems).toEqual([]);
+    expect(check('FROM --platform=linux/arm64/v8 node', { ...pinned, localPlatforms: new Map([['node', 'linux/arm64']]) }).problems).toEqual([]);
+    expect(check('FROM node', pinned).problems).toEqual([]);
+  });
+
   it('accepts a digest, scratch, a previous stage, and a pin that matches the local image ID', () => {
     const r = check(
       lines(

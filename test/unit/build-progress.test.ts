@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BuildkitProgress, decodeStatus, encodeStatus, followBuild, shortError, type StatusResponse } from '../../src/build/buildkit-progress.js';
+import { BuildkitProgress, decodeStatus, encodeStatus, followBuild, shortError, type StatusResponse } from '../../src/image/buildkit-progress.js';
 import { BoxshipError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 
@@ -86,6 +86,19 @@ describe('BuildkitProgress', () => {
     const p = new BuildkitProgress(() => {});
     p.handle({ errorDetail: { message: 'dockerfile parse error line 3: unknown instruction: RUNN' } });
     expect(() => p.result()).toThrow('build failed: dockerfile parse error line 3: unknown instruction: RUNN');
+  });
+
+  it('explains the uploaded-context failure of a containerd-store engine', () => {
+    const p = new BuildkitProgress(() => {});
+    p.handle(trace({ vertexes: [{ digest: 'c', name: '[internal] load remote build context', started: ts(1), completed: ts(1), error: 'Get "http://build-context-x": dial tcp: lookup build-context-x: no such host' }] }));
+    let err: unknown;
+    try {
+      p.result();
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toMatch(/^build failed at step \[internal\] load remote build context/);
+    expect((err as { hint?: string }).hint).toContain('moby/moby#47717');
   });
 
   it('fails when the stream ends without an image ID', () => {

@@ -24,12 +24,15 @@ describe('remote commands', () => {
     expect(c.argv.slice(-2)).toEqual(['.boxship/hello/incoming', '.boxship/hello/incoming/hello_abc.1234.tar.gz.part']);
   });
 
-  it('tags only after checking size, checksum and image ID', () => {
-    const c = loadAndTag('.boxship/hello', 'f.part', { bytes: 10, sha256: 'ab', imageId: 'sha256:cd' }, 'hello:abc');
+  it('tags only after checking size, checksum and the ID docker images shows, and removes a half-loaded image', () => {
+    const c = loadAndTag('.boxship/hello', 'f.part', { bytes: 10, sha256: 'ab', imageId: 'sha256:cd' }, 'boxship-incoming:hello-1234', 'hello:abc');
     const body = c.argv[2]!;
     expect(body.indexOf('sha256sum')).toBeLessThan(body.indexOf('docker load'));
-    expect(body.indexOf('docker load')).toBeLessThan(body.indexOf('docker tag'));
-    expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming/f.part', '10', 'ab', 'sha256:cd', 'hello:abc']);
+    expect(body.indexOf('docker load')).toBeLessThan(body.indexOf('docker image ls --no-trunc --format "{{.ID}}" "$incoming"'));
+    expect(body.indexOf('[ "$id" = "$want" ]')).toBeLessThan(body.indexOf('docker tag "$incoming" "$6"'));
+    // Both failure paths (load failed; loaded but not listed with the expected ID) remove the incoming record.
+    expect(body.match(/docker rmi "\$incoming" >\/dev\/null 2>&1 \|\| true/g)).toHaveLength(2);
+    expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming/f.part', '10', 'ab', 'sha256:cd', 'boxship-incoming:hello-1234', 'hello:abc']);
   });
 });
 

@@ -77,6 +77,7 @@ describe('valid files', () => {
       '  context: app',
       '  dockerfile: docker/Dockerfile.prod',
       '  target: runtime',
+      '  platform: linux/amd64',
       '  args: { NODE_IMAGE: node:20-bookworm-slim, VERSION: 1.10, DEBUG: True }',
       '  pins:',
       `    node:20-bookworm-slim: ${pin}`,
@@ -122,6 +123,7 @@ describe('valid files', () => {
         context: path.join(dir, 'app'),
         dockerfile: path.join(dir, 'app/docker/Dockerfile.prod'),
         target: 'runtime',
+        platform: 'linux/amd64',
         // Numbers and booleans keep the text as written: 1.10 is not 1.1.
         args: { NODE_IMAGE: 'node:20-bookworm-slim', VERSION: '1.10', DEBUG: 'True' },
         include: [],
@@ -189,6 +191,12 @@ describe('error positions and messages', () => {
     expect(err.hint).toBe(
       'rename it to "healthcheck"; allowed keys at the top level: service, build, ssh, hosts, instances, app, healthcheck, proxy, releases, hooks',
     );
+  });
+
+  it('refuses a build.platform that is not os/architecture', () => {
+    const err = problemsOf('service: hello', 'hosts: [h]', 'build:', '  platform: amd64');
+    expect(err.message).toContain(`${file}:4:13: build.platform`);
+    expect(err.message).toContain('expected os/architecture[/variant], e.g. linux/amd64');
   });
 
   it('points at an unknown key inside a host and at a key that belongs elsewhere', () => {

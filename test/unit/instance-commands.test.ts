@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { toShell } from '../../src/hosts/command.js';
-import { runInstance, stopAndRemove, waitHealthy } from '../../src/rollout/instance-commands.js';
+import { handOver, missingImage, runInstance, startDrain, stopAndRemove, waitHealthy } from '../../src/rollout/instance-commands.js';
 import { moveSteps } from '../../src/rollout/swap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-unit-'));
@@ -16,11 +16,11 @@ const config = parseConfig(
 
 describe('instance commands', () => {
   it('starts an instance on the service network under its colour alias, labelled, with no published port', () => {
-    const c = runInstance(config, { slot: 1, tag: 'abc', colour: 'green', name: 'hello-1.next', stateDirAbs: '/root/.boxship/hello', sha: 'abc' });
+    const c = runInstance(config, { slot: 1, tag: 'abc', colour: 'green', name: 'hello-1.next', stateDirAbs: '/root/.boxship/hello', sha: 'abc', restart: 'no' });
     expect(c.argv).toEqual([
-      'docker', 'run', '-d', '--name', 'hello-1.next', '--network', 'boxship-hello', '--network-alias', 'hello-1-green',
+      'docker', 'run', '-d', '--pull', 'never', '--name', 'hello-1.next', '--network', 'boxship-hello', '--network-alias', 'hello-1-green',
       '--label', 'dev.boxship.service=hello', '--label', 'dev.boxship.tag=abc', '--label', 'dev.boxship.slot=1', '--label', 'dev.boxship.colour=green',
-      '--restart', 'unless-stopped', '--stop-timeout', '10',
+      '--restart', 'no', '--stop-timeout', '10',
       '--env-file', '/root/.boxship/hello/app.env',
       '-e', 'BOXSHIP_SHA=abc', '-e', 'BOXSHIP_INSTANCE=hello-1',
       '-v', '/root/.boxship/hello/volumes/db:/app/db',
@@ -29,24 +29,49 @@ describe('instance commands', () => {
     expect(c.argv).not.toContain('-p');
   });
 
-  it('checks health through the proxy container, polling faster than the interval within retries x interval', () => {
+  it('names host and image when the start failed for lack of the image, and nothing else', () => {
+    const e = missingImage('root@10.0.0.5', 'hello:abc', "docker: Error response from daemon: No such image: hello:abc.");
+    expect(e?.message).toBe('root@10.0.0.5: image hello:abc is not on the host (boxship never pulls: docker run --pull never)');
+    expect(e?.hint).toMatch(/boxship release/);
+    expect(missingImage('h', 'hello:abc', 'Conflict. The container name "/hello-1" is already in use')).toBeUndefined();
+  });
+
+  it('checks health through the proxy container for retries x interval of wall time, each probe bounded by the timeout', () => {
     const c = waitHealthy(config, 'hello-1.next', 'hello-1-green');
-    expect(c.argv.slice(4)).toEqual(['hello-1.next', 'hello-proxy', 'http://hello-1-green:3000/health', '12', '0.25', '2', '3']);
+    // name, proxy, url, poll step (s), probe timeout (s), budget (ms)
+    expect(c.argv.slice(4)).toEqual(['hello-1.next', 'hello-proxy', 'http://hello-1-green:3000/health', '0.25', '2', '3000']);
     expect(c.why).toBe('wait until hello-1.next passes /health (up to 3s)');
+    // The runner gives up only after the budget, one probe and the log gathering.
+    expect(c.timeoutMs).toBe(3000 + 2000 + 30_000);
   });
 
   it('stops with drain + stop timeout', () => {
     expect(toShell(stopAndRemove('hello-1', 12))).toBe(`sh -c 'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; true' sh hello-1 12`);
   });
+
+  it('drains in the background on the host, detached from the SSH session', () => {
+    expect(toShell(startDrain('hello-1.old-blue', 12))).toBe(
+      `sh -c 'nohup sh -c '\\''docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1'\\'' sh "$1" "$2" >/dev/null 2>&1 </dev/null &' sh hello-1.old-blue 12`,
+    );
+  });
+
+  it('hands a slot over in one round trip: the old instance steps aside and stops restarting, the new one takes name and policy', () => {
+    expect(handOver('hello-1', 'hello-1.next', 'hello-1.old-blue').argv.slice(2)).toEqual([
+      'docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null',
+      'sh', 'hello-1', 'hello-1.next', 'hello-1.old-blue',
+    ]);
+  });
 });
 
 describe('moveSteps', () => {
-  it('replaces a live instance: start next to it, then stop it and take over its name', () => {
+  it('replaces a live instance: start next to it (no restart policy), hand over after the check, drain the old one', () => {
     const s = moveSteps(config, { host: 'h', slot: 2, from: 'old', fromColour: 'blue', to: 'new', colour: 'green' }, '/s');
     expect(s.prepare.map((c) => c.argv.at(-1))).toEqual(['hello-2.next']);
-    expect(s.start?.argv.slice(0, 5)).toEqual(['docker', 'run', '-d', '--name', 'hello-2.next']);
-    expect(s.retire.map((c) => c.why)).toEqual(['stop hello-2 (letting in-flight requests finish) and remove it', 'rename hello-2.next to hello-2']);
-    expect(s.retire[0]!.argv.at(-1)).toBe('12');
+    expect(s.start?.argv.slice(0, 7)).toEqual(['docker', 'run', '-d', '--pull', 'never', '--name', 'hello-2.next']);
+    expect(s.start?.argv).toContain('no');
+    expect(s.handover?.argv.slice(-3)).toEqual(['hello-2', 'hello-2.next', 'hello-2.old-blue']);
+    expect(s.drain?.container).toBe('hello-2.old-blue');
+    expect(s.drain?.command.argv.at(-1)).toBe('12');
     expect(s.discard?.argv.at(-1)).toBe('hello-2.next');
   });
 
@@ -57,15 +82,17 @@ describe('moveSteps', () => {
     expect(moveSteps(config, move, '/s').prepare.map((c) => c.argv.at(-1))).toEqual(['hello-1.next', 'hello-1']);
   });
 
-  it('fills an empty slot directly under the live name', () => {
+  it('fills an empty slot directly under the live name, restarting unless stopped', () => {
     const s = moveSteps(config, { host: 'h', slot: 1, from: null, fromColour: null, to: 'new', colour: 'blue' }, '/s');
-    expect(s.start?.argv[4]).toBe('hello-1');
-    expect(s.retire).toEqual([]);
+    expect(s.start?.argv[6]).toBe('hello-1');
+    expect(s.start?.argv).toContain('unless-stopped');
+    expect(s.handover).toBeUndefined();
+    expect(s.drain).toBeUndefined();
   });
 
-  it('empties a slot when moving back to nothing', () => {
+  it('empties a slot when moving back to nothing: the instance steps aside and drains', () => {
     const s = moveSteps(config, { host: 'h', slot: 3, from: 'new', fromColour: 'blue', to: '', colour: 'green' }, '/s');
     expect(s.start).toBeUndefined();
-    expect(s.retire.map((c) => c.argv.at(-2))).toEqual(['hello-3']);
+    expect(s.drain?.container).toBe('hello-3.old-blue');
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chainIds, planTrim, presentChains } from '../../src/ship/layers.js';
+import { chainIds, planLayers, presentChains } from '../../src/ship/layers.js';
 
 const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 
@@ -13,41 +13,40 @@ describe('chainIds', () => {
   });
 });
 
-describe('planTrim', () => {
+describe('planLayers', () => {
   const diffs = [d('base'), d('deps'), d('app')];
-  const paths = ['aaa/layer.tar', 'bbb/layer.tar', 'ccc/layer.tar'];
 
-  it('omits the layers whose chain the host has and keeps the rest', () => {
-    const host = presentChains([[d('base'), d('deps'), d('old app')]]);
-    const plan = planTrim(paths, diffs, host);
-    expect([...plan.omit]).toEqual(['aaa/layer.tar', 'bbb/layer.tar']);
-    expect(plan.missing).toEqual([2]);
-    expect(plan.present).toEqual([0, 1]);
+  it('classic store: leaves out the layers whose chain the host has and sends the rest', () => {
+    const plan = planLayers(diffs, { store: 'classic', chains: presentChains([[d('base'), d('deps'), d('old app')]]) });
+    expect(plan).toEqual({ present: [0, 1], missing: [2] });
   });
 
-  it('does not omit a layer whose diff the host has under a different parent chain', () => {
+  it('classic store: sends a layer whose diff the host has under a different parent chain', () => {
     // Same "deps" content on a different base: a different chain, so the host must get it.
-    const host = presentChains([[d('other base'), d('deps')]]);
-    const plan = planTrim(paths, diffs, host);
-    expect(plan.omit.size).toBe(0);
-    expect(plan.missing).toEqual([0, 1, 2]);
+    const plan = planLayers(diffs, { store: 'classic', chains: presentChains([[d('other base'), d('deps')]]) });
+    expect(plan).toEqual({ present: [], missing: [0, 1, 2] });
   });
 
-  it('sends everything to an empty host', () => {
-    expect(planTrim(paths, diffs, new Set()).omit.size).toBe(0);
+  it('sends everything to an empty host, on either store', () => {
+    expect(planLayers(diffs, { store: 'classic', chains: new Set() }).missing).toEqual([0, 1, 2]);
+    expect(planLayers(diffs, { store: 'containerd', blobs: new Set() }).missing).toEqual([0, 1, 2]);
   });
 
-  it('keeps a shared OCI blob if any layer using it is missing', () => {
-    const empty = d('empty');
-    const oci = ['blobs/sha256/1', 'blobs/sha256/e', 'blobs/sha256/2', 'blobs/sha256/e'];
-    const odiffs = [d('1'), empty, d('2'), empty];
-    const host = presentChains([[d('1'), empty]]);
-    const plan = planTrim(oci, odiffs, host);
-    expect([...plan.omit]).toEqual(['blobs/sha256/1']);
-    expect(plan.missing).toEqual([2, 3]);
+  it('containerd store: leaves out exactly the layers held uncompressed (blob digest = diffID)', () => {
+    const plan = planLayers(diffs, { store: 'containerd', blobs: new Set([d('base'), d('app')]) });
+    expect(plan).toEqual({ present: [0, 2], missing: [1] });
   });
 
-  it('refuses a manifest that disagrees with the config', () => {
-    expect(() => planTrim(paths, diffs.slice(0, 2), new Set())).toThrow(/3 layers but its config has 2/);
+  it('containerd store: a layer held only compressed (another blob digest) is sent', () => {
+    // The content store has deps only as a gzip blob: its digest is not the diffID, the label maps it, but a thin
+    // archive must name the layer by diffID, which the store cannot resolve.
+    const gzipBlobOfDeps = d('gzip(deps)');
+    const plan = planLayers(diffs, { store: 'containerd', blobs: new Set([d('base'), gzipBlobOfDeps]) });
+    expect(plan).toEqual({ present: [0], missing: [1, 2] });
+  });
+
+  it('containerd store: a layer is present by its blob, whatever lies below it', () => {
+    // The content store is content-addressed: no chain, unlike the classic store.
+    expect(planLayers(diffs, { store: 'containerd', blobs: new Set([d('deps')]) })).toEqual({ present: [1], missing: [0, 2] });
   });
 });

@@ -8,13 +8,19 @@ import {
   duration,
   escapePlaceholders,
   healthTiming,
+  liveMarker,
+  maintenanceFiles,
+  MAX_ROUTED_INSTANCES,
   upstreamName,
   upstreamNames,
   type CaddyConfigInput,
   type CaddyRoute,
 } from '../../src/proxy/caddy-config.js';
 import {
+  applyProxyMode,
   parseProxyState,
+  setLiveColour,
+  syncLiveColours,
   parseUpstreams,
   probeUpstream,
   proxyUpstreams,
@@ -33,17 +39,36 @@ const base: CaddyConfigInput = {
   healthTimeoutMs: 2000,
   retryAfterSeconds: 5,
   backoffHeader: 'X-Backoff',
-  mode: { kind: 'serving' },
 };
 
 function server(input: CaddyConfigInput) {
   return caddyConfig(input).apps.http.servers.boxship!;
 }
 
-/** The handler objects of a route list, by handler name. */
+/** Every handler named `name` in a route list, depth first (subroutes included). */
+function handlers(routes: CaddyRoute[], name: string): Record<string, any>[] {
+  const found: Record<string, any>[] = [];
+  const walk = (rs: CaddyRoute[]) => {
+    for (const r of rs)
+      for (const h of r.handle as Record<string, any>[]) {
+        if (h.handler === name) found.push(h);
+        if (h.handler === 'subroute') walk(h.routes);
+      }
+  };
+  walk(routes);
+  return found;
+}
+
+/** The first handler named `name`, depth first. */
 function handler(routes: CaddyRoute[], name: string): Record<string, any> {
-  for (const r of routes) for (const h of r.handle) if (h.handler === name) return h as Record<string, any>;
-  throw new Error(`no ${name} handler`);
+  const [h] = handlers(routes, name);
+  if (!h) throw new Error(`no ${name} handler`);
+  return h;
+}
+
+/** The traffic route (after health and maintenance). */
+function trafficRoute(input: CaddyConfigInput): CaddyRoute {
+  return server(input).routes[2]!;
 }
 
 describe('upstream names', () => {
@@ -75,13 +100,37 @@ describe('caddy config: serving', () => {
     expect(PROXY_HEALTH_PATH).toBe('/__boxship/health');
   });
 
-  it('proxies to every slot in both colours', () => {
-    const rp = handler(server(base).routes, 'reverse_proxy');
-    expect(rp.upstreams).toEqual([{ dial: 'hello-1-blue:3000' }, { dial: 'hello-1-green:3000' }, { dial: 'hello-2-blue:3000' }, { dial: 'hello-2-green:3000' }]);
-    expect(handler(server({ ...base, instances: 1, appPort: 8000 }).routes, 'reverse_proxy').upstreams).toEqual([
-      { dial: 'hello-1-blue:8000' },
-      { dial: 'hello-1-green:8000' },
+  it('routes each slot to the colour its marker file names, one file test per slot, one proxy per combination', () => {
+    const tree = trafficRoute(base);
+    expect(tree.match).toBeUndefined();
+    expect(tree.terminal).toBe(true);
+    const slot1 = tree.handle[0] as { handler: string; routes: CaddyRoute[] };
+    expect(slot1.handler).toBe('subroute');
+    expect(slot1.routes.map((r) => r.match)).toEqual([[{ file: { root: '/etc/boxship', try_files: ['/live/1-green'] } }], undefined]);
+    expect(slot1.routes.every((r) => r.terminal)).toBe(true);
+    const slot2 = slot1.routes[0]!.handle[0] as { handler: string; routes: CaddyRoute[] };
+    expect(slot2.routes[0]!.match).toEqual([{ file: { root: '/etc/boxship', try_files: ['/live/2-green'] } }]);
+    // Leaves in order: (1 green, 2 green), (1 green, 2 blue), (1 blue, 2 green), (1 blue, 2 blue).
+    expect(handlers([tree], 'reverse_proxy').map((rp) => rp.upstreams.map((u: { dial: string }) => u.dial))).toEqual([
+      ['hello-1-green:3000', 'hello-2-green:3000'],
+      ['hello-1-green:3000', 'hello-2-blue:3000'],
+      ['hello-1-blue:3000', 'hello-2-green:3000'],
+      ['hello-1-blue:3000', 'hello-2-blue:3000'],
     ]);
+    expect(liveMarker(2)).toBe('live/2-green');
+    expect(handlers([trafficRoute({ ...base, instances: 1, appPort: 8000 })], 'reverse_proxy').map((rp) => rp.upstreams)).toEqual([
+      [{ dial: 'hello-1-green:8000' }],
+      [{ dial: 'hello-1-blue:8000' }],
+    ]);
+    expect(handlers([trafficRoute({ ...base, instances: MAX_ROUTED_INSTANCES })], 'reverse_proxy')).toHaveLength(2 ** MAX_ROUTED_INSTANCES);
+  });
+
+  it('beyond MAX_ROUTED_INSTANCES slots proxies to every slot in both colours, without markers', () => {
+    const many = trafficRoute({ ...base, instances: MAX_ROUTED_INSTANCES + 1 });
+    expect(many.handle).toHaveLength(1);
+    expect(many.handle[0]!.handler).toBe('reverse_proxy');
+    expect((many.handle[0] as Record<string, any>).upstreams).toHaveLength(2 * (MAX_ROUTED_INSTANCES + 1));
+    expect(JSON.stringify(many)).not.toContain('/live/');
   });
 
   it('balances over healthy upstreams and retries failed dials for a while', () => {
@@ -138,28 +187,45 @@ describe('caddy config: serving', () => {
 });
 
 describe('caddy config: maintenance', () => {
-  const maintenance: CaddyConfigInput = { ...base, mode: { kind: 'maintenance', retryAfterSeconds: 120, message: 'Back at {noon}' } };
-
-  it('still answers the proxy health route, then 503 for everything else', () => {
-    const s = server(maintenance);
-    expect(s.routes).toHaveLength(2);
+  it('is the same config in both modes: a per-request test of the switch file, after the proxy health route', () => {
+    const s = server(base);
+    expect(s.routes).toHaveLength(3);
     expect(s.routes[0]!.match).toEqual([{ path: ['/__boxship/health'] }]);
-    expect(s.routes[1]!.match).toBeUndefined();
-    expect(s.errors).toBeUndefined();
-    expect(JSON.stringify(s)).not.toContain('reverse_proxy');
+    const m = s.routes[1]!;
+    expect(m.match).toEqual([{ file: { root: '/etc/boxship', try_files: ['/maintenance/on'] } }]);
+    expect(m.terminal).toBe(true);
+    expect(JSON.stringify(m)).not.toContain('reverse_proxy');
   });
 
-  it('sends the message with Retry-After and the back-off header, JSON when asked', () => {
-    const sub = server(maintenance).routes[1]!.handle[0] as { handler: string; routes: CaddyRoute[] };
-    expect(sub.handler).toBe('subroute');
-    const [json, text] = sub.routes;
+  it('answers 503 with the files\' message and Retry-After through a templates handler, JSON when asked', () => {
+    const [templates, sub] = server({ ...base, backoffHeader: 'X-Slow-Down' }).routes[1]!.handle as Record<string, any>[];
+    expect(templates).toEqual({ handler: 'templates', file_root: '/etc/boxship/maintenance', mime_types: ['text/plain', 'application/json'] });
+    expect(sub!.handler).toBe('subroute');
+    const [json, text] = sub!.routes as CaddyRoute[];
     expect(json!.match).toEqual([{ header_regexp: { Accept: { pattern: '(?i)json' } } }]);
-    expect(json!.handle[0]).toMatchObject({
+    const set = '\\{\\{$r := include "retry-after"\\}\\}\\{\\{.RespHeader.Set "Retry-After" $r\\}\\}\\{\\{.RespHeader.Set "X-Slow-Down" $r\\}\\}';
+    expect(json!.handle[0]).toEqual({
+      handler: 'static_response',
       status_code: 503,
-      headers: { 'Content-Type': ['application/json'], 'Retry-After': ['120'], 'X-Backoff': ['120'] },
-      body: '\\{"error":"maintenance","message":"Back at \\{noon\\}","retry_after":120\\}\n',
+      headers: { 'Content-Type': ['application/json'], 'Cache-Control': ['no-store'] },
+      body: `${set}\\{\\{include "message.json"\\}\\}\n`,
     });
-    expect(text!.handle[0]).toMatchObject({ status_code: 503, headers: { 'Retry-After': ['120'], 'X-Backoff': ['120'] }, body: 'Back at \\{noon\\}\n' });
+    expect(text!.match).toBeUndefined();
+    expect(text!.handle[0]).toEqual({
+      handler: 'static_response',
+      status_code: 503,
+      headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] },
+      body: `${set}\\{\\{include "message.txt"\\}\\}\n`,
+    });
+  });
+
+  it('writes the message, as text and as JSON, and Retry-After into files', () => {
+    expect(maintenanceFiles({ kind: 'maintenance', retryAfterSeconds: 120, message: 'Back at {noon} "soon"' })).toEqual({
+      retryAfter: '120',
+      text: 'Back at {noon} "soon"',
+      json: '{"error":"maintenance","message":"Back at {noon} \\"soon\\"","retry_after":120}',
+    });
+    expect(() => maintenanceFiles({ kind: 'maintenance', retryAfterSeconds: 1.5, message: '' })).toThrow(/whole seconds/);
   });
 
   it('escapes braces so that Caddy does not expand placeholders in bodies', () => {
@@ -167,8 +233,8 @@ describe('caddy config: maintenance', () => {
   });
 
   it('is JSON text ending in a newline', () => {
-    const text = caddyConfigText(maintenance);
-    expect(JSON.parse(text)).toEqual(caddyConfig(maintenance));
+    const text = caddyConfigText(base);
+    expect(JSON.parse(text)).toEqual(caddyConfig(base));
     expect(text.endsWith('\n')).toBe(true);
   });
 });
@@ -192,7 +258,7 @@ describe('proxy commands', () => {
     expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2']);
     const body = c.argv[2]!;
     expect(body).toContain('dir=$(cd "$1" && pwd -P)');
-    expect(body).toContain('docker run -d --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
+    expect(body).toContain('docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
     expect(body).not.toContain('2019');
     expect(publishSpec('::', 80)).toBe('[::]:80:80');
   });
@@ -204,6 +270,33 @@ describe('proxy commands', () => {
     );
     expect(probeUpstream('hello', 'hello-1-green', 3000, '/health', 300).argv).toContain('1');
     expect(proxyUpstreams('hello').argv).toEqual(['docker', 'exec', 'hello-proxy', 'wget', '-q', '-O', '-', '-T', '2', 'http://localhost:2019/reverse_proxy/upstreams']);
+  });
+
+  it('switches maintenance and slot colours with files, never the config', () => {
+    expect(applyProxyMode('.boxship/hello/proxy', { kind: 'serving' }).argv).toEqual(['sh', '-c', 'rm -f "$1/on"', 'sh', '.boxship/hello/proxy/maintenance']);
+    const on = applyProxyMode('.boxship/hello/proxy', { kind: 'maintenance', retryAfterSeconds: 30, message: 'Back at noon' });
+    expect(on.argv).toEqual([
+      'sh',
+      '-c',
+      'mkdir -p "$1" && printf %s "$2" > "$1/retry-after.tmp" && mv "$1/retry-after.tmp" "$1/retry-after" && printf %s "$3" > "$1/message.txt.tmp" && mv "$1/message.txt.tmp" "$1/message.txt" && printf %s "$4" > "$1/message.json.tmp" && mv "$1/message.json.tmp" "$1/message.json" && : > "$1/on"',
+      'sh',
+      '.boxship/hello/proxy/maintenance',
+      '30',
+      'Back at noon',
+      '{"error":"maintenance","message":"Back at noon","retry_after":30}',
+    ]);
+    expect(setLiveColour('/home/d/.boxship/hello/proxy', 2, 'green').argv).toEqual([
+      'sh',
+      '-c',
+      'mkdir -p "$1/live" && case "$3" in green) : > "$1/live/$2-green";; *) rm -f "$1/live/$2-green";; esac',
+      'sh',
+      '/home/d/.boxship/hello/proxy',
+      '2',
+      'green',
+    ]);
+    const sync = syncLiveColours('hello', '.boxship/hello/proxy', 2, { service: 'dev.boxship.service', colour: 'dev.boxship.colour' });
+    expect(sync.argv.slice(3)).toEqual(['sh', '.boxship/hello/proxy', 'hello', '2']);
+    expect(sync.argv[2]).toContain(`docker ps -a --filter "label=dev.boxship.service=$2" --format '{{.Names}} {{.Label "dev.boxship.colour"}}'`);
   });
 
   it('parses the upstream list of Caddy 2.6.2 and the container state', () => {

@@ -46,8 +46,8 @@ describe('split', () => {
 });
 
 describe('healthPolling', () => {
-  it('polls a starting instance every 250 ms at most, within retries x interval', () => {
-    expect(healthPolling(1000, 10)).toEqual({ stepMs: 250, polls: 40, budgetMs: 10_000 });
-    expect(healthPolling(100, 5)).toEqual({ stepMs: 100, polls: 5, budgetMs: 500 });
+  it('polls a starting instance every 250 ms at most, for retries x interval of wall time, each probe within the timeout', () => {
+    expect(healthPolling(1000, 10, 2000)).toEqual({ stepMs: 250, budgetMs: 10_000, probeSeconds: 2 });
+    expect(healthPolling(100, 5, 300)).toEqual({ stepMs: 100, budgetMs: 500, probeSeconds: 1 });
   });
 });

@@ -5,7 +5,7 @@ import { BoxshipError, ExitCode, errorMessage } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { type HookRun, rolloutWithHooks } from '../hooks.js';
 import { printJson } from '../json-output.js';
-import { printReleaseProblems, releaseJson, runRelease, type ReleaseJson } from '../release-run.js';
+import { printReleaseProblems, releaseExitCode, releaseJson, runRelease, type ReleaseJson } from '../release-run.js';
 import { positiveInt } from './rollout.js';
 
 interface DeployOptions {
@@ -59,8 +59,9 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
   const tag = released.built.tag.slice(config.service.length + 1);
   if (released.failed.length) {
     process.stderr.write(`\nNot rolled out: ${released.failed.length} of ${config.hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`);
-    if (opts.json) printJson({ release: releaseJson(released), exitCode: ExitCode.failed } satisfies DeployJson);
-    return ExitCode.failed;
+    const code = releaseExitCode(released);
+    if (opts.json) printJson({ release: releaseJson(released), exitCode: code } satisfies DeployJson);
+    return code;
   }
   let hooks: HookRun[] = [];
   const report = (exitCode: number, error?: string) => {

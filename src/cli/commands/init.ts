@@ -1,7 +1,7 @@
 /** `boxship init`: write a commented boxship.yml for the app in this folder, from what is there. */
 import { dirname, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { pinnableRefs } from '../../build/pinning.js';
+import { pinnableRefs } from '../../image/pinning.js';
 import { detectApp } from '../../init/detect.js';
 import { nextCommands, renderConfig } from '../../init/render.js';
 import { writeInit } from '../../init/write.js';
@@ -42,7 +42,7 @@ It never overwrites an existing file (exit 2). To undo: delete boxship.yml (and 
       if (facts.dockerfile && opts.pin) {
         const refs = pinnableRefs(readFileSync(join(dir, facts.dockerfile), 'utf8'), {}, facts.finalStage);
         try {
-          const { resolveLocalImageIds } = await import('../../build/build.js');
+          const { resolveLocalImageIds } = await import('../../image/build.js');
           const ids = await resolveLocalImageIds(await localDocker(), refs);
           pins = Object.fromEntries(refs.flatMap((r) => (ids.has(r) ? [[r, ids.get(r)!]] : [])));
           unpinned = refs.filter((r) => !ids.has(r));

@@ -1,13 +1,12 @@
 /** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
 import { type Command, InvalidArgumentError } from 'commander';
+import { DryRunRunner } from '../../hosts/runner.js';
 import type { ProxyMode } from '../../proxy/caddy-config.js';
 import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
-import { relState } from '../../rollout/context.js';
 import type { GlobalOptions } from '../context.js';
 import { localDocker } from '../context.js';
 import { withProgress, withSession } from '../fleet-session.js';
-import { maintenancePlan } from '../plan-output.js';
 import { positiveInt } from './rollout.js';
 
 interface MaintenanceOptions {
@@ -40,11 +39,16 @@ Maintenance mode survives a restart of the proxy container.`,
     .action(async (state: 'on' | 'off', opts: MaintenanceOptions, cmd: Command) => {
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
         const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+        const docker = await localDocker();
         if (opts.plan) {
-          process.stdout.write(maintenancePlan(config, ctx.hosts.map((h) => h.config), relState(ctx), mode));
+          // The real command against dry-run runners: reads run, writes are recorded and printed.
+          const dry = ctx.hosts.map((h) => new DryRunRunner(h));
+          const planCtx = { ...ctx, hosts: dry, report: () => {} };
+          await withLock(planCtx, () => Promise.all(dry.map((h) => ensureHost(planCtx, h, docker, mode))), () => `maintenance ${state}`);
+          process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
+          for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
           return;
         }
-        const docker = await localDocker();
         await withLock(
           ctx,
           () => withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDocument } from 'yaml';
-import { pinnableRefs, pinsFor } from '../../build/pinning.js';
+import { pinnableRefs, pinsFor } from '../../image/pinning.js';
 import { configFrom, localDocker, type GlobalOptions } from '../context.js';
 import { shortId } from '../format.js';
 
@@ -18,7 +18,7 @@ export function registerPin(program: Command): void {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const text = readFileSync(config.build.dockerfile, 'utf8');
       const refs = pinnableRefs(text, config.build.args, config.build.target);
-      const { resolveLocalImageIds } = await import('../../build/build.js');
+      const { resolveLocalImageIds } = await import('../../image/build.js');
       const ids = await resolveLocalImageIds(await localDocker(), refs);
       const pins = pinsFor(text, config.build.args, ids, config.build.target);
       const doc = parseDocument(readFileSync(config.file, 'utf8'));

@@ -4,10 +4,9 @@
  */
 import type { Command } from 'commander';
 import { selectHosts } from '../../hosts/fleet.js';
-import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
-import { printReleaseProblems, releaseJson, runRelease } from '../release-run.js';
+import { printReleaseProblems, releaseExitCode, releaseJson, runRelease } from '../release-run.js';
 
 interface ReleaseOptions {
   allowDirty?: boolean;
@@ -55,5 +54,5 @@ async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<nu
     process.stdout.write(`\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`);
     if (r.failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
   }
-  return r.failed.length ? ExitCode.failed : ExitCode.ok;
+  return releaseExitCode(r);
 }

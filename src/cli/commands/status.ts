@@ -1,7 +1,7 @@
 /** `boxship status`: per host, the proxy mode, each instance (release, health), current and previous release, lock. */
 import type { Command } from 'commander';
 import { closeAll, connectAll } from '../../hosts/fleet.js';
-import type { SshHost } from '../../hosts/ssh.js';
+import type { Runner } from '../../hosts/runner.js';
 import { parseProxyState, probeUpstream, proxyState } from '../../proxy/commands.js';
 import type { DeployContext } from '../../rollout/context.js';
 import { relState } from '../../rollout/context.js';
@@ -9,13 +9,13 @@ import { parseInstances, listInstances } from '../../rollout/instance-commands.j
 import { names } from '../../rollout/names.js';
 import { readMode } from '../../rollout/setup.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../../state/deploys.js';
-import { parseLockInfo, readLock } from '../../state/lock.js';
+import { lockAge, parseLockInfo, readLock, staleReason } from '../../state/lock.js';
 import { whoAmI } from '../../state/ledger.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
 
-async function hostStatus(ctx: DeployContext, ssh: SshHost) {
+async function hostStatus(ctx: DeployContext, ssh: Runner) {
   const { config } = ctx;
   const rel = relState(ctx);
   const [mode, proxy, instances, deploys, lock] = await Promise.all([
@@ -23,7 +23,9 @@ async function hostStatus(ctx: DeployContext, ssh: SshHost) {
     ssh.run(proxyState(config.service)).then(parseProxyState),
     ssh.run(listInstances(config.service)).then(parseInstances),
     ssh.run(readDeploys(rel)).then(parseDeploys),
-    ssh.run(readLock(rel)).then(parseLockInfo),
+    Promise.all([ssh.run(readLock(rel)).then(parseLockInfo), ssh.run(lockAge(rel))]).then(([info, age]) =>
+      info ? { ...info, ageSeconds: Number(age.trim()), stale: staleReason({ info, ageSeconds: Number(age.trim()) }) ?? null } : undefined,
+    ),
   ]);
   const withHealth = await Promise.all(
     instances
@@ -63,7 +65,12 @@ type Row = Awaited<ReturnType<typeof hostStatus>> | { host: string; error: strin
 function render(r: Row): string {
   if ('error' in r) return `\n${r.host}\n  unreachable: ${r.error}\n`;
   const lines = [`\n${r.host}`, `  proxy:    ${r.proxy}${r.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`, `  current:  ${r.current ?? '-'}`, `  previous: ${r.previous ?? '-'}`];
-  if (r.lock) lines.push(`  lock:     held by ${r.lock.who} running "${r.lock.command}" since ${r.lock.time}`);
+  if (r.lock) {
+    lines.push(`  lock:     held by ${r.lock.who} running "${r.lock.command}" since ${r.lock.time}`);
+    if (r.lock.stale) lines.push(`            INTERRUPTED RUN: ${r.lock.stale}; the next rollout or rollback takes the lock over and cleans up after it`);
+  }
+  const leftovers = r.instances.filter((i) => /\.(next|old-\w+)$/.test(i.name));
+  if (leftovers.length && !r.lock) lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
   lines.push('  instances:');
   if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
   for (const i of r.instances) lines.push(`    ${i.name.padEnd(24)} ${i.tag.slice(0, 12).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`);

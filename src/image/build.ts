@@ -62,12 +62,14 @@ function engineUnreachable(err: unknown): BoxshipError {
  * Local image IDs of image references, for the pinning check: a reference with no local image is left out of the
  * map (the check reports it). Inspecting by reference is what BuildKit on this engine resolves FROM against first.
  */
-export async function resolveLocalImageIds(docker: Docker, refs: string[]): Promise<Map<string, string>> {
+export async function resolveLocalImageIds(docker: Docker, refs: string[], platforms?: Map<string, string>): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   for (const ref of new Set(refs)) {
     try {
       const info = await docker.getImage(ref).inspect();
       ids.set(ref, info.Id);
+      const v = (info as { Variant?: string }).Variant;
+      platforms?.set(ref, [info.Os, info.Architecture, v].filter(Boolean).join('/'));
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       // 404: not present locally; 400: the engine rejects the reference (e.g. bad syntax), which pinning reports too.
@@ -117,7 +119,8 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
   }
   const dockerfileText = context.dockerfile.toString('utf8');
   const refs = pinnableRefs(dockerfileText, config.build.args, config.build.target);
-  const localImageIds = await resolveLocalImageIds(docker, refs);
+  const localPlatforms = new Map<string, string>();
+  const localImageIds = await resolveLocalImageIds(docker, refs, localPlatforms);
   const pinning = checkPinning({
     dockerfilePath: displayPath(config.build.dockerfile),
     dockerfileText,
@@ -127,6 +130,8 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
     target: config.build.target,
     pins: config.build.pins,
     localImageIds,
+    localPlatforms,
+    ...(config.build.platform ? { platform: config.build.platform } : {}),
   });
   if (pinning.problems.length > 0) {
     if (!options.allowUnpinned) {
@@ -163,6 +168,8 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
       buildargs: config.build.args,
       labels,
       ...(config.build.target ? { target: config.build.target } : {}),
+      // The hosts' platform, when this machine's differs (an ARM laptop shipping to amd64 servers).
+      ...(config.build.platform ? { platform: config.build.platform } : {}),
     });
   } catch (err) {
     throw tarError ?? engineUnreachable(err);

@@ -239,6 +239,14 @@ export class BuildkitProgress {
   }
 }
 
+/**
+ * An engine on the containerd image store (Docker 24 to at least 26) cannot read a build context uploaded to
+ * POST /build without a BuildKit session: its BuildKit worker does not serve the uploaded tar (moby/moby#47717).
+ */
+const REMOTE_CONTEXT = /load remote build context/;
+const REMOTE_CONTEXT_HINT =
+  'the Docker engine boxship builds with uses the containerd image store, whose BuildKit cannot read an uploaded build context (moby/moby#47717): build with an engine on the classic store (DOCKER_HOST), or turn off the containerd-snapshotter feature on this one';
+
 function buildError(step: StepState | undefined, engineError: string | undefined): BoxshipError {
   if (!step) {
     return new BoxshipError(`build failed: ${engineError}`, {
@@ -249,7 +257,7 @@ function buildError(step: StepState | undefined, engineError: string | undefined
     ? `\nlast ${step.tail.length} line${step.tail.length === 1 ? '' : 's'} of its output:\n${step.tail.map((l) => `  ${l}`).join('\n')}`
     : '\n(the step printed nothing)';
   return new BoxshipError(`build failed at step ${step.name}: ${shortError(step.error ?? engineError ?? '')}${output}`, {
-    hint: 'fix the failing step in the Dockerfile (reproduce it with DOCKER_BUILDKIT=1 docker build .)',
+    hint: REMOTE_CONTEXT.test(step.name) ? REMOTE_CONTEXT_HINT : 'fix the failing step in the Dockerfile (reproduce it with DOCKER_BUILDKIT=1 docker build .)',
   });
 }
 

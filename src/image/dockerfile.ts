@@ -72,6 +72,8 @@ export interface ImageUse {
   line: number;
   via: 'FROM' | 'COPY --from' | 'RUN --mount';
   stage: number;
+  /** `FROM --platform=…` (expanded): the platform this use of the image is for. */
+  platform?: string;
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/;
@@ -365,11 +367,11 @@ export function imageUses(df: ParsedDockerfile, stages: Set<number>): ImageUse[]
   const uses: ImageUse[] = [];
   for (const stage of df.stages) {
     if (!stages.has(stage.index)) continue;
-    const add = (ref: string, line: number, via: ImageUse['via'], allowIndex: boolean, written = ref) => {
+    const add = (ref: string, line: number, via: ImageUse['via'], allowIndex: boolean, written = ref, platform?: string) => {
       if (ref.toLowerCase() === 'scratch' || stageNamed(df, ref, stage.index, allowIndex)) return;
-      uses.push({ ref, written, line, via, stage: stage.index });
+      uses.push({ ref, written, line, via, stage: stage.index, ...(platform ? { platform } : {}) });
     };
-    add(stage.from.image, stage.from.line, 'FROM', false, stage.from.raw);
+    add(stage.from.image, stage.from.line, 'FROM', false, stage.from.raw, stage.from.platform);
     for (const c of stage.copies) if (c.from !== undefined) add(c.from, c.line, 'COPY --from', true);
     for (const r of stage.runs) for (const f of r.mountFroms) add(f, r.line, 'RUN --mount', true);
   }

@@ -25,6 +25,10 @@ export interface PinningInput {
   pins: Record<string, string>;
   /** Local image IDs of the references the Dockerfile uses; a reference missing here is not present locally. */
   localImageIds: Map<string, string>;
+  /** `os/arch[/variant]` of those local images: a pin holds only for the platform it is for. */
+  localPlatforms?: Map<string, string>;
+  /** build.platform: what the build targets when a FROM does not say (`FROM --platform=…` wins). */
+  platform?: string;
 }
 
 export type BaseImage = { ref: string; id: string } | { ref: string; digest: string };
@@ -72,6 +76,17 @@ function lookup<T>(map: Map<string, T> | Record<string, T>, ref: string): T | un
   const keys = map instanceof Map ? [...map.keys()] : Object.keys(map);
   const key = keys.find((k) => normalizeRef(k) === wanted);
   return key === undefined ? undefined : get(key);
+}
+
+/** linux/arm64 and linux/arm64/v8 are the same platform; otherwise os, architecture and variant must agree. */
+export function samePlatform(a: string, b: string): boolean {
+  const norm = (p: string) => {
+    const [os = '', arch = '', variant = ''] = p.toLowerCase().split('/');
+    const a2 = arch === 'x86_64' ? 'amd64' : arch === 'aarch64' ? 'arm64' : arch;
+    return [os, a2, a2 === 'arm64' && variant === 'v8' ? '' : variant];
+  };
+  const [x, y] = [norm(a), norm(b)];
+  return x[0] === y[0] && x[1] === y[1] && (x[2] === '' || y[2] === '' || x[2] === y[2]);
 }
 
 function describe(use: ImageUse): string {
@@ -153,6 +168,21 @@ export function checkPinning(input: PinningInput): PinningResult {
           use.line,
           `${what} is pinned to ${pinned}, but the local ${use.ref} is ${local}`,
           'run `boxship pin` to accept the new base image',
+        ),
+      );
+      continue;
+    }
+    // A local image ID pins one platform's image: `FROM --platform=linux/arm64 node` (or build.platform) must not
+    // pass against a local amd64 node, or the image built is not the one the pin says.
+    const wanted = use.platform ?? input.platform;
+    const has = lookup(input.localPlatforms ?? new Map<string, string>(), use.ref);
+    if (wanted && has && !samePlatform(wanted, has)) {
+      problems.push(
+        problem(
+          file,
+          use.line,
+          `${what} is pinned to ${pinned}, an image for ${has}, but the build is for ${wanted}`,
+          `load or pull ${use.ref} for ${wanted} (docker pull --platform ${wanted} ${use.ref}), then run \`boxship pin\`; or build for ${has}`,
         ),
       );
       continue;

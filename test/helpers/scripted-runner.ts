@@ -1,0 +1,85 @@
+/**
+ * A Runner for unit tests of the orchestration: each command is answered by the first rule whose matcher fits it
+ * (by its `why` or its command line), faults are injected per rule (exit codes, thrown errors such as a timeout or a
+ * lost connection), and everything that ran is recorded. It stands in for a host only to exercise boxship's logic;
+ * the integration suites prove the same paths on real hosts.
+ */
+import type { HostConfig } from '../../src/config/types.js';
+import { type Command, toShell } from '../../src/hosts/command.js';
+import type { ExecOptions, ExecResult, Runner } from '../../src/hosts/runner.js';
+import { HostError } from '../../src/util/errors.js';
+
+export interface Answer {
+  code?: number;
+  stdout?: string;
+  stderr?: string;
+  /** Throw this instead of answering (a timeout, a lost connection). */
+  error?: Error;
+}
+
+export interface Rule {
+  /** Matched against `why` and the shell command line. */
+  match: RegExp;
+  answer: Answer | ((cmd: Command, line: string) => Answer);
+  /** Answer only this many times, then let later rules match. */
+  times?: number;
+}
+
+export function hostConfig(name: string, instances = 2): HostConfig {
+  return { name, user: 'root', hostname: name, port: 22, knownHosts: '/dev/null', instances };
+}
+
+export class ScriptedRunner implements Runner {
+  readonly ran: { why: string; line: string; stdin?: string }[] = [];
+  private readonly rules: (Rule & { used: number })[] = [];
+  constructor(
+    readonly config: HostConfig,
+    rules: Rule[] = [],
+  ) {
+    this.on(...rules);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Rules added later take precedence: a test overrides the defaults it cares about. */
+  on(...rules: Rule[]): this {
+    this.rules.unshift(...rules.map((r) => ({ ...r, used: 0 })));
+    return this;
+  }
+
+  home(): Promise<string> {
+    return Promise.resolve('/root');
+  }
+
+  async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
+    const line = toShell(cmd);
+    this.ran.push({ why: cmd.why, line, ...(typeof options.stdin === 'string' ? { stdin: options.stdin } : {}) });
+    const rule = this.rules.find((r) => (r.times === undefined || r.used < r.times) && (r.match.test(cmd.why) || r.match.test(line)));
+    if (rule) rule.used++;
+    const a = rule ? (typeof rule.answer === 'function' ? rule.answer(cmd, line) : rule.answer) : {};
+    if (a.error) throw a.error;
+    const result = { code: a.code ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
+    if (result.code !== 0 && !options.allowFailure) throw new HostError(this.name, `${cmd.why} failed: exited ${result.code}${result.stderr ? `:\n${result.stderr}` : ''}`);
+    return result;
+  }
+
+  async run(cmd: Command, stdin?: ExecOptions['stdin']): Promise<string> {
+    return (await this.exec(cmd, { stdin })).stdout;
+  }
+
+  /** The `why` of every command that ran, in order. */
+  whys(): string[] {
+    return this.ran.map((r) => r.why);
+  }
+}
+
+/** One line of `docker inspect` as listInstances prints it. */
+export function containerLine(service: string, name: string, tag: string, slot: number, colour: 'blue' | 'green', running = true): string {
+  return JSON.stringify({
+    name: `/${name}`,
+    labels: { 'dev.boxship.service': service, 'dev.boxship.tag': tag, 'dev.boxship.slot': String(slot), 'dev.boxship.colour': colour },
+    running,
+  });
+}
