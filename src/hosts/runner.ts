@@ -7,7 +7,8 @@
  * - the dry-run runner below runs reads and records writes, so `--plan` is the real orchestration and cannot drift
  *   from what a real run does.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import type { ClientChannel, PseudoTtyOptions } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { type Command, toShell } from './command.js';
 
@@ -36,6 +37,23 @@ export interface ExecOptions {
 /** Ordinary remote commands (docker run, inspect, rename, a file write) finish in seconds; a minute is a hang. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** Where a streamed command's output goes, and what it reads (exec -it, logs -f). */
+export interface StreamIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** Forwarded to the command; absent: the command's stdin is closed at once. */
+  stdin?: Readable;
+  /** Allocate a remote terminal of this size (stdout and stderr then arrive merged, as on any terminal). */
+  pty?: PseudoTtyOptions;
+  /** Called with the channel, e.g. to forward window size changes. */
+  onChannel?(channel: ClientChannel): void;
+}
+
+export interface StreamResult {
+  code: number | null;
+  signal?: string;
+}
+
 export interface Runner {
   /** The host as named in boxship.yml: every message about it uses this. */
   readonly name: string;
@@ -46,6 +64,8 @@ export interface Runner {
   run(cmd: Command, stdin?: ExecOptions['stdin']): Promise<string>;
   /** The login user's home folder (absolute paths are needed for bind mounts and env files). */
   home(): Promise<string>;
+  /** Runs a command with its output streamed live (only runners with a real session: SSH). */
+  stream?(cmd: Command, io: StreamIo): Promise<StreamResult>;
   /** True when writes are only recorded (a plan): callers skip work that has no command (a local docker save). */
   readonly dryRun?: boolean;
 }

@@ -9,7 +9,7 @@ import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgor
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
-import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner } from './runner.js';
+import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner, type StreamIo, type StreamResult } from './runner.js';
 import { debug } from '../util/debug.js';
 import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, keyTypeOfAlgorithm, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
@@ -116,6 +116,33 @@ export class SshHost implements Runner {
       throw new HostError(this.name, `${cmd.why} failed: \`${toShell(cmd).slice(0, 200)}\` ${how}${detail ? `:\n${detail}` : ''}`);
     }
     return result;
+  }
+
+  /** Runs a command with stdout and stderr streamed live, stdin forwarded and, for `-t`, a terminal. */
+  stream(cmd: Command, io: StreamIo): Promise<StreamResult> {
+    const client = this.client;
+    return new Promise((resolve, reject) => {
+      const onConnClose = () => reject(new HostError(this.name, `connection lost during: ${cmd.why}`, { hint: 'check the network and the host' }));
+      const ready = (err: Error | undefined, channel: ClientChannel) => {
+        if (err) return reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`));
+        client.once('close', onConnClose);
+        let exit: StreamResult = { code: null };
+        // Listeners go on synchronously here, as in exec(): a fast command's exit status may come in the first chunk.
+        channel.on('data', (chunk: Buffer) => io.stdout.write(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => io.stderr.write(chunk));
+        channel.on('exit', (code: number | null, signal?: string) => (exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined }));
+        channel.on('close', () => {
+          client.removeListener('close', onConnClose);
+          io.stdin?.unpipe(channel);
+          resolve(exit);
+        });
+        io.onChannel?.(channel);
+        if (io.stdin) io.stdin.pipe(channel);
+        else channel.end();
+      };
+      if (io.pty) client.exec(toShell(cmd), { pty: io.pty }, ready);
+      else client.exec(toShell(cmd), ready);
+    });
   }
 
   /** stdout of a command that must succeed. */
