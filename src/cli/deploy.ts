@@ -9,7 +9,7 @@ import type { DeployContext } from '../rollout/context.js';
 import { type HostRuntime, readFleet } from '../rollout/fleet.js';
 import { type RolloutOutcome, runRollout } from '../rollout/run.js';
 import { withLock } from '../rollout/session.js';
-import { ensureHost, ensureProxyRunning } from '../rollout/setup.js';
+import { ensureHost, ensureProxyRunning, settleSettings } from '../rollout/setup.js';
 import { type FleetReleases, fleetReleases } from '../rollout/target.js';
 import type { GlobalOptions } from './context.js';
 import { localDocker } from './context.js';
@@ -33,7 +33,8 @@ function titleOf(req: DeployRequest, service: string, target: string): string {
 }
 
 /** Everything a rollout or rollback does on the hosts, for a real run and a plan alike. */
-async function carryOut(ctx: DeployContext, req: DeployRequest, docker: Docker, progress: boolean): Promise<RolloutOutcome> {
+async function carryOut(given: DeployContext, req: DeployRequest, docker: Docker, progress: boolean): Promise<RolloutOutcome> {
+  const ctx: DeployContext = { ...given, proxySettings: new Map() };
   const step = <T>(title: string, work: () => Promise<T>, failure?: (r: T) => string | undefined) => (progress ? withProgress(title, ctx, work, failure) : work());
   return withLock(
     ctx,
@@ -41,11 +42,21 @@ async function carryOut(ctx: DeployContext, req: DeployRequest, docker: Docker, 
       // Choose first: an unknown release is bad input and must change nothing on any host.
       const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
       const target = req.chooseTarget(releases, fleet, ctx);
-      if (req.kind === 'rollout') await step(`Prepare ${ctx.hosts.length} hosts`, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker))));
+      if (req.kind === 'rollout') await step(`Prepare ${ctx.hosts.length} hosts`, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, undefined, { transition: true }))));
       // A rollback only puts the previous release back: settings changes are rollout's and setup's business.
       else await Promise.all(ctx.hosts.map((h) => ensureProxyRunning(ctx, h)));
       const title = titleOf(req, ctx.config.service, target);
-      return step(title, () => runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }, fleet), (o) =>
+      const run = async () => {
+        const outcome = await runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }, fleet);
+        // A settings change settles once every instance moved (or every one is back); a canary keeps it going.
+        await Promise.all(
+          ctx.hosts.map((h) =>
+            settleSettings(ctx, h).catch((err: Error) => ctx.report({ kind: 'warning', host: h.name, message: `proxy settings not settled yet (the next rollout or rollback does it): ${err.message}` })),
+          ),
+        );
+        return outcome;
+      };
+      return step(title, run, (o) =>
         o.kind === 'done' ? undefined : o.kind === 'interrupted' ? `${title}: interrupted` : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
       );
     },

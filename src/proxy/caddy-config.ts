@@ -83,6 +83,10 @@ export interface CaddyConfigInput {
   backoffHeader: string;
   /** Default least_conn: spreads over the healthy upstreams and favours the less busy one. */
   selectionPolicy?: SelectionPolicy;
+  /** Per upstream name, the port to dial instead of appPort (while a port change is rolled out: see settings.ts). */
+  upstreamPorts?: Readonly<Record<string, number>>;
+  /** Default true; off while the health path changes (one path per proxy: see settings.ts). */
+  activeHealth?: boolean;
 }
 
 /** The subset of Caddy's JSON config that boxship writes. */
@@ -188,7 +192,7 @@ function reverseProxy(input: CaddyConfigInput, names: string[]): Record<string, 
   if (input.healthPort !== undefined && input.healthPort !== input.appPort) active.port = input.healthPort;
   return {
     handler: 'reverse_proxy',
-    upstreams: names.map((name) => ({ dial: `${name}:${input.appPort}` })),
+    upstreams: names.map((name) => ({ dial: `${name}:${input.upstreamPorts?.[name] ?? input.appPort}` })),
     load_balancing: {
       selection_policy: { policy: input.selectionPolicy ?? 'least_conn' },
       try_duration: duration(TRY_DURATION_MS),
@@ -199,7 +203,7 @@ function reverseProxy(input: CaddyConfigInput, names: string[]): Record<string, 
     // already closed body; that attempt fails too and counts as a failure of the healthy upstream, so with passive
     // checks on, one such request takes the live instance out for fail_duration and every non-GET request in that
     // window is answered 503 at once (measured: thousands of 503s per swap under POST load, 0 to ~16 without).
-    health_checks: { active },
+    ...(input.activeHealth === false ? {} : { health_checks: { active } }),
     transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS) },
   };
 }

@@ -1,5 +1,6 @@
 /** What a rollout-type command carries through its steps: config, open hosts, who is acting, and the reporter. */
 import type { Config } from '../config/types.js';
+import type { SettingsState } from '../proxy/settings.js';
 import type { Runner } from '../hosts/runner.js';
 import { stateDir } from '../state/paths.js';
 import type { Report } from '../util/events.js';
@@ -12,6 +13,8 @@ export interface DeployContext {
   /** The command line being run, for the lock and the audit log. */
   command: string;
   report: Report;
+  /** Per host, the proxy settings it serves with (a settings change in progress decides each move's port and check). */
+  proxySettings?: Map<string, SettingsState>;
   /** Set by the CLI on SIGINT/SIGTERM: the move in flight finishes (or is put back), then the run stops. */
   interrupt?: { requested: boolean };
 }

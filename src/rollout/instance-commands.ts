@@ -1,5 +1,6 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
+import type { ProxySettings } from '../proxy/settings.js';
 import { type Command, command, reading, script, toShell } from '../hosts/command.js';
 import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
@@ -19,6 +20,8 @@ export interface InstanceSpec {
    * instances that served (never a `.next` beside them); handOver gives it `unless-stopped` with the slot's name.
    */
   restart: 'no' | 'unless-stopped';
+  /** The settings this instance runs with when they are not the config's (an old colour during a settings change). */
+  settings?: ProxySettings;
 }
 
 export function envFilePath(stateDirAbs: string): string {
@@ -36,6 +39,8 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
+  // The env file has the config's PORT; an instance of the old settings generation listens where the proxy dials it.
+  if (spec.settings && spec.settings.appPort !== config.app.port) argv.push('-e', `PORT=${spec.settings.appPort}`);
   for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(names.image(s, spec.tag));
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
@@ -74,12 +79,12 @@ export const HEALTH_EXIT = { exited: 3, timedOut: 4 } as const;
  * retries x interval of wall time, as documented; it fails at once if the container exits. On failure it prints what
  * the user needs to see (not this script): the exit code, the app's first error line, and its last lines.
  */
-export function waitHealthy(config: Config, container: string, alias: string): Command {
+export function waitHealthy(config: Config, container: string, alias: string, settings?: ProxySettings): Command {
   const h = config.healthcheck;
-  const url = `http://${alias}:${h.port}${h.path}`;
+  const url = `http://${alias}:${settings?.healthPort ?? h.port}${settings?.healthPath ?? h.path}`;
   const { stepMs, budgetMs, probeSeconds } = healthPolling(h.intervalMs, h.retries, h.timeoutMs);
   const cmd = script(
-    `wait until ${container} passes ${h.path} (up to ${budgetMs / 1000}s)`,
+    `wait until ${container} passes ${settings?.healthPath ?? h.path} (up to ${budgetMs / 1000}s)`,
     [
       'name=$1 proxy=$2 url=$3 step=$4 probe=$5 budget=$6',
       // Milliseconds from date +%s%N (GNU); a date without %N gives seconds, which only coarsens the deadline.

@@ -8,7 +8,7 @@ import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 import { type Command, command, reading, script } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
-import { type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
+import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
 import {
   applyProxyMode,
   parseProxyState,
@@ -22,7 +22,9 @@ import {
   writeProxyConfig,
 } from '../proxy/commands.js';
 import { shipImage } from '../ship/release.js';
-import { HostError } from '../util/errors.js';
+import { HostError, InputError } from '../util/errors.js';
+import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
+import { listInstances, parseInstances } from './instance-commands.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
@@ -75,8 +77,71 @@ export async function readMode(ctx: DeployContext, ssh: Runner): Promise<ProxyMo
 }
 
 /** The proxy's config: the same in every mode (maintenance and each slot's colour are marker files, see caddy-config.ts). */
-export function proxyConfigFor(config: Config, instances: number): string {
-  return caddyConfigText(caddyInputFromConfig(config, instances));
+export function proxyConfigFor(config: Config, instances: number, settings?: SettingsState): string {
+  return caddyConfigText(settings ? proxyInput(config, instances, settings) : caddyInputFromConfig(config, instances));
+}
+
+/** The host's record of the settings its proxy serves with (settings.ts). */
+export function settingsFile(stateDir: string): string {
+  return `${proxyHostDir(stateDir)}/settings.json`;
+}
+
+/** Each slot's live colour on a host (null: no live instance), from its containers. */
+async function liveColours(ctx: DeployContext, ssh: Runner): Promise<Record<string, Colour | null>> {
+  const all = parseInstances(await ssh.run(listInstances(ctx.config.service)));
+  const out: Record<string, Colour | null> = {};
+  for (let slot = 1; slot <= ssh.config.instances; slot++) {
+    out[String(slot)] = all.find((c) => c.name === names.instance(ctx.config.service, slot) && c.running)?.colour ?? null;
+  }
+  return out;
+}
+
+/**
+ * The settings a host's proxy is to serve with. A rollout (`transition`) that changes them begins a transition that
+ * keeps the live instances on the old ones (settings.ts); other commands keep what the host has and say that the
+ * change waits for the next rollout. A host without a record (new, or set up by an older boxship) takes the config's.
+ */
+async function settingsForHost(ctx: DeployContext, ssh: Runner, transition: boolean): Promise<{ state: SettingsState; changed: boolean }> {
+  const want = settingsOf(ctx.config);
+  const stored = parseSettingsState(await ssh.run(readFileCommand('read the proxy settings', settingsFile(relState(ctx)))));
+  if (!stored) return { state: { steady: want }, changed: true };
+  const t = stored.transition;
+  if (t) {
+    if (sameSettings(t.to, want)) return { state: stored, changed: false };
+    if (!transition) return { state: stored, changed: false };
+    throw new InputError(`${ssh.name}: a change of the proxy settings (${describeSettings(t.from)} -> ${describeSettings(t.to)}) is only part rolled out (a canary or an interrupted run), and boxship.yml now asks for ${describeSettings(want)}`, {
+      hint: `finish that change first (boxship rollout with app.port/healthcheck as ${describeSettings(t.to)}) or undo it (boxship rollback), then change them again`,
+    });
+  }
+  if (sameSettings(stored.steady, want)) return { state: stored, changed: false };
+  if (!transition) {
+    ctx.report({ kind: 'warning', host: ssh.name, message: `the proxy keeps ${describeSettings(stored.steady)} until the next rollout moves the instances to ${describeSettings(want)}` });
+    return { state: stored, changed: false };
+  }
+  const live = await liveColours(ctx, ssh);
+  if (Object.values(live).every((c) => c === null)) return { state: { steady: want }, changed: true };
+  ctx.report({ kind: 'step', host: ssh.name, message: `proxy settings change (${describeSettings(stored.steady)} -> ${describeSettings(want)}): old instances keep theirs until replaced` });
+  return { state: { steady: stored.steady, transition: beginTransition(stored.steady, want, live) }, changed: true };
+}
+
+/**
+ * After a rollout or rollback: a settings transition whose instances all moved settles on the new settings, one whose
+ * instances are all back (a failed rollout put back, a rollback) on the old ones; the proxy config follows (a reload:
+ * only when settings change). A mixed fleet (a canary) keeps the transition.
+ */
+export async function settleSettings(ctx: DeployContext, ssh: Runner): Promise<void> {
+  const rel = relState(ctx);
+  const stored = parseSettingsState(await ssh.run(readFileCommand('read the proxy settings', settingsFile(rel))));
+  const t = stored?.transition;
+  if (!t) return;
+  const where = settle(t, await liveColours(ctx, ssh));
+  if (where === 'mixed') return;
+  const state: SettingsState = { steady: where === 'new' ? t.to : t.from };
+  ctx.report({ kind: 'step', host: ssh.name, message: `proxy settles on ${describeSettings(state.steady)}` });
+  await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(state));
+  await ssh.run(writeProxyConfig(proxyHostDir(rel)), proxyConfigFor(ctx.config, ssh.config.instances, state));
+  await ssh.run(reloadProxy(ctx.config.service));
+  await ssh.run(waitProxyHealthy(ctx.config.service));
 }
 
 function waitProxyHealthy(service: string): Command {
@@ -106,11 +171,14 @@ async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker)
   });
 }
 
-export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode): Promise<void> {
+export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode, options: { transition?: boolean } = {}): Promise<void> {
   const { config } = ctx;
   const rel = relState(ctx);
   const abs = await absState(ctx, ssh);
   const hostDir = proxyHostDir(rel);
+  // First, before anything is written: a settings change that cannot be applied is bad input.
+  const settings = await settingsForHost(ctx, ssh, options.transition ?? false);
+  ctx.proxySettings?.set(ssh.name, settings.state);
   // Independent checks and writes in parallel: each is a round trip, and a rollout waits for all of them.
   const [, , , hasImage, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(checkDocker()).catch((err: Error) => {
@@ -132,7 +200,8 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   // that holds the slot's name, before a new config that reads the markers can be loaded.
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
   await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, ssh.config.instances, LABEL))]);
-  const text = proxyConfigFor(config, ssh.config.instances);
+  if (settings.changed) await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(settings.state));
+  const text = proxyConfigFor(config, ssh.config.instances, settings.state);
   const changed = currentConfig !== text;
   if (changed) await ssh.run(writeProxyConfig(hostDir), text);
 
@@ -155,7 +224,12 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
 
 /** What a rollback needs of a host: its proxy up (a rollback never changes settings, so nothing else is prepared). */
 export async function ensureProxyRunning(ctx: DeployContext, ssh: Runner): Promise<void> {
-  const state = parseProxyState(await ssh.run(proxyState(ctx.config.service)));
+  const [state, settings] = await Promise.all([
+    ssh.run(proxyState(ctx.config.service)).then(parseProxyState),
+    ssh.run(readFileCommand('read the proxy settings', settingsFile(relState(ctx)))).then(parseSettingsState),
+  ]);
+  // A rollback puts instances back with the settings they ran with (settings.ts), whatever boxship.yml says now.
+  if (settings) ctx.proxySettings?.set(ssh.name, settings);
   if (state.status !== 'running') {
     throw new HostError(ssh.name, `the proxy container ${names.proxy(ctx.config.service)} is ${state.status}`, { hint: 'run: boxship setup (it starts the proxy), then the rollback again' });
   }

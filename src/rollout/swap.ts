@@ -5,6 +5,7 @@
  * on with the next slot. The proxy config never changes during this, so no Caddy reload drops a connection.
  */
 import type { Config } from '../config/types.js';
+import { type ProxySettings, sameSettings, settingsFor, settingsOf } from '../proxy/settings.js';
 import { type Command, sequence } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
@@ -54,7 +55,7 @@ export function stopSeconds(config: Config): number {
  * `existing`: names of the service's containers on the host when the run began. A leftover (an unfinished `.next`,
  * a stopped instance holding the live name) is removed first; without the list, removal is unconditional.
  */
-export function moveSteps(config: Config, move: Move, stateDirAbs: string, existing?: ReadonlySet<string>): MoveSteps {
+export function moveSteps(config: Config, move: Move, stateDirAbs: string, existing?: ReadonlySet<string>, settings?: ProxySettings): MoveSteps {
   const s = config.service;
   const live = names.instance(s, move.slot);
   const seconds = stopSeconds(config);
@@ -87,8 +88,9 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
       stateDirAbs,
       sha: shaOfTag(move.to),
       restart: empty ? 'unless-stopped' : 'no',
+      ...(settings ? { settings } : {}),
     }),
-    wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour)),
+    wait: waitHealthy(config, incoming, names.alias(s, move.slot, move.colour), settings),
     // The hand-over first routes the slot to the new colour, so the old instance gets no new request before it is told
     // to stop (see caddy-config.ts). An empty slot starts blue, the colour an empty slot is routed to.
     ...(empty
@@ -113,7 +115,10 @@ export interface MoveResult {
 export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, existing?: ReadonlySet<string>): Promise<MoveResult> {
   const { config, report } = ctx;
   const live = names.instance(config.service, move.slot);
-  const steps = moveSteps(config, move, await absState(ctx, ssh), existing);
+  // During a settings change the colour decides the settings (proxy/settings.ts); otherwise they are the config's.
+  const hostSettings = ctx.proxySettings?.get(ssh.name);
+  const settings = hostSettings && move.to ? settingsFor(hostSettings, settingsOf(config), move.slot, move.colour) : undefined;
+  const steps = moveSteps(config, move, await absState(ctx, ssh), existing, settings && !sameSettings(settings, settingsOf(config)) ? settings : undefined);
   if (steps.start && steps.wait) {
     report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
     await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start])).catch((err: unknown) => {
