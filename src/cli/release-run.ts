@@ -41,22 +41,8 @@ export interface ReleaseJson {
   hooks?: HookRun[];
 }
 
-export interface HostShipJson {
-  host: string;
-  ok: boolean;
-  error?: string;
-  alreadyPresent?: boolean;
-  /** The host's image store, and the image ID `docker images` shows there. */
-  store?: 'classic' | 'containerd';
-  imageId?: string;
-  bytesSent: number;
-  bytesReceived: number;
-  layersSent: number;
-  layersSkipped: number;
-  seconds: number;
-  /** Release tags removed from the host after this one landed (releases.keep). */
-  pruned: string[];
-}
+/** A host's result as JSON: the error as its message (see src/ship/release.ts for the fields). */
+export type HostShipJson = Omit<HostShipResult, 'error'> & { error?: string };
 
 export function releaseJson(r: ReleaseResult): ReleaseJson {
   return {
