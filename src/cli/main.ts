@@ -37,7 +37,8 @@ Examples:
 Exit codes:
   0  success
   1  the operation failed; nothing was left half-done (a failed rollout was rolled back)
-  2  you must act first: bad input or config (nothing was touched), or a rollback that failed too`,
+  2  you must act first: bad input or config (nothing was touched), or a rollback that failed too
+  130  interrupted (Ctrl-C): the move in flight finished, the locks were released; how far it got is printed`,
   );
 
 // --json, on any command that offers it: stdout carries only the JSON document; progress and messages go to stderr.

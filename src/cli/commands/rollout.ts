@@ -29,7 +29,8 @@ Examples:
 
 Each new instance must pass the health check before it takes traffic; the old one then drains and stops.
 If a new instance fails its health check, every instance changed by this run is put back (exit 1).
-Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too (what to do is printed).`,
+Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too (what to do is printed);
+130 interrupted by Ctrl-C after the move in flight (how far it got is printed; run rollout again to finish).`,
     )
     .action(async (opts: { sha?: string; canary?: number; plan?: boolean; parallel?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
