@@ -4,14 +4,15 @@
  * across entries; they report positions through the same Locator, so they read like schema errors.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../util/errors.js';
-import { parseAddress, type Address } from './address.js';
+import { DEFAULT_SSH_PORT, DEFAULT_USER, parseAddress, type Address } from './address.js';
 import { parseDuration } from './duration.js';
 import type { Locator, PathSegment, Problem } from './problems.js';
 import type { RawConfig, RawHost } from './schema.js';
 import { parseSecrets } from './secrets.js';
+import { expandTokens, parseSshConfig, settingsFor, type SshConfigFile } from './ssh-config.js';
 import type { Config, HostConfig } from './types.js';
 
 const PATH_HINT = 'relative paths are resolved against the folder of boxship.yml; ~/ is your home folder';
@@ -78,14 +79,38 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
   const identityHint = `check the path (${PATH_HINT}), or remove identity_file to use the keys in ssh-agent`;
   const sshIdentity = raw.ssh.identity_file === undefined ? undefined : requireFile(['ssh', 'identity_file'], raw.ssh.identity_file, identityHint);
 
-  // hosts: per-host settings over the ssh defaults (the schema has checked each server is listed once).
+  // The OpenSSH client config: ssh.config_file, else ~/.ssh/config when it exists; "none" reads none.
+  const ssh = readSshConfig(raw.ssh.config_file, dir, at);
+  const reported = new Set<string>();
+  const sshAt = (line: number, message: string, hint: string) => {
+    // A jump host shared by several hosts would report the same line once per host.
+    if (reported.has(`${line}\0${message}`)) return;
+    reported.add(`${line}\0${message}`);
+    problems.push({ file: ssh!.file, line, column: 1, path: '', message, hint });
+  };
+
+  // hosts: per-host settings over the ssh defaults over the ssh config (the schema has checked each server is listed once).
   const hosts = raw.hosts.map((entry, i): HostConfig => {
     const host: Partial<Exclude<RawHost, string>> & { address: string } = typeof entry === 'string' ? { address: entry } : entry;
-    const { user, hostname, port } = address(host.address);
-    const identityFile =
+    const written = address(host.address);
+    const given = writtenParts(host.address);
+    const alias = ssh ? resolveAlias(ssh, written.hostname, sshAt) : {};
+    const user = given.user ? written.user : (alias.user ?? DEFAULT_USER);
+    const port = given.port ? written.port : (alias.port ?? DEFAULT_SSH_PORT);
+    const hostname = alias.hostname ?? written.hostname;
+    let identityFile =
       host.identity_file !== undefined ? requireFile(['hosts', i, 'identity_file'], host.identity_file, identityHint) : sshIdentity;
+    if (identityFile === undefined && ssh && alias.identityFiles && alias.identityFiles.length > 0) {
+      identityFile = identityFromSshConfig(ssh, alias.identityFiles, { host: hostname, user, port }, written.hostname, sshAt);
+    }
     const knownHosts = resolvePath(host.known_hosts ?? raw.ssh.known_hosts, dir);
     const jumpText = host.jump ?? raw.ssh.jump;
+    let jump: HostConfig['jump'];
+    if (jumpText !== undefined) {
+      jump = { ...jumpAddress(jumpText, ssh, sshAt), name: jumpText };
+    } else if (alias.proxyJump !== undefined && ssh) {
+      jump = jumpFromSshConfig(ssh, alias.proxyJump, written.hostname, sshAt);
+    }
     const instances = host.instances ?? raw.instances;
     return {
       name: host.address,
@@ -94,9 +119,21 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       port,
       ...(identityFile !== undefined ? { identityFile } : {}),
       knownHosts,
-      ...(jumpText !== undefined ? { jump: { ...address(jumpText), name: jumpText } } : {}),
+      ...(jump !== undefined ? { jump } : {}),
       instances,
     };
+  });
+  // Two aliases (or an alias and an address) for one server would make two hosts of one.
+  const seen = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    const server = `${h.hostname.toLowerCase()}:${h.port}`;
+    const first = seen.get(server);
+    if (first === undefined) return void seen.set(server, i);
+    const w = (x: HostConfig) => { const a = address(x.name); return `${a.hostname.toLowerCase()}:${a.port}`; };
+    // The schema already reported entries that are the same as written.
+    if (w(hosts[first]!) !== w(h)) {
+      at(['hosts', i], `duplicate host: ${JSON.stringify(h.name)} is the same server (${h.hostname}:${h.port}, through ${ssh?.file ?? 'the ssh config'}) as hosts[${first}] ${JSON.stringify(hosts[first]!.name)}`, 'list each server once');
+    }
   });
 
   // secrets: the file must exist and parse; its problems carry its own name and line numbers.
@@ -182,4 +219,131 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     config.hooks = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
   }
   return { config, problems };
+}
+
+/** Which parts of `[user@]host[:port]` were written (the rest may come from the ssh config). */
+function writtenParts(text: string): { user: boolean; port: boolean } {
+  const rest = text.slice(text.lastIndexOf('@') + 1);
+  return { user: text.includes('@'), port: rest.startsWith('[') ? rest.includes(']:') : rest.includes(':') };
+}
+
+type SshProblem = (line: number, message: string, hint: string) => void;
+
+const SSH_HINT = 'fix that line of the ssh config, or write the value in boxship.yml (it takes precedence)';
+
+/** Reads the ssh config; a problem with the file itself is reported at ssh.config_file. */
+function readSshConfig(
+  configured: string | undefined,
+  dir: string,
+  at: (p: PathSegment[], message: string, hint?: string) => void,
+): SshConfigFile | undefined {
+  if (configured === 'none') return undefined;
+  const file = configured === undefined ? path.join(homedir(), '.ssh', 'config') : resolvePath(configured, dir);
+  let text: string;
+  try {
+    if (configured === undefined && kind(file) === undefined) return undefined;
+    if (kind(file) === 'dir') throw new Error('it is a folder, expected a file');
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    at(['ssh', 'config_file'], missing ? `file not found: ${file}` : `cannot read ${file}: ${errorMessage(err)}`,
+      `check the path (${PATH_HINT}), or set ssh.config_file: none to read no ssh config`);
+    return undefined;
+  }
+  try {
+    return parseSshConfig(text, file);
+  } catch (err) {
+    at(['ssh', 'config_file'], `cannot parse ${file}: ${errorMessage(err)}`, 'fix the file, or set ssh.config_file: none to read no ssh config');
+    return undefined;
+  }
+}
+
+interface Alias {
+  hostname?: string;
+  user?: string;
+  port?: number;
+  identityFiles?: { value: string; line: number }[];
+  proxyJump?: { value: string; line: number };
+}
+
+/** HostName, User and Port the ssh config gives `name`, each checked; an unusable value is a problem at its line. */
+function resolveAlias(ssh: SshConfigFile, name: string, problem: SshProblem): Alias {
+  const s = settingsFor(ssh, name);
+  const out: Alias = { identityFiles: s.identityFiles };
+  if (s.proxyJump) out.proxyJump = s.proxyJump;
+  if (s.hostname) {
+    const expanded = expandTokens(s.hostname.value, { h: name });
+    const check = parseAddress(expanded.text.includes(':') ? `[${expanded.text}]` : expanded.text);
+    if (expanded.unknown) problem(s.hostname.line, `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): the token ${expanded.unknown} is not supported`, `only %h and %% are expanded in HostName; ${SSH_HINT}`);
+    else if (!check.ok || check.value.port !== DEFAULT_SSH_PORT || expanded.text.includes('@')) problem(s.hostname.line, `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): expected a host name or IP address`, SSH_HINT);
+    else out.hostname = check.value.hostname;
+  }
+  if (s.user) {
+    const check = parseAddress(`${s.user.value}@x`);
+    if (!check.ok) problem(s.user.line, `User ${JSON.stringify(s.user.value)} (for ${name}): ${check.message}`, SSH_HINT);
+    else out.user = check.value.user;
+  }
+  if (s.port) {
+    const port = /^[0-9]{1,5}$/.test(s.port.value) ? Number(s.port.value) : NaN;
+    if (!(port >= 1 && port <= 65535)) problem(s.port.line, `Port ${JSON.stringify(s.port.value)} (for ${name}): expected a number from 1 to 65535`, SSH_HINT);
+    else out.port = port;
+  }
+  return out;
+}
+
+/**
+ * The key from IdentityFile lines: OpenSSH tries every one that exists; boxship connects with one key, the first
+ * that exists. None existing is a problem at the first one's line.
+ */
+function identityFromSshConfig(
+  ssh: SshConfigFile,
+  files: { value: string; line: number }[],
+  target: { host: string; user: string; port: number },
+  name: string,
+  problem: SshProblem,
+): string | undefined {
+  const tokens = { d: homedir(), u: userInfo().username, h: target.host, r: target.user, p: String(target.port) };
+  const candidates: string[] = [];
+  for (const f of files) {
+    const expanded = expandTokens(f.value, tokens);
+    if (expanded.unknown) {
+      problem(f.line, `IdentityFile ${JSON.stringify(f.value)} (for ${name}): the token ${expanded.unknown} is not supported`, `boxship expands %d %u %h %r %p %% and ~ in IdentityFile; ${SSH_HINT}`);
+      return undefined;
+    }
+    // Like OpenSSH: ~ is the home folder, a relative path is relative to the current folder.
+    const p = expanded.text === '~' || expanded.text.startsWith('~/') ? path.join(homedir(), expanded.text.slice(1)) : path.resolve(expanded.text);
+    if (kind(p) === 'file') return p;
+    candidates.push(p);
+  }
+  problem(files[0]!.line, `IdentityFile (for ${name}): key not found: ${candidates.join(', ')}`, `create the key or fix the path; ${SSH_HINT}`);
+  return undefined;
+}
+
+/** A jump host written in boxship.yml; its name may be an alias of the ssh config too (as with ssh -J). */
+function jumpAddress(text: string, ssh: SshConfigFile | undefined, problem: SshProblem): Address {
+  const written = address(text);
+  if (!ssh) return written;
+  const given = writtenParts(text);
+  const alias = resolveAlias(ssh, written.hostname, problem);
+  return {
+    user: given.user ? written.user : (alias.user ?? DEFAULT_USER),
+    hostname: alias.hostname ?? written.hostname,
+    port: given.port ? written.port : (alias.port ?? DEFAULT_SSH_PORT),
+  };
+}
+
+/** ProxyJump: one `[ssh://][user@]host[:port]` (itself resolved through the file), or none. */
+function jumpFromSshConfig(ssh: SshConfigFile, v: { value: string; line: number }, name: string, problem: SshProblem): HostConfig['jump'] {
+  if (v.value.toLowerCase() === 'none') return undefined;
+  if (v.value.includes(',')) {
+    problem(v.line, `ProxyJump ${JSON.stringify(v.value)} (for ${name}): more than one jump host is not supported`, `boxship goes through one jump host; ${SSH_HINT}`);
+    return undefined;
+  }
+  const text = v.value.replace(/^ssh:\/\//i, '');
+  const parsed = parseAddress(text);
+  if (!parsed.ok) {
+    problem(v.line, `ProxyJump ${JSON.stringify(v.value)} (for ${name}): ${parsed.message}`, `write it as [user@]host[:port]; ${SSH_HINT}`);
+    return undefined;
+  }
+  return { ...jumpAddress(text, ssh, problem), name: v.value };
 }

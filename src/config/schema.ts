@@ -201,6 +201,12 @@ const ssh = z
     identity_file: localPath().optional().describe(IDENTITY_FILE),
     known_hosts: localPath().default('~/.ssh/known_hosts').describe(KNOWN_HOSTS),
     jump: address(JUMP).optional(),
+    config_file: localPath()
+      .optional()
+      .describe(
+        'OpenSSH client config read for host aliases (HostName, User, Port, IdentityFile, ProxyJump; values in boxship.yml win). ' +
+          'Default: ~/.ssh/config when it exists; "none" reads none.',
+      ),
   })
   .prefault({})
   .describe('SSH settings for every host; a host in object form may override them.');
