@@ -101,9 +101,9 @@ DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookwor
   -t boxship-proxy:caddy-2.11.4 "$REPO/dockerfiles/proxy-caddy-2.11" >/dev/null
 step_done
 
-step "test host images (boxship-testhost:latest: Docker 20.10; boxship-testhost:trixie: Docker 26, either store)"
+step "test host images (boxship-testhost:latest: Docker 20.10; boxship-testhost:trixie: Docker 26, either store; boxship-testhost:bare: no Docker)"
 # Both FROM the local debian:bookworm-slim (trixie's Docker through an apt source: no registry); a cache hit when
-# nothing changed. The integration tests run on a mixed fleet of the two.
+# nothing changed. The integration tests run on a mixed fleet of the first two; the bootstrap test on a bare one.
 bash "$REPO/scripts/test-hosts.sh" build
 step_done
 

@@ -5,12 +5,13 @@
 #   scripts/test-hosts.sh down   [NAME...]   remove hosts (default: all of this checkout's boxship-host-*)
 #   scripts/test-hosts.sh reset  [SPEC...]   down then up: fresh hosts, empty docker
 #   scripts/test-hosts.sh status             list hosts and whether ssh + docker answer
-#   scripts/test-hosts.sh build  [IMAGE...]  (re)build boxship-testhost:latest and :trixie (or the ones named)
+#   scripts/test-hosts.sh build  [IMAGE...]  (re)build boxship-testhost:latest, :trixie and :bare (or the ones named)
 #
 # SPEC is name:sshport:httpport[:flavour] (default: a:2201:8081 b:2202:8082:ctrd). FLAVOUR picks the engine:
 #   d20   Debian 12's Docker 20.10, classic image store (the default)
 #   d26   Debian 13's Docker 26.1, classic image store (overlay2)
 #   ctrd  Debian 13's Docker 26.1, containerd image store (containerd snapshotter)
+#   bare  Debian 12 with sshd and no Docker (boxship setup installs it); user root and a non-root user deploy
 # Host NAME is container boxship-host-NAME, reachable as root@127.0.0.1 -p SSHPORT with
 # .boxship-test/id_ed25519 and .boxship-test/known_hosts; its port 8080 is published
 # on 127.0.0.1:HTTPPORT. A host belongs to the checkout that started it (label dev.boxship.test-checkout): another
@@ -24,6 +25,7 @@ KNOWN_HOSTS="$STATE/known_hosts"
 NETWORK="boxship-testnet"
 IMAGE="boxship-testhost:latest"
 TRIXIE_IMAGE="boxship-testhost:trixie"
+BARE_IMAGE="boxship-testhost:bare"
 PREFIX="boxship-host-"
 # A mixed fleet by default, as the test suites use it (test/helpers/paths.ts).
 DEFAULT_SPECS=(a:2201:8081 b:2202:8082:ctrd)
@@ -52,10 +54,11 @@ exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
 build_image() { # [IMAGE...] (default: both)
   "$DOCKER" image inspect debian:bookworm-slim >/dev/null 2>&1 || bash "$REPO/scripts/base-images.sh"
   local want=("$@") img
-  (( ${#want[@]} )) || want=("$IMAGE" "$TRIXIE_IMAGE")
+  (( ${#want[@]} )) || want=("$IMAGE" "$TRIXIE_IMAGE" "$BARE_IMAGE")
   for img in "${want[@]}"; do
     local file=Dockerfile
     [[ "$img" == "$TRIXIE_IMAGE" ]] && file=Dockerfile.trixie
+    [[ "$img" == "$BARE_IMAGE" ]] && file=Dockerfile.bare
     log "building $img from $file (a quick cache hit when nothing changed)"
     DOCKER_BUILDKIT=1 "$DOCKER" build -q --build-arg BASE_IMAGE=debian:bookworm-slim -f "$REPO/dockerfiles/testhost/$file" \
       -t "$img" "$REPO/dockerfiles/testhost" >/dev/null || die "docker build of $img failed"
@@ -63,7 +66,7 @@ build_image() { # [IMAGE...] (default: both)
 }
 
 image_for() { # FLAVOUR -> image
-  case "$1" in d20) echo "$IMAGE" ;; d26|ctrd) echo "$TRIXIE_IMAGE" ;; *) die "unknown flavour '$1' (d20, d26 or ctrd)" ;; esac
+  case "$1" in d20) echo "$IMAGE" ;; d26|ctrd) echo "$TRIXIE_IMAGE" ;; bare) echo "$BARE_IMAGE" ;; *) die "unknown flavour '$1' (d20, d26, ctrd or bare)" ;; esac
 }
 
 ensure_prereqs() {
@@ -97,8 +100,8 @@ known_hosts_set() { # PORT "ssh-ed25519 AAAA..."
 }
 
 parse_spec() { # SPEC -> sets NAME SSH_PORT HTTP_PORT FLAVOUR
-  [[ "$1" =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]+):([0-9]+)(:(d20|d26|ctrd))?$ ]] \
-    || die "bad host spec '$1' (want name:sshport:httpport[:d20|d26|ctrd], e.g. a:2201:8081 or c:2203:8083:ctrd)"
+  [[ "$1" =~ ^([A-Za-z0-9][A-Za-z0-9_.-]*):([0-9]+):([0-9]+)(:(d20|d26|ctrd|bare))?$ ]] \
+    || die "bad host spec '$1' (want name:sshport:httpport[:d20|d26|ctrd|bare], e.g. a:2201:8081 or c:2203:8083:ctrd)"
   NAME="${BASH_REMATCH[1]}" SSH_PORT="${BASH_REMATCH[2]}" HTTP_PORT="${BASH_REMATCH[3]}" FLAVOUR="${BASH_REMATCH[5]:-d20}"
 }
 
@@ -136,6 +139,7 @@ start_host() { # NAME SSH_PORT HTTP_PORT FLAVOUR
   case "$flavour" in
     d26)  extra=(-v /var/lib/containerd -e DOCKER_STORE=classic --label dev.boxship.test-flavour=d26) ;;
     ctrd) extra=(-v /var/lib/containerd -e DOCKER_STORE=containerd --label dev.boxship.test-flavour=ctrd) ;;
+    bare) extra=(--label dev.boxship.test-flavour=bare) ;;
   esac
   # Plain --privileged fails on this machine; this is the working equivalent.
   # /var/lib/docker must be a volume: nested overlay2 cannot sit on overlayfs.
@@ -159,8 +163,8 @@ host_failed() { # NAME REASON
   exit 1
 }
 
-wait_host() { # NAME SSH_PORT
-  local name="$1" sp="$2" c="$PREFIX$1" deadline=$((SECONDS + UP_TIMEOUT)) hostkey=""
+wait_host() { # NAME SSH_PORT FLAVOUR
+  local name="$1" sp="$2" flavour="${3:-d20}" c="$PREFIX$1" deadline=$((SECONDS + UP_TIMEOUT)) hostkey=""
   while :; do
     running "$c" || host_failed "$name" "container exited"
     hostkey="$("$DOCKER" exec "$c" cat /etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null || true)"
@@ -170,11 +174,15 @@ wait_host() { # NAME SSH_PORT
   done
   read -r ktype kdata _ <<<"$hostkey"
   known_hosts_set "$sp" "$ktype $kdata"
-  until ssh_host "$sp" docker info >/dev/null 2>&1; do
+  # A bare host has no Docker yet (boxship setup installs it): ssh answering is ready. A bare host that has been
+  # set up answers docker info too, but is not waited for.
+  local ready=(docker info)
+  [[ "$flavour" == bare ]] && ready=(true)
+  until ssh_host "$sp" "${ready[@]}" >/dev/null 2>&1; do
     running "$c" || host_failed "$name" "container exited"
     (( SECONDS < deadline )) || {
-      ssh_host "$sp" docker info 2>&1 | tail -n 5 | sed 's/^/    /' >&2 || true
-      host_failed "$name" "ssh + docker info not ready after ${UP_TIMEOUT}s"
+      ssh_host "$sp" "${ready[@]}" 2>&1 | tail -n 5 | sed 's/^/    /' >&2 || true
+      host_failed "$name" "ssh + ${ready[*]} not ready after ${UP_TIMEOUT}s"
     }
     sleep 0.5
   done
@@ -187,7 +195,7 @@ cmd_up() {
   for spec in "$@"; do parse_spec "$spec"; flavours+=("$FLAVOUR"); done
   ensure_prereqs "${flavours[@]}"
   for spec in "$@"; do parse_spec "$spec"; start_host "$NAME" "$SSH_PORT" "$HTTP_PORT" "$FLAVOUR"; done
-  for spec in "$@"; do parse_spec "$spec"; wait_host "$NAME" "$SSH_PORT"; done
+  for spec in "$@"; do parse_spec "$spec"; wait_host "$NAME" "$SSH_PORT" "$FLAVOUR"; done
 }
 
 cmd_down() {

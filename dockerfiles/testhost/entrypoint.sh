@@ -13,6 +13,17 @@ fi
 
 ssh-keygen -A >/dev/null   # only creates host keys that are missing
 
+# The bare image (Dockerfile.bare) has a non-root user too, with the same key, and no Docker until boxship installs it.
+if id deploy >/dev/null 2>&1 && [[ -n "${AUTHORIZED_KEY:-}" ]]; then
+  install -d -m 700 -o deploy -g deploy /home/deploy/.ssh
+  printf '%s\n' "$AUTHORIZED_KEY" > /home/deploy/.ssh/authorized_keys
+  chown deploy:deploy /home/deploy/.ssh/authorized_keys && chmod 600 /home/deploy/.ssh/authorized_keys
+fi
+if ! command -v dockerd >/dev/null; then
+  echo "testhost: no Docker on this host (bare); sshd only" >&2
+  exec /usr/sbin/sshd -D -e
+fi
+
 # A restarted container may leave stale pid files behind.
 rm -f /var/run/docker.pid /run/docker/containerd/containerd.pid /run/containerd/containerd.pid
 

@@ -25,6 +25,7 @@ import { shipImage } from '../ship/release.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
 import { listInstances, parseInstances } from './instance-commands.js';
+import { ensureDocker, parseDockerProbe, probeDocker } from './docker-install.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
@@ -38,10 +39,6 @@ export function envFileText(config: Config): string {
   return Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join('\n') + '\n';
-}
-
-export function checkDocker(): Command {
-  return reading(command('check that Docker answers', 'docker', 'version', '--format', '{{.Server.Version}}'));
 }
 
 export function makeStateDirs(config: Config, stateDir: string): Command {
@@ -177,13 +174,12 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   const abs = await absState(ctx, ssh);
   const hostDir = proxyHostDir(rel);
   // First, before anything is written: a settings change that cannot be applied is bad input.
-  const settings = await settingsForHost(ctx, ssh, options.transition ?? false);
+  // Docker is probed alongside (one round trip each); a bare Debian/Ubuntu host has it installed and started then.
+  const [settings, docker0] = await Promise.all([settingsForHost(ctx, ssh, options.transition ?? false), ssh.run(probeDocker()).then(parseDockerProbe)]);
   ctx.proxySettings?.set(ssh.name, settings.state);
+  await ensureDocker(ctx, ssh, docker0);
   // Independent checks and writes in parallel: each is a round trip, and a rollout waits for all of them.
-  const [, , , hasImage, storedMode, currentConfig, state] = await Promise.all([
-    ssh.run(checkDocker()).catch((err: Error) => {
-      throw new HostError(ssh.name, `Docker does not answer: ${err.message}`, { hint: `install Docker on the host and make sure ${ssh.config.user} may use it (docker group)` });
-    }),
+  const [, , hasImage, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
     ssh.run(ensureNetwork(config.service)),
     ssh.exec(reading(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image)), { allowFailure: true }).then((r) => r.code === 0),

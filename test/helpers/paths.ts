@@ -13,8 +13,8 @@ export interface TestHost {
   sshPort: number;
   httpPort: number;
   address: string;
-  /** The engine (scripts/test-hosts.sh): d20 = Docker 20.10 classic, d26 = Docker 26 classic, ctrd = Docker 26 containerd store. */
-  flavour: 'd20' | 'd26' | 'ctrd';
+  /** The engine (scripts/test-hosts.sh): d20 = Docker 20.10 classic, d26 = Docker 26 classic, ctrd = Docker 26 containerd store, bare = none yet. */
+  flavour: 'd20' | 'd26' | 'ctrd' | 'bare';
   store: 'classic' | 'containerd';
 }
 
@@ -26,17 +26,26 @@ export interface TestHost {
  */
 export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
 
+function parseSpec(spec: string, what: string): TestHost {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)(?::(d20|d26|ctrd|bare))?$/.exec(spec);
+  if (!m) throw new Error(`${what}: bad spec ${JSON.stringify(spec)} (want name:sshport:httpport[:d20|d26|ctrd|bare])`);
+  const [, name, ssh, http, f] = m as unknown as [string, string, string, string, TestHost['flavour'] | undefined];
+  const flavour = f ?? 'd20';
+  return { name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), address: `root@127.0.0.1:${ssh}`, flavour, store: flavour === 'ctrd' ? 'containerd' : 'classic' };
+}
+
 export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
-  const hosts = HOST_SPECS.map((spec): TestHost => {
-    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)(?::(d20|d26|ctrd))?$/.exec(spec);
-    if (!m) throw new Error(`BOXSHIP_TEST_HOSTS: bad spec ${JSON.stringify(spec)} (want name:sshport:httpport[:d20|d26|ctrd])`);
-    const [, name, ssh, http, f] = m as unknown as [string, string, string, string, TestHost['flavour'] | undefined];
-    const flavour = f ?? 'd20';
-    return { name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), address: `root@127.0.0.1:${ssh}`, flavour, store: flavour === 'ctrd' ? 'containerd' : 'classic' };
-  });
+  const hosts = HOST_SPECS.map((spec) => parseSpec(spec, 'BOXSHIP_TEST_HOSTS'));
   if (hosts.length < 2) throw new Error('BOXSHIP_TEST_HOSTS: the integration tests need two hosts');
   return hosts as [TestHost, TestHost, ...TestHost[]];
 })();
+
+/**
+ * The host without Docker that the bootstrap suite sets up from scratch (test/integration/bootstrap.test.ts resets it
+ * itself, so it is not in HOST_SPECS). BOXSHIP_BARE_HOST picks another name and ports (flavour bare).
+ */
+export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? 'bare:2209:8089:bare').trim();
+export const BARE_HOST: TestHost = parseSpec(BARE_HOST_SPEC, 'BOXSHIP_BARE_HOST');
 
 /** known_hosts name of a test host, as OpenSSH writes it. */
 export const knownName = (h: TestHost) => `[127.0.0.1]:${h.sshPort}`;

@@ -22,7 +22,10 @@ const config = parseConfig(['service: hello', 'hosts: [root@10.0.0.5]', 'app: { 
 /** The maintenance plan of one host, as `boxship maintenance on --plan` prints it. */
 async function maintenancePlan(mode: ProxyMode): Promise<string[]> {
   // A host with the proxy running and its image present: reads answer as such a host would.
-  const host = new ScriptedRunner(hostConfig('h1'), [{ match: /^check the proxy container$/, answer: { stdout: 'running boxship-proxy:caddy-2.6.2' } }]);
+  const host = new ScriptedRunner(hostConfig('h1'), [
+    { match: /^check the proxy container$/, answer: { stdout: 'running boxship-proxy:caddy-2.6.2' } },
+    { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=26.1.5\nroot=yes\n' } },
+  ]);
   const dry = new DryRunRunner(host);
   const ctx: DeployContext = { config, hosts: [dry], who: 'me', command: 'boxship maintenance on --plan', report: () => {} };
   await ensureHost(ctx, dry, undefined as unknown as Docker, mode);
