@@ -44,7 +44,7 @@ export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
  * The host without Docker that the bootstrap suite sets up from scratch (test/integration/bootstrap.test.ts resets it
  * itself, so it is not in HOST_SPECS). BOXSHIP_BARE_HOST picks another name and ports (flavour bare).
  */
-export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? 'bare:2209:8089:bare').trim();
+export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? 'bare:2213:8093:bare').trim();
 export const BARE_HOST: TestHost = parseSpec(BARE_HOST_SPEC, 'BOXSHIP_BARE_HOST');
 
 /** known_hosts name of a test host, as OpenSSH writes it. */
