@@ -12,21 +12,13 @@ import tarStream from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { looksLikeSecret, packContext, selectContext, type ContextOptions, type ContextSource } from '../../src/image/context.js';
 import { InputError } from '../../src/util/errors.js';
+import { git, gitEnv } from '../helpers/git-repo.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };
-  for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) delete env[k];
-  return env;
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, env: gitEnv(), encoding: 'utf8' });
-}
 
 function write(root: string, files: Record<string, string | Buffer>): void {
   for (const [name, body] of Object.entries(files)) {

@@ -5,22 +5,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gitRevision, parsePorcelain } from '../../src/image/git.js';
 import { InputError } from '../../src/util/errors.js';
+import { git, gitEnv } from '../helpers/git-repo.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** git in a temp repo, with variables that would point it at another repository removed (tests may run in hooks). */
-function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' };
-  for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) delete env[k];
-  return env;
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, env: gitEnv(), encoding: 'utf8' });
-}
 
 function tempDir(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'boxship-git-'));
