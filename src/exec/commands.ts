@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
-import { envFilePath } from '../rollout/instance-commands.js';
+import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names } from '../rollout/names.js';
 
 export const ONE_OFF_LABEL = 'dev.boxship.one-off';
@@ -32,7 +32,7 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.tag}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
-  for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
+  argv.push(...volumeArgs(config, spec.stateDirAbs));
   // The image, then the user's words as they are: "--" is not needed, docker stops parsing options at the image.
   argv.push(names.image(s, spec.tag), ...spec.argv);
   return { argv, why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container` };

@@ -32,6 +32,11 @@ export function envFilePath(stateDirAbs: string): string {
  * `--pull never`: an image missing on the host must fail the start at once (missingImage explains it), never make the
  * host's engine look the name up on Docker Hub, where `hello:<sha>` could even resolve to someone else's image.
  */
+/** `-v` arguments of the app's volumes (folders in the state dir), as instances and one-off containers mount them. */
+export function volumeArgs(config: Config, stateDirAbs: string): string[] {
+  return config.app.volumes.flatMap((v) => ['-v', `${stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`]);
+}
+
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
   const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
@@ -41,7 +46,7 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
   // The env file has the config's PORT; an instance of the old settings generation listens where the proxy dials it.
   if (spec.settings && spec.settings.appPort !== config.app.port) argv.push('-e', `PORT=${spec.settings.appPort}`);
-  for (const v of config.app.volumes) argv.push('-v', `${spec.stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
+  argv.push(...volumeArgs(config, spec.stateDirAbs));
   argv.push(names.image(s, spec.tag));
   return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
 }

@@ -24,7 +24,7 @@ import {
 import { shipImage } from '../ship/release.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
-import { listInstances, parseInstances } from './instance-commands.js';
+import { readHost } from './fleet.js';
 import { ensureDocker, parseDockerProbe, probeDocker } from './docker-install.js';
 import { absState, relState, type DeployContext } from './context.js';
 import { envFilePath } from './instance-commands.js';
@@ -85,12 +85,8 @@ export function settingsFile(stateDir: string): string {
 
 /** Each slot's live colour on a host (null: no live instance), from its containers. */
 async function liveColours(ctx: DeployContext, ssh: Runner): Promise<Record<string, Colour | null>> {
-  const all = parseInstances(await ssh.run(listInstances(ctx.config.service)));
-  const out: Record<string, Colour | null> = {};
-  for (let slot = 1; slot <= ssh.config.instances; slot++) {
-    out[String(slot)] = all.find((c) => c.name === names.instance(ctx.config.service, slot) && c.running)?.colour ?? null;
-  }
-  return out;
+  const { state } = await readHost(ctx, ssh, ssh.config.instances);
+  return Object.fromEntries(state.slots.map((s) => [String(s.slot), s.colour]));
 }
 
 /**

@@ -10,18 +10,17 @@
  * sha256 is its diffID: that is what the thin archive sends and references (archive.ts). A containerd store may
  * save a layer gzipped; such a layer is unpacked here once, and its digest checked against the config's diffID.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type Docker from 'dockerode';
 import { extract } from 'tar-fs';
 import { BoxshipError } from '../util/errors.js';
 import type { ArchiveImage } from './archive.js';
+import { meter } from './meter.js';
 import { compressionOf, saveLayout } from './save-format.js';
 
 export interface SpoolLayer {
@@ -97,17 +96,9 @@ async function uncompressedLayer(dir: string, file: string, diffId: string): Pro
   if (kind === 'zstd') throw new BoxshipError(`layer ${diffId} is saved zstd-compressed, which boxship cannot unpack`, { hint: 'build the image with gzip or uncompressed layers (the default)' });
   await mkdir(join(dir, 'uncompressed'), { recursive: true });
   const out = join(dir, 'uncompressed', diffId.replace('sha256:', ''));
-  const hash = createHash('sha256');
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  await pipeline(createReadStream(file), createGunzip(), meter, createWriteStream(out));
-  const digest = 'sha256:' + hash.digest('hex');
+  const m = meter();
+  await pipeline(createReadStream(file), createGunzip(), m.stream, createWriteStream(out));
+  const digest = 'sha256:' + m.sha256();
   if (digest !== diffId) throw new BoxshipError(`a saved layer unpacks to ${digest}, but the image config says ${diffId}`);
-  return { diffId, size, file: out };
+  return { diffId, size: m.bytes(), file: out };
 }

@@ -2,15 +2,15 @@
  * Sends one host its thin archive (archive.ts): tar-streamed from the spool, gzip-compressed, over SSH into a temp
  * file; then a second command verifies, loads, checks and tags it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { type Pack, pack } from 'tar-stream';
 import type { Runner } from '../hosts/runner.js';
 import { HostError } from '../util/errors.js';
 import type { ArchiveName, ThinArchive } from './archive.js';
 import { loadAndTag, receive, removeFile, incomingDir } from './commands.js';
+import { meter } from './meter.js';
 import type { SpoolLayer } from './spool.js';
 
 /** gzip level 1: most of the size win of level 6 at a fraction of the CPU, which is the bottleneck over SSH. */
@@ -61,32 +61,24 @@ export async function sendImage(
   opts: { stateDir: string; tag: string; name: ArchiveName; expectedId: string; onBytes?: (sent: number) => void },
 ): Promise<TransferResult> {
   const file = `${opts.tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.${randomBytes(4).toString('hex')}.tar.gz.part`;
-  const hash = createHash('sha256');
-  let sent = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      sent += chunk.length;
-      opts.onBytes?.(sent);
-      done(null, chunk);
-    },
-  });
+  const sent = meter(opts.onBytes);
+  const upload = sent.stream;
   const tar = archiveStream(archive, layers);
   const gzip = createGzip({ level: GZIP_LEVEL });
   tar.on('error', (e) => gzip.destroy(e));
-  gzip.on('error', (e) => meter.destroy(e));
-  tar.pipe(gzip).pipe(meter);
+  gzip.on('error', (e) => upload.destroy(e));
+  tar.pipe(gzip).pipe(upload);
   try {
     // No time limit: the upload reports its progress, and a slow uplink is not a hang.
-    await host.exec(receive(opts.stateDir, file), { stdin: meter, timeoutMs: 0 });
+    await host.exec(receive(opts.stateDir, file), { stdin: upload, timeoutMs: 0 });
   } catch (err) {
-    for (const s of [tar, gzip, meter]) s.destroy();
+    for (const s of [tar, gzip, upload]) s.destroy();
     await host.exec(removeFile(`${incomingDir(opts.stateDir)}/${file}`), { allowFailure: true }).catch(() => {});
     throw err;
   }
   const incoming = `${opts.name.repository}:${opts.name.tag}`;
-  const out = await host.run(loadAndTag(opts.stateDir, file, { bytes: sent, sha256: hash.digest('hex'), imageId: opts.expectedId }, incoming, opts.tag));
+  const out = await host.run(loadAndTag(opts.stateDir, file, { bytes: sent.bytes(), sha256: sent.sha256(), imageId: opts.expectedId }, incoming, opts.tag));
   const received = Number(/bytes=(\d+)/.exec(out)?.[1]);
   if (!Number.isFinite(received)) throw new HostError(host.name, `docker load gave no byte count: ${out.slice(0, 200)}`);
-  return { bytesSent: sent, bytesReceived: received };
+  return { bytesSent: sent.bytes(), bytesReceived: received };
 }
