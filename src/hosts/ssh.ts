@@ -4,7 +4,6 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';

@@ -1,7 +1,7 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
 import type { ProxySettings } from '../proxy/settings.js';
-import { type Command, command, reading, script, toShell } from '../hosts/command.js';
+import { type Command, reading, script, toShell } from '../hosts/command.js';
 import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
@@ -121,13 +121,6 @@ export function waitHealthy(config: Config, container: string, alias: string, se
   return { ...cmd, timeoutMs: budgetMs + probeSeconds * 1000 + 30_000 };
 }
 
-export function stopAndRemove(container: string, timeoutSeconds: number): Command {
-  return {
-    ...script(`stop ${container} (letting in-flight requests finish) and remove it`, 'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; true', container, String(timeoutSeconds)),
-    timeoutMs: (timeoutSeconds + 30) * 1000,
-  };
-}
-
 /**
  * After the incoming instance is healthy: the live one steps aside under its draining name, the incoming one takes
  * the slot's name and the restart policy. One round trip; the proxy config needs no change (it dials colour aliases).
@@ -182,10 +175,6 @@ export function waitDrained(containers: string[], seconds: number): Command {
 
 export function removeNow(container: string): Command {
   return script(`remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
-}
-
-export function rename(from: string, to: string): Command {
-  return command(`rename ${from} to ${to}`, 'docker', 'rename', from, to);
 }
 
 /** One line per container of the service: name, labels and running state as JSON. */

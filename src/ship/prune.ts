@@ -43,16 +43,14 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
   try {
     const [deploys, instances] = await Promise.all([ssh.run(readDeploys(dir)).then(parseDeploys), ssh.run(listInstances(service)).then(parseInstances)]);
     const protect = protectedReleases(deploys, instances.map((i) => i.tag));
-    const removed: string[] = [];
-    const kept: PruneResult['kept'] = [];
-    for (const e of newestFirst.slice(keep)) {
+    const kept = newestFirst.slice(keep).flatMap((e) => {
       const why = protect.get(e.tag);
-      if (why) {
-        kept.push({ tag: e.tag, why });
-        continue;
-      }
-      const r = await ssh.exec(command(`remove old release ${e.tag}`, 'docker', 'image', 'rm', `${service}:${e.tag}`), { allowFailure: true });
-      if (r.code === 0) removed.push(e.tag);
+      return why ? [{ tag: e.tag, why }] : [];
+    });
+    const removed: string[] = [];
+    for (const tag of tagsToPrune(newestFirst, keep, new Set(protect.keys()))) {
+      const r = await ssh.exec(command(`remove old release ${tag}`, 'docker', 'image', 'rm', `${service}:${tag}`), { allowFailure: true });
+      if (r.code === 0) removed.push(tag);
     }
     return { removed, kept };
   } finally {
