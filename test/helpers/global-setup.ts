@@ -1,11 +1,64 @@
 /**
  * Brings the simulated hosts up once for the whole run (a no-op when they already run). Unit tests do not need
  * them; set BOXSHIP_NO_HOSTS=1 to skip this when running only those.
+ *
+ * Without BOXSHIP_TEST_HOSTS the hosts are this checkout's slot (host-slots.ts): a fresh clone on a machine where
+ * another checkout's hosts are up gets hosts of its own instead of failing on, or wiping, the other's.
  */
 import { execFileSync } from 'node:child_process';
-import { HOST_SPECS, REPO } from './paths.js';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { chooseSlot, MAX_SLOT, slot, slotPorts, type MachineView } from './host-slots.js';
+import { REPO, SLOT_FILE, TEST_STATE } from './paths.js';
 
-export default function setup(): void {
+const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function machineView(ports: number[]): Promise<MachineView> {
+  const containers = new Map<string, string>();
+  for (const line of docker(['ps', '-a', '--format', '{{.Names}}\t{{.Label "dev.boxship.test-checkout"}}']).split('\n')) {
+    const [name, owner = ''] = line.split('\t');
+    if (name) containers.set(name, owner);
+  }
+  const published = new Map<number, string>();
+  for (const line of docker(['ps', '--format', '{{.Label "dev.boxship.test-checkout"}}\t{{.Ports}}']).split('\n')) {
+    const [owner = '', list = ''] = line.split('\t');
+    for (const m of list.matchAll(/:(\d+)->/g)) published.set(Number(m[1]), owner);
+  }
+  const busy = new Set<number>();
+  for (const p of ports) if (!published.has(p) && !(await canListen(p))) busy.add(p);
+  return { containers, published, busy };
+}
+
+async function pickHosts(): Promise<void> {
+  const remembered = (() => {
+    try {
+      return Number(readFileSync(SLOT_FILE, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+  })();
+  const candidatePorts = Array.from({ length: MAX_SLOT + 1 }, (_, i) => slotPorts(slot(i))).flat();
+  const { slot: chosen, skipped } = chooseSlot(REPO, await machineView(candidatePorts), remembered);
+  if (skipped.length) console.error(`[test-hosts] ${skipped.join('; ')}: this checkout uses slot ${chosen.index} (${chosen.hosts.join(' ')}, ${chosen.bare})`);
+  mkdirSync(TEST_STATE, { recursive: true });
+  writeFileSync(SLOT_FILE, `${chosen.index}\n`);
+  writeFileSync(join(TEST_STATE, 'host-specs'), `${chosen.hosts.join(' ')}\n${chosen.bare}\n`);
+  process.env.BOXSHIP_TEST_HOSTS = chosen.hosts.join(' ');
+  process.env.BOXSHIP_BARE_HOST = chosen.bare;
+}
+
+export default async function setup(): Promise<void> {
   if (process.env.BOXSHIP_NO_HOSTS) return;
-  execFileSync('bash', ['scripts/test-hosts.sh', 'up', ...HOST_SPECS], { cwd: REPO, stdio: 'inherit' });
+  if (!process.env.BOXSHIP_TEST_HOSTS) await pickHosts();
+  const specs = process.env.BOXSHIP_TEST_HOSTS!.trim().split(/[\s,]+/);
+  execFileSync('bash', ['scripts/test-hosts.sh', 'up', ...specs], { cwd: REPO, stdio: 'inherit' });
 }

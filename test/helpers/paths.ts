@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -6,6 +7,16 @@ export const TEST_STATE = join(REPO, '.boxship-test');
 export const TEST_KEY = join(TEST_STATE, 'id_ed25519');
 export const TEST_KNOWN_HOSTS = join(TEST_STATE, 'known_hosts');
 export const BOXSHIP_BIN = join(REPO, 'bin', 'boxship.js');
+/** The slot global-setup.ts picked for this checkout (host-slots.ts) and its SPECs, one line of hosts, one bare. */
+export const SLOT_FILE = join(TEST_STATE, 'host-slot');
+const picked = (() => {
+  try {
+    const [hosts, bare] = readFileSync(join(TEST_STATE, 'host-specs'), 'utf8').split('\n');
+    return hosts && bare ? { hosts, bare } : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 export interface TestHost {
   name: string;
@@ -22,9 +33,10 @@ export interface TestHost {
  * The simulated hosts the integration suites use, as scripts/test-hosts.sh SPECs (name:sshport:httpport[:flavour]).
  * The default is a mixed fleet: Debian 12's Docker 20.10 (classic store) and Debian 13's Docker 26 with the
  * containerd image store. BOXSHIP_TEST_HOSTS picks others (e.g. "k1:2211:8091 k2:2212:8092:ctrd"), so a second
- * checkout or a helper working in parallel runs on hosts of its own instead of wiping ours.
+ * checkout or a helper working in parallel runs on hosts of its own instead of wiping ours. Without it, the tests use
+ * the slot global-setup.ts picked for this checkout (the default unless another checkout's hosts hold it).
  */
-export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
+export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? picked?.hosts ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
 
 function parseSpec(spec: string, what: string): TestHost {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)(?::(d20|d26|ctrd|bare))?$/.exec(spec);
@@ -44,7 +56,7 @@ export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
  * The host without Docker that the bootstrap suite sets up from scratch (test/integration/bootstrap.test.ts resets it
  * itself, so it is not in HOST_SPECS). BOXSHIP_BARE_HOST picks another name and ports (flavour bare).
  */
-export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? 'bare:2213:8093:bare').trim();
+export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? picked?.bare ?? 'bare:2213:8093:bare').trim();
 export const BARE_HOST: TestHost = parseSpec(BARE_HOST_SPEC, 'BOXSHIP_BARE_HOST');
 
 /** known_hosts name of a test host, as OpenSSH writes it. */

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { chooseSlot, conflict, slot, type MachineView } from '../helpers/host-slots.js';
+
+const view = (v: Partial<MachineView>): MachineView => ({ containers: new Map(), published: new Map(), busy: new Set(), ...v });
+
+describe('test-host slots', () => {
+  it('slot 0 is the documented default fleet', () => {
+    expect(slot(0)).toEqual({ index: 0, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare' });
+    expect(slot(3)).toEqual({ index: 3, hosts: ['s3a:2331:8331', 's3b:2332:8332:ctrd'], bare: 's3bare:2333:8333:bare' });
+  });
+
+  it('an empty machine or our own hosts: slot 0', () => {
+    expect(chooseSlot('/me', view({})).slot.index).toBe(0);
+    const ours = view({ containers: new Map([['boxship-host-a', '/me']]), published: new Map([[2201, '/me'], [8081, '/me']]), busy: new Set([2201, 8081]) });
+    expect(chooseSlot('/me', ours).slot.index).toBe(0);
+  });
+
+  it("another checkout's hosts push a fresh clone to the next free slot", () => {
+    const other = view({ containers: new Map([['boxship-host-a', '/work/main']]), published: new Map([[2201, '/work/main']]) });
+    const { slot: s, skipped } = chooseSlot('/check/work/main', other);
+    expect(s.index).toBe(1);
+    expect(skipped).toEqual(['slot 0: boxship-host-a belongs to /work/main']);
+  });
+
+  it('a port some other process holds rules a slot out; one published by our own host does not', () => {
+    expect(conflict(slot(0), '/me', view({ busy: new Set([8093]) }))).toBe('port 8093 is in use');
+    expect(conflict(slot(0), '/me', view({ published: new Map([[8082, '/them']]) }))).toBe("port 8082 is published by /them's host");
+    expect(conflict(slot(0), '/me', view({ published: new Map([[8082, '/me']]), busy: new Set([8082]) }))).toBeUndefined();
+  });
+
+  it('keeps the remembered slot while it fits, even when a lower one is free', () => {
+    expect(chooseSlot('/me', view({}), 4).slot.index).toBe(4);
+    const taken = view({ containers: new Map([['boxship-host-s4a', '/them']]) });
+    expect(chooseSlot('/me', taken, 4).slot.index).toBe(0);
+  });
+
+  it('says what to do when every slot is taken', () => {
+    const all = view({ busy: new Set(Array.from({ length: 10000 }, (_, i) => 2000 + i)) });
+    expect(() => chooseSlot('/me', all)).toThrow(/no free test-host slot.*set BOXSHIP_TEST_HOSTS/);
+  });
+});
