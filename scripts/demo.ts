@@ -5,10 +5,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { makeExampleApp } from '../test/helpers/example.js';
-import { BOXSHIP_BIN, HOSTS, REPO } from '../test/helpers/paths.js';
+import { BOXSHIP_BIN, HOST_SPECS, HOSTS, REPO } from '../test/helpers/paths.js';
+import { ensureRedisImage } from '../test/helpers/redis-image.js';
 
 const fresh = process.argv.includes('--fresh');
-execFileSync('bash', ['scripts/test-hosts.sh', fresh ? 'reset' : 'up'], { cwd: REPO, stdio: 'inherit' });
+// The hosts the tests use (BOXSHIP_TEST_HOSTS, else this checkout's slot, else the default two).
+execFileSync('bash', ['scripts/test-hosts.sh', fresh ? 'reset' : 'up', ...HOST_SPECS], { cwd: REPO, stdio: 'inherit' });
 
 const app = makeExampleApp(join(REPO, '.boxship-test'));
 console.log(`\nThe example app is a git repo at ${app.dir}; its boxship.yml aims at ${HOSTS.map((h) => h.address).join(' and ')}.\n`);
@@ -34,6 +36,15 @@ async function curl(label: string): Promise<void> {
   }
 }
 
+/** One path on one host's proxy. */
+async function curlPath(label: string, path: string, h = HOSTS[0]): Promise<void> {
+  const line = await fetch(`http://127.0.0.1:${h.httpPort}${path}`, { signal: AbortSignal.timeout(5000) }).then(
+    async (r) => `HTTP ${r.status} ${(await r.text()).trim()}`,
+    (e: Error) => `no answer (${e.message})`,
+  );
+  console.log(`  ${label}, GET ${path} on host ${h.name}: ${line}`);
+}
+
 app.writeConfig({ pins: null });
 app.commit('boxship.yml without pins yet');
 step('Pin the base images by their local IDs', ['pin']);
@@ -55,10 +66,29 @@ await curl('maintenance');
 step('Maintenance off', ['maintenance', 'off']);
 await curl('serving');
 step('What each host has', ['releases']);
-app.writeConfig({ extraYaml: ['hooks:', `  pre_rollout: echo "migrating the database for $BOXSHIP_SHA (a one-off container of the new release)"`].join('\n') });
+// An accessory: a Redis built here from Debian's package (examples/redis), shipped like a release, started by deploy
+// because it is missing, reachable by the app as `cache`; a pre_rollout hook (node migrate.js) writes a row to it.
+const redisImage = ensureRedisImage();
+app.writeConfig({
+  appYaml: ['  env: { REDIS_HOST: cache }'],
+  extraYaml: [
+    'accessories:',
+    '  cache:                        # on the first host (the default), as the container hello-cache',
+    `    image: ${redisImage}`,
+    '    port: 6379',
+    '    volumes: { data: /data }    # ~/.boxship/hello/accessories/cache/data on the host',
+    '    cmd: [redis-server, --protected-mode, "no", --dir, /data, --appendonly, "yes"]',
+    'hooks:',
+    '  pre_rollout: node migrate.js  # a one-off container of the new release: records a row in the cache',
+  ].join('\n'),
+});
 app.bumpVersion('3');
-step('Deploy: release + rollout in one command, with a pre_rollout migration hook', ['deploy']);
+step('Deploy: release + rollout in one command; the missing Redis accessory is started, a pre_rollout migration writes to it', ['deploy']);
 await curl('deployed');
+await curlPath('the app reads the row the migration wrote to the accessory', '/migrations');
+step('Restart the accessory: same container, same data', ['accessory', 'restart', 'cache']);
+await curlPath('after the restart', '/migrations');
+step('The accessory’s logs', ['accessory', 'logs', 'cache', '-n', '3']);
 step('Logs of every instance on both hosts, merged', ['logs', '-n', '3']);
 step('A one-off command in the serving release, with the app env', ['exec', '--', 'node', '-e', 'console.log(`sha ${process.env.BOXSHIP_SHA} port ${process.env.PORT}`)']);
 console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');

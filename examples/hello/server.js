@@ -1,11 +1,13 @@
 'use strict';
-// boxship example service: plain node:http, one real dependency (ms).
+// boxship example service: plain node:http, one real dependency (ms); with REDIS_HOST set it reads a Redis
+// accessory (redis.js: a few lines of the protocol, no client library).
 const VERSION = '1';
 
 const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const ms = require('ms');
+const { redis } = require('./redis.js');
 
 const PORT = Number(process.env.PORT || 3000);
 const startedAt = Date.now();
@@ -67,7 +69,23 @@ const server = http.createServer((req, res) => {
       setTimeout(() => send(res, 200, { slow: true, waited: ms(wait) }), wait);
       return;
     }
+    case '/migrations':
+      // The rows the migration hook (migrate.js) wrote to the Redis accessory (REDIS_HOST).
+      if (!process.env.REDIS_HOST) return send(res, 501, { error: 'REDIS_HOST is not set' });
+      return redis(['HKEYS', 'migrations']).then(
+        (rows) => send(res, 200, { migrations: rows.sort() }),
+        (err) => send(res, 502, { error: err.message }),
+      );
     default:
+      if (url.pathname.startsWith('/kv/')) {
+        // GET /kv/<key>: a value from the Redis accessory.
+        if (!process.env.REDIS_HOST) return send(res, 501, { error: 'REDIS_HOST is not set' });
+        const key = decodeURIComponent(url.pathname.slice(4));
+        return redis(['GET', key]).then(
+          (value) => send(res, 200, { key, value }),
+          (err) => send(res, 502, { error: err.message }),
+        );
+      }
       return send(res, 404, { error: 'not found' });
   }
 });

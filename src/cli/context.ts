@@ -15,6 +15,7 @@ export function configFrom(opts: GlobalOptions): Config {
   // Read the secrets now, before any host is touched, so that they are masked in all output of every command (a
   // host's stderr or an app's logs can carry them even in commands that never write the env file).
   if (config.app.secretsFile) readSecretsFile(config.app.secretsFile);
+  for (const a of config.accessories ?? []) if (a.secretsFile) readSecretsFile(a.secretsFile);
   return config;
 }
 

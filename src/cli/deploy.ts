@@ -4,6 +4,7 @@
  * recorded), and the recorded commands are printed: the plan is what a run would do, host preparation included.
  */
 import type Docker from 'dockerode';
+import { ensureAccessories } from '../accessories/run.js';
 import { DryRunRunner } from '../hosts/runner.js';
 import type { DeployContext } from '../rollout/context.js';
 import { type HostRuntime, readFleet } from '../rollout/fleet.js';
@@ -42,7 +43,12 @@ async function carryOut(given: DeployContext, req: DeployRequest, docker: Docker
       // Choose first: an unknown release is bad input and must change nothing on any host.
       const [releases, fleet] = await Promise.all([fleetReleases(ctx), readFleet(ctx)]);
       const target = req.chooseTarget(releases, fleet, ctx);
-      if (req.kind === 'rollout') await step(`Prepare ${ctx.hosts.length} hosts`, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, undefined, { transition: true }))));
+      // A rollout prepares each host as setup does, missing accessories included (a running one is never restarted).
+      if (req.kind === 'rollout') {
+        await step(`Prepare ${ctx.hosts.length} hosts`, () =>
+          Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, undefined, { transition: true }).then(() => ensureAccessories(ctx, h, docker)))),
+        );
+      }
       // A rollback only puts the previous release back: settings changes are rollout's and setup's business.
       else await Promise.all(ctx.hosts.map((h) => ensureProxyRunning(ctx, h)));
       const title = titleOf(req, ctx.config.service, target);

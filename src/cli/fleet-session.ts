@@ -3,7 +3,7 @@
  * reachable before anything changes, progress is shown with listr2, and connections are always closed.
  */
 import { Listr } from 'listr2';
-import type { Config } from '../config/types.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { closeAll, connectAll } from '../hosts/fleet.js';
 import type { DeployContext } from '../rollout/context.js';
 import { whoAmI } from '../state/ledger.js';
@@ -17,10 +17,13 @@ export interface Session {
   ctx: DeployContext;
 }
 
-/** Connects to every host or to none: a change must not start on a fleet it cannot finish. */
-export async function openSession(globals: GlobalOptions, commandLine: string): Promise<Session & { close(): void }> {
+/**
+ * Connects to every host (or every one of `pick`'s, e.g. an accessory's) or to none: a change must not start on a
+ * fleet it cannot finish.
+ */
+export async function openSession(globals: GlobalOptions, commandLine: string, pick?: (config: Config) => HostConfig[]): Promise<Session & { close(): void }> {
   const config = configFrom(globals);
-  const conns = await connectAll(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+  const conns = await connectAll(pick ? pick(config) : config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
   const down = conns.filter((c) => c.error);
   if (down.length) {
     closeAll(conns);
@@ -34,8 +37,8 @@ export async function openSession(globals: GlobalOptions, commandLine: string): 
 }
 
 /** Opens the session, runs `work`, and always closes the connections. */
-export async function withSession<T>(globals: GlobalOptions, work: (session: Session) => Promise<T>): Promise<T> {
-  const session = await openSession(globals, commandLine());
+export async function withSession<T>(globals: GlobalOptions, work: (session: Session) => Promise<T>, pick?: (config: Config) => HostConfig[]): Promise<T> {
+  const session = await openSession(globals, commandLine(), pick);
   try {
     return await work(session);
   } finally {

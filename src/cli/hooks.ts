@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/types.js';
 import { type HookName, type HookResult, runContainerHook, runLocalHook } from '../hooks/run.js';
+import { ensureAccessories } from '../accessories/run.js';
 import { withLock } from '../rollout/session.js';
 import { ensureHost } from '../rollout/setup.js';
 import { type FleetReleases, fleetReleases } from '../rollout/target.js';
@@ -67,7 +68,13 @@ export async function rolloutHook(globals: GlobalOptions, config: Config, name: 
       async () => {
         const tag = pick(await fleetReleases(ctx), ctx);
         const first = ctx.hosts[0]!;
-        if (docker) await ensureHost(ctx, first, docker);
+        if (docker) {
+          await ensureHost(ctx, first, docker);
+          // A migration needs the database: the host's missing accessories are started first.
+          for (const r of await ensureAccessories(ctx, first, docker)) {
+            if (r.action !== 'unchanged') process.stderr.write(`accessory ${r.accessory} ${r.action} on ${r.host}\n`);
+          }
+        }
         header(name, argv, `${config.service}:${tag.slice(0, 12)} on ${first.name}`);
         const r = await runContainerHook(first, config, name, tag, argv, io);
         footer(name, r);

@@ -33,6 +33,7 @@ Examples:
   $ boxship maintenance on          answer every request with 503 + Retry-After
   $ boxship logs -f                 follow the logs of every instance on every host
   $ boxship exec -- npm run migrate a one-off container of the serving release
+  $ boxship accessory up db         start (or recreate after a change) the accessory db, e.g. a database
 
 Exit codes:
   0  success

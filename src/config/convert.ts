@@ -13,7 +13,7 @@ import type { Locator, PathSegment, Problem } from './problems.js';
 import type { RawConfig, RawHost } from './schema.js';
 import { parseSecrets } from './secrets.js';
 import { expandTokens, parseSshConfig, settingsFor, type SshConfigFile } from './ssh-config.js';
-import type { Config, HostConfig } from './types.js';
+import type { AccessoryConfig, Config, HostConfig, VolumeConfig } from './types.js';
 
 const PATH_HINT = 'relative paths are resolved against the folder of boxship.yml; ~/ is your home folder';
 
@@ -137,20 +137,21 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
   });
 
   // secrets: the file must exist and parse; its problems carry its own name and line numbers.
-  let secretsFile: string | undefined;
-  if (raw.app.secrets_file !== undefined) {
-    secretsFile = requireFile(['app', 'secrets_file'], raw.app.secrets_file, `create it with KEY=VALUE lines, or fix the path (${PATH_HINT})`);
-    if (kind(secretsFile) === 'file') {
-      const shown = /^~(\/|$)/.test(raw.app.secrets_file) || path.isAbsolute(raw.app.secrets_file)
-        ? secretsFile
-        : path.join(path.dirname(ctx.displayFile), raw.app.secrets_file);
+  const checkSecrets = (where: PathSegment[], written: string): string => {
+    const abs = requireFile(where, written, `create it with KEY=VALUE lines, or fix the path (${PATH_HINT})`);
+    if (kind(abs) === 'file') {
+      const shown = /^~(\/|$)/.test(written) || path.isAbsolute(written) ? abs : path.join(path.dirname(ctx.displayFile), written);
       try {
-        problems.push(...parseSecrets(readFileSync(secretsFile, 'utf8'), shown).problems);
+        problems.push(...parseSecrets(readFileSync(abs, 'utf8'), shown).problems);
       } catch (err) {
-        at(['app', 'secrets_file'], `cannot read ${secretsFile}: ${errorMessage(err)}`, 'check its permissions');
+        at(where, `cannot read ${abs}: ${errorMessage(err)}`, 'check its permissions');
       }
     }
-  }
+    return abs;
+  };
+  const secretsFile = raw.app.secrets_file === undefined ? undefined : checkSecrets(['app', 'secrets_file'], raw.app.secrets_file);
+  const accessories = raw.accessories === undefined ? undefined : toAccessories(raw.accessories, raw.service, hosts, checkSecrets, at);
+  const accessorySecrets = new Map((accessories ?? []).flatMap((a) => (a.secretsFile ? [[a.secretsFile, a.name] as const] : [])));
 
   // build.include: files from outside git, each inside the context; never the secrets file (it would be baked
   // into a layer that every host, and anyone who can pull the image, can read).
@@ -164,6 +165,9 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     }
     if (secretsFile !== undefined && abs === secretsFile) {
       return at(where, `${entry} is the secrets file (app.secrets_file): it must never be part of an image`, 'remove it from build.include; the app gets its values as environment variables at run time');
+    }
+    if (accessorySecrets.has(abs)) {
+      return at(where, `${entry} is the secrets file of accessory ${accessorySecrets.get(abs)}: it must never be part of an image`, 'remove it from build.include; the accessory gets its values as environment variables at run time');
     }
     const found = kind(abs);
     if (found !== 'file') {
@@ -190,9 +194,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       port: raw.app.port,
       env: raw.app.env,
       ...(secretsFile !== undefined ? { secretsFile } : {}),
-      volumes: Object.entries(raw.app.volumes).map(([name, mount]) =>
-        typeof mount === 'string' ? { name, path: mount, readOnly: false } : { name, path: mount.path, readOnly: mount.mode === 'ro' },
-      ),
+      volumes: toVolumes(raw.app.volumes),
       ...(raw.app.config_file ? { configFile: { env: raw.app.config_file.env, path: raw.app.config_file.path } } : {}),
       drainSeconds: raw.app.drain_seconds,
       stopTimeoutSeconds: raw.app.stop_timeout_seconds,
@@ -218,7 +220,66 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     const hooks = { preRelease: argv(raw.hooks.pre_release), preRollout: argv(raw.hooks.pre_rollout), postRollout: argv(raw.hooks.post_rollout) };
     config.hooks = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
   }
+  if (accessories && accessories.length > 0) config.accessories = accessories;
   return { config, problems };
+}
+
+function toVolumes(volumes: RawConfig['app']['volumes']): VolumeConfig[] {
+  return Object.entries(volumes).map(([name, mount]) =>
+    typeof mount === 'string' ? { name, path: mount, readOnly: false } : { name, path: mount.path, readOnly: mount.mode === 'ro' },
+  );
+}
+
+/** Names the instances and the proxy use on the service network; an accessory named so would take one of them. */
+const RESERVED_ACCESSORY_NAMES = new Set(['proxy']);
+
+/** A host named in accessories.<name>.host(s): as written in hosts:, by its host name, or as host:port. */
+function findHost(hosts: HostConfig[], text: string): HostConfig | undefined {
+  return (
+    hosts.find((h) => h.name === text) ??
+    hosts.find((h) => {
+      const written = address(h.name);
+      return [h.hostname, `${h.hostname}:${h.port}`, written.hostname, `${written.hostname}:${written.port}`].some((n) => n.toLowerCase() === text.toLowerCase());
+    })
+  );
+}
+
+function toAccessories(
+  raw: NonNullable<RawConfig['accessories']>,
+  service: string,
+  hosts: HostConfig[],
+  checkSecrets: (where: PathSegment[], written: string) => string,
+  at: (p: PathSegment[], message: string, hint?: string) => void,
+): AccessoryConfig[] {
+  return Object.entries(raw).map(([name, a]): AccessoryConfig => {
+    if (RESERVED_ACCESSORY_NAMES.has(name)) {
+      at(['accessories', name], `${name} is a name boxship uses itself (the container ${service}-${name} is the proxy)`, 'pick another name, e.g. db or cache');
+    } else if (name.startsWith(`${service}-`)) {
+      at(['accessories', name], `${name} could take the name of one of the instances (${service}-1, ${service}-1-blue) on the service network`, `pick a name that does not start with ${service}-`);
+    }
+    const written = a.hosts ?? (a.host !== undefined ? [a.host] : []);
+    const picked = new Set<string>();
+    written.forEach((text, i) => {
+      const h = findHost(hosts, text);
+      const where = a.hosts ? ['accessories', name, 'hosts', i] : ['accessories', name, 'host'];
+      if (!h) return at(where, `${JSON.stringify(text)} is not one of hosts:`, `name a host as written in hosts: (${hosts.map((x) => x.name).join(', ')})`);
+      if (picked.has(h.name)) return at(where, `${JSON.stringify(text)} is listed twice (${h.name})`, 'list each host once');
+      picked.add(h.name);
+    });
+    const onHosts = written.length === 0 ? [hosts[0]!.name] : hosts.filter((h) => picked.has(h.name)).map((h) => h.name);
+    return {
+      name,
+      image: a.image,
+      hosts: onHosts,
+      ...(a.port !== undefined ? { port: a.port } : {}),
+      ...(a.publish !== undefined ? { publish: a.publish } : {}),
+      env: a.env,
+      ...(a.secrets_file !== undefined ? { secretsFile: checkSecrets(['accessories', name, 'secrets_file'], a.secrets_file) } : {}),
+      volumes: toVolumes(a.volumes),
+      ...(a.cmd !== undefined ? { cmd: typeof a.cmd === 'string' ? a.cmd.split(/\s+/).filter(Boolean) : a.cmd } : {}),
+      stopTimeoutSeconds: a.stop_timeout_seconds,
+    };
+  });
 }
 
 /** Which parts of `[user@]host[:port]` were written (the rest may come from the ssh config). */

@@ -57,6 +57,10 @@ export function parseConfig(text: string, file: string): Config {
   }
   keepTextAsWritten(doc, data, ['app', 'env']);
   keepTextAsWritten(doc, data, ['build', 'args']);
+  const accessories = (data as { accessories?: unknown }).accessories;
+  if (typeof accessories === 'object' && accessories !== null) {
+    for (const name of Object.keys(accessories)) keepTextAsWritten(doc, data, ['accessories', name, 'env']);
+  }
 
   const result = rawConfigSchema.safeParse(data, { reportInput: true, error: defaultMessages });
   if (!result.success) throw new ConfigError(problemsFromIssues(result.error.issues, rawConfigSchema, loc));
@@ -71,9 +75,10 @@ export function parseConfig(text: string, file: string): Config {
  * Env values and build args are strings to docker, but YAML reads `VERSION: 1.10` as the number 1.1 and
  * `DEBUG: True` as true. Put back the text as written, so what reaches the container is what the file says.
  */
-function keepTextAsWritten(doc: Document, data: unknown, at: [string, string]): void {
+function keepTextAsWritten(doc: Document, data: unknown, at: string[]): void {
   const node = doc.getIn(at, true);
-  const target = (data as Record<string, Record<string, unknown> | undefined>)[at[0]]?.[at[1]];
+  let target: unknown = data;
+  for (const key of at) target = typeof target === 'object' && target !== null ? (target as Record<string, unknown>)[key] : undefined;
   if (!isMap(node) || typeof target !== 'object' || target === null) return;
   for (const pair of node.items) {
     const { key, value } = pair;

@@ -27,6 +27,29 @@ export interface VolumeConfig {
   readOnly: boolean;
 }
 
+/** A long-lived companion of the app (a database, a cache): `accessories.<name>` in boxship.yml. */
+export interface AccessoryConfig {
+  /** Key under `accessories:`; the container is `<service>-<name>`, its network alias `<name>`. */
+  name: string;
+  /** Image reference as the local engine names it; shipped to the hosts, never pulled there. */
+  image: string;
+  /** Names (HostConfig.name) of the hosts it runs on, in the order of `hosts:`. */
+  hosts: string[];
+  /** Port it listens on inside its container (waited for after a start). */
+  port?: number;
+  /** Host address `port` is published on; absent: not published. */
+  publish?: string;
+  env: Record<string, string>;
+  /** Absolute path of a local KEY=VALUE file whose values go into its 0600 env file on the host. */
+  secretsFile?: string;
+  /** Folders under `~/.boxship/<service>/accessories/<name>/` on the host. */
+  volumes: VolumeConfig[];
+  /** The container's command (replacing the image's CMD); absent: the image's own. */
+  cmd?: string[];
+  /** Seconds docker stop waits before SIGKILL. */
+  stopTimeoutSeconds: number;
+}
+
 export interface Config {
   /** Absolute path of the boxship.yml this came from. */
   file: string;
@@ -89,4 +112,6 @@ export interface Config {
     preRollout?: string[];
     postRollout?: string[];
   };
+  /** Present when boxship.yml has accessories, in the order written. */
+  accessories?: AccessoryConfig[];
 }

@@ -107,6 +107,7 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
     dockerfilePath: config.build.dockerfile,
     include: config.build.include,
     secretsFile: config.app.secretsFile,
+    otherSecrets: (config.accessories ?? []).flatMap((a) => (a.secretsFile ? [{ path: a.secretsFile, key: `accessories.${a.name}.secrets_file` }] : [])),
   });
   for (const f of context.included) {
     report({ kind: 'step', message: `including ${f.path} from outside git (sha256 ${f.sha256})` });

@@ -34,6 +34,8 @@ export interface ContextOptions {
   include?: string[];
   /** config.app.secretsFile (absolute): never sent, whatever the source. */
   secretsFile?: string;
+  /** The accessories' secrets files (absolute), by the key that names them: never sent either. */
+  otherSecrets?: { path: string; key: string }[];
 }
 
 /** A file named in build.include, as recorded in the image label and listed in the build output. */
@@ -145,6 +147,18 @@ export async function selectContext(options: ContextOptions): Promise<BuildConte
   }
   const secretsRel = secretsAbs === undefined ? undefined : inside(dir, secretsAbs);
   if (secretsRel !== undefined) candidates.delete(secretsRel);
+  // The accessories' secrets files the same way (build.include naming one is refused when boxship.yml is read).
+  for (const other of options.otherSecrets ?? []) {
+    const abs = await resolveReal(other.path);
+    const inRepo = inside(root, abs);
+    if (inRepo !== undefined && inRepo !== '' && (await isTracked(root, sha, inRepo))) {
+      throw new InputError(`the secrets file ${abs} (${other.key}) is tracked by git, so it would be part of the image and of every clone`, {
+        hint: `run \`git rm --cached ${inRepo}\`, add it to .gitignore and commit; then rotate the secrets it holds`,
+      });
+    }
+    const rel = inside(dir, abs);
+    if (rel !== undefined) candidates.delete(rel);
+  }
 
   // Files from outside git, read once here: what is hashed is what is sent.
   const included: IncludedFile[] = [];

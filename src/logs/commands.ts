@@ -11,13 +11,19 @@ export interface LogSource {
 }
 
 /**
- * The running containers to read: every instance of the service (label dev.boxship.service) and, with `proxy`, the
- * service's Caddy. One line each: ID, slot, colour, name (tab-separated).
+ * The running containers to read: every instance of the service (labels dev.boxship.service and dev.boxship.slot, so no
+ * accessory) and, with `proxy`, the service's Caddy. One line each: ID, slot, colour, name (tab-separated).
  */
 export function listLogSources(service: string, proxy: boolean): Command {
   const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;
-  const body = ['docker ps --no-trunc --filter "label=$1=$2" --format "$3"', ...(proxy ? ['docker ps --no-trunc --filter "name=^$4$" --format "$3"'] : [])].join('\n');
-  return script(`list the running ${service} containers`, body, LABEL.service, service, fmt, ...(proxy ? [proxyContainerName(service)] : []));
+  const body = ['docker ps --no-trunc --filter "label=$1=$2" --filter "label=$4" --format "$3"', ...(proxy ? ['docker ps --no-trunc --filter "name=^$5$" --format "$3"'] : [])].join('\n');
+  return script(`list the running ${service} containers`, body, LABEL.service, service, fmt, LABEL.slot, ...(proxy ? [proxyContainerName(service)] : []));
+}
+
+/** One container by its exact name (an accessory's), in the same format; `all`: also when it is stopped. */
+export function listNamedLogSource(container: string, all: boolean): Command {
+  const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;
+  return script(`find the ${container} container`, `docker ps${all ? ' -a' : ''} --no-trunc --filter "name=^$1$" --format "$2"`, container, fmt);
 }
 
 export function parseLogSources(text: string, service: string): LogSource[] {

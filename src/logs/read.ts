@@ -5,6 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { Command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { errorMessage } from '../util/errors.js';
 import type { Report } from '../util/events.js';
@@ -15,6 +16,10 @@ export interface LogsRequest extends LogOptions {
   hosts: Runner[];
   service: string;
   proxy?: boolean;
+  /** Read these containers instead of the instances (an accessory): the listing command, in listLogSources' format. */
+  list?: (following: boolean) => Command;
+  /** What the warning about a host without any says, e.g. "hello-db container"; default: "<service> container". */
+  what?: string;
   onLine(line: LogLine): void;
   report?: Report;
   /** Following stops when this aborts (Ctrl-C). */
@@ -42,8 +47,9 @@ async function backlog(ssh: Runner, sources: LogSource[], o: LogOptions): Promis
 /** Reads the logs once (merged by time) or, with `follow`, until the signal aborts. */
 export async function readLogs(req: LogsRequest): Promise<void> {
   const report = req.report ?? (() => {});
-  const listed = await Promise.all(req.hosts.map(async (ssh) => ({ ssh, sources: parseLogSources(await ssh.run(listLogSources(req.service, Boolean(req.proxy))), req.service) })));
-  for (const { ssh, sources } of listed) if (sources.length === 0) report({ kind: 'warning', host: ssh.name, message: `no running ${req.service} container` });
+  const list = (following: boolean) => (req.list ? req.list(following) : listLogSources(req.service, Boolean(req.proxy)));
+  const listed = await Promise.all(req.hosts.map(async (ssh) => ({ ssh, sources: parseLogSources(await ssh.run(list(false)), req.service) })));
+  for (const { ssh, sources } of listed) if (sources.length === 0) report({ kind: 'warning', host: ssh.name, message: `no ${req.list ? '' : 'running '}${req.what ?? `${req.service} container`}` });
   const lines = (await Promise.all(listed.map(({ ssh, sources }) => backlog(ssh, sources, req)))).flat();
   const last = new Map<string, string>();
   for (const l of mergeByTime(lines)) {
@@ -88,7 +94,7 @@ async function followHost(ssh: Runner, initial: LogSource[], req: LogsRequest, l
     if (req.signal?.aborted) break;
     let now: LogSource[];
     try {
-      now = parseLogSources(await ssh.run(listLogSources(req.service, Boolean(req.proxy))), req.service);
+      now = parseLogSources(await ssh.run(req.list ? req.list(true) : listLogSources(req.service, Boolean(req.proxy))), req.service);
     } catch (err) {
       report({ kind: 'warning', host: ssh.name, message: `cannot list containers: ${errorMessage(err)}` });
       break;

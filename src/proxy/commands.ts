@@ -112,9 +112,9 @@ export interface StartProxyOptions {
 }
 
 /** `-p` value; an IPv6 bind address needs brackets. */
-export function publishSpec(bind: string, port: number): string {
+export function publishSpec(bind: string, port: number, containerPort: number = PROXY_CONTAINER_PORT): string {
   const addr = bind.includes(':') && !bind.startsWith('[') ? `[${bind}]` : bind;
-  return `${addr}:${port}:${PROXY_CONTAINER_PORT}`;
+  return `${addr}:${port}:${containerPort}`;
 }
 
 /**

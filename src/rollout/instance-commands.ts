@@ -177,13 +177,14 @@ export function removeNow(container: string): Command {
   return script(`remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
 }
 
-/** One line per container of the service: name, labels and running state as JSON. */
+/** One line per instance of the service (a container with a slot: not an accessory): name, labels and running state as JSON. */
 export function listInstances(service: string): Command {
   return reading(script(
     `list the ${service} instances`,
-    `docker ps -aq --filter "label=$1=$2" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
+    `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
     LABEL.service,
     service,
+    LABEL.slot,
   ));
 }
 

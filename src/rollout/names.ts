@@ -7,6 +7,10 @@ export const LABEL = {
   tag: 'dev.boxship.tag',
   slot: 'dev.boxship.slot',
   colour: 'dev.boxship.colour',
+  /** On an accessory's container (with the service label): the accessory's name. Instances have a slot instead. */
+  accessory: 'dev.boxship.accessory',
+  /** A hash of what an accessory was started with (image, command, env, volumes): `accessory up` recreates on a change. */
+  accessorySpec: 'dev.boxship.accessory-spec',
 } as const;
 
 export const names = {
@@ -24,4 +28,6 @@ export const names = {
   /** The fixed upstream name the proxy dials for a slot's colour (a network alias). */
   alias: (service: string, slot: number, colour: Colour) => `${service}-${slot}-${colour}`,
   image: (service: string, tag: string) => `${service}:${tag}`,
+  /** An accessory's container; on the service network it is also reachable as `<name>` (a network alias). */
+  accessory: (service: string, name: string) => `${service}-${name}`,
 };

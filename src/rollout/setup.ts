@@ -21,7 +21,7 @@ import {
   syncLiveColours,
   writeProxyConfig,
 } from '../proxy/commands.js';
-import { shipImage } from '../ship/release.js';
+import { shipSupportImage } from '../ship/release.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
 import { readHost } from './fleet.js';
@@ -152,8 +152,7 @@ async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker)
   const local = await docker.getImage(image).inspect().catch(() => undefined);
   if (local) {
     ctx.report({ kind: 'step', host: ssh.name, message: `shipping the proxy image ${image}` });
-    const [r] = (await shipImage({ config: ctx.config, docker, image: { imageId: local.Id, ref: image, tag: image, sha: '' }, connections: [{ host: ssh.config, ssh }], report: ctx.report, recordRelease: false })).hosts;
-    if (!r?.ok) throw r?.error ?? new HostError(ssh.name, `could not ship ${image}`);
+    await shipSupportImage({ config: ctx.config, docker, ref: image, imageId: local.Id, ssh, report: ctx.report });
     return;
   }
   ctx.report({ kind: 'step', host: ssh.name, message: `pulling the proxy image ${image} on the host` });

@@ -3,7 +3,10 @@
  * needed: the current and previous release (rollback's targets), any release a container of the service uses
  * (serving, canary, starting or draining), and nothing at all while another command holds the deploy lock (a
  * rollout in flight may be moving to an older release). Pruning takes the lock itself for the same reason.
+ * Accessory images are not releases (not in the ledger), so they are never candidates; a release an accessory runs
+ * is kept too.
  */
+import { listAccessoryImages, parseAccessoryImages } from '../accessories/commands.js';
 import { command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { listInstances, parseInstances } from '../rollout/instance-commands.js';
@@ -25,10 +28,14 @@ export interface PruneResult {
   skipped?: string;
 }
 
-/** What each release beyond `keep` is still needed for (pure). */
-export function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: string[]): Map<string, string> {
+/**
+ * What each release beyond `keep` is still needed for (pure). `accessories`: the image each accessory container runs
+ * (an accessory may run an image of the service, e.g. a worker), which is never removed under it.
+ */
+export function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: string[], accessories: { name: string; tag: string }[] = []): Map<string, string> {
   const why = new Map<string, string>();
   const { current, previous } = currentAndPrevious(deploys);
+  for (const a of accessories) why.set(a.tag, `accessory ${a.name} uses it`);
   for (const tag of inUse) why.set(tag, 'a container uses it');
   if (previous) why.set(previous, 'it is the previous release (rollback)');
   if (current) why.set(current, 'it is the current release');
@@ -41,8 +48,14 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
   const lock = await ssh.exec(acquireLock(dir, lockInfoHere(whoAmI(), 'boxship release (pruning old releases)')), { allowFailure: true });
   if (lock.code !== 0) return { removed: [], kept: [], skipped: 'another boxship command holds the deploy lock; old releases are pruned after the next release' };
   try {
-    const [deploys, instances] = await Promise.all([ssh.run(readDeploys(dir)).then(parseDeploys), ssh.run(listInstances(service)).then(parseInstances)]);
-    const protect = protectedReleases(deploys, instances.map((i) => i.tag));
+    const [deploys, instances, accessories] = await Promise.all([
+      ssh.run(readDeploys(dir)).then(parseDeploys),
+      ssh.run(listInstances(service)).then(parseInstances),
+      ssh.run(listAccessoryImages(service)).then(parseAccessoryImages),
+    ]);
+    const prefix = `${service}:`;
+    const accessoryTags = accessories.flatMap((a) => (a.image.startsWith(prefix) ? [{ name: a.name, tag: a.image.slice(prefix.length) }] : []));
+    const protect = protectedReleases(deploys, instances.map((i) => i.tag), accessoryTags);
     const kept = newestFirst.slice(keep).flatMap((e) => {
       const why = protect.get(e.tag);
       return why ? [{ tag: e.tag, why }] : [];

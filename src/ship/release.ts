@@ -20,7 +20,7 @@ import { checkPlatform } from './platform.js';
 import { saveImage, type SavedImage } from './spool.js';
 import { incomingName, sendImage } from './transfer.js';
 import type { Report } from '../util/events.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, HostError } from '../util/errors.js';
 
 export interface ImageToShip {
   imageId: string;
@@ -150,4 +150,23 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   } finally {
     if (saved) await saved.then((s) => s.remove(), () => {});
   }
+}
+
+/**
+ * Ships an image that is not a release (the proxy's, an accessory's) from the local engine to one host: the same
+ * layer-thin transfer as a release (only the layers the host lacks), tagged with its own reference there, not
+ * recorded in the release ledger and never pruned with releases.
+ */
+export async function shipSupportImage(o: { config: Config; docker: Docker; ref: string; imageId: string; ssh: Runner; report: Report }): Promise<HostShipResult> {
+  const { hosts } = await shipImage({
+    config: o.config,
+    docker: o.docker,
+    image: { imageId: o.imageId, ref: o.ref, tag: o.ref, sha: '' },
+    connections: [{ host: o.ssh.config, ssh: o.ssh }],
+    report: o.report,
+    recordRelease: false,
+  });
+  const r = hosts[0]!;
+  if (!r.ok) throw r.error ?? new HostError(o.ssh.name, `could not ship ${o.ref}`);
+  return r;
 }

@@ -231,6 +231,17 @@ describe('the secrets file and build.include', () => {
     await expect(select(r2, 'worktree', { secretsFile: path.join(r2.root, '.env.secrets') })).rejects.toThrow(/is tracked by git/);
   });
 
+  it('treats the accessories\' secrets files the same: never sent, refused when tracked', async () => {
+    const r = repo({ Dockerfile: 'FROM scratch\n', 'app.js': '' });
+    write(r.root, { 'db.secrets': 'POSTGRES_PASSWORD=s3cr3t\n' });
+    const otherSecrets = [{ path: path.join(r.root, 'db.secrets'), key: 'accessories.db.secrets_file' }];
+    expect((await select(r, 'worktree', { otherSecrets })).files).toEqual(['Dockerfile', 'app.js']);
+    git(r.root, 'add', 'db.secrets');
+    const err = (await select(r, 'worktree', { otherSecrets }).catch((e: unknown) => e)) as InputError;
+    expect(err.message).toBe(`the secrets file ${path.join(r.root, 'db.secrets')} (accessories.db.secrets_file) is tracked by git, so it would be part of the image and of every clone`);
+    expect(err.hint).toContain('git rm --cached db.secrets');
+  });
+
   it('adds build.include files from outside git with their sha256, even under ignored folders', async () => {
     const r = repo({ Dockerfile: 'FROM scratch\n', '.gitignore': 'extra-ca.crt\ncerts/\n', '.dockerignore': 'certs\n' });
     write(r.root, { 'extra-ca.crt': 'CA BUNDLE\n', 'certs/inner.pem': 'PEM', 'certs/other.pem': 'not named' });

@@ -10,9 +10,9 @@ const ID3 = 'c'.repeat(64);
 describe('logs: remote commands', () => {
   it('lists the instances by label and the proxy by exact name', () => {
     expect(toShell(listLogSources('hello', true))).toBe(
-      `sh -c 'docker ps --no-trunc --filter "label=$1=$2" --format "$3"\ndocker ps --no-trunc --filter "name=^$4$" --format "$3"' sh dev.boxship.service hello '{{.ID}}\t{{.Label "dev.boxship.slot"}}\t{{.Label "dev.boxship.colour"}}\t{{.Names}}' hello-proxy`,
+      `sh -c 'docker ps --no-trunc --filter "label=$1=$2" --filter "label=$4" --format "$3"\ndocker ps --no-trunc --filter "name=^$5$" --format "$3"' sh dev.boxship.service hello '{{.ID}}\t{{.Label "dev.boxship.slot"}}\t{{.Label "dev.boxship.colour"}}\t{{.Names}}' dev.boxship.slot hello-proxy`,
     );
-    expect(listLogSources('hello', false).argv).toHaveLength(7);
+    expect(listLogSources('hello', false).argv).toHaveLength(8);
   });
 
   it('reads one container with timestamps, stderr merged, options as separate words', () => {

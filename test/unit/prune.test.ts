@@ -7,10 +7,11 @@ import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-r
 const entry = (tag: string): LedgerEntry => ({ tag, sha: tag, imageId: `sha256:${tag}`, time: 't', user: 'u', bytes: 1 });
 const ledger = ['r6', 'r5', 'r4', 'r3', 'r2', 'r1'].map(entry); // newest first
 
-function host(deploys: string[], containers: string[] = []) {
+function host(deploys: string[], containers: string[] = [], accessories: string[] = []) {
   return new ScriptedRunner(hostConfig('h1'), [
     { match: /^read the deploy history$/, answer: { stdout: deploys.map((tag) => JSON.stringify({ tag, time: 't', who: 'w', kind: 'rollout' })).join('\n') } },
     { match: /^list the hello instances$/, answer: { stdout: containers.join('\n') } },
+    { match: /^list the hello accessories$/, answer: { stdout: accessories.join('\n') } },
   ]);
 }
 
@@ -25,7 +26,16 @@ describe('pruneReleases', () => {
       { tag: 'r3', why: 'it is the current release' },
       { tag: 'r2', why: 'it is the previous release (rollback)' },
     ]);
-    expect(h.whys()).toEqual(['take the deploy lock (boxship release (pruning old releases))', 'read the deploy history', 'list the hello instances', 'remove old release r1', 'release the deploy lock']);
+    expect(h.whys()).toEqual(['take the deploy lock (boxship release (pruning old releases))', 'read the deploy history', 'list the hello instances', 'list the hello accessories', 'remove old release r1', 'release the deploy lock']);
+  });
+
+  it('never removes the image an accessory runs, and never looks at other accessory images (they are not releases)', async () => {
+    // r1 is run by an accessory (a worker on the service's image); the cache's image is no release at all.
+    const h = host(['r5', 'r6'], [], ['worker\thello:r1', 'cache\tboxship-test-redis:1']);
+    const r = await pruneReleases(h, 'hello', ledger, 2);
+    expect(r.removed).toEqual(['r4', 'r3', 'r2']);
+    expect(r.kept).toEqual([{ tag: 'r1', why: 'accessory worker uses it' }]);
+    expect(h.whys().filter((w) => w.startsWith('remove'))).toEqual(['remove old release r4', 'remove old release r3', 'remove old release r2']);
   });
 
   it('removes nothing while another command holds the deploy lock', async () => {

@@ -1,5 +1,6 @@
 /** The commands that change what serves, registered after release/releases/pin. */
 import type { Command } from 'commander';
+import { registerAccessory } from './accessory.js';
 import { registerDeploy } from './deploy.js';
 import { registerExec } from './exec.js';
 import { registerInit } from './init.js';
@@ -21,5 +22,6 @@ export function registerExtraCommands(program: Command): void {
   registerStatus(program);
   registerLogs(program);
   registerExec(program);
+  registerAccessory(program);
   registerLock(program);
 }

@@ -1,5 +1,7 @@
 /** `boxship status`: per host, the proxy mode, each instance (release, health), current and previous release, lock. */
 import type { Command } from 'commander';
+import { inspectAccessory, parseAccessoryState } from '../../accessories/commands.js';
+import { accessoriesOn } from '../../accessories/run.js';
 import { closeAll, connectAll } from '../../hosts/fleet.js';
 import type { Runner } from '../../hosts/runner.js';
 import { parseProxyState, probeUpstream, proxyState } from '../../proxy/commands.js';
@@ -18,13 +20,19 @@ import { printJson } from '../json-output.js';
 async function hostStatus(ctx: DeployContext, ssh: Runner) {
   const { config } = ctx;
   const rel = relState(ctx);
-  const [mode, proxy, instances, deploys, lock] = await Promise.all([
+  const [mode, proxy, instances, deploys, lock, accessories] = await Promise.all([
     readMode(ctx, ssh),
     ssh.run(proxyState(config.service)).then(parseProxyState),
     ssh.run(listInstances(config.service)).then(parseInstances),
     ssh.run(readDeploys(rel)).then(parseDeploys),
     Promise.all([ssh.run(readLock(rel)).then(parseLockInfo), ssh.run(lockAge(rel))]).then(([info, age]) =>
       info ? { ...info, ageSeconds: Number(age.trim()), stale: staleReason({ info, ageSeconds: Number(age.trim()) }) ?? null } : undefined,
+    ),
+    Promise.all(
+      accessoriesOn(config, ssh.name).map(async (a) => {
+        const st = parseAccessoryState(await ssh.run(inspectAccessory(config.service, a.name)));
+        return { name: a.name, image: st.image ?? a.image, status: st.status ?? 'missing' };
+      }),
     ),
   ]);
   const withHealth = await Promise.all(
@@ -35,13 +43,13 @@ async function hostStatus(ctx: DeployContext, ssh: Runner) {
         return { ...i, health: !i.running ? 'stopped' : probe?.code === 0 ? 'healthy' : 'unhealthy' };
       }),
   );
-  return { host: ssh.name, mode: mode.kind, proxy: proxy.status, ...currentAndPrevious(deploys), instances: withHealth, lock: lock ?? null };
+  return { host: ssh.name, mode: mode.kind, proxy: proxy.status, ...currentAndPrevious(deploys), instances: withHealth, ...(accessories.length ? { accessories } : {}), lock: lock ?? null };
 }
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('show, per host: proxy mode, instances with their release and health, current and previous release, lock holder')
+    .description('show, per host: proxy mode, instances with their release and health, accessories, current and previous release, lock holder')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  $ boxship status\n  $ boxship status --json')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
@@ -74,5 +82,9 @@ function render(r: Row): string {
   lines.push('  instances:');
   if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
   for (const i of r.instances) lines.push(`    ${i.name.padEnd(24)} ${i.tag.slice(0, 12).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`);
+  if (r.accessories) {
+    lines.push('  accessories:');
+    for (const a of r.accessories) lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
+  }
   return lines.join('\n') + '\n';
 }

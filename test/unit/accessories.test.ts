@@ -1,0 +1,230 @@
+/** Accessories: the remote commands (exact argv) and what setup/up/down/restart do on a host (scripted runner). */
+import type Docker from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import {
+  accessoryEnvText,
+  accessorySpec,
+  inspectAccessory,
+  listAccessoryImages,
+  makeAccessoryDirs,
+  parseAccessoryImages,
+  parseAccessoryState,
+  removeAccessoryContainer,
+  removeAccessoryFiles,
+  restartAccessory,
+  runAccessory,
+  waitListening,
+} from '../../src/accessories/commands.js';
+import { accessoryDown, accessoryRestart, accessoryUp, ensureAccessories, findAccessory } from '../../src/accessories/run.js';
+import type { AccessoryConfig, Config } from '../../src/config/types.js';
+import { toShell } from '../../src/hosts/command.js';
+import { DryRunRunner } from '../../src/hosts/runner.js';
+import { listInstances } from '../../src/rollout/instance-commands.js';
+import type { DeployContext } from '../../src/rollout/context.js';
+import { InputError } from '../../src/util/errors.js';
+import type { ProgressEvent } from '../../src/util/events.js';
+import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
+
+const redis: AccessoryConfig = {
+  name: 'cache',
+  image: 'boxship-test-redis:1',
+  hosts: ['h1'],
+  port: 6379,
+  env: { MAXMEMORY: '64mb' },
+  volumes: [{ name: 'data', path: '/data', readOnly: false }],
+  cmd: ['redis-server', '--appendonly', 'yes'],
+  stopTimeoutSeconds: 30,
+};
+
+describe('accessory commands', () => {
+  it('runs the container on the service network under its name, never pulling, with its env file and data folders', () => {
+    expect(runAccessory('hello', { ...redis, publish: '127.0.0.1', volumes: [...redis.volumes, { name: 'conf', path: '/etc/redis', readOnly: true }] }, '/root/.boxship/hello', 'abc123').argv).toEqual([
+      'docker', 'run', '-d', '--pull', 'never', '--name', 'hello-cache', '--network', 'boxship-hello', '--network-alias', 'cache',
+      '--label', 'dev.boxship.service=hello', '--label', 'dev.boxship.accessory=cache', '--label', 'dev.boxship.accessory-spec=abc123',
+      '--restart', 'unless-stopped', '--stop-timeout', '30',
+      '--env-file', '/root/.boxship/hello/accessories/cache.env',
+      '-p', '127.0.0.1:6379:6379',
+      '-v', '/root/.boxship/hello/accessories/cache/data:/data',
+      '-v', '/root/.boxship/hello/accessories/cache/conf:/etc/redis:ro',
+      'boxship-test-redis:1', 'redis-server', '--appendonly', 'yes',
+    ]);
+    // No cmd: the image's own; no publish: no -p; an IPv6 address in brackets.
+    const bare = runAccessory('hello', { ...redis, cmd: undefined, volumes: [] }, '/home/deploy/.boxship/hello', 's').argv;
+    expect(bare.slice(-3)).toEqual(['--env-file', '/home/deploy/.boxship/hello/accessories/cache.env', 'boxship-test-redis:1']);
+    expect(runAccessory('hello', { ...redis, publish: '::1' }, '/r', 's').argv).toContain('[::1]:6379:6379');
+  });
+
+  it('creates the folders relative to the home, writes env then secrets (secrets win)', () => {
+    expect(makeAccessoryDirs('.boxship/hello', redis).argv).toEqual(['sh', '-c', 'mkdir -p "$@"', 'sh', '.boxship/hello/accessories', '.boxship/hello/accessories/cache/data']);
+    expect(accessoryEnvText({ A: '1', PASSWORD: 'env' }, { PASSWORD: 'secret' })).toBe('A=1\nPASSWORD=secret\n');
+    expect(accessoryEnvText({})).toBe('\n');
+  });
+
+  it('hashes what the container is started with: image, cmd, env, volumes, port change it; the host does not', () => {
+    const base = accessorySpec(redis, 'A=1\n');
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+    expect(accessorySpec({ ...redis, hosts: ['h2'] }, 'A=1\n')).toBe(base);
+    for (const changed of [{ image: 'boxship-test-redis:2' }, { cmd: ['redis-server'] }, { port: 6380 }, { volumes: [] }, { stopTimeoutSeconds: 5 }]) {
+      expect(accessorySpec({ ...redis, ...changed }, 'A=1\n'), JSON.stringify(changed)).not.toBe(base);
+    }
+    expect(accessorySpec(redis, 'A=2\n')).not.toBe(base);
+  });
+
+  it('inspects one container by name, and reads a missing one as missing', () => {
+    expect(toShell(inspectAccessory('hello', 'cache'))).toBe(
+      `sh -c 'docker container inspect --format '\\''{"status":{{json .State.Status}},"running":{{.State.Running}},"image":{{json .Config.Image}},"imageId":{{json .Image}},"spec":{{json (index .Config.Labels "dev.boxship.accessory-spec")}}}'\\'' "$1" 2>/dev/null || true' sh hello-cache`,
+    );
+    expect(inspectAccessory('hello', 'cache').read).toBe(true);
+    expect(parseAccessoryState('')).toEqual({ exists: false, running: false });
+    expect(parseAccessoryState('{"status":"exited","running":false,"image":"r:1","imageId":"sha256:1","spec":null}\n')).toEqual({ exists: true, running: false, status: 'exited', image: 'r:1', imageId: 'sha256:1' });
+  });
+
+  it('restarts, stops (cleanly, within the stop timeout) and removes with exact commands', () => {
+    expect(restartAccessory('hello', redis).argv).toEqual(['docker', 'restart', '-t', '30', 'hello-cache']);
+    const rm = removeAccessoryContainer('hello', redis);
+    expect(rm.argv).toEqual(['sh', '-c', 'docker container inspect "$1" >/dev/null 2>&1 || exit 0\ndocker stop -t "$2" "$1" >/dev/null && docker rm "$1" >/dev/null', 'sh', 'hello-cache', '30']);
+    expect(rm.timeoutMs).toBe(90_000);
+    expect(removeAccessoryFiles('.boxship/hello', 'cache', false).argv).toEqual(['sh', '-c', 'rm -f "$1"', 'sh', '.boxship/hello/accessories/cache.env']);
+    expect(removeAccessoryFiles('.boxship/hello', 'cache', true).argv).toEqual(['sh', '-c', 'rm -f "$1" && rm -rf "$2"', 'sh', '.boxship/hello/accessories/cache.env', '.boxship/hello/accessories/cache']);
+  });
+
+  it('waits for the port in the container’s own socket table (hex, LISTEN), whatever the image holds', () => {
+    const w = waitListening('hello-cache', 6379, 60);
+    expect(w.argv.slice(3)).toEqual(['sh', 'hello-cache', '6379', '18EB', '60']);
+    expect(w.argv[2]).toContain('/proc/$3/net/tcp6');
+    expect(w.argv[2]).toContain('$4 == "0A"');
+    expect(w.timeoutMs).toBe(90_000);
+  });
+
+  it('lists accessory images for pruning; instances are listed without accessories', () => {
+    expect(listAccessoryImages('hello').argv).toEqual([
+      'sh', '-c', `docker ps -a --filter "label=$1=$2" --filter "label=$3" --format '{{.Label "dev.boxship.accessory"}}\t{{.Image}}'`, 'sh', 'dev.boxship.service', 'hello', 'dev.boxship.accessory',
+    ]);
+    expect(parseAccessoryImages('cache\tboxship-test-redis:1\n\nbroken\n')).toEqual([{ name: 'cache', image: 'boxship-test-redis:1' }]);
+    expect(listInstances('hello').argv.slice(2)).toEqual([
+      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`, 'sh', 'dev.boxship.service', 'hello', 'dev.boxship.slot',
+    ]);
+  });
+});
+
+// The orchestration against scripted hosts.
+const config = {
+  file: '/app/boxship.yml',
+  service: 'hello',
+  hosts: [hostConfig('h1'), hostConfig('h2')],
+  accessories: [redis, { ...redis, name: 'other', hosts: ['h2'], port: undefined }],
+} as unknown as Config;
+
+/** A local engine that has the image (shipping is then a dry-run note) or not. */
+const docker = (has: boolean) => ({ getImage: () => ({ inspect: () => (has ? Promise.resolve({ Id: 'sha256:local' }) : Promise.reject(new Error('no such image'))) }) }) as unknown as Docker;
+
+function ctxFor(hosts: DeployContext['hosts'], events: ProgressEvent[] = []): DeployContext {
+  return { config, hosts, who: 'test', command: 'boxship test', report: (e) => events.push(e) };
+}
+
+const state = (s: { status: string; running: boolean; image?: string; imageId?: string; spec?: string }) =>
+  JSON.stringify({ image: 'boxship-test-redis:1', imageId: 'sha256:host', spec: null, ...s });
+
+/** A scripted host h1 whose accessory container is as given (undefined: none), wrapped in a dry run (no shipping). */
+function host(container?: string, hostImage = 'sha256:host') {
+  const real = new ScriptedRunner(hostConfig('h1'), [
+    { match: /^inspect accessory cache$/, answer: { stdout: container ?? '' } },
+    { match: /^check for boxship-test-redis:1$/, answer: { stdout: `${hostImage}\n` } },
+    { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=26.1.5\n' } },
+  ]);
+  return { real, dry: new DryRunRunner(real) };
+}
+
+const planned = (d: DryRunRunner) => d.steps.map((s) => s.cmd.why);
+
+describe('accessories on a host', () => {
+  it('finds an accessory by name, or names the ones there are', () => {
+    expect(findAccessory(config, 'cache')).toBe(redis);
+    expect(() => findAccessory(config, 'db')).toThrow(InputError);
+    expect(() => findAccessory(config, 'db')).toThrow(/no accessory "db" in \/app\/boxship\.yml/);
+  });
+
+  it('setup/rollout: a missing accessory is created (folders, network, env file, image, run, wait); only this host’s', async () => {
+    const { dry } = host();
+    const results = await ensureAccessories(ctxFor([dry]), dry, docker(true));
+    expect(results).toEqual([{ accessory: 'cache', host: 'h1', action: 'created' }]);
+    expect(planned(dry)).toEqual([
+      'create the boxship-hello network',
+      'create the folders of accessory cache',
+      'write the env file of accessory cache (mode 0600)',
+      'ship the image boxship-test-redis:1 of accessory cache from here (layer-thin, only the layers the host lacks)',
+      'start accessory cache (boxship-test-redis:1)',
+      'wait until hello-cache listens on port 6379 (up to 120s)',
+    ]);
+    // The env file's text travels on stdin, never in an argv.
+    expect(dry.steps[2]!.stdinBytes).toBe('MAXMEMORY=64mb\n'.length);
+    expect(dry.steps.every((s) => !s.cmd.argv.join(' ').includes('64mb'))).toBe(true);
+  });
+
+  it('setup/rollout: a running accessory is left alone, even when boxship.yml changed it (a warning says how)', async () => {
+    const events: ProgressEvent[] = [];
+    const { dry } = host(state({ status: 'running', running: true, image: 'boxship-test-redis:0' }));
+    expect(await ensureAccessories(ctxFor([dry], events), dry, docker(true))).toEqual([{ accessory: 'cache', host: 'h1', action: 'unchanged' }]);
+    expect(dry.steps).toEqual([]);
+    expect(events).toContainEqual({ kind: 'warning', host: 'h1', message: expect.stringContaining('run boxship accessory up cache to recreate it') });
+  });
+
+  it('setup/rollout: a stopped accessory is started again (same container, same data)', async () => {
+    const { dry } = host(state({ status: 'exited', running: false }));
+    expect(await ensureAccessories(ctxFor([dry]), dry, docker(true))).toEqual([{ accessory: 'cache', host: 'h1', action: 'started' }]);
+    expect(planned(dry)).toEqual(['start accessory cache', 'wait until hello-cache listens on port 6379 (up to 120s)']);
+  });
+
+  it('an image neither here nor on the host is bad input; one only on the host is used with a warning', async () => {
+    const missing = new ScriptedRunner(hostConfig('h1'), [{ match: /^check for /, answer: { code: 1, stderr: 'No such image' } }]);
+    await expect(ensureAccessories(ctxFor([missing]), missing, docker(false))).rejects.toThrow(/the image boxship-test-redis:1 is neither in the Docker engine here nor on h1/);
+    expect(missing.whys()).not.toContain('start accessory cache (boxship-test-redis:1)');
+    const events: ProgressEvent[] = [];
+    const { dry } = host();
+    await ensureAccessories(ctxFor([dry], events), dry, docker(false));
+    expect(events).toContainEqual({ kind: 'warning', host: 'h1', message: 'accessory cache: boxship-test-redis:1 is not in the Docker engine here; using the one the host has' });
+    expect(planned(dry)).toContain('start accessory cache (boxship-test-redis:1)');
+  });
+
+  it('up: running as configured is left alone; another image tag or a rebuilt tag recreates it on the same data', async () => {
+    const spec = accessorySpec(redis, accessoryEnvText(redis.env));
+    const same = host(state({ status: 'running', running: true, spec }));
+    expect(await accessoryUp(ctxFor([same.dry]), same.dry, docker(true), redis)).toEqual({ accessory: 'cache', host: 'h1', action: 'unchanged' });
+    expect(planned(same.dry)).not.toContain('start accessory cache (boxship-test-redis:1)');
+
+    const retagged = host(state({ status: 'running', running: true, spec, image: 'boxship-test-redis:0' }));
+    expect((await accessoryUp(ctxFor([retagged.dry]), retagged.dry, docker(true), redis)).action).toBe('recreated');
+    expect(planned(retagged.dry).slice(-3)).toEqual(['stop and remove accessory cache (up to 30s to shut down)', 'start accessory cache (boxship-test-redis:1)', 'wait until hello-cache listens on port 6379 (up to 120s)']);
+
+    const rebuilt = host(state({ status: 'running', running: true, spec }), 'sha256:rebuilt');
+    expect((await accessoryUp(ctxFor([rebuilt.dry]), rebuilt.dry, docker(true), redis)).action).toBe('recreated');
+
+    const settings = host(state({ status: 'running', running: true, spec: 'old' }));
+    expect((await accessoryUp(ctxFor([settings.dry]), settings.dry, docker(true), redis)).action).toBe('recreated');
+  });
+
+  it('restart: the same container; none is an error saying to run up', async () => {
+    const { dry } = host(state({ status: 'running', running: true }));
+    expect(await accessoryRestart(ctxFor([dry]), dry, redis)).toEqual({ accessory: 'cache', host: 'h1', action: 'restarted' });
+    expect(planned(dry)).toEqual(['restart accessory cache', 'wait until hello-cache listens on port 6379 (up to 120s)']);
+    const none = host();
+    await expect(accessoryRestart(ctxFor([none.dry]), none.dry, redis)).rejects.toThrow(/has no container \(hello-cache\) to restart/);
+  });
+
+  it('down keeps the data folders; --remove-data removes them; no container: nothing to stop', async () => {
+    const { dry } = host(state({ status: 'running', running: true }));
+    expect(await accessoryDown(ctxFor([dry]), dry, redis, false)).toEqual({ accessory: 'cache', host: 'h1', action: 'removed' });
+    expect(planned(dry)).toEqual(['stop and remove accessory cache (up to 30s to shut down)', 'remove the env file of accessory cache (its data stays)']);
+    const gone = host();
+    expect(await accessoryDown(ctxFor([gone.dry]), gone.dry, redis, true)).toEqual({ accessory: 'cache', host: 'h1', action: 'absent', dataRemoved: true });
+    expect(planned(gone.dry)).toEqual(['remove the env file and the DATA of accessory cache']);
+  });
+
+  it('a failed start says what the accessory printed and how to go on', async () => {
+    const h = new ScriptedRunner(hostConfig('h1'), [
+      { match: /^check for /, answer: { stdout: 'sha256:host\n' } },
+      { match: /^wait until hello-cache listens/, answer: { code: 3, stderr: 'hello-cache exited with code 1 before it listened on port 6379; its last lines:\n  Bad directive or wrong number of arguments' } },
+    ]);
+    await expect(ensureAccessories(ctxFor([h]), h, docker(false))).rejects.toThrow(/h1: accessory cache did not start: hello-cache exited with code 1.*Bad directive/s);
+  });
+});
