@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
-import type { GlobalOptions } from '../context.js';
-import { localDocker } from '../context.js';
+import { configFrom, localDocker, type GlobalOptions } from '../context.js';
+import { swarmSetup } from '../swarm.js';
 import { withProgress, withSession } from '../fleet-session.js';
 
 export function registerSetup(program: Command): void {
@@ -12,6 +12,12 @@ export function registerSetup(program: Command): void {
     .description('prepare every host: Docker check, network, state dirs, env file (0600), proxy container (idempotent)')
     .addHelpText('after', '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.')
     .action(async (_o: unknown, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      if (config.swarm) {
+        process.exitCode = await swarmSetup(globals, config);
+        return;
+      }
       const docker = await localDocker();
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx }) => {
         await withLock(ctx, () => withProgress(`Set up ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker)))), () => 'setup done');
