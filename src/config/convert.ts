@@ -13,7 +13,7 @@ import type { Locator, PathSegment, Problem } from './problems.js';
 import type { RawConfig, RawHost } from './schema.js';
 import { parseSecrets } from './secrets.js';
 import { expandTokens, parseSshConfig, settingsFor, type SshConfigFile } from './ssh-config.js';
-import type { AccessoryConfig, Config, HostConfig, VolumeConfig } from './types.js';
+import type { AccessoryConfig, Config, HostConfig, SwarmConfig, VolumeConfig } from './types.js';
 
 const PATH_HINT = 'relative paths are resolved against the folder of boxship.yml; ~/ is your home folder';
 
@@ -221,6 +221,8 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     config.hooks = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
   }
   if (accessories && accessories.length > 0) config.accessories = accessories;
+  const swarm = swarmConfig(raw, hosts, at);
+  if (swarm) config.swarm = swarm;
   return { config, problems };
 }
 
@@ -280,6 +282,41 @@ function toAccessories(
       stopTimeoutSeconds: a.stop_timeout_seconds,
     };
   });
+}
+
+/**
+ * `backend: swarm`: the manager must be one of the hosts, and what only the per-host backend reads (per-host
+ * instances, the rollout hooks) is refused rather than silently ignored.
+ */
+function swarmConfig(raw: RawConfig, hosts: HostConfig[], at: (p: PathSegment[], message: string, hint?: string) => void): SwarmConfig | undefined {
+  if (raw.backend !== 'swarm') {
+    if (raw.swarm) at(['swarm'], 'swarm: is only read with backend: swarm', 'add backend: swarm (the hosts are the nodes of a Docker Swarm), or remove the swarm: section');
+    return undefined;
+  }
+  const s = raw.swarm ?? { constraints: [] };
+  let manager = hosts[0]!.name;
+  if (s.manager !== undefined) {
+    const wanted = parseAddress(s.manager);
+    const found = hosts.find((h) => {
+      if (h.name === s.manager) return true;
+      const a = parseAddress(h.name);
+      return wanted.ok && a.ok && a.value.hostname.toLowerCase() === wanted.value.hostname.toLowerCase() && a.value.port === wanted.value.port;
+    });
+    if (found) manager = found.name;
+    else at(['swarm', 'manager'], `${JSON.stringify(s.manager)} is not one of hosts`, `write the manager as it is written in hosts: (${hosts.map((h) => h.name).join(', ')})`);
+  }
+  raw.hosts.forEach((entry, i) => {
+    if (typeof entry === 'object' && entry.instances !== undefined) {
+      at(['hosts', i, 'instances'], 'per-host instances do not apply with backend: swarm', 'remove it and set swarm.replicas: the swarm places the tasks on the nodes');
+    }
+  });
+  if (raw.accessories && Object.keys(raw.accessories).length > 0) {
+    at(['accessories'], 'accessories are not supported with backend: swarm yet', 'run them with the hosts backend (a separate boxship.yml), or as swarm services of your own');
+  }
+  for (const hook of ['pre_rollout', 'post_rollout'] as const) {
+    if (raw.hooks?.[hook] !== undefined) at(['hooks', hook], `the ${hook} hook is not supported with backend: swarm yet`, 'run it yourself around boxship rollout, or remove it');
+  }
+  return { manager, replicas: s.replicas ?? hosts.length, constraints: s.constraints.map((c) => c.replace(/\s+/g, '')) };
 }
 
 /** Which parts of `[user@]host[:port]` were written (the rest may come from the ssh config). */

@@ -307,6 +307,30 @@ const releases = z
   .prefault({})
   .describe('How many old releases are kept.');
 
+/** A Swarm placement constraint, as `docker service create --constraint` takes it. */
+export const CONSTRAINT_RE = /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s=!]+$/;
+
+const swarm = z
+  .strictObject({
+    manager: z
+      .string({ error: `expected ${ADDRESS_FORMAT}` })
+      .min(1, { error: `expected ${ADDRESS_FORMAT}` })
+      .optional()
+      .describe('The host (written as in hosts:) whose Docker engine is a swarm manager: service commands, the deploy lock and the audit log go there. Default: the first host.'),
+    replicas: wholeNumber(1, 1000).optional().describe('Tasks of the service across the swarm. Default: one per host.'),
+    constraints: z
+      .array(
+        z.string({ error: 'expected a placement constraint' }).regex(CONSTRAINT_RE, {
+          error: 'expected a placement constraint: node.id|node.hostname|node.role|node.platform.os|node.platform.arch|node.labels.<k>|engine.labels.<k>, then == or !=, then a value',
+        }),
+        { error: 'expected a list of placement constraints' },
+      )
+      .default([])
+      .describe('Placement constraints of the service (docker service create --constraint), e.g. node.labels.web == true. Releases are shipped to the nodes that match.'),
+  })
+  .optional()
+  .describe('With backend: swarm, how the service runs on the swarm. Every node of the swarm must be listed in hosts.');
+
 /** A hook's command: a string run with `sh -c`, or the words of the command (no shell). */
 function hookCommand(description: string) {
   const error = 'expected a command: a string (run with sh -c) or a list of words';
@@ -408,6 +432,10 @@ export const rawConfigSchema = z
       .string({ error: 'expected a service name' })
       .regex(SERVICE_RE, { error: 'expected a service name: lowercase letters, digits and -, starting with a letter or digit, at most 63 characters' })
       .describe('Service name, used for image, container, network and state-dir names, e.g. hello.'),
+    backend: z
+      .enum(['hosts', 'swarm'], { error: 'expected hosts or swarm' })
+      .default('hosts')
+      .describe('hosts (default): boxship runs the containers on each host itself. swarm: the hosts are the nodes of a Docker Swarm, and the service is a Swarm service (see swarm:).'),
     build,
     ssh,
     hosts: z
@@ -425,6 +453,7 @@ export const rawConfigSchema = z
     releases,
     hooks,
     accessories,
+    swarm,
   })
   .describe('boxship.yml: how to build one service and deploy it to servers over SSH.');
 

@@ -50,6 +50,15 @@ export interface AccessoryConfig {
   stopTimeoutSeconds: number;
 }
 
+export interface SwarmConfig {
+  /** The name (as in hosts) of the host whose engine is a swarm manager. */
+  manager: string;
+  /** Tasks of the service across the swarm. */
+  replicas: number;
+  /** Placement constraints, as `docker service create --constraint` takes them. */
+  constraints: string[];
+}
+
 export interface Config {
   /** Absolute path of the boxship.yml this came from. */
   file: string;
@@ -106,6 +115,11 @@ export interface Config {
     /** Releases (images) kept per host; older ones are removed after a release. */
     keep: number;
   };
+  /**
+   * Present with `backend: swarm` (absent: the per-host backend): the hosts are the nodes of a Docker Swarm and the
+   * service is a Swarm service (src/swarm).
+   */
+  swarm?: SwarmConfig;
   /** Present when boxship.yml has hooks: each one as argv (a string in the file becomes ["sh", "-c", string]). */
   hooks?: {
     preRelease?: string[];

@@ -268,10 +268,14 @@ function maintenanceRoute(input: CaddyConfigInput): CaddyRoute {
   };
 }
 
-/** The whole Caddy config of the proxy of one service on one host: the same in every mode and at every swap. */
-export function caddyConfig(input: CaddyConfigInput): CaddyJson {
+/**
+ * The whole Caddy config of the proxy of one service on one host: the same in every mode and at every swap.
+ * `trafficHandler` replaces the per-host colour routes (the Swarm backend proxies to DNS-resolved tasks instead);
+ * the health endpoint, maintenance mode and the 503 answers stay the same.
+ */
+export function caddyConfig(input: CaddyConfigInput, trafficHandler?: Record<string, unknown>): CaddyJson {
   check(input);
-  const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input), { handle: [traffic(input)], terminal: true }];
+  const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input), { handle: [trafficHandler ?? traffic(input)], terminal: true }];
   const errors = {
     routes: unavailable(input.retryAfterSeconds, input.backoffHeader, { error: 'service unavailable', retry_after: input.retryAfterSeconds }, 'service unavailable'),
   };

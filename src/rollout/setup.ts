@@ -137,7 +137,7 @@ export async function settleSettings(ctx: DeployContext, ssh: Runner): Promise<v
   await ssh.run(waitProxyHealthy(ctx.config.service));
 }
 
-function waitProxyHealthy(service: string): Command {
+export function waitProxyHealthy(service: string): Command {
   return script(
     'wait until the proxy answers',
     'for i in $(seq 50); do docker exec "$1" wget -q -O /dev/null -T 1 "http://localhost:80$2" 2>/dev/null && exit 0; sleep 0.2; done; echo "the proxy does not answer $2; its log:" >&2; docker logs --tail 20 "$1" >&2 2>&1; exit 1',
@@ -147,7 +147,7 @@ function waitProxyHealthy(service: string): Command {
 }
 
 /** Makes sure the proxy image is on the host: shipped from this machine if it has it, else pulled by the host. */
-async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker): Promise<void> {
+export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker): Promise<void> {
   const image = ctx.config.proxy.image;
   const local = await docker.getImage(image).inspect().catch(() => undefined);
   if (local) {

@@ -14,18 +14,34 @@ export interface Slot {
   hosts: string[];
   /** SPEC of the bootstrap suite's bare host. */
   bare: string;
+  /** SPECs of the two hosts the swarm suite and bench make into a swarm (swarmSpecsFor the bare host). */
+  swarm: string[];
+}
+
+/**
+ * The swarm suite's hosts follow the bare host: its name with `bare` replaced by `sw1`/`sw2`, its ports + 1 and + 2
+ * (bare:2213:8093 -> sw1:2214:8094 sw2:2215:8095), so BOXSHIP_BARE_HOST alone moves them too. Docker 20.10 hosts.
+ */
+export function swarmSpecsFor(bareSpec: string): string[] {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)/.exec(bareSpec.trim());
+  if (!m) throw new Error(`bad bare host spec ${JSON.stringify(bareSpec)}`);
+  const prefix = m[1]!.endsWith('bare') ? m[1]!.slice(0, -4) : `${m[1]}-`;
+  const ssh = Number(m[2]);
+  const http = Number(m[3]);
+  return [1, 2].map((i) => `${prefix}sw${i}:${ssh + i}:${http + i}:d20`);
 }
 
 export const MAX_SLOT = 20;
 
 export function slot(index: number): Slot {
-  if (index === 0) return { index, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare' };
+  if (index === 0) return { index, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare', swarm: swarmSpecsFor('bare:2213:8093:bare') };
   const ssh = 2300 + index * 10;
   const http = 8300 + index * 10;
   return {
     index,
     hosts: [`s${index}a:${ssh + 1}:${http + 1}`, `s${index}b:${ssh + 2}:${http + 2}:ctrd`],
     bare: `s${index}bare:${ssh + 3}:${http + 3}:bare`,
+    swarm: swarmSpecsFor(`s${index}bare:${ssh + 3}:${http + 3}:bare`),
   };
 }
 
@@ -45,11 +61,11 @@ const parts = (spec: string) => {
 };
 
 /** Every host port the slot publishes (ssh and http of each host). */
-export const slotPorts = (s: Slot) => [...s.hosts, s.bare].flatMap((spec) => parts(spec).ports);
+export const slotPorts = (s: Slot) => [...s.hosts, s.bare, ...s.swarm].flatMap((spec) => parts(spec).ports);
 
 /** Why `s` cannot be this checkout's, or undefined when it can. */
 export function conflict(s: Slot, checkout: string, view: MachineView): string | undefined {
-  for (const spec of [...s.hosts, s.bare]) {
+  for (const spec of [...s.hosts, s.bare, ...s.swarm]) {
     const { name, ports } = parts(spec);
     const owner = view.containers.get(`boxship-host-${name}`);
     // An unlabelled host predates the labels; scripts/test-hosts.sh treats it as anyone's, and so do we.

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { swarmSpecsFor } from './host-slots.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TEST_STATE = join(REPO, '.boxship-test');
@@ -58,6 +59,18 @@ export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
  */
 export const BARE_HOST_SPEC = (process.env.BOXSHIP_BARE_HOST ?? picked?.bare ?? 'bare:2213:8093:bare').trim();
 export const BARE_HOST: TestHost = parseSpec(BARE_HOST_SPEC, 'BOXSHIP_BARE_HOST');
+
+/**
+ * The two hosts the swarm suite (and bench:swarm) make into a swarm, manager first: BOXSHIP_SWARM_HOSTS, else the
+ * ones that follow the bare host (host-slots.ts swarmSpecsFor). Not in HOST_SPECS: the suite brings them up, makes
+ * the swarm, and leaves it again at the end, so no other suite ever runs on a swarm node.
+ */
+export const SWARM_HOST_SPECS = (process.env.BOXSHIP_SWARM_HOSTS?.trim() ? process.env.BOXSHIP_SWARM_HOSTS.trim().split(/[\s,]+/) : swarmSpecsFor(BARE_HOST_SPEC));
+export const SWARM_HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
+  const hosts = SWARM_HOST_SPECS.map((spec) => parseSpec(spec, 'BOXSHIP_SWARM_HOSTS'));
+  if (hosts.length < 2) throw new Error('BOXSHIP_SWARM_HOSTS: the swarm suite needs two hosts (manager first)');
+  return hosts as [TestHost, TestHost, ...TestHost[]];
+})();
 
 /** known_hosts name of a test host, as OpenSSH writes it. */
 export const knownName = (h: TestHost) => `[127.0.0.1]:${h.sshPort}`;

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSlot, conflict, slot, type MachineView } from '../helpers/host-slots.js';
+import { chooseSlot, conflict, slot, swarmSpecsFor, type MachineView } from '../helpers/host-slots.js';
 
 const view = (v: Partial<MachineView>): MachineView => ({ containers: new Map(), published: new Map(), busy: new Set(), ...v });
 
 describe('test-host slots', () => {
   it('slot 0 is the documented default fleet', () => {
-    expect(slot(0)).toEqual({ index: 0, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare' });
-    expect(slot(3)).toEqual({ index: 3, hosts: ['s3a:2331:8331', 's3b:2332:8332:ctrd'], bare: 's3bare:2333:8333:bare' });
+    expect(slot(0)).toEqual({ index: 0, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare', swarm: ['sw1:2214:8094:d20', 'sw2:2215:8095:d20'] });
+    expect(slot(3)).toEqual({ index: 3, hosts: ['s3a:2331:8331', 's3b:2332:8332:ctrd'], bare: 's3bare:2333:8333:bare', swarm: ['s3sw1:2334:8334:d20', 's3sw2:2335:8335:d20'] });
+    expect(swarmSpecsFor('wbare:2273:8153:bare')).toEqual(['wsw1:2274:8154:d20', 'wsw2:2275:8155:d20']);
   });
 
   it('an empty machine or our own hosts: slot 0', () => {

@@ -7,6 +7,7 @@ import { type HookRun, rolloutWithHooks } from '../hooks.js';
 import { printJson } from '../json-output.js';
 import { printReleaseProblems, releaseExitCode, releaseJson, runRelease, type ReleaseJson } from '../release-run.js';
 import { positiveInt } from './rollout.js';
+import { prepareSwarmRelease, printCatchUpProblems, swarmDeploy } from '../swarm.js';
 
 interface DeployOptions {
   canary?: number;
@@ -54,11 +55,18 @@ a rollback that failed too (what to do is printed). To undo a deploy, run: boxsh
 
 async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<number> {
   const config = configFrom(globals);
-  const released = await runRelease(config, config.hosts, opts, globals);
+  let hosts = config.hosts;
+  let catchUp = 0;
+  if (config.swarm) {
+    const prepared = await prepareSwarmRelease(config, globals);
+    hosts = prepared.hosts;
+    catchUp = printCatchUpProblems(prepared.catchUp);
+  }
+  const released = await runRelease(config, hosts, opts, globals);
   printReleaseProblems(released);
   const tag = released.built.tag.slice(config.service.length + 1);
   if (released.failed.length) {
-    process.stderr.write(`\nNot rolled out: ${released.failed.length} of ${config.hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`);
+    process.stderr.write(`\nNot rolled out: ${released.failed.length} of ${hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`);
     const code = releaseExitCode(released);
     if (opts.json) printJson({ release: releaseJson(released), exitCode: code } satisfies DeployJson);
     return code;
@@ -75,6 +83,11 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
   };
   let code: number;
   try {
+    if (config.swarm) {
+      code = Math.max((await swarmDeploy(globals, config, { kind: 'rollout', wanted: tag, canary: opts.canary })).code, catchUp);
+      report(code);
+      return code;
+    }
     ({ code, hooks } = await rolloutWithHooks(globals, config, {
       canary: opts.canary,
       parallelHosts: Boolean(opts.parallel),

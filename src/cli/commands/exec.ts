@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { execOneOff } from '../../exec/run.js';
 import { connectAll, selectHosts } from '../../hosts/fleet.js';
 import { ExitCode, InputError } from '../../util/errors.js';
+import { notOnSwarm } from '../swarm.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 
 interface ExecOptions {
@@ -38,6 +39,7 @@ Nothing serving changes; what the command itself does (to volumes, a database) i
     .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
+      notOnSwarm(config, 'boxship exec', `on a node, run: docker exec -it <a task container of ${config.service}> … (boxship status lists the tasks per node)`);
       if (opts.tty && !process.stdin.isTTY) throw new InputError('-t needs a terminal, and this input is not one', { hint: 'drop -t (keep -i to pipe input in)' });
       const host = selectHosts(config, opts.host === undefined ? undefined : [opts.host])[0]!;
       const [conn] = await connectAll([host], { acceptNewHostKeys: globals.acceptNewHostKeys });

@@ -4,6 +4,7 @@ import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
 import { formatLine } from '../../logs/lines.js';
 import { readLogs } from '../../logs/read.js';
 import { ExitCode } from '../../util/errors.js';
+import { notOnSwarm } from '../swarm.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { eventLine } from '../fleet-session.js';
 
@@ -53,6 +54,7 @@ Lines look like: <host> <service>-<slot>/<colour> | <text>. Only reads: nothing 
     .action(async (opts: LogsOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
+      notOnSwarm(config, 'boxship logs', `on the manager, run: docker service logs --timestamps ${config.service}`);
       const hosts = selectHosts(config, opts.host);
       const conns = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
       for (const c of conns) if (c.error) process.stderr.write(`error: ${c.error.message}\n`);

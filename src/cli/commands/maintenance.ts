@@ -4,8 +4,8 @@ import { DryRunRunner } from '../../hosts/runner.js';
 import type { ProxyMode } from '../../proxy/caddy-config.js';
 import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
-import type { GlobalOptions } from '../context.js';
-import { localDocker } from '../context.js';
+import { configFrom, localDocker, type GlobalOptions } from '../context.js';
+import { swarmMaintenance } from '../swarm.js';
 import { withProgress, withSession } from '../fleet-session.js';
 import { positiveInt } from './rollout.js';
 
@@ -37,6 +37,12 @@ The proxy's own health endpoint (/__boxship/health) still answers 200, so an out
 Maintenance mode survives a restart of the proxy container.`,
     )
     .action(async (state: 'on' | 'off', opts: MaintenanceOptions, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      if (config.swarm) {
+        const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+        return swarmMaintenance(globals, config, mode, opts.plan);
+      }
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
         const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
         const docker = await localDocker();

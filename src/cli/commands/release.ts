@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { selectHosts } from '../../hosts/fleet.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
+import { prepareSwarmRelease, printCatchUpProblems } from '../swarm.js';
 import { printReleaseProblems, releaseExitCode, releaseJson, runRelease } from '../release-run.js';
 
 interface ReleaseOptions {
@@ -43,7 +44,14 @@ Running release again finishes a transfer that was cut: hosts that have the imag
 
 async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<number> {
   const config = configFrom(globals);
-  const hosts = selectHosts(config, opts.host);
+  let hosts = selectHosts(config, opts.host);
+  let catchUp = 0;
+  if (config.swarm) {
+    // The node check first (a mismatch stops here), then only the nodes that may run a task get the release.
+    const prepared = await prepareSwarmRelease(config, globals, opts.host ? hosts : undefined);
+    hosts = prepared.hosts;
+    catchUp = printCatchUpProblems(prepared.catchUp);
+  }
   const r = await runRelease(config, hosts, opts, globals);
   if (opts.json) printJson(releaseJson(r));
   printReleaseProblems(r);
@@ -54,5 +62,5 @@ async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<nu
     process.stdout.write(`\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`);
     if (r.failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
   }
-  return releaseExitCode(r);
+  return Math.max(releaseExitCode(r), catchUp);
 }

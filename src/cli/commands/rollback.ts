@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { pickRelease } from '../../rollout/target.js';
 import { InputError } from '../../util/errors.js';
-import type { GlobalOptions } from '../context.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+import { swarmDeploy } from '../swarm.js';
 import { deploy } from '../deploy.js';
 
 export function registerRollback(program: Command): void {
@@ -29,7 +30,13 @@ Every host changes one instance at a time, with health checks; hosts go at once 
 To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
     )
     .action(async (opts: { to?: string; plan?: boolean; serial?: boolean }, cmd: Command) => {
-      process.exitCode = await deploy(cmd.optsWithGlobals<GlobalOptions>(), {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      if (config.swarm) {
+        process.exitCode = (await swarmDeploy(globals, config, { kind: 'rollback', wanted: opts.to, plan: opts.plan })).code;
+        return;
+      }
+      process.exitCode = await deploy(globals, {
         kind: 'rollback',
         plan: opts.plan,
         parallelHosts: !opts.serial,

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { pickRelease } from '../../rollout/target.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { rolloutWithHooks } from '../hooks.js';
+import { swarmDeploy } from '../swarm.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -34,8 +35,13 @@ Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too 
     )
     .action(async (opts: { sha?: string; canary?: number; plan?: boolean; parallel?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      if (config.swarm) {
+        process.exitCode = (await swarmDeploy(globals, config, { kind: 'rollout', wanted: opts.sha, canary: opts.canary, plan: opts.plan })).code;
+        return;
+      }
       // hooks.pre_rollout / post_rollout around the rollout (without hooks this is deploy() as it is).
-      const { code } = await rolloutWithHooks(globals, configFrom(globals), {
+      const { code } = await rolloutWithHooks(globals, config, {
         canary: opts.canary,
         plan: opts.plan,
         parallelHosts: Boolean(opts.parallel),

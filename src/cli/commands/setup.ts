@@ -4,8 +4,8 @@ import { ensureAccessories } from '../../accessories/run.js';
 import type { Runner } from '../../hosts/runner.js';
 import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
-import type { GlobalOptions } from '../context.js';
-import { localDocker } from '../context.js';
+import { configFrom, localDocker, type GlobalOptions } from '../context.js';
+import { swarmSetup } from '../swarm.js';
 import { withProgress, withSession } from '../fleet-session.js';
 
 export function registerSetup(program: Command): void {
@@ -14,6 +14,12 @@ export function registerSetup(program: Command): void {
     .description('prepare every host: Docker check, network, state dirs, env file (0600), proxy container, missing accessories (idempotent)')
     .addHelpText('after', '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.')
     .action(async (_o: unknown, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(globals);
+      if (config.swarm) {
+        process.exitCode = await swarmSetup(globals, config);
+        return;
+      }
       const docker = await localDocker();
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx }) => {
         // Accessories that are missing are started once the host is ready (a running one is never restarted).

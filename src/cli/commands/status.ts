@@ -16,6 +16,7 @@ import { whoAmI } from '../../state/ledger.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
+import { swarmStatusCommand } from '../swarm.js';
 
 async function hostStatus(ctx: DeployContext, ssh: Runner) {
   const { config } = ctx;
@@ -55,6 +56,10 @@ export function registerStatus(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
+      if (config.swarm) {
+        process.exitCode = await swarmStatusCommand(globals, config, Boolean(opts.json));
+        return;
+      }
       const conns = await connectAll(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
       try {
         const ctx: DeployContext = { config, hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])), who: whoAmI(), command: 'status', report: () => {} };

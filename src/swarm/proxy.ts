@@ -1,0 +1,89 @@
+/**
+ * The proxy of the Swarm backend: the same Caddy container as the per-host backend's (`<service>-proxy`, publishing
+ * proxy.port on proxy.bind), one on every node, attached to the service's overlay network. Instead of fixed
+ * instance names it proxies to whatever `<service>-upstream` resolves to on that network: with `--endpoint-mode
+ * dnsrr` that is the address of every task that Swarm counts as started (healthy, when there is a health check), so
+ * a rolling update, a drain or a rescheduled task needs no proxy change at all. The lookup is refreshed every second.
+ *
+ * Everything else is the per-host proxy's: the health endpoint, the 503 with Retry-After and the back-off header
+ * when no task answers within the try duration, and maintenance mode as marker files in the proxy's folder on each
+ * node (no reload).
+ */
+import type Docker from 'dockerode';
+import type { Config } from '../config/types.js';
+import { command } from '../hosts/command.js';
+import { DryRunRunner, type Runner } from '../hosts/runner.js';
+import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, type ProxyMode, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
+import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState, reloadProxy, removeProxy, startProxy, writeProxyConfig } from '../proxy/commands.js';
+import type { DeployContext } from '../rollout/context.js';
+import { relState } from '../rollout/context.js';
+import { names } from '../rollout/names.js';
+import { ensureProxyImage, makeStateDirs, modeFile, parseMode, waitProxyHealthy, writePrivateFile } from '../rollout/setup.js';
+import { readFileCommand } from '../state/jsonl.js';
+import { checkNoLocalNetwork, swarmNames } from './commands.js';
+
+/** How often the proxy looks the tasks up again (Caddy caches the answer this long). */
+export const DNS_REFRESH_MS = 1000;
+
+/** The reverse proxy over the tasks' addresses, looked up by DNS on the overlay network. */
+export function swarmTrafficHandler(service: string, appPort: number): Record<string, unknown> {
+  return {
+    handler: 'reverse_proxy',
+    dynamic_upstreams: { source: 'a', name: swarmNames.upstream(service), port: String(appPort), refresh: duration(DNS_REFRESH_MS) },
+    load_balancing: {
+      // Round robin: a retry after a failed dial goes to the next task, not to a random one that may be the same.
+      selection_policy: { policy: 'round_robin' },
+      try_duration: duration(TRY_DURATION_MS),
+      try_interval: duration(TRY_INTERVAL_MS),
+    },
+    transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS) },
+  };
+}
+
+/** The Caddy config text of the Swarm proxy: the same on every node, in every mode, at every update. */
+export function swarmProxyConfigText(config: Config): string {
+  const input = { ...caddyInputFromConfig(config, 1) };
+  return `${JSON.stringify(caddyConfig(input, swarmTrafficHandler(config.service, config.app.port)), null, 2)}\n`;
+}
+
+/**
+ * Prepares one node, idempotently: state dirs, the proxy image (shipped layer-thin from here, or pulled), the proxy
+ * config and mode files, and the proxy container on the overlay network, answering its health endpoint.
+ */
+export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode): Promise<void> {
+  const { config } = ctx;
+  const rel = relState(ctx);
+  const hostDir = proxyHostDir(rel);
+  const network = swarmNames.network(config.service);
+  const [, hasImage, storedMode, currentConfig, state] = await Promise.all([
+    ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(checkNoLocalNetwork(network))),
+    ssh.exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true }).then((r) => r.code === 0),
+    mode ? Promise.resolve(mode) : ssh.run(readFileCommand('read the proxy mode', modeFile(rel))).then(parseMode),
+    ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
+    ssh.run(proxyState(config.service)).then(parseProxyState),
+  ]);
+  if (!hasImage) {
+    if (ssh instanceof DryRunRunner) ssh.note(`ship the proxy image ${config.proxy.image} from here`);
+    else await ensureProxyImage(ctx, ssh, docker);
+  }
+  if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
+  await ssh.run(applyProxyMode(hostDir, storedMode));
+  const text = swarmProxyConfigText(config);
+  const changed = currentConfig !== text;
+  if (changed) await ssh.run(writeProxyConfig(hostDir), text);
+
+  if (state.status !== 'missing' && 'image' in state && state.image !== config.proxy.image) {
+    await ssh.run(removeProxy(config.service));
+    state.status = 'missing';
+  }
+  if (state.status === 'missing') {
+    ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy on ${config.proxy.bind}:${config.proxy.port} (network ${network})` });
+    await ssh.run(startProxy({ service: config.service, network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
+  } else if (state.status !== 'running') {
+    await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
+  } else if (changed) {
+    ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy config' });
+    await ssh.run(reloadProxy(config.service));
+  }
+  if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
+}

@@ -1,0 +1,299 @@
+/**
+ * Rollout, rollback and canary on a Docker Swarm. boxship does not move tasks itself: it makes sure every node that
+ * may run a task holds the release (shipped by `release`, see ship.ts), then asks Swarm for a rolling update of the
+ * service to `<service>:<sha>` without a registry lookup (`--no-resolve-image`): one task at a time, start-first,
+ * each new task gated on its health check (health.ts), and `--update-failure-action rollback`, so a failing release
+ * is put back by Swarm itself. boxship follows the update until Swarm says how it ended and turns that into its exit
+ * codes: completed (0), rolled back (1), rollback paused or stuck (2).
+ *
+ * A first rollout creates the service; if its tasks fail, the service is removed again (nothing served before).
+ * A canary is a second service, `<service>-canary`, with N tasks of the new release under the same upstream alias,
+ * so the proxies spread requests over both; `rollout` promotes (updates the service, then removes the canary),
+ * `rollback` aborts (removes the canary).
+ */
+import type { Config } from '../config/types.js';
+import type { Runner } from '../hosts/runner.js';
+import { currentAndPrevious, parseDeploys, readDeploys, appendDeploy } from '../state/deploys.js';
+import { stateDir } from '../state/paths.js';
+import { releasesOnHost } from '../ship/present.js';
+import type { FleetReleases } from '../rollout/target.js';
+import { envFilePath } from '../rollout/instance-commands.js';
+import { envFileText, writePrivateFile } from '../rollout/setup.js';
+import { HostError, InputError, errorMessage } from '../util/errors.js';
+import type { Report } from '../util/events.js';
+import { command } from '../hosts/command.js';
+import {
+  createService,
+  type CurrentSpec,
+  ensureOverlayNetwork,
+  imageHealthcheckOf,
+  inspectService,
+  parseServiceSpec,
+  parseTasks,
+  probeTools,
+  removeService,
+  type ServiceSpec,
+  serviceTasks,
+  swarmNames,
+  type TaskRow,
+  updateService,
+} from './commands.js';
+import { chooseGate, describeGate, type HealthGate, type HealthSettings, healthFlags, imageHealthcheck, monitorSeconds } from './health.js';
+import type { Member, SwarmSession } from './session.js';
+
+export type SwarmOutcome =
+  | { kind: 'done'; target: string; action: 'created' | 'updated' | 'unchanged' | 'canary' | 'canary-removed'; gate?: HealthGate; seconds: number }
+  | { kind: 'rolled-back'; target: string; error: string; gate?: HealthGate; created: boolean; canary: boolean }
+  | { kind: 'rollback-failed'; target: string; error: string; gate?: HealthGate }
+  | { kind: 'interrupted'; target: string };
+
+export interface SwarmRequest {
+  kind: 'rollout' | 'rollback';
+  /** N tasks of the target in a canary service beside the service's. */
+  canary?: number;
+}
+
+export function healthSettings(config: Config): HealthSettings {
+  return { path: config.healthcheck.path, port: config.healthcheck.port, intervalMs: config.healthcheck.intervalMs, timeoutMs: config.healthcheck.timeoutMs, retries: config.healthcheck.retries };
+}
+
+/** The releases present on every node that must hold them, and what served (the manager's deploy history). */
+export async function swarmReleases(session: SwarmSession): Promise<FleetReleases & { canary?: string }> {
+  const { config, manager } = session;
+  const holders = session.targets.length ? session.targets : [{ ssh: manager } as Member];
+  const [perNode, deploys, canary] = await Promise.all([
+    Promise.all(holders.map((m) => releasesOnHost(m.ssh, config.service).then((r) => r.filter((e) => e.present)))),
+    manager.run(readDeploys(stateDir(config.service))).then(parseDeploys),
+    manager.run(inspectService(swarmNames.canary(config.service))).then(parseServiceSpec),
+  ]);
+  const [first, ...rest] = perNode;
+  // Newest first by the release's time (a node that got an old release later, from catchUpReleases, has it with its
+  // original time, so it does not become the newest there).
+  const newest = new Map<string, string>();
+  for (const e of perNode.flat()) if ((newest.get(e.tag) ?? '') < e.time) newest.set(e.tag, e.time);
+  const everywhere = (first ?? [])
+    .filter((e) => rest.every((h) => h.some((x) => x.tag === e.tag)))
+    .sort((a, b) => newest.get(b.tag)!.localeCompare(newest.get(a.tag)!));
+  const tagOf = (image: string) => image.slice(config.service.length + 1);
+  return { everywhere, ...currentAndPrevious(deploys), ...(canary ? { canary: tagOf(canary.image) } : {}) };
+}
+
+/**
+ * What every command that changes the service needs first: the overlay network and the env file on the manager,
+ * the proxy on every node (ensureSwarmProxy, passed in to keep this module free of the proxy's image shipping).
+ */
+export async function prepareManager(session: SwarmSession): Promise<void> {
+  const { config, manager } = session;
+  const rel = stateDir(config.service);
+  const home = await manager.home();
+  await manager.run(ensureOverlayNetwork(swarmNames.network(config.service)));
+  await manager.run(command('create the state dir', 'mkdir', '-p', `${home}/${rel}`));
+  await manager.run(writePrivateFile(envFilePath(`${home}/${rel}`), 'write the app env file (mode 0600)'), envFileText(config));
+}
+
+/** Which health check gates the update, from what the image on a node that holds it offers. */
+export async function decideGate(config: Config, holder: Runner, image: string): Promise<HealthGate> {
+  const own = imageHealthcheck(await holder.run(imageHealthcheckOf(image)));
+  if (own) return chooseGate(own, undefined, healthSettings(config));
+  const tools = await holder.exec(probeTools(image), { allowFailure: true, timeoutMs: 60_000 });
+  return chooseGate(undefined, tools.code === 0 ? tools.stdout : undefined, healthSettings(config));
+}
+
+function envKeys(config: Config): string[] {
+  return envFileText(config)
+    .split('\n')
+    .filter((l) => l.includes('='))
+    .map((l) => l.slice(0, l.indexOf('=')));
+}
+
+export function serviceSpec(config: Config, name: string, tag: string, replicas: number, gate: HealthGate, home: string): ServiceSpec {
+  const h = healthSettings(config);
+  return {
+    name,
+    service: config.service,
+    image: `${config.service}:${tag}`,
+    tag,
+    replicas,
+    constraints: config.swarm!.constraints,
+    health: healthFlags(gate, h),
+    monitorSeconds: monitorSeconds(gate, h),
+    stopGraceSeconds: Math.ceil(config.app.drainSeconds + config.app.stopTimeoutSeconds),
+    mounts: config.app.volumes.map((v) => ({ source: `${home}/${stateDir(config.service)}/volumes/${v.name}`, target: v.path, readOnly: v.readOnly })),
+  };
+}
+
+/** Seconds one task may take to be replaced: start and health budget, the monitor window, the old one's stop. */
+export function taskBudgetSeconds(config: Config, gate: HealthGate): number {
+  const h = healthSettings(config);
+  return Math.ceil((h.retries * h.intervalMs + h.timeoutMs) / 1000) + monitorSeconds(gate, h) + config.app.drainSeconds + config.app.stopTimeoutSeconds + 15;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isRunning = (t: TaskRow) => t.desired === 'Running' && t.current.startsWith('Running');
+const isFailure = (t: TaskRow) => /^(Failed|Rejected|Complete|Orphaned)/.test(t.current) || (t.error !== '' && !t.current.startsWith('Running'));
+
+/**
+ * Why tasks of `image` failed. A task Swarm stops because it never became healthy ends without an error of its own
+ * (an app that exits cleanly on SIGTERM is "Complete"), so that is said in words.
+ */
+function taskError(tasks: TaskRow[], image: string, gate?: HealthGate): string | undefined {
+  const bad = tasks.filter((t) => t.image === image && isFailure(t));
+  const t = bad[0];
+  if (!t) return undefined;
+  const why = t.error || (gate && gate.kind !== 'running' ? `it did not pass its health check and was stopped (${t.current})` : `it ended (${t.current})`);
+  return `task ${t.name} on ${t.node}: ${why}${bad.length > 1 ? ` (and ${bad.length - 1} more failed task(s) of this release)` : ''}`;
+}
+
+/** The last log lines of a failed task, best effort (its node may be the problem). */
+async function failedTaskLogs(manager: Runner, tasks: TaskRow[], image: string): Promise<string> {
+  const t = tasks.find((x) => x.image === image && isFailure(x));
+  if (!t) return '';
+  const r = await manager.exec(command('read the failed task\'s log', 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
+  const text = `${r?.stdout ?? ''}${r?.stderr ?? ''}`.trim();
+  return text ? `\nits last log lines:\n${text.split('\n').map((l) => `  ${l}`).join('\n')}` : '';
+}
+
+interface Follow {
+  manager: Runner;
+  name: string;
+  image: string;
+  replicas: number;
+  deadlineMs: number;
+  report: Report;
+  interrupt?: { requested: boolean };
+  gate?: HealthGate;
+}
+
+/** Waits until `replicas` tasks of `image` run (a created service or canary); the first failed task ends it. */
+async function followStart(f: Follow): Promise<{ ok: true } | { ok: false; error: string } | { interrupted: true }> {
+  const until = Date.now() + f.deadlineMs;
+  let last = '';
+  for (;;) {
+    const tasks = parseTasks(await f.manager.run(serviceTasks(f.name)));
+    const running = tasks.filter((t) => isRunning(t) && t.image === f.image).length;
+    const line = `${running} of ${f.replicas} task(s) of ${f.name} run ${f.image}`;
+    if (line !== last) f.report({ kind: 'step', message: line });
+    last = line;
+    if (running >= f.replicas) return { ok: true };
+    const failed = taskError(tasks, f.image, f.gate);
+    if (failed) return { ok: false, error: `${failed}${await failedTaskLogs(f.manager, tasks, f.image)}` };
+    if (f.interrupt?.requested) return { interrupted: true };
+    if (Date.now() > until) return { ok: false, error: `${line} after ${Math.round(f.deadlineMs / 1000)}s` };
+    await sleep(1000);
+  }
+}
+
+type UpdateEnd = { state: 'completed' | 'unchanged' } | { state: 'rolled-back' | 'paused' | 'timeout'; message: string } | { state: 'interrupted' };
+
+/** Follows a rolling update from the moment it was asked for until Swarm says how it ended. */
+async function followUpdate(f: Follow, startedBefore: string | undefined): Promise<UpdateEnd> {
+  const asked = Date.now();
+  const until = asked + f.deadlineMs;
+  let last = '';
+  for (;;) {
+    const [spec, tasks] = await Promise.all([f.manager.run(inspectService(f.name)).then(parseServiceSpec), f.manager.run(serviceTasks(f.name)).then(parseTasks)]);
+    if (!spec) throw new HostError(f.manager.name, `the service ${f.name} disappeared during the update`);
+    const running = tasks.filter((t) => isRunning(t) && t.image === f.image).length;
+    const started = spec.updateStartedAt !== undefined && spec.updateStartedAt !== startedBefore;
+    const state = started ? spec.updateState : undefined;
+    const line = state === 'rollback_started' ? `Swarm is rolling back: ${spec.updateMessage ?? ''}` : `${running} of ${f.replicas} task(s) run ${f.image}`;
+    if (line !== last) f.report({ kind: state === 'rollback_started' ? 'warning' : 'step', message: line });
+    last = line;
+    if (state === 'completed') return { state: 'completed' };
+    if (state === 'rollback_completed') {
+      const cause = taskError(tasks, f.image, f.gate);
+      return { state: 'rolled-back', message: `${spec.updateMessage ?? 'rolled back'}${cause ? `; ${cause}${await failedTaskLogs(f.manager, tasks, f.image)}` : ''}` };
+    }
+    if (state === 'paused' || state === 'rollback_paused') return { state: 'paused', message: `update ${state}: ${spec.updateMessage ?? ''}` };
+    // Nothing to change (the spec was already this one): Swarm starts no update.
+    if (!started && Date.now() - asked > 5000 && spec.image === f.image && running >= f.replicas) return { state: 'unchanged' };
+    if (f.interrupt?.requested) return { state: 'interrupted' };
+    if (Date.now() > until) return { state: 'timeout', message: `the update did not end within ${Math.round(f.deadlineMs / 1000)}s (Swarm's update state: ${state ?? 'not started'}; ${line})` };
+    await sleep(1000);
+  }
+}
+
+/**
+ * Puts `target` into service (or, with req.canary, beside it). Call under the manager's lock, after
+ * prepareManager and with every proxy up. The release must be on every node that may run a task (the caller checks).
+ */
+export async function swarmRollout(session: SwarmSession, target: string, req: SwarmRequest, gateHolder: Runner): Promise<SwarmOutcome> {
+  const { config, manager } = session;
+  const report = session.ctx.report;
+  const interrupt = session.ctx.interrupt;
+  const t0 = Date.now();
+  const image = `${config.service}:${target}`;
+  const home = await manager.home();
+  const envFile = envFilePath(`${home}/${stateDir(config.service)}`);
+  const gate = await decideGate(config, gateHolder, image);
+  report({ kind: gate.kind === 'running' ? 'warning' : 'step', message: `each new task is gated on ${describeGate(gate)}` });
+  const replicas = config.swarm!.replicas;
+  const budget = taskBudgetSeconds(config, gate) * 1000;
+  const canaryName = swarmNames.canary(config.service);
+  const [current, canary] = await Promise.all([manager.run(inspectService(config.service)).then(parseServiceSpec), manager.run(inspectService(canaryName)).then(parseServiceSpec)]);
+  const seconds = () => (Date.now() - t0) / 1000;
+
+  if (req.canary !== undefined) {
+    if (!current) throw new InputError(`nothing serves ${config.service} yet: a canary runs beside the service`, { hint: 'run boxship rollout (without --canary) first' });
+    const spec = serviceSpec(config, canaryName, target, req.canary, gate, home);
+    report({ kind: 'step', message: `${canary ? 'updating' : 'starting'} the canary ${canaryName}: ${req.canary} task(s) of ${image}` });
+    if (canary) await manager.run(command('remove the old canary', 'docker', 'service', 'rm', canaryName));
+    await manager.run(createService(spec, envFile));
+    const r = await followStart({ manager, name: canaryName, image, replicas: req.canary, deadlineMs: req.canary * budget + 60_000, report, interrupt, gate });
+    if ('interrupted' in r) return { kind: 'interrupted', target };
+    if (!r.ok) {
+      await manager.run(removeService(canaryName));
+      return { kind: 'rolled-back', target, error: r.error, gate, created: false, canary: true };
+    }
+    return { kind: 'done', target, action: 'canary', gate, seconds: seconds() };
+  }
+
+  if (!current) {
+    report({ kind: 'step', message: `creating the service ${config.service}: ${replicas} task(s) of ${image}` });
+    await manager.run(createService(serviceSpec(config, config.service, target, replicas, gate, home), envFile));
+    const r = await followStart({ manager, name: config.service, image, replicas, deadlineMs: replicas * budget + 60_000, report, interrupt, gate });
+    if ('interrupted' in r) return { kind: 'interrupted', target };
+    if (!r.ok) {
+      await manager.run(removeService(config.service));
+      return { kind: 'rolled-back', target, error: r.error, gate, created: true, canary: false };
+    }
+    return { kind: 'done', target, action: 'created', gate, seconds: seconds() };
+  }
+
+  const spec = serviceSpec(config, config.service, target, replicas, gate, home);
+  const before = parseServiceSpec(await manager.run(inspectService(config.service)))?.updateStartedAt;
+  report({ kind: 'step', message: `rolling update of ${config.service} to ${image}, one task at a time (start-first)` });
+  await manager.run(updateService(spec, current satisfies CurrentSpec, envFile, envKeys(config)));
+  const end = await followUpdate({ manager, name: config.service, image, replicas, deadlineMs: 2 * Math.max(replicas, current.replicas) * budget + 60_000, report, interrupt, gate }, before);
+  // A canary has done its job once the service runs its release (or failed with it): it goes either way.
+  const dropCanary = async () => {
+    if (!canary || end.state === 'interrupted') return;
+    report({ kind: 'step', message: `removing the canary ${canaryName}` });
+    await manager.run(removeService(canaryName));
+  };
+  await dropCanary();
+  switch (end.state) {
+    case 'completed':
+    case 'unchanged':
+      return { kind: 'done', target, action: end.state === 'completed' ? 'updated' : 'unchanged', gate, seconds: seconds() };
+    case 'rolled-back':
+      return { kind: 'rolled-back', target, error: end.message, gate, created: false, canary: false };
+    case 'interrupted':
+      return { kind: 'interrupted', target };
+    default:
+      return { kind: 'rollback-failed', target, error: end.message, gate };
+  }
+}
+
+/** Aborts a canary: removes the canary service; the service's own tasks never changed. */
+export async function removeCanary(session: SwarmSession): Promise<void> {
+  await session.manager.run(removeService(swarmNames.canary(session.config.service)));
+}
+
+/** After a complete rollout or rollback: the manager's history says what serves; every node keeps a copy for pruning. */
+export async function recordDeploy(session: SwarmSession, target: string, kind: 'rollout' | 'rollback'): Promise<void> {
+  const entry = { tag: target, time: new Date().toISOString(), who: session.ctx.who, kind };
+  const rel = stateDir(session.config.service);
+  const hosts = new Map<string, Runner>([[session.manager.name, session.manager], ...session.members.map((m) => [m.ssh.name, m.ssh] as [string, Runner])]);
+  await Promise.all([...hosts.values()].map((h) => h.run(appendDeploy(rel, entry)).catch((err: Error) => session.ctx.report({ kind: 'warning', host: h.name, message: `could not record the deploy: ${errorMessage(err)}` }))));
+}

@@ -1,0 +1,146 @@
+/**
+ * Opening the swarm: connect to every host, ask each engine which swarm node it is, ask the manager for the swarm's
+ * nodes, and check that the two lists are the same set before anything is shipped or changed. A node that no host
+ * leads to would get tasks but never an image; a host that is not a node would get images and never a task.
+ */
+import type { Config } from '../config/types.js';
+import { closeAll, connectAll, type Connection } from '../hosts/fleet.js';
+import type { Runner } from '../hosts/runner.js';
+import type { DeployContext } from '../rollout/context.js';
+import { whoAmI } from '../state/ledger.js';
+import { BoxshipError, ExitCode, InputError, errorMessage } from '../util/errors.js';
+import type { Report } from '../util/events.js';
+import { engineSwarm, inspectNodes } from './commands.js';
+import { describeNode, type HostEngine, matchNodes, type NodeMatch, parseEngineSwarm, parseNodes, schedulable, shipTargets, type SwarmNode } from './nodes.js';
+
+export interface Member {
+  ssh: Runner;
+  node: SwarmNode;
+}
+
+export interface SwarmSession {
+  config: Config;
+  manager: Runner;
+  nodes: SwarmNode[];
+  /** Every reachable configured host, with its node. */
+  members: Member[];
+  /** Members whose node must hold every release (ready, matching the constraints). */
+  targets: Member[];
+  /** Members a task may be placed on right now (targets that are active). */
+  schedulable: Member[];
+  /** Configured hosts that could not be reached although their node is not known to be down. */
+  unreachable: { host: string; error: string }[];
+  /** Said once, before anything else: unreachable hosts whose node is down. */
+  warnings: string[];
+  /** For the lock and audit log (the manager only) and for reports. */
+  ctx: DeployContext;
+  connections: Connection[];
+  close(): void;
+}
+
+/** What the node check found wrong (exit 2), what it only warns about, and which unreachable hosts stay errors. */
+export interface MembershipVerdict {
+  problems: string[];
+  warnings: string[];
+  unreachable: { host: string; error: string }[];
+}
+
+/**
+ * Judges a match (pure). A node no host leads to is an error, unless it is down and a configured host is
+ * unreachable (presumably that node): a down node gets no tasks, so the run can go on without it.
+ */
+export function judgeMembership(match: NodeMatch, manager: string): MembershipVerdict {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const h of match.notInSwarm) {
+    problems.push(`${h.host} (in hosts) is not a node of the swarm managed by ${manager}: ${h.why}`);
+  }
+  const down = match.missingFromHosts.filter((n) => n.state !== 'ready');
+  const ready = match.missingFromHosts.filter((n) => n.state === 'ready');
+  for (const n of ready) problems.push(`swarm node ${describeNode(n)} is not in hosts: it may run tasks but would never get a release`);
+  const explained = Math.min(down.length, match.unreachable.length);
+  down.slice(explained).forEach((n) => problems.push(`swarm node ${describeNode(n)} is not in hosts`));
+  const unexplained = match.unreachable.slice(explained);
+  if (explained > 0) {
+    const hosts = match.unreachable.slice(0, explained).map((u) => u.host).join(', ');
+    const nodes = down.slice(0, explained).map((n) => n.hostname).join(', ');
+    warnings.push(`cannot reach ${hosts}; swarm node(s) ${nodes}, not ready (${down.slice(0, explained).map((n) => n.state).join(', ')}), get no tasks: going on without them (they get the releases on the next release or setup)`);
+  }
+  return { problems, warnings, unreachable: unexplained };
+}
+
+export interface OpenOptions {
+  /** The command line (lock and audit log). */
+  command: string;
+  acceptNewHostKeys?: boolean;
+  report?: Report;
+  /** Refuse to go on when a host is unreachable (changes); release instead reports it as a failed host. */
+  requireAll: boolean;
+}
+
+export async function openSwarmSession(config: Config, opts: OpenOptions): Promise<SwarmSession> {
+  const swarm = config.swarm!;
+  const connections = await connectAll(config.hosts, { acceptNewHostKeys: opts.acceptNewHostKeys });
+  try {
+    const managerConn = connections.find((c) => c.host.name === swarm.manager)!;
+    if (!managerConn.ssh) {
+      throw new BoxshipError(`cannot reach the swarm manager ${swarm.manager}; nothing was changed: ${managerConn.error.message}`, {
+        hint: 'check the host, or set swarm.manager to another manager of the swarm',
+      });
+    }
+    const manager = managerConn.ssh;
+    const engines: HostEngine[] = await Promise.all(
+      connections.map(async (c): Promise<HostEngine> => {
+        if (!c.ssh) return { host: c.host.name, error: c.error.message };
+        try {
+          return { host: c.host.name, engine: parseEngineSwarm(await c.ssh.run(engineSwarm())) };
+        } catch (err) {
+          return { host: c.host.name, error: errorMessage(err) };
+        }
+      }),
+    );
+    const managerEngine = engines.find((e) => e.host === swarm.manager)?.engine;
+    if (!managerEngine || managerEngine.state !== 'active' || !managerEngine.control) {
+      const why = !managerEngine ? 'its Docker engine does not answer' : managerEngine.state !== 'active' ? 'its Docker engine is not part of a swarm' : 'it is a worker, not a manager';
+      throw new InputError(`swarm.manager ${swarm.manager} is not a swarm manager: ${why}; nothing was shipped or changed`, {
+        hint: managerEngine?.state === 'inactive'
+          ? `create the swarm there (docker swarm init --advertise-addr <its address>) and join the other hosts to it, or set swarm.manager to a manager`
+          : 'set swarm.manager to a manager of the swarm (docker node ls on a manager lists them)',
+      });
+    }
+    const nodes = parseNodes(await manager.run(inspectNodes()));
+    const match = matchNodes(nodes, engines);
+    const verdict = judgeMembership(match, swarm.manager);
+    if (verdict.problems.length) {
+      throw new InputError(`the swarm's nodes and hosts: in ${config.file} do not match; nothing was shipped or changed:\n${verdict.problems.map((p) => `  ${p}`).join('\n')}`, {
+        hint: 'list every node of the swarm in hosts (by an SSH address that leads to it), and only those; to add a host to the swarm: docker swarm join-token worker (on the manager) prints the command to run on it; to take a node out: docker node rm',
+      });
+    }
+    if (opts.requireAll && verdict.unreachable.length) {
+      throw new BoxshipError(`cannot reach ${verdict.unreachable.map((u) => u.host).join(', ')}; nothing was changed:\n${verdict.unreachable.map((u) => `  ${u.error}`).join('\n')}`, {
+        hint: 'check the hosts, then run the command again (a node that is down in the swarm is skipped)',
+        exitCode: ExitCode.failed,
+      });
+    }
+    const members: Member[] = match.pairs.map((p) => ({ ssh: connections.find((c) => c.host.name === p.host)!.ssh!, node: p.node }));
+    const targetIds = new Set(shipTargets(nodes, swarm.constraints).map((n) => n.id));
+    const schedulableIds = new Set(schedulable(nodes, swarm.constraints).map((n) => n.id));
+    const ctx: DeployContext = { config, hosts: [manager], who: whoAmI(), command: opts.command, report: opts.report ?? (() => {}) };
+    return {
+      config,
+      manager,
+      nodes,
+      members,
+      targets: members.filter((m) => targetIds.has(m.node.id)),
+      schedulable: members.filter((m) => schedulableIds.has(m.node.id)),
+      unreachable: verdict.unreachable,
+      warnings: verdict.warnings,
+      ctx,
+      connections,
+      close: () => closeAll(connections),
+    };
+  } catch (err) {
+    closeAll(connections);
+    throw err;
+  }
+}
