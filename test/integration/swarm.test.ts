@@ -149,7 +149,11 @@ describe('backend: swarm', () => {
       expect(c.stdout).toContain(`Canary: 1 task(s) of hello:${v3.slice(0, 12)} run beside the 4 of the service`);
       expect((await runningTasks(manager, 'hello-canary')).map((t) => t.image)).toEqual([`hello:${v3}`]);
       const seen = new Set<string>();
-      for (let i = 0; i < 60 && seen.size < 2; i++) seen.add(await version(ports[i % 2]!));
+      // The proxies re-resolve the upstream name every second: the canary's task joins their rotation within a refresh.
+      for (let i = 0, until = Date.now() + 15_000; seen.size < 2 && Date.now() < until; i++) {
+        seen.add(await version(ports[i % 2]!));
+        await sleep(50);
+      }
       expect(seen).toEqual(new Set(['s1', 's3']));
       ok(await boxship(['rollback'], { cwd: app.dir }));
       expect(await runningTasks(manager, 'hello-canary')).toEqual([]);
