@@ -212,6 +212,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       backoffHeader: raw.proxy.backoff_header,
     },
     releases: { keep: raw.releases.keep },
+    ship: { compression: raw.ship.compression, relay: raw.ship.relay },
   };
   if (raw.hooks) {
     const argv = (c: string | string[] | undefined) => (c === undefined ? undefined : typeof c === 'string' ? ['sh', '-c', c] : c);

@@ -302,6 +302,24 @@ const releases = z
   .prefault({})
   .describe('How many old releases are kept.');
 
+const ship = z
+  .strictObject({
+    compression: z
+      .enum(['auto', 'gzip', 'zstd', 'none'], { error: 'expected auto, gzip, zstd or none' })
+      .default('auto')
+      .describe(
+        'How layers travel: auto (zstd when this machine has the zstd program and every host runs Docker 23 or later, else gzip), gzip, zstd, or none (for a link faster than the codec). Each layer is compressed once and cached.',
+      ),
+    relay: z
+      .enum(['auto', 'off'], { error: 'expected auto or off' })
+      .default('auto')
+      .describe(
+        'auto: when several hosts lack the same layers, send them once to the first host and let it forward them to the next over SSH (each host needs an SSH key, or a forwarded agent, that the next one accepts; see relay_address); a failed hop falls back to a direct send. off: every host gets its own copy.',
+      ),
+  })
+  .prefault({})
+  .describe('How images travel to the hosts.');
+
 /** A hook's command: a string run with `sh -c`, or the words of the command (no shell). */
 function hookCommand(description: string) {
   const error = 'expected a command: a string (run with sh -c) or a list of words';
@@ -343,6 +361,7 @@ export const rawConfigSchema = z
     healthcheck,
     proxy,
     releases,
+    ship,
     hooks,
   })
   .describe('boxship.yml: how to build one service and deploy it to servers over SSH.');

@@ -83,6 +83,12 @@ export interface Config {
     /** Releases (images) kept per host; older ones are removed after a release. */
     keep: number;
   };
+  ship: {
+    /** auto: zstd where every host loads it and this machine has zstd, else gzip. */
+    compression: 'auto' | 'gzip' | 'zstd' | 'none';
+    /** auto: hosts lacking the same layers forward them to each other; off: a copy per host from here. */
+    relay: 'auto' | 'off';
+  };
   /** Present when boxship.yml has hooks: each one as argv (a string in the file becomes ["sh", "-c", string]). */
   hooks?: {
     preRelease?: string[];

@@ -6,7 +6,7 @@
 import { type Command, command, reading, script } from '../hosts/command.js';
 
 /**
- * Prints what inventory.ts parses, in one round trip: the engine's platform, the store's driver status, every image's
+ * Prints what inventory.ts parses, in one round trip: the engine's platform and version, the store's driver status, every image's
  * ID and RootFS layers and, on a containerd store, the digests of its content store. `ctr` needs access to the
  * containerd socket: root, or sudo without a password; without it the host still works, just not thin.
  */
@@ -15,7 +15,7 @@ export function inventory(): Command {
     'list the images and layers the host already has',
     [
       'set -e',
-      `echo "platform $(docker version --format '{{.Server.Os}}/{{.Server.Arch}}')"`,
+      `echo "platform $(docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}')"`,
       `d=$(docker info --format '{{json .DriverStatus}}'); echo "driver $d"`,
       // An image removed between ls and inspect only makes the host look poorer: more is sent, never too little.
       `docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format 'image {{.Id}} {{json .RootFS.Layers}}' 2>/dev/null || true`,
@@ -31,50 +31,79 @@ export function incomingDir(stateDir: string): string {
   return `${stateDir}/incoming`;
 }
 
-/** Receives the compressed image tar on stdin into a temp file (removing uploads left by earlier, cut runs). */
-export function receive(stateDir: string, file: string): Command {
-  return script(
-    'receive the image',
-    `set -e; mkdir -p "$1"; find "$1" -maxdepth 1 -name '*.part' -mmin +60 -delete 2>/dev/null || true; cat > "$2"`,
-    incomingDir(stateDir),
-    `${incomingDir(stateDir)}/${file}`,
-  );
-}
+/** docker load of a whole image on a slow disk takes minutes; longer than this is a stuck engine. */
+const LOAD_TIMEOUT_S = 15 * 60;
 
 /**
- * Checks size and sha256 of the upload, loads it, and checks that `docker images` shows the loaded name with the
- * expected ID; only then gives it the real tag. The archive names the image `incoming` (a name of its own): a load
- * that half-worked (a containerd store that could not resolve a layer loads with exit 0 into an image hidden from
- * `docker images`, or fails leaving a broken record) is removed again and the host fails loudly. Always removes the
- * upload. Prints `bytes=<n>` (as the host counted them) and docker load's output.
+ * One round trip that receives, verifies, loads and tags (wire.ts says what arrives). stdin carries parts, each
+ * `part <bytes> <name>` then exactly that many bytes then `sum <sha256>`, and at last `end <expected image id>`. Each part is written to a
+ * temp file (gzip is unpacked on the way in, so `docker load` reads a plain tar) and checked, size and sha256 against
+ * what the deployer sent, before it is handed to the loader running beside the receiver: part k loads while part k+1
+ * arrives. Every part loads under a name of its own (`incoming`, the final one, or `incoming-p<k>`). Only when the
+ * final image is listed by `docker images` with the expected ID does it get the real tag; every incoming name is
+ * removed again whatever happens (on the way out, also after a cut transfer or a failed load), and so is every temp
+ * file. Prints `bytes=<n>` (as the host counted them) and `part=<k> <bytes>` per part.
+ * Exit 3: the transfer was cut or corrupted; 4: docker load failed or loaded something else.
  */
-/** docker load of a whole image on a slow disk takes minutes; longer than this is a stuck engine. */
-const LOAD_TIMEOUT_MS = 15 * 60_000;
-
-export function loadAndTag(stateDir: string, file: string, expect: { bytes: number; sha256: string; imageId: string }, incoming: string, tag: string): Command {
-  return {
-    ...script(
-    `load the image and tag it ${tag}`,
+export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none', incoming: string, tag: string): Command {
+  return script(
+    `receive, check and load the image, tag it ${tag}`,
     [
-      'set -e; f="$1" want="$4" incoming="$5"; trap \'rm -f "$f"\' EXIT',
-      'n=$(wc -c < "$f"); echo "bytes=$n"',
-      '[ "$n" = "$2" ] || { echo "upload is $n bytes, expected $2: the transfer was cut" >&2; exit 3; }',
-      's=$(sha256sum "$f" | cut -d" " -f1); [ "$s" = "$3" ] || { echo "upload checksum $s does not match $3" >&2; exit 3; }',
-      'docker load -i "$f" || { docker rmi "$incoming" >/dev/null 2>&1 || true; echo "docker load failed (a broken record, if any, was removed)" >&2; exit 4; }',
+      'd="$1" codec="$2" incoming="$3" tag="$4" lp="" want=""',
+      'mkdir -p "$d"',
+      // Leftovers of runs that died (a lost connection, a reboot) an hour ago or more.
+      'find "$d" -mindepth 1 -maxdepth 1 -mmin +60 -exec rm -rf {} + 2>/dev/null || true',
+      'tmp=$(mktemp -d "$d/recv.XXXXXX")',
+      'fail() { echo "$2" >&2; exit "$1"; }',
+      'cleanup() {',
+      '  rc=$?; exec 3>&- 2>/dev/null',
+      '  [ -z "$lp" ] || wait "$lp" 2>/dev/null || true',
+      '  if [ -f "$tmp/names" ]; then while read -r n; do docker rmi "$n" >/dev/null 2>&1 || true; done < "$tmp/names"; fi',
+      '  rm -rf "$tmp"; exit "$rc"',
+      '}',
+      'trap cleanup EXIT',
+      "trap 'exit 129' HUP INT TERM PIPE",
+      'L="docker"; command -v timeout >/dev/null && L="timeout ' + LOAD_TIMEOUT_S + ' docker"',
+      'mkfifo "$tmp/q"',
+      // The loader: one part after the other, in order (part k+1 builds on the layers of part k).
+      '( while read -r f n; do',
+      '    echo "$n" >> "$tmp/names"',
+      '    $L load -q -i "$f" > "$tmp/load.out" 2>&1 || { cat "$tmp/load.out" >&2; echo "docker load of $n failed" >&2; exit 4; }',
+      '    rm -f "$f"',
+      '  done ) < "$tmp/q" &',
+      'lp=$!',
+      'exec 3> "$tmp/q"',
+      'i=0 total=0',
+      'while :; do',
+      '  read -r kind n name || fail 3 "the transfer was cut after $i parts ($total bytes)"',
+      '  [ "$kind" = end ] && { want="$n"; break; }',
+      '  [ "$kind" = part ] || fail 3 "unexpected input from the deployer: $kind"',
+      '  i=$((i+1)) f="$tmp/$i" gz=0',
+      '  if [ "$codec" = gzip ]; then head -c "$n" | tee "$f.z" | gzip -dc > "$f.tar" 2> "$tmp/gz.err" || gz=1',
+      '  else head -c "$n" > "$f.z"; fi',
+      '  read -r sk sum || sum=""',
+      '  got=$(wc -c < "$f.z")',
+      '  [ "$got" = "$n" ] || fail 3 "part $i is $got bytes, expected $n: the transfer was cut"',
+      '  s=$(sha256sum "$f.z" | cut -d" " -f1)',
+      '  [ "$sk" = sum ] && [ "$s" = "$sum" ] || fail 3 "part $i checksum $s does not match ${sum:-(none sent)}: the transfer was cut or corrupted"',
+      '  total=$((total+n)); echo "part=$i $n"',
+      '  if [ "$codec" = gzip ]; then [ "$gz" = 0 ] || fail 4 "cannot unpack part $i: $(cat "$tmp/gz.err")"; rm -f "$f.z"; f="$f.tar"; else f="$f.z"; fi',
+      '  kill -0 "$lp" 2>/dev/null || break',
+      '  echo "$f $name" >&3',
+      'done',
+      'exec 3>&-',
+      'wait "$lp" || exit 4; lp=""',
+      '[ "$kind" = end ] || exit 4',
+      'echo "bytes=$total"',
       'id=$(docker image ls --no-trunc --format "{{.ID}}" "$incoming")',
-      '[ "$id" = "$want" ] || { docker rmi "$incoming" >/dev/null 2>&1 || true; echo "docker load exited 0 but docker images shows ${id:-no image} for $incoming, expected $want (removed it)" >&2; exit 4; }',
-      'docker tag "$incoming" "$6"',
-      'docker rmi "$incoming" >/dev/null',
+      '[ "$id" = "$want" ] || fail 4 "docker load exited 0 but docker images shows ${id:-no image} for $incoming, expected $want (removed it)"',
+      'docker tag "$incoming" "$tag"',
     ].join('\n'),
-    `${incomingDir(stateDir)}/${file}`,
-    String(expect.bytes),
-    expect.sha256,
-    expect.imageId,
+    incomingDir(stateDir),
+    codec,
     incoming,
     tag,
-  ),
-    timeoutMs: LOAD_TIMEOUT_MS,
-  };
+  );
 }
 
 /** Tags an image the host already has (no transfer needed). */

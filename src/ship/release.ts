@@ -1,9 +1,14 @@
 /**
- * Ships a built image to every host in parallel: per host, ask once what it has (platform, store, images, layers),
- * refuse an image built for another platform before sending anything, send only the missing layers (from one shared
- * `docker save`) in the one archive format every engine loads, load, check and tag, record it in the ledger, prune
- * old releases.
+ * Ships a built image to every host in parallel: ask each host once what it has (platform, engine, store, images,
+ * layers), refuse an image built for another platform before sending anything, and send each host only the layers
+ * it lacks, in the one archive format every engine loads (archive.ts), in parts that load while the rest is on the
+ * wire (wire.ts); then check, tag, record it in the ledger and prune old releases.
+ *
+ * Each layer is compressed once, not once per host: its compressed form comes from the deployer's layer cache
+ * (cache.ts) or from the one streamed `docker save` that compresses it into that cache (supply.ts), and every host
+ * that lacks it gets those bytes. A code-only change compresses only its new layer.
  */
+import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import type { HostConfig } from '../config/types.js';
@@ -12,12 +17,14 @@ import { appendAudit } from '../state/audit.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
 import { stateDir } from '../state/paths.js';
 import { pruneReleases } from './prune.js';
-import { configPlatform, expectedImageId, thinArchive } from './archive.js';
+import { expectedImageId, thinArchive } from './archive.js';
+import { cacheLimits, type Codec, LayerCache } from './cache.js';
 import { inventory, tagImage } from './commands.js';
-import { parseInventory } from './inventory.js';
+import { zstdAvailable } from './compress.js';
+import { type HostInventory, loadsZstd, parseInventory } from './inventory.js';
 import { planLayers } from './layers.js';
-import { checkPlatform } from './platform.js';
-import { saveImage, type SavedImage } from './spool.js';
+import { checkPlatform, type ImagePlatform } from './platform.js';
+import { layerSupply, type LayerSupply, type SupplyStats } from './supply.js';
 import { incomingName, sendImage } from './transfer.js';
 import type { Report } from '../util/events.js';
 import { errorMessage } from '../util/errors.js';
@@ -42,15 +49,26 @@ export interface HostShipResult {
   bytesReceived: number;
   layersSent: number;
   layersSkipped: number;
+  /** Loads the image went in on the host (parts that load while later ones are on the wire). */
+  parts?: number;
   seconds: number;
   pruned: string[];
 }
 
 export interface ShipSummary {
   hosts: HostShipResult[];
-  /** Uncompressed size of the full image: what a plain save|load would send to each host. */
+  /** Uncompressed size of the full image: what a plain save|load would send to each host (when a save ran). */
   fullImageBytes?: number;
+  /** Where the layers came from: the cache, a compression, a save. */
+  transfer?: TransferSummary;
 }
+
+export type TransferSummary = SupplyStats & {
+  codec: Codec;
+  /** Why that codec. */
+  codecReason: string;
+  cacheDir: string;
+};
 
 /** A host to ship to: open (a runner) or not reachable (the error says why). */
 export type ShipConnection = { host: HostConfig; ssh?: Runner; error?: Error };
@@ -66,52 +84,106 @@ export interface ShipOptions {
   recordRelease?: boolean;
 }
 
+/** The codec for this release: one for every host, so each layer is compressed once. */
+export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<HostInventory, 'version'>[], haveZstd: boolean): { codec: Codec; why: string } {
+  const old = hosts.filter((h) => !loadsZstd(h));
+  if (setting === 'gzip' || setting === 'none') return { codec: setting, why: 'ship.compression' };
+  if (setting === 'zstd' && !haveZstd) return { codec: 'gzip', why: 'ship.compression is zstd, but this machine has no zstd program: gzip instead' };
+  if (setting === 'zstd' && old.length) return { codec: 'gzip', why: `ship.compression is zstd, but ${old.length} host(s) run a Docker older than 23, whose docker load refuses zstd: gzip instead` };
+  if (setting === 'zstd') return { codec: 'zstd', why: 'ship.compression' };
+  if (!haveZstd) return { codec: 'gzip', why: 'no zstd program on this machine' };
+  if (old.length) return { codec: 'gzip', why: 'a host runs a Docker older than 23 (no zstd in docker load)' };
+  return { codec: 'zstd', why: 'every host loads zstd' };
+}
+
 export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   const { config, docker, image, report } = opts;
-  let saved: Promise<SavedImage> | undefined;
-  // The one `docker save`, started by the first host that needs bytes and shared by all.
-  const spool = () => {
-    if (!saved) {
-      saved = saveImage(docker, image.imageId);
-      saved.catch(() => {}); // awaited by each host that needs it; a failure must not surface before that
-    }
-    return saved;
-  };
   const dir = stateDir(config.service);
+  const cache = new LayerCache();
+  const started = Date.now();
+  const inspected = (await docker.getImage(image.imageId).inspect()) as { RootFS?: { Layers?: string[] }; Os?: string; Architecture?: string; Variant?: string };
+  const diffIds = inspected.RootFS?.Layers ?? [];
+  const platform: ImagePlatform = { os: inspected.Os || 'linux', architecture: inspected.Architecture || 'amd64', ...(inspected.Variant ? { variant: inspected.Variant } : {}) };
 
-  const shipOne = async (conn: ShipConnection): Promise<HostShipResult> => {
-    const started = Date.now();
+  // A save is certain when the cache lacks the image config (a new build): start it now, beside the inventories.
+  const live = opts.connections.some((c) => c.ssh && !c.ssh.dryRun);
+  let firstSave: Promise<Readable> | undefined;
+  if (live && !(await cache.lookup('config', image.imageId))) {
+    firstSave = docker.getImage(image.imageId).get() as unknown as Promise<Readable>;
+    firstSave.catch(() => {});
+  }
+  // Every host's inventory, in parallel; the codec and what to compress follow from all of them.
+  const inventories = opts.connections.map((conn) => {
+    if (!conn.ssh) return Promise.reject(conn.error ?? new Error('not connected'));
+    report({ kind: 'step', host: conn.ssh.name, message: 'checking which layers the host has' });
+    return conn.ssh.run(inventory()).then(parseInventory);
+  });
+  for (const p of inventories) p.catch(() => {});
+  const settled = await Promise.allSettled(inventories);
+  const known = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const { codec, why } = chooseCodec(config.ship.compression, known, zstdAvailable());
+  const plans = settled.map((r) => (r.status === 'fulfilled' ? planLayers(diffIds, r.value.layers) : undefined));
+  // A plan (dry run) only reads: the supply starts when something asks for it.
+  let supply: LayerSupply | undefined;
+  const getSupply = () => {
+    if (!supply) {
+      supply = layerSupply({
+        docker,
+        imageId: image.imageId,
+        diffIds,
+        codec,
+        cache,
+        firstSave,
+        onCorrupt: (d) => report({ kind: 'warning', message: `layer cache entry ${d.slice(7, 19)} in ${cache.dir} was corrupt (wrong digest): removed, compressing it again` }),
+      });
+      supply.done().catch(() => {});
+      supply.need(plans.flatMap((p, k) => (p && !opts.connections[k]!.ssh?.dryRun ? p.missing.map((i) => diffIds[i]!) : [])));
+    }
+    return supply;
+  };
+  if (live) getSupply();
+
+  const shipOne = async (conn: ShipConnection, k: number): Promise<HostShipResult> => {
     const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
     try {
       if (!conn.ssh) throw conn.error;
       const ssh = conn.ssh;
-      report({ kind: 'step', host: ssh.name, message: 'checking which layers the host has' });
-      const savedImage = spool(); // starts the one `docker save` while we ask the host what it has
-      const inv = parseInventory(await ssh.run(inventory()));
-      const s = await savedImage;
+      const inv = await inventories[k]!;
+      const plan = plans[k]!;
       result.store = inv.store;
-      checkPlatform(ssh.name, image.ref, configPlatform(s.config), inv.platform);
-      const plan = planLayers(s.diffIds, inv.layers);
+      checkPlatform(ssh.name, image.ref, platform, inv.platform);
+      const supply = getSupply();
       const name = incomingName(config.service);
-      const archive = thinArchive(s, plan.missing, name);
-      const expectedId = expectedImageId(archive, inv.store);
-      result.imageId = expectedId;
-      if (inv.imageIds.has(expectedId)) {
+      let present = false;
+      if (plan.missing.length === 0) {
+        // Every layer is there: the image itself may be, under the ID its store gives it.
+        const sizes = await Promise.all(diffIds.map((d) => supply.size(d)));
+        const archive = thinArchive({ config: await supply.config(), layers: diffIds.map((diffId, i) => ({ diffId, size: sizes[i]! })) }, [], name);
+        const id = expectedImageId(archive, inv.store);
+        result.imageId = id;
+        present = inv.imageIds.has(id);
+      }
+      if (present) {
         result.alreadyPresent = true;
-        await ssh.run(tagImage(expectedId, image.ref));
+        await ssh.run(tagImage(result.imageId!, image.ref));
         report({ kind: 'step', host: ssh.name, message: 'image already on the host: tagged, nothing sent' });
       } else {
         if (inv.contentUnavailable) {
           report({ kind: 'warning', host: ssh.name, message: `cannot list the containerd content store (${inv.contentUnavailable}): sending every layer; give the SSH user access to ctr (root or sudo -n) to ship only what is missing` });
         }
-        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${s.diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store)` });
+        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store, ${codec})` });
+        if (ssh.dryRun) {
+          (ssh as { note?: (why: string) => void }).note?.(`send ${plan.missing.length} of ${diffIds.length} layers of ${image.ref} (${codec}), check, load and tag them`);
+        } else {
         let last = 0;
         const t0 = Date.now();
-        const sent = await sendImage(ssh, archive, s.layers, {
+        const sent = await sendImage(ssh, supply, {
           stateDir: dir,
           tag: image.ref,
           name,
-          expectedId,
+          missing: plan.missing,
+          platform,
+          store: inv.store,
           onBytes: (n) => {
             const now = Date.now();
             if (now - last < 250) return;
@@ -119,8 +191,9 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
             report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
           },
         });
-        Object.assign(result, sent, { layersSent: plan.missing.length, layersSkipped: plan.present.length });
+        Object.assign(result, { bytesSent: sent.bytesSent, bytesReceived: sent.bytesReceived, parts: sent.parts, imageId: sent.imageId, layersSent: plan.missing.length, layersSkipped: plan.present.length });
         report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
+        }
       }
       if (opts.recordRelease !== false) await recordRelease(ssh);
       result.ok = true;
@@ -143,11 +216,14 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     }
   };
 
-  try {
-    const hosts = await Promise.all(opts.connections.map(shipOne));
-    const full = saved ? (await saved.catch(() => undefined))?.bytes : undefined;
-    return { hosts, fullImageBytes: full };
-  } finally {
-    if (saved) await saved.then((s) => s.remove(), () => {});
+  const hosts = await Promise.all(opts.connections.map(shipOne));
+  let transfer: TransferSummary | undefined;
+  if (supply) {
+    await supply.done().catch(() => {});
+    transfer = { codec, codecReason: why, cacheDir: cache.dir, ...supply.stats };
+    // Keep the cache bounded; never a reason for a release to fail.
+    await cache.prune(cacheLimits()).catch(() => {});
   }
+  const full = supply?.stats.saveBytes ?? (supply ? (await Promise.all(diffIds.map((d) => supply!.size(d).catch(() => 0)))).reduce((a, b) => a + b, 0) : undefined);
+  return { hosts, fullImageBytes: full, transfer };
 }

@@ -1,22 +1,21 @@
 /**
- * Sends one host its thin archive (archive.ts): tar-streamed from the spool, gzip-compressed, over SSH into a temp
- * file; then a second command verifies, loads, checks and tags it.
+ * Sends one host what it lacks, in one round trip (commands.ts receiveAndLoad): the parts of wire.ts, each layer body
+ * read from the cache as compressed once for all hosts, this host's tar headers and manifests compressed on the fly.
+ * A part goes out as soon as its layers are ready, so hosts start receiving while later layers are still being
+ * saved and compressed. Every part's size and sha256 travel with it and are checked on the host before it loads.
  */
-import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { createGzip } from 'node:zlib';
-import { type Pack, pack } from 'tar-stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Runner } from '../hosts/runner.js';
 import { HostError } from '../util/errors.js';
-import type { ArchiveName, ThinArchive } from './archive.js';
-import { loadAndTag, receive, removeFile, incomingDir } from './commands.js';
-import { meter } from './meter.js';
-import type { SpoolLayer } from './spool.js';
+import { type ArchiveImage, type ArchiveName, expectedImageId } from './archive.js';
+import type { CacheEntry } from './cache.js';
+import { receiveAndLoad } from './commands.js';
+import { compressSmall } from './compress.js';
+import type { LayerSupply } from './supply.js';
+import { archivePieces, endsPart, partArchive } from './wire.js';
 
-/** gzip level 1: most of the size win of level 6 at a fraction of the CPU, which is the bottleneck over SSH. */
-export const GZIP_LEVEL = 1;
-
-/** The repository every upload is loaded under before it is checked (see loadAndTag). */
+/** The repository every upload is loaded under before it is checked (see receiveAndLoad). */
 export const INCOMING_REPOSITORY = 'boxship-incoming';
 
 export function incomingName(service: string): ArchiveName {
@@ -24,61 +23,105 @@ export function incomingName(service: string): ArchiveName {
 }
 
 export interface TransferResult {
-  /** Compressed bytes boxship sent. */
+  /** Compressed bytes boxship sent (part payloads). */
   bytesSent: number;
   /** Bytes the host says it received. */
   bytesReceived: number;
+  /** Parts (separate loads) the image went in. */
+  parts: number;
 }
 
-/** The archive as one tar stream, each layer file read from the spool when its turn comes. */
-export function archiveStream(archive: ThinArchive, layers: readonly SpoolLayer[]): Pack {
-  const tar = pack();
-  void (async () => {
-    for (const e of archive.entries) {
-      if ('data' in e) {
-        await new Promise<void>((res, rej) => tar.entry({ name: e.path, size: e.data.length, mtime: new Date(0) }, e.data, (err) => (err ? rej(err) : res())));
-        continue;
-      }
-      const file = layers[e.layer]!.file;
-      await new Promise<void>((res, rej) => {
-        const sink = tar.entry({ name: e.path, size: e.size, mtime: new Date(0) }, (err) => (err ? rej(err) : res()));
-        // A failed entry fails the whole pack (below); its own error event must not go unheard.
-        sink.on('error', rej);
-        const from = createReadStream(file);
-        from.on('error', rej);
-        from.pipe(sink);
-      });
+export interface HostWireOptions {
+  /** Indexes (bottom = 0) of the layers the host lacks. */
+  missing: number[];
+  name: ArchiveName;
+  platform: { os: string; architecture: string; variant?: string };
+  /** The host's image store: which ID the loaded image must show (archive.ts expectedImageId). */
+  store: 'classic' | 'containerd';
+  /** Counts every payload byte as it is produced. */
+  onBytes?: (sent: number) => void;
+}
+
+/**
+ * The byte stream a host gets: `part <n> <name>\n`, n payload bytes, `sum <sha256>\n` per part, then
+ * `end <image id>\n` (the ID the loaded image must show, known once the final part is put together).
+ * `counted()` says how many payload bytes (framing lines excluded) went out, and how many parts.
+ */
+export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(): string } {
+  let bytes = 0;
+  let parts = 0;
+  let expectedId = '';
+  const diffIds = supply.diffIds;
+  const missing = [...new Set(opts.missing)].sort((a, b) => a - b);
+
+  async function* part(layers: number[], final: boolean): AsyncGenerator<Buffer> {
+    const top = final ? diffIds.length - 1 : Math.max(...layers);
+    const sizes = await Promise.all(diffIds.slice(0, top + 1).map((d) => supply.size(d)));
+    const image: ArchiveImage = {
+      config: final ? await supply.config() : Buffer.alloc(0),
+      layers: diffIds.slice(0, top + 1).map((diffId, i) => ({ diffId, size: sizes[i]! })),
+    };
+    parts++;
+    const { name, archive } = partArchive(image, layers, opts.name, final ? { final: true } : { final: false, index: parts, platform: opts.platform });
+    type Out = { data: Buffer; entry?: undefined } | { data?: undefined; entry: CacheEntry };
+    const pieces = await Promise.all(
+      archivePieces(archive).map(async (p): Promise<Out> => ('data' in p ? { data: compressSmall(supply.codec, p.data) } : { entry: await supply.layer(diffIds[p.layer]!) })),
+    );
+    if (final) expectedId = expectedImageId(archive, opts.store);
+    const n = pieces.reduce((s, p) => s + (p.data ? p.data.length : p.entry.bytes), 0);
+    yield Buffer.from(`part ${n} ${name.repository}:${name.tag}\n`);
+    const hash = createHash('sha256');
+    const out = (c: Buffer) => {
+      hash.update(c);
+      bytes += c.length;
+      opts.onBytes?.(bytes);
+      return c;
+    };
+    for (const p of pieces) {
+      if (p.data) yield out(p.data);
+      else for await (const c of supply.cache.read(p.entry)) yield out(c as Buffer);
     }
-    tar.finalize();
-  })().catch((err: Error) => tar.destroy(err));
-  return tar;
+    yield Buffer.from(`sum ${hash.digest('hex')}\n`);
+  }
+
+  async function* all(): AsyncGenerator<Buffer> {
+    let group: number[] = [];
+    let gathered = 0;
+    for (const [k, i] of missing.entries()) {
+      group.push(i);
+      gathered += await supply.size(diffIds[i]!);
+      if (endsPart(gathered, k === missing.length - 1)) {
+        await supply.layer(diffIds[i]!);
+        yield* part(group, false);
+        group = [];
+        gathered = 0;
+      }
+    }
+    yield* part(group, true);
+    yield Buffer.from(`end ${expectedId}\n`);
+  }
+
+  return { stream: Readable.from(all(), { objectMode: false }), counted: () => ({ bytes, parts }), expectedId: () => expectedId };
 }
 
+/** Sends the host its parts and has it check, load and tag the image; returns what both sides counted. */
 export async function sendImage(
   host: Runner,
-  archive: ThinArchive,
-  layers: readonly SpoolLayer[],
-  opts: { stateDir: string; tag: string; name: ArchiveName; expectedId: string; onBytes?: (sent: number) => void },
-): Promise<TransferResult> {
-  const file = `${opts.tag.replace(/[^A-Za-z0-9_.-]/g, '_')}.${randomBytes(4).toString('hex')}.tar.gz.part`;
-  const sent = meter(opts.onBytes);
-  const upload = sent.stream;
-  const tar = archiveStream(archive, layers);
-  const gzip = createGzip({ level: GZIP_LEVEL });
-  tar.on('error', (e) => gzip.destroy(e));
-  gzip.on('error', (e) => upload.destroy(e));
-  tar.pipe(gzip).pipe(upload);
+  supply: LayerSupply,
+  opts: HostWireOptions & { stateDir: string; tag: string },
+): Promise<TransferResult & { imageId: string }> {
+  const wire = hostWire(supply, opts);
+  const incoming = `${opts.name.repository}:${opts.name.tag}`;
+  let out: string;
   try {
     // No time limit: the upload reports its progress, and a slow uplink is not a hang.
-    await host.exec(receive(opts.stateDir, file), { stdin: upload, timeoutMs: 0 });
-  } catch (err) {
-    for (const s of [tar, gzip, upload]) s.destroy();
-    await host.exec(removeFile(`${incomingDir(opts.stateDir)}/${file}`), { allowFailure: true }).catch(() => {});
-    throw err;
+    const r = await host.exec(receiveAndLoad(opts.stateDir, supply.codec, incoming, opts.tag), { stdin: wire.stream, timeoutMs: 0 });
+    out = r.stdout;
+  } finally {
+    wire.stream.destroy();
   }
-  const incoming = `${opts.name.repository}:${opts.name.tag}`;
-  const out = await host.run(loadAndTag(opts.stateDir, file, { bytes: sent.bytes(), sha256: sent.sha256(), imageId: opts.expectedId }, incoming, opts.tag));
   const received = Number(/bytes=(\d+)/.exec(out)?.[1]);
-  if (!Number.isFinite(received)) throw new HostError(host.name, `docker load gave no byte count: ${out.slice(0, 200)}`);
-  return { bytesSent: sent.bytes(), bytesReceived: received };
+  if (!Number.isFinite(received)) throw new HostError(host.name, `the host gave no byte count: ${out.slice(0, 200)}`);
+  const c = wire.counted();
+  return { bytesSent: c.bytes, bytesReceived: received, parts: c.parts, imageId: wire.expectedId() };
 }
