@@ -28,6 +28,7 @@ import { layerSupply, type LayerSupply, type SupplyStats } from './supply.js';
 import { incomingName, sendImage } from './transfer.js';
 import type { Report } from '../util/events.js';
 import { errorMessage } from '../util/errors.js';
+import { debug } from '../util/debug.js';
 
 export interface ImageToShip {
   imageId: string;
@@ -120,6 +121,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   });
   for (const p of inventories) p.catch(() => {});
   const settled = await Promise.allSettled(inventories);
+  debug(`inventories of ${settled.length} hosts in ${Date.now() - started} ms`);
   const known = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const { codec, why } = chooseCodec(config.ship.compression, known, zstdAvailable());
   const plans = settled.map((r) => (r.status === 'fulfilled' ? planLayers(diffIds, r.value.layers) : undefined));

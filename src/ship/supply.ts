@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
+import { debug } from '../util/debug.js';
 import { BoxshipError } from '../util/errors.js';
 import { type CacheEntry, type Codec, LayerCache } from './cache.js';
 import { compressor } from './compress.js';
@@ -209,6 +210,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
   const saveOnce = async (skipBySize: boolean): Promise<string[]> => {
     const t0 = Date.now();
     stats.saves++;
+    debug(`docker save ${imageId.slice(7, 19)}: started (save ${stats.saves})`);
     const small = new Map<string, Buffer>();
     const seen = new Set<string>();
     const skipped: string[] = [];
@@ -252,6 +254,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       throw err instanceof BoxshipError ? err : new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, { cause: err });
     }
     stats.saveSeconds += (Date.now() - t0) / 1000;
+    debug(`docker save: ${total} bytes in ${Date.now() - t0} ms`);
     stats.saveBytes = total;
     // Config, and tiny gzipped layers, from the layout.
     const layout = saveLayout((p) => small.get(p.replace(/^\.\//, '')));
@@ -306,6 +309,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       cached.set(d, e);
       verified.set(d, Promise.resolve(true));
       stats.compressed.push({ diffId: d, size, bytes: e.bytes });
+      debug(`compressed layer ${d.slice(7, 19)}: ${size} -> ${e.bytes} bytes (${codec})`);
       return e;
     } catch (err) {
       comp.abort();
@@ -395,6 +399,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     cached.set(d, entry);
     verified.set(d, Promise.resolve(true));
     stats.compressed.push({ diffId: d, size: n, bytes: entry.bytes });
+    debug(`compressed layer ${d.slice(7, 19)}: ${n} -> ${entry.bytes} bytes (${codec})`);
     layers.get(d)!.resolve(entry);
   }
 

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Runner } from '../hosts/runner.js';
+import { debug } from '../util/debug.js';
 import { HostError } from '../util/errors.js';
 import { type ArchiveImage, type ArchiveName, expectedImageId } from './archive.js';
 import type { CacheEntry } from './cache.js';
@@ -69,6 +70,7 @@ export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: 
     );
     if (final) expectedId = expectedImageId(archive, opts.store);
     const n = pieces.reduce((s, p) => s + (p.data ? p.data.length : p.entry.bytes), 0);
+    debug(`part ${parts} (${layers.length} layers, ${n} bytes${final ? ', final' : ''}): sending`);
     yield Buffer.from(`part ${n} ${name.repository}:${name.tag}\n`);
     const hash = createHash('sha256');
     const out = (c: Buffer) => {
