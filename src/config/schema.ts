@@ -220,6 +220,9 @@ const hostObject = z
     known_hosts: localPath().optional().describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
     jump: address(JUMP + ' Overrides ssh.jump.').optional(),
     instances: wholeNumber(1, 20).optional().describe('Instances (containers) on this host. Overrides instances.'),
+    relay_address: address(
+      'Where the other hosts reach this one over SSH when they relay layers to it (ship.relay), e.g. its private address deploy@10.0.0.6; default: its address above, with user and port as resolved.',
+    ).optional(),
   })
   .describe('A host with its own settings.');
 
@@ -355,7 +358,7 @@ export const rawConfigSchema = z
       .min(1, { error: 'expected at least one host' })
       // Runs even when some entries are invalid, so a duplicate is reported together with the other problems.
       .superRefine(uniqueHosts, { when: (payload) => Array.isArray(payload.value) })
-      .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances }.'),
+      .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances, relay_address }.'),
     instances: wholeNumber(1, 20).default(1).describe('Instances (containers) of the service per host.'),
     app,
     healthcheck,

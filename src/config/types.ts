@@ -16,6 +16,8 @@ export interface HostConfig {
   jump?: { user: string; hostname: string; port: number; name: string };
   /** Instances (containers) of the service on this host. */
   instances: number;
+  /** Where other hosts reach this one when relaying layers to it (default: user, hostname and port above). */
+  relayAddress?: { user: string; hostname: string; port: number };
 }
 
 export interface VolumeConfig {

@@ -3,7 +3,7 @@
  * the service's state dir; only a verified, fully loaded image ever gets the `<service>:<tag>` tag, so a transfer cut
  * half-way leaves nothing a rollout could pick up.
  */
-import { type Command, command, reading, script } from '../hosts/command.js';
+import { type Command, command, reading, script, toShell } from '../hosts/command.js';
 
 /**
  * Prints what inventory.ts parses, in one round trip: the engine's platform and version, the store's driver status, every image's
@@ -36,13 +36,14 @@ const LOAD_TIMEOUT_S = 15 * 60;
 
 /**
  * One round trip that receives, verifies, loads and tags (wire.ts says what arrives). stdin carries parts, each
- * `part <bytes> <name>` then exactly that many bytes then `sum <sha256>`, and at last `end <expected image id>`. Each part is written to a
+ * `part <bytes> <name>` then exactly that many bytes then `sum <sha256>`, and at last `end <classic id> <containerd id>`
+ * (the ID the image must show on either store). Each part is written to a
  * temp file (gzip is unpacked on the way in, so `docker load` reads a plain tar) and checked, size and sha256 against
  * what the deployer sent, before it is handed to the loader running beside the receiver: part k loads while part k+1
  * arrives. Every part loads under a name of its own (`incoming`, the final one, or `incoming-p<k>`). Only when the
  * final image is listed by `docker images` with the expected ID does it get the real tag; every incoming name is
  * removed again whatever happens (on the way out, also after a cut transfer or a failed load), and so is every temp
- * file. Prints `bytes=<n>` (as the host counted them) and `part=<k> <bytes>` per part.
+ * file. Prints `part=<k> <bytes>` per part, `bytes=<n>` (as the host counted them) and `id=<image id>`.
  * Exit 3: the transfer was cut or corrupted; 4: docker load failed or loaded something else.
  */
 export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none', incoming: string, tag: string): Command {
@@ -76,7 +77,7 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
       'i=0 total=0',
       'while :; do',
       '  read -r kind n name || fail 3 "the transfer was cut after $i parts ($total bytes)"',
-      '  [ "$kind" = end ] && { want="$n"; break; }',
+      '  [ "$kind" = end ] && { want="$n" want2="$name"; break; }',
       '  [ "$kind" = part ] || fail 3 "unexpected input from the deployer: $kind"',
       '  i=$((i+1)) f="$tmp/$i" gz=0',
       '  if [ "$codec" = gzip ]; then head -c "$n" | tee "$f.z" | gzip -dc > "$f.tar" 2> "$tmp/gz.err" || gz=1',
@@ -96,13 +97,72 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
       '[ "$kind" = end ] || exit 4',
       'echo "bytes=$total"',
       'id=$(docker image ls --no-trunc --format "{{.ID}}" "$incoming")',
-      '[ "$id" = "$want" ] || fail 4 "docker load exited 0 but docker images shows ${id:-no image} for $incoming, expected $want (removed it)"',
+      // The deployer sends the ID for each store (config digest on classic, manifest digest on containerd).
+      '[ -n "$id" ] && { [ "$id" = "$want" ] || [ "$id" = "$want2" ]; } || fail 4 "docker load exited 0 but docker images shows ${id:-no image} for $incoming, expected $want or $want2 (removed it)"',
+      'echo "id=$id"',
       'docker tag "$incoming" "$tag"',
     ].join('\n'),
     incomingDir(stateDir),
     codec,
     incoming,
     tag,
+  );
+}
+
+/**
+ * A relay hop: runs `inner` (this host's receiveAndLoad) on stdin while forwarding the same bytes, as they arrive, to
+ * the next host over SSH (OpenSSH client of this host; its keys, or the deployer's agent when forwarded), where
+ * `next` runs (that host's receiveAndLoad, or a relay hop again). The next host's key is the one the deployer checked,
+ * written to a temp known_hosts: nothing is trusted on first use. What the next host printed comes back on stdout
+ * prefixed `@<label> `, then `@<label> rc=<its exit code>` and its last error lines as `@<label> err …`. A hop that
+ * fails never holds back this host (tee -p): the deployer then sends to the next host itself.
+ */
+export function relayHop(inner: Command, next: { label: string; dest: string; port: number; knownHostsLine: string; command: Command }): Command {
+  return {
+    ...script(
+      `${inner.why}, relaying to ${next.label}`,
+      [
+        'kh="$1" port="$2" dest="$3" next="$4" label="$5"; shift 5',
+        't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
+        'printf "%s\\n" "$kh" > "$t/kh"; mkfifo "$t/f"',
+        '( ssh -T -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$t/kh" -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=10 -o ServerAliveInterval=10 -o LogLevel=ERROR -p "$port" "$dest" "$next" < "$t/f" > "$t/out" 2> "$t/err"; echo $? > "$t/rc" ) &',
+        'rp=$!',
+        'tee -p "$t/f" | "$@"; rc=$?',
+        'wait "$rp"',
+        'sed "s/^/@$label /" "$t/out"',
+        'echo "@$label rc=$(cat "$t/rc" 2>/dev/null || echo 255)"',
+        'tail -n 5 "$t/err" | sed "s/^/@$label err /"',
+        'exit $rc',
+      ].join('\n'),
+      next.knownHostsLine,
+      String(next.port),
+      next.dest,
+      toShell(next.command),
+      next.label,
+      ...inner.argv,
+    ),
+    timeoutMs: 0,
+  };
+}
+
+/**
+ * Whether this host can open an SSH session on each relay target (the same options as relayHop), all in parallel.
+ * Prints `ok <label>` or `fail <label> <why>` per target.
+ */
+export function relayProbe(targets: { label: string; dest: string; port: number; knownHostsLine: string }[]): Command {
+  return script(
+    `check that the host reaches ${targets.map((t) => t.label).join(', ')} over SSH (relay)`,
+    [
+      't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
+      'while [ $# -ge 4 ]; do',
+      '  kh="$1" port="$2" dest="$3" label="$4"; shift 4',
+      '  ( printf "%s\\n" "$kh" > "$t/$label"',
+      '    if out=$(ssh -T -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$t/$label" -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR -p "$port" "$dest" true 2>&1); then echo "ok $label"',
+      '    else echo "fail $label $(printf "%s" "$out" | tr "\\n" " " | head -c 300)"; fi ) &',
+      'done',
+      'wait',
+    ].join('\n'),
+    ...targets.flatMap((t) => [t.knownHostsLine, String(t.port), t.dest, t.label]),
   );
 }
 

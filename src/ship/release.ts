@@ -19,13 +19,14 @@ import { stateDir } from '../state/paths.js';
 import { pruneReleases } from './prune.js';
 import { expectedImageId, thinArchive } from './archive.js';
 import { cacheLimits, type Codec, LayerCache } from './cache.js';
-import { inventory, tagImage } from './commands.js';
+import { inventory, relayProbe, tagImage } from './commands.js';
 import { zstdAvailable } from './compress.js';
 import { type HostInventory, loadsZstd, parseInventory } from './inventory.js';
 import { planLayers } from './layers.js';
 import { checkPlatform, type ImagePlatform } from './platform.js';
 import { layerSupply, type LayerSupply, type SupplyStats } from './supply.js';
-import { incomingName, sendImage } from './transfer.js';
+import { incomingName, type RelayOutcome, type RelayTarget, sendImage } from './transfer.js';
+import { knownHostsLine } from '../hosts/known-hosts.js';
 import type { Report } from '../util/events.js';
 import { errorMessage } from '../util/errors.js';
 import { debug } from '../util/debug.js';
@@ -52,6 +53,12 @@ export interface HostShipResult {
   layersSkipped: number;
   /** Loads the image went in on the host (parts that load while later ones are on the wire). */
   parts?: number;
+  /** The host got its bytes from this host (a relay hop), not from the deployer. */
+  relayedFrom?: string;
+  /** Hosts this one forwarded its bytes to. */
+  relayedTo?: string[];
+  /** Why a relay to this host failed (it then got a direct send). */
+  relayFailed?: string;
   seconds: number;
   pruned: string[];
 }
@@ -84,6 +91,9 @@ export interface ShipOptions {
   /** Record a release in the ledger and prune old ones (false for support images such as the proxy). */
   recordRelease?: boolean;
 }
+
+/** Below this many (uncompressed) bytes a host lacks, direct sends beat a relay hop. */
+const RELAY_MIN_BYTES = 16 << 20;
 
 /** The codec for this release: one for every host, so each layer is compressed once. */
 export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<HostInventory, 'version'>[], haveZstd: boolean): { codec: Codec; why: string } {
@@ -145,8 +155,97 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   };
   if (live) getSupply();
 
+  // Relay chains (ship.relay auto): hosts that lack the same layers get the same bytes, so the first of them takes
+  // them from here and forwards them to the next, and so on; each host still checks and loads its own copy.
+  const relayHead = new Map<number, number>();
+  const chains = new Map<number, number[]>();
+  const relayed = new Map<number, { promise: Promise<RelayOutcome>; resolve: (o: RelayOutcome) => void }>();
+  if (config.ship.relay === 'auto') {
+    const groups = new Map<string, number[]>();
+    opts.connections.forEach((c, k) => {
+      const p = plans[k];
+      const inv = settled[k]!.status === 'fulfilled' ? (settled[k] as PromiseFulfilledResult<HostInventory>).value : undefined;
+      const key = c.ssh && 'hostKey' in c.ssh ? (c.ssh as { hostKey(): Buffer | undefined }).hostKey() : undefined;
+      if (!c.ssh || c.ssh.dryRun || !p || !inv || p.missing.length === 0 || !key) return;
+      try {
+        checkPlatform(c.ssh.name, image.ref, platform, inv.platform);
+      } catch {
+        return;
+      }
+      const id = p.missing.join(',');
+      groups.set(id, [...(groups.get(id) ?? []), k]);
+    });
+    for (const ks of groups.values()) {
+      if (ks.length < 2) continue;
+      chains.set(ks[0]!, ks.slice(1));
+      for (const m of ks.slice(1)) {
+        relayHead.set(m, ks[0]!);
+        let resolve!: (o: RelayOutcome) => void;
+        const promise = new Promise<RelayOutcome>((r) => (resolve = r));
+        relayed.set(m, { promise, resolve });
+      }
+    }
+  }
+  /**
+   * Which members a head relays to: decided once the layers it sends reach RELAY_MIN_BYTES (below that a direct
+   * send costs less than a hop), and only those the head can open an SSH session on (probed once; the others get a
+   * direct send at once, with the reason in progress and in the summary).
+   */
+  const decisions = new Map<number, Promise<number[]>>();
+  const probeFailed = new Map<number, string>();
+  const decide = (head: number): Promise<number[]> => {
+    let d = decisions.get(head);
+    if (!d) {
+      d = (async () => {
+        const members = chains.get(head) ?? [];
+        const missing = plans[head]!.missing.map((i) => diffIds[i]!);
+        if (!(await reaches(missing, RELAY_MIN_BYTES))) return [];
+        const ssh = opts.connections[head]!.ssh!;
+        const targets = members.map(relayTarget);
+        const out = await ssh.run(relayProbe(targets)).catch((e: Error) => members.map((m) => `fail h${m} ${e.message}`).join('\n'));
+        return members.filter((m) => {
+          const line = out.split('\n').find((l) => l.split(' ')[1] === `h${m}`) ?? `fail h${m} no answer`;
+          if (line.startsWith('ok ')) return true;
+          const why = line.split(' ').slice(2).join(' ') || 'no answer';
+          probeFailed.set(m, why);
+          report({ kind: 'step', host: opts.connections[m]!.host.name, message: `no relay from ${opts.connections[head]!.host.name} (${why}): sending directly` });
+          return false;
+        });
+      })().catch(() => []);
+      decisions.set(head, d);
+    }
+    return d;
+  };
+  /** True once the known sizes of these layers add up to `min`, false when all are known and they do not. */
+  const reaches = (layers: string[], min: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      let sum = 0;
+      let left = layers.length;
+      if (!left) resolve(false);
+      for (const d of layers)
+        getSupply()
+          .size(d)
+          .then(
+            (n) => {
+              sum += n;
+              if (sum >= min) resolve(true);
+              if (--left === 0) resolve(sum >= min);
+            },
+            () => {
+              if (--left === 0) resolve(sum >= min);
+            },
+          );
+    });
+  const relayTarget = (m: number): RelayTarget => {
+    const h = opts.connections[m]!.host;
+    const a = h.relayAddress ?? { user: h.user, hostname: h.hostname, port: h.port };
+    const key = (opts.connections[m]!.ssh as unknown as { hostKey(): Buffer }).hostKey();
+    return { label: `h${m}`, dest: `${a.user}@${a.hostname}`, port: a.port, knownHostsLine: knownHostsLine(a.hostname, a.port, key) };
+  };
+
   const shipOne = async (conn: ShipConnection, k: number): Promise<HostShipResult> => {
     const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
+    const members = chains.get(k) ?? [];
     try {
       if (!conn.ssh) throw conn.error;
       const ssh = conn.ssh;
@@ -174,33 +273,70 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           report({ kind: 'warning', host: ssh.name, message: `cannot list the containerd content store (${inv.contentUnavailable}): sending every layer; give the SSH user access to ctr (root or sudo -n) to ship only what is missing` });
         }
         report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store, ${codec})` });
+        let head = relayHead.get(k);
+        if (head !== undefined && !(await decide(head)).includes(k)) {
+          if (probeFailed.has(k)) result.relayFailed = probeFailed.get(k);
+          head = undefined;
+        }
+        let done = false;
+        if (head !== undefined) {
+          const headName = opts.connections[head]!.host.name;
+          report({ kind: 'step', host: ssh.name, message: `receiving ${plan.missing.length} of ${diffIds.length} layers from ${headName} (relay)` });
+          const o = await relayed.get(k)!.promise;
+          const want = o.ids?.[inv.store];
+          if (o.ok && want && o.id === want) {
+            Object.assign(result, { bytesSent: o.bytesSent ?? 0, bytesReceived: o.bytesReceived ?? 0, parts: o.parts, imageId: want, relayedFrom: headName, layersSent: plan.missing.length, layersSkipped: plan.present.length });
+            done = true;
+          } else {
+            const why = o.ok ? `it shows image ${o.id}, expected ${want}` : o.error;
+            report({ kind: 'warning', host: ssh.name, message: `relay from ${headName} failed (${why}): sending directly; for relays the host needs an SSH key (or a forwarded agent) that ${conn.host.name} accepts, and to reach it at its relay_address` });
+            result.relayFailed = why;
+          }
+        }
         if (ssh.dryRun) {
           (ssh as { note?: (why: string) => void }).note?.(`send ${plan.missing.length} of ${diffIds.length} layers of ${image.ref} (${codec}), check, load and tag them`);
-        } else {
-        let last = 0;
-        const t0 = Date.now();
-        const sent = await sendImage(ssh, supply, {
-          stateDir: dir,
-          tag: image.ref,
-          name,
-          missing: plan.missing,
-          platform,
-          store: inv.store,
-          onBytes: (n) => {
-            const now = Date.now();
-            if (now - last < 250) return;
-            last = now;
-            report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
-          },
-        });
-        Object.assign(result, { bytesSent: sent.bytesSent, bytesReceived: sent.bytesReceived, parts: sent.parts, imageId: sent.imageId, layersSent: plan.missing.length, layersSkipped: plan.present.length });
-        report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
+        } else if (!done) {
+          let last = 0;
+          const t0 = Date.now();
+          const relayTo = members.length ? await decide(k) : [];
+          const targets = relayTo.map(relayTarget);
+          const relayNote = targets.length ? `, relaying to ${relayTo.map((m) => opts.connections[m]!.host.name).join(', ')}` : '';
+          if (targets.length) report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers${relayNote}` });
+          let sent;
+          try {
+            sent = await sendImage(ssh, supply, {
+              stateDir: dir,
+              tag: image.ref,
+              name,
+              missing: plan.missing,
+              platform,
+              store: inv.store,
+              relay: targets,
+              onBytes: (n) => {
+                const now = Date.now();
+                if (now - last < 250) return;
+                last = now;
+                report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
+              },
+            });
+          } catch (err) {
+            const r = (err as { relayed?: Map<string, RelayOutcome> }).relayed;
+            if (r) relayTo.forEach((m, j) => relayed.get(m)!.resolve(r.get(targets[j]!.label) ?? { ok: false, error: (err as Error).message }));
+            throw err;
+          }
+          relayTo.forEach((m, j) => relayed.get(m)!.resolve(sent.relayed.get(targets[j]!.label)!));
+          if (relayTo.length) result.relayedTo = relayTo.map((m) => opts.connections[m]!.host.name);
+          Object.assign(result, { bytesSent: sent.bytesSent, bytesReceived: sent.bytesReceived, parts: sent.parts, imageId: sent.imageId, layersSent: plan.missing.length, layersSkipped: plan.present.length });
+          report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
         }
       }
       if (opts.recordRelease !== false) await recordRelease(ssh);
       result.ok = true;
     } catch (err) {
       result.error = err instanceof Error ? err : new Error(errorMessage(err));
+    } finally {
+      // Hosts waiting on this one's relay never wait forever.
+      for (const m of members) relayed.get(m)!.resolve({ ok: false, error: `${conn.host.name} did not relay: ${result.error?.message ?? 'it had nothing to send'}` });
     }
     result.seconds = (Date.now() - started) / 1000;
     opts.onHostDone?.(result);

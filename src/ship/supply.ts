@@ -171,6 +171,19 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       configBytes = Buffer.concat(chunks);
       config.resolve(configBytes);
     }
+    // Layers a host lacks that the cache holds: ready as soon as their bytes check out, whatever the save does.
+    void needed.promise.then((need) => {
+      for (const d of need) {
+        if (!cached.has(d)) continue;
+        void verify(d).then((ok) => {
+          const l = layers.get(d)!;
+          if (ok && !l.settled && cached.has(d)) {
+            stats.fromCache.push(d);
+            l.resolve(cached.get(d)!);
+          }
+        });
+      }
+    });
     const needSave = !configBytes || unique.some((d) => !cached.has(d));
     let missed: string[] = [];
     if (needSave) missed = await saveOnce(true);
@@ -188,7 +201,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       const l = layers.get(d)!;
       if (!l.settled) {
         const e = cached.get(d)!;
-        stats.fromCache.push(d);
+        if (!stats.fromCache.includes(d)) stats.fromCache.push(d);
         l.resolve(e);
       }
     }

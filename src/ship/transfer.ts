@@ -11,7 +11,7 @@ import { debug } from '../util/debug.js';
 import { HostError } from '../util/errors.js';
 import { type ArchiveImage, type ArchiveName, expectedImageId } from './archive.js';
 import type { CacheEntry } from './cache.js';
-import { receiveAndLoad } from './commands.js';
+import { receiveAndLoad, relayHop } from './commands.js';
 import { compressSmall } from './compress.js';
 import type { LayerSupply } from './supply.js';
 import { archivePieces, endsPart, partArchive } from './wire.js';
@@ -48,10 +48,10 @@ export interface HostWireOptions {
  * `end <image id>\n` (the ID the loaded image must show, known once the final part is put together).
  * `counted()` says how many payload bytes (framing lines excluded) went out, and how many parts.
  */
-export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(): string } {
+export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(store: 'classic' | 'containerd'): string } {
   let bytes = 0;
   let parts = 0;
-  let expectedId = '';
+  let ids = { classic: '', containerd: '' };
   const diffIds = supply.diffIds;
   const missing = [...new Set(opts.missing)].sort((a, b) => a - b);
 
@@ -68,7 +68,7 @@ export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: 
     const pieces = await Promise.all(
       archivePieces(archive).map(async (p): Promise<Out> => ('data' in p ? { data: compressSmall(supply.codec, p.data) } : { entry: await supply.layer(diffIds[p.layer]!) })),
     );
-    if (final) expectedId = expectedImageId(archive, opts.store);
+    if (final) ids = { classic: expectedImageId(archive, 'classic'), containerd: expectedImageId(archive, 'containerd') };
     const n = pieces.reduce((s, p) => s + (p.data ? p.data.length : p.entry.bytes), 0);
     debug(`part ${parts} (${layers.length} layers, ${n} bytes${final ? ', final' : ''}): sending`);
     yield Buffer.from(`part ${n} ${name.repository}:${name.tag}\n`);
@@ -100,30 +100,98 @@ export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: 
       }
     }
     yield* part(group, true);
-    yield Buffer.from(`end ${expectedId}\n`);
+    yield Buffer.from(`end ${ids.classic} ${ids.containerd}\n`);
   }
 
-  return { stream: Readable.from(all(), { objectMode: false }), counted: () => ({ bytes, parts }), expectedId: () => expectedId };
+  return { stream: Readable.from(all(), { objectMode: false }), counted: () => ({ bytes, parts }), expectedId: (store) => ids[store] };
 }
 
-/** Sends the host its parts and has it check, load and tag the image; returns what both sides counted. */
+/** A host a relay hop forwards to (commands.ts relayHop). */
+export interface RelayTarget {
+  label: string;
+  /** user@host as the previous host reaches it. */
+  dest: string;
+  port: number;
+  /** Its host key (as the deployer checked it) under that address. */
+  knownHostsLine: string;
+}
+
+export interface RelayOutcome {
+  ok: boolean;
+  /** The IDs the image must show (per store), and what the relayed stream held. */
+  ids?: { classic: string; containerd: string };
+  bytesSent?: number;
+  parts?: number;
+  bytesReceived?: number;
+  /** The image ID the host reported. */
+  id?: string;
+  error?: string;
+}
+
+/** Splits a relay head's output: its own lines, and per label what that host printed (nested hops unwrapped). */
+export function parseRelayOutput(text: string): { own: string; hosts: Map<string, { lines: string[] }> } {
+  const own: string[] = [];
+  const hosts = new Map<string, { lines: string[] }>();
+  for (const line of text.split('\n')) {
+    let rest = line;
+    let label: string | undefined;
+    for (let m = /^@(\S+) /.exec(rest); m; m = /^@(\S+) /.exec(rest)) {
+      label = m[1]!;
+      rest = rest.slice(m[0].length);
+    }
+    if (label === undefined) own.push(line);
+    else {
+      if (!hosts.has(label)) hosts.set(label, { lines: [] });
+      hosts.get(label)!.lines.push(rest);
+    }
+  }
+  return { own: own.join('\n'), hosts };
+}
+
+function outcomeOf(lines: string[] | undefined): RelayOutcome {
+  if (!lines) return { ok: false, error: 'no answer from the relay hop' };
+  const text = lines.join('\n');
+  const rc = Number(/^rc=(\d+)$/m.exec(text)?.[1] ?? NaN);
+  const bytes = Number(/^bytes=(\d+)$/m.exec(text)?.[1] ?? NaN);
+  const id = /^id=(\S+)$/m.exec(text)?.[1];
+  const errors = lines.filter((l) => l.startsWith('err ')).map((l) => l.slice(4));
+  if (rc !== 0 || !id) return { ok: false, error: errors.join('; ') || `exit ${Number.isNaN(rc) ? 'unknown' : rc}`, ...(Number.isFinite(bytes) ? { bytesReceived: bytes } : {}) };
+  return { ok: true, bytesReceived: bytes, id };
+}
+
+/**
+ * Sends the host its parts and has it check, load and tag the image; with `relay`, the host forwards the same bytes
+ * to the first of them as they arrive, that one to the next, and so on (one copy leaves this machine). Returns what
+ * both sides counted for the host, and what became of each relayed host.
+ */
 export async function sendImage(
   host: Runner,
   supply: LayerSupply,
-  opts: HostWireOptions & { stateDir: string; tag: string },
-): Promise<TransferResult & { imageId: string }> {
+  opts: HostWireOptions & { stateDir: string; tag: string; relay?: RelayTarget[] },
+): Promise<TransferResult & { imageId: string; ids: { classic: string; containerd: string }; relayed: Map<string, RelayOutcome> }> {
   const wire = hostWire(supply, opts);
   const incoming = `${opts.name.repository}:${opts.name.tag}`;
-  let out: string;
+  const receive = () => receiveAndLoad(opts.stateDir, supply.codec, incoming, opts.tag);
+  let cmd = receive();
+  const relay = opts.relay ?? [];
+  for (let j = relay.length - 1; j >= 0; j--) cmd = relayHop(receive(), { ...relay[j]!, command: cmd });
+  let r;
   try {
     // No time limit: the upload reports its progress, and a slow uplink is not a hang.
-    const r = await host.exec(receiveAndLoad(opts.stateDir, supply.codec, incoming, opts.tag), { stdin: wire.stream, timeoutMs: 0 });
-    out = r.stdout;
+    r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, allowFailure: true, agentForward: relay.length > 0 });
   } finally {
     wire.stream.destroy();
   }
-  const received = Number(/bytes=(\d+)/.exec(out)?.[1]);
-  if (!Number.isFinite(received)) throw new HostError(host.name, `the host gave no byte count: ${out.slice(0, 200)}`);
+  const { own, hosts } = parseRelayOutput(r.stdout);
+  const ids = { classic: wire.expectedId('classic'), containerd: wire.expectedId('containerd') };
+  const relayed = new Map(relay.map((t) => [t.label, { ...outcomeOf(hosts.get(t.label)?.lines), ids, bytesSent: wire.counted().bytes, parts: wire.counted().parts }]));
   const c = wire.counted();
-  return { bytesSent: c.bytes, bytesReceived: received, parts: c.parts, imageId: wire.expectedId() };
+  if (r.code !== 0) {
+    const detail = r.stderr.trim().split('\n').slice(-8).join('\n');
+    const err = new HostError(host.name, `${cmd.why} failed (exit ${r.code ?? r.signal ?? 'none'})${detail ? `:\n${detail}` : ''}`);
+    throw Object.assign(err, { relayed });
+  }
+  const received = Number(/bytes=(\d+)/.exec(own)?.[1]);
+  if (!Number.isFinite(received)) throw Object.assign(new HostError(host.name, `the host gave no byte count: ${own.slice(0, 200)}`), { relayed });
+  return { bytesSent: c.bytes, bytesReceived: received, parts: c.parts, imageId: ids[opts.store], ids, relayed };
 }
