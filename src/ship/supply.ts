@@ -193,7 +193,8 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     if (missed.length || lacking.length) {
       // A size matched a cached layer but the bytes were another layer, or a cached layer turned out corrupt after
       // the save passed it: one more save, compressing whatever the cache does not validly hold.
-      await saveOnce(false);
+      // Sizes still tell cached layers apart, unless a size already misled (then every unknown layer is compressed).
+      await saveOnce(missed.length === 0);
       lacking = (await missingNeeded()).filter((d) => !layers.get(d)!.settled);
       if (lacking.length) throw new BoxshipError(`docker save of ${imageId} did not bring layer ${lacking[0]}`);
     }
