@@ -289,7 +289,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
             done = true;
           } else {
             const why = o.ok ? `it shows image ${o.id}, expected ${want}` : o.error;
-            report({ kind: 'warning', host: ssh.name, message: `relay from ${headName} failed (${why}): sending directly; for relays the host needs an SSH key (or a forwarded agent) that ${conn.host.name} accepts, and to reach it at its relay_address` });
+            report({ kind: 'warning', host: ssh.name, message: `relay from ${headName} failed (${why}): sending directly (a relay needs ${headName} to reach this host at its relay_address, with an SSH key or a forwarded agent that this host accepts)` });
             result.relayFailed = why;
           }
         }

@@ -227,6 +227,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     debug(`docker save ${imageId.slice(7, 19)}: started (save ${stats.saves})`);
     const small = new Map<string, Buffer>();
     const seen = new Set<string>();
+    let stopped = false;
     const skipped: string[] = [];
     let total = 0;
     let stream: Readable;
@@ -253,9 +254,13 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
             small.set(header.name, buf);
             const d = 'sha256:' + createHash('sha256').update(buf).digest('hex');
             if (layers.has(d)) await takeLayer(d, buf.length, [buf]);
+            // The config, known by its digest when it is the image ID (a classic engine's save): ready now.
+            else if (d === imageId && !config.settled) await takeConfig(buf);
+            if (await complete()) return stop();
             return next();
           }
           await bigEntry(body as AsyncIterable<Buffer>, size, skipBySize, seen, skipped);
+          if (await complete()) return stop();
           next();
         } catch (err) {
           next(err as Error);
@@ -265,23 +270,17 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     try {
       await pipeline(stream, ex);
     } catch (err) {
-      throw err instanceof BoxshipError ? err : new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, { cause: err });
+      if (!stopped) throw err instanceof BoxshipError ? err : new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, { cause: err });
     }
     stats.saveSeconds += (Date.now() - t0) / 1000;
-    debug(`docker save: ${total} bytes in ${Date.now() - t0} ms`);
+    debug(`docker save: ${total} bytes in ${Date.now() - t0} ms${stopped ? ' (stopped once it had brought everything needed)' : ''}`);
+    if (stopped) return skipped;
     stats.saveBytes = total;
     // Config, and tiny gzipped layers, from the layout.
     const layout = saveLayout((p) => small.get(p.replace(/^\.\//, '')));
     const cfg = small.get(layout.configPath);
     if (!cfg) throw new BoxshipError(`docker save output has no ${layout.configPath}`);
-    const cfgDiffs = (JSON.parse(cfg.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-    if (cfgDiffs.join() !== diffIds.join()) throw new BoxshipError(`the saved image config lists other layers than docker image inspect (${cfgDiffs.length} against ${diffIds.length})`);
-    if (!config.settled) {
-      config.resolve(cfg);
-      const w = await cache.writer('config', imageId);
-      await w.write(cfg);
-      await w.commit(cfg.length);
-    }
+    if (!config.settled) await takeConfig(cfg);
     for (const [i, p] of layout.layerPaths.entries()) {
       const d = diffIds[i]!;
       const buf = small.get(p);
@@ -292,6 +291,22 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       }
     }
     return skipped;
+
+    /**
+     * Whether the save has brought all this release needs: the config, the size of every layer (for the manifest)
+     * and every layer a host lacks. Then the rest of it is not read.
+     */
+    async function complete(): Promise<boolean> {
+      if (!config.settled) return false;
+      for (const sz of sizes.values()) if (!sz.settled) return false;
+      for (const d of await needed.promise) if (!layers.get(d)!.settled && (!cached.has(d) || !(await verify(d)))) return false;
+      return true;
+    }
+    function stop(): void {
+      stopped = true;
+      stream.destroy();
+      ex.destroy();
+    }
 
     /** A layer's raw bytes are all here (small layers): compress them unless they are cached or not needed. */
     async function takeLayer(d: string, size: number, chunks: Buffer[]) {
@@ -305,6 +320,16 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       layers.get(d)!.resolve(entry);
     }
   };
+
+  /** The image config from the save: checked against the layers `docker image inspect` lists, cached. */
+  async function takeConfig(cfg: Buffer): Promise<void> {
+    const cfgDiffs = (JSON.parse(cfg.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+    if (cfgDiffs.join() !== diffIds.join()) throw new BoxshipError(`the saved image config lists other layers than docker image inspect (${cfgDiffs.length} against ${diffIds.length})`);
+    config.resolve(cfg);
+    const w = await cache.writer('config', imageId);
+    await w.write(cfg);
+    await w.commit(cfg.length);
+  }
 
   /** Compresses one layer's bytes (fed by `feed`) into a cache entry; returns it. */
   async function compressInto(d: string, feed: (c: { write(b: Buffer): Promise<void> }) => Promise<void>): Promise<CacheEntry> {
