@@ -14,7 +14,8 @@ import type { Config } from '../config/types.js';
 import type { HostConfig } from '../config/types.js';
 import type { Runner } from '../hosts/runner.js';
 import { appendAudit } from '../state/audit.js';
-import { appendLedgerCommand, readLedger, releasesNewestFirst, whoAmI } from '../state/ledger.js';
+import { appendLedgerCommand, parseLedger, readLedgerCommand, releasesNewestFirst, whoAmI } from '../state/ledger.js';
+import { sequence } from '../hosts/command.js';
 import { stateDir } from '../state/paths.js';
 import { pruneReleases } from './prune.js';
 import { expectedImageId, thinArchive } from './archive.js';
@@ -344,9 +345,15 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
 
     async function recordRelease(ssh: Runner): Promise<void> {
       const time = new Date().toISOString();
-      await ssh.run(appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: result.imageId ?? image.imageId, time, user: whoAmI(), bytes: result.bytesSent }));
-      await ssh.run(appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.bytesSent} bytes sent` }));
-      const ledger = releasesNewestFirst(await readLedger(ssh, dir));
+      // Ledger, audit log and the ledger read back for pruning: one round trip.
+      const out = await ssh.run(
+        sequence(`record release ${image.tag} in the ledger and the audit log`, [
+          appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: result.imageId ?? image.imageId, time, user: whoAmI(), bytes: result.bytesSent }),
+          appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.relayedFrom ? `${result.bytesSent} bytes relayed from ${result.relayedFrom}` : `${result.bytesSent} bytes sent`}` }),
+          readLedgerCommand(dir),
+        ]),
+      );
+      const ledger = releasesNewestFirst(parseLedger(out));
       const pruned = await pruneReleases(ssh, config.service, ledger, config.releases.keep);
       result.pruned = pruned.removed;
       if (pruned.skipped) report({ kind: 'warning', host: ssh.name, message: `old releases not pruned: ${pruned.skipped}` });
