@@ -168,7 +168,7 @@ describe('boxship release', () => {
     // Wait until the upload is under way on the host, then kill the receiving end.
     let killed = false;
     for (let i = 0; i < 600 && !killed; i++) {
-      const size = Number((await onHost(host.container, "stat -c %s /root/.boxship/hello/incoming/recv.*/*.z 2>/dev/null | head -1 || true")).trim() || 0);
+      const size = Number((await onHost(host.container, "stat -c %s /root/.boxship/hello/incoming/recv.*/[0-9]* 2>/dev/null | head -1 || true")).trim() || 0);
       if (size > 1_000_000) {
         // The receiving end of the part on the wire.
         await onHost(host.container, 'pkill -x head; true');

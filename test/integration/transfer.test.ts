@@ -178,7 +178,7 @@ describe('relay between hosts', () => {
     // Cut the relayed stream on the second host once part of it has arrived (once: the direct send must go through).
     let killed = false;
     for (let i = 0; i < 900 && !killed; i++) {
-      const size = Number((await onHost(cut.container, 'stat -c %s /root/.boxship/hello/incoming/recv.*/*.z 2>/dev/null | head -1 || true')).trim() || 0);
+      const size = Number((await onHost(cut.container, 'stat -c %s /root/.boxship/hello/incoming/recv.*/[0-9]* 2>/dev/null | head -1 || true')).trim() || 0);
       if (size > 1_000_000) {
         await onHost(cut.container, 'pkill -x head; true');
         killed = true;
