@@ -8,6 +8,10 @@
  * (cache.ts) or from the one streamed `docker save` that compresses it into that cache (supply.ts), and every host
  * that lacks it gets those bytes. A code-only change compresses only its new layer.
  */
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
@@ -96,6 +100,20 @@ export interface ShipOptions {
 /** Below this many (uncompressed) bytes a host lacks, direct sends beat a relay hop. */
 const RELAY_MIN_BYTES = 16 << 20;
 
+/** The layer cache, or, where it cannot be written (a read-only home), one in the temp dir for this run. */
+async function usableCache(report: Report): Promise<LayerCache> {
+  const cache = new LayerCache();
+  try {
+    await mkdir(cache.dir, { recursive: true });
+    await access(cache.dir, constants.W_OK);
+    return cache;
+  } catch (err) {
+    const fallback = new LayerCache(join(tmpdir(), `boxship-layers-${process.getuid?.() ?? 'user'}`));
+    report({ kind: 'warning', message: `cannot use the layer cache ${cache.dir} (${errorMessage(err)}): using ${fallback.dir}; set BOXSHIP_CACHE_DIR to a writable folder to keep compressed layers between releases` });
+    return fallback;
+  }
+}
+
 /** The codec for this release: one for every host, so each layer is compressed once. */
 export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<HostInventory, 'version'>[], haveZstd: boolean): { codec: Codec; why: string } {
   const old = hosts.filter((h) => !loadsZstd(h));
@@ -111,7 +129,7 @@ export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<
 export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   const { config, docker, image, report } = opts;
   const dir = stateDir(config.service);
-  const cache = new LayerCache();
+  const cache = await usableCache(report);
   const started = Date.now();
   const inspected = (await docker.getImage(image.imageId).inspect()) as { RootFS?: { Layers?: string[] }; Os?: string; Architecture?: string; Variant?: string };
   const diffIds = inspected.RootFS?.Layers ?? [];
