@@ -335,7 +335,10 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
                 const now = Date.now();
                 if (now - last < 250) return;
                 last = now;
-                report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond: n / Math.max(0.001, (now - t0) / 1000) });
+                const bytesPerSecond = n / Math.max(0.001, (now - t0) / 1000);
+                report({ kind: 'bytes', host: ssh.name, sent: n, bytesPerSecond });
+                // The relayed hosts get the same bytes as they pass through this one.
+                for (const m of relayTo) report({ kind: 'bytes', host: opts.connections[m]!.host.name, sent: n, bytesPerSecond });
               },
             });
           } catch (err) {
