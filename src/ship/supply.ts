@@ -190,11 +190,12 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     else opts.firstSave?.then((st) => st.destroy(), () => {});
     // Now every host's needs are known (the save waited for them, or we wait here).
     let lacking = (await missingNeeded()).filter((d) => !layers.get(d)!.settled);
-    if (missed.length || lacking.length) {
+    const sizeless = [...sizes.values()].some((sz) => !sz.settled);
+    if (missed.length || lacking.length || sizeless) {
       // A size matched a cached layer but the bytes were another layer, or a cached layer turned out corrupt after
       // the save passed it: one more save, compressing whatever the cache does not validly hold.
       // Sizes still tell cached layers apart, unless a size already misled (then every unknown layer is compressed).
-      await saveOnce(missed.length === 0);
+      await saveOnce(missed.length === 0 && !sizeless && lacking.every((d) => stats.corrupt.includes(d)));
       lacking = (await missingNeeded()).filter((d) => !layers.get(d)!.settled);
       if (lacking.length) throw new BoxshipError(`docker save of ${imageId} did not bring layer ${lacking[0]}`);
     }
@@ -385,15 +386,23 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     }
 
     let skip = false;
+    /** Skipped because its size is a cached layer's: not even hashed (a wrong guess leaves a layer or a size missing,
+     * and one more save, hashing everything, brings it). */
+    let bySize = false;
     if (!gz && skipBySize) {
       const candidates = [...cached.entries()].filter(([, e]) => e.size === size).map(([d]) => d);
       if (candidates.length) {
         const need = await needed.promise;
-        skip = (await Promise.all(candidates.map(async (d) => !need.has(d) || (await verify(d))))).every(Boolean);
+        skip = bySize = (await Promise.all(candidates.map(async (d) => !need.has(d) || (await verify(d))))).every(Boolean);
       }
     }
     if (!skip && (await missingNeeded()).length === 0) skip = true; // no host lacks anything the cache lacks
     const hash = createHash('sha256');
+    if (bySize) {
+      for await (const c of raw) void c;
+      await feeding;
+      return;
+    }
     if (skip) {
       let n = 0;
       for await (const c of raw) {
