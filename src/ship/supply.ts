@@ -255,8 +255,9 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
             small.set(header.name, buf);
             const d = 'sha256:' + createHash('sha256').update(buf).digest('hex');
             if (layers.has(d)) await takeLayer(d, buf.length, [buf]);
-            // The config, known by its digest when it is the image ID (a classic engine's save): ready now.
-            else if (d === imageId && !config.settled) await takeConfig(buf);
+            // The config, known by its digest when it is the image ID (a classic engine's save): ready now. On a
+            // containerd store the image ID names the manifest, which is no config: that one waits for the layout.
+            else if (d === imageId && !config.settled && isConfig(buf)) await takeConfig(buf);
             if (await complete()) return stop();
             return next();
           }
@@ -321,6 +322,14 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       layers.get(d)!.resolve(entry);
     }
   };
+
+  function isConfig(buf: Buffer): boolean {
+    try {
+      return Array.isArray((JSON.parse(buf.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids);
+    } catch {
+      return false;
+    }
+  }
 
   /** The image config from the save: checked against the layers `docker image inspect` lists, cached. */
   async function takeConfig(cfg: Buffer): Promise<void> {
