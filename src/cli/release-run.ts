@@ -37,8 +37,61 @@ export interface ReleaseJson {
   /** Uncompressed size of the whole image (what a plain save | load would send to each host), when known. */
   fullImageBytes?: number;
   hosts: HostShipJson[];
+  /** Where the layers came from: the codec, the cache, what was compressed, the docker save. */
+  transfer?: TransferJson;
   /** The pre_release hook, when one ran. */
   hooks?: HookRun[];
+}
+
+export interface TransferJson {
+  codec: string;
+  cacheDir: string;
+  /** Layers some host lacked that came from the cache (compressed before). */
+  layersFromCache: number;
+  /** Layers compressed in this release, and their bytes before and after. */
+  layersCompressed: number;
+  compressedFrom: number;
+  compressedTo: number;
+  /** Cache entries found corrupt and rebuilt. */
+  corruptCacheEntries: number;
+  /** docker save runs (0 when the cache held all it needed) and their seconds. */
+  saves: number;
+  saveSeconds: number;
+  /** Bytes that left this machine (relayed hosts' bytes did not). */
+  uplinkBytes: number;
+}
+
+export function transferJson(r: ShipSummary): TransferJson | undefined {
+  const t = r.transfer;
+  if (!t) return undefined;
+  return {
+    codec: t.codec,
+    cacheDir: t.cacheDir,
+    layersFromCache: t.fromCache.length,
+    layersCompressed: t.compressed.length,
+    compressedFrom: t.compressed.reduce((a, c) => a + c.size, 0),
+    compressedTo: t.compressed.reduce((a, c) => a + c.bytes, 0),
+    corruptCacheEntries: t.corrupt.length,
+    saves: t.saves,
+    saveSeconds: Math.round(t.saveSeconds * 1000) / 1000,
+    uplinkBytes: r.hosts.filter((h) => !h.relayedFrom).reduce((a, h) => a + h.bytesSent, 0),
+  };
+}
+
+/** One line for people: what came from the cache, what was compressed, what was relayed. */
+export function transferLine(r: ShipSummary): string | undefined {
+  const t = transferJson(r);
+  if (!t) return undefined;
+  const relays = r.hosts.filter((h) => h.relayedFrom).map((h) => `${h.relayedFrom} -> ${h.host}`);
+  return [
+    `layers: ${t.layersFromCache} from the cache, ${t.layersCompressed} compressed (${bytes(t.compressedFrom)} -> ${bytes(t.compressedTo)}, ${t.codec})`,
+    t.saves ? `docker save ${seconds(t.saveSeconds)}` : 'no docker save needed',
+    `${bytes(t.uplinkBytes)} sent from here`,
+    relays.length ? `relayed ${relays.join(', ')}` : undefined,
+    t.corruptCacheEntries ? `${t.corruptCacheEntries} corrupt cache entries rebuilt` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** A host's result as JSON: the error as its message (see src/ship/release.ts for the fields). */
@@ -50,6 +103,7 @@ export function releaseJson(r: ReleaseResult): ReleaseJson {
     imageId: r.built.imageId,
     included: r.built.included,
     fullImageBytes: r.summary.fullImageBytes,
+    ...(r.summary.transfer ? { transfer: transferJson(r.summary) } : {}),
     ...(r.hooks ? { hooks: r.hooks } : {}),
     hosts: r.summary.hosts.map((h) => ({
       host: h.host,
@@ -62,6 +116,10 @@ export function releaseJson(r: ReleaseResult): ReleaseJson {
       bytesReceived: h.bytesReceived,
       layersSent: h.layersSent,
       layersSkipped: h.layersSkipped,
+      ...(h.parts !== undefined ? { parts: h.parts } : {}),
+      ...(h.relayedFrom ? { relayedFrom: h.relayedFrom } : {}),
+      ...(h.relayedTo ? { relayedTo: h.relayedTo } : {}),
+      ...(h.relayFailed ? { relayFailed: h.relayFailed } : {}),
       seconds: h.seconds,
       pruned: h.pruned,
     })),
@@ -88,7 +146,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
       const now = Date.now();
       if (now - (lastBytes.get(e.host) ?? 0) < bytesEvery) return;
       lastBytes.set(e.host, now);
-      hostOutput.get(e.host)?.(`${bytes(e.sent)} sent, ${rate(e.bytesPerSecond)}`);
+      hostOutput.get(e.host)?.(`${bytes(e.sent)}${e.total ? ` of ${bytes(e.total)}` : ''} sent, ${rate(e.bytesPerSecond)}`);
     } else hostOutput.get(e.host)?.(redact(e.message)); // before listr2 wraps it (see eventLine)
   };
 
@@ -129,7 +187,12 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
             connections: ctx.connections!,
             report: onEvent,
             onHostDone: (r) => hostDone.get(r.host)?.(r),
-          }).then((s) => (ctx.summary = s));
+          }).then((s) => {
+            ctx.summary = s;
+            const line = transferLine(s);
+            if (line) task.title = `Shipped ${built.tag}: ${line}`;
+            return s;
+          });
           return task
             .newListr(
               hosts.map((h) => ({
@@ -178,5 +241,7 @@ export function printReleaseProblems(r: ReleaseResult): void {
 
 function describe(r: HostShipResult): string {
   if (r.alreadyPresent) return 'already had the image, tagged it';
-  return `sent ${bytes(r.bytesSent)} (${r.layersSent} layers, ${r.layersSkipped} already there; ${r.store} image store) in ${seconds(r.seconds)}`;
+  const how = r.relayedFrom ? `got ${bytes(r.bytesReceived)} relayed from ${r.relayedFrom}` : `sent ${bytes(r.bytesSent)}`;
+  const relay = r.relayedTo?.length ? `, relayed to ${r.relayedTo.join(', ')}` : r.relayFailed ? ' (relay failed, sent directly)' : '';
+  return `${how} (${r.layersSent} layers, ${r.layersSkipped} already there; ${r.store} image store${relay}) in ${seconds(r.seconds)}`;
 }

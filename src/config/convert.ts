@@ -112,6 +112,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       jump = jumpFromSshConfig(ssh, alias.proxyJump, written.hostname, sshAt);
     }
     const instances = host.instances ?? raw.instances;
+    const relay = host.relay_address !== undefined ? address(host.relay_address) : undefined;
     return {
       name: host.address,
       user,
@@ -121,6 +122,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       knownHosts,
       ...(jump !== undefined ? { jump } : {}),
       instances,
+      ...(relay ? { relayAddress: { user: writtenParts(host.relay_address!).user ? relay.user : user, hostname: relay.hostname, port: writtenParts(host.relay_address!).port ? relay.port : port } } : {}),
     };
   });
   // Two aliases (or an alias and an address) for one server would make two hosts of one.
@@ -214,6 +216,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       backoffHeader: raw.proxy.backoff_header,
     },
     releases: { keep: raw.releases.keep },
+    ship: { compression: raw.ship.compression, relay: raw.ship.relay },
   };
   if (raw.hooks) {
     const argv = (c: string | string[] | undefined) => (c === undefined ? undefined : typeof c === 'string' ? ['sh', '-c', c] : c);

@@ -241,6 +241,9 @@ const hostObject = z
     known_hosts: localPath().optional().describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
     jump: address(JUMP + ' Overrides ssh.jump.').optional(),
     instances: wholeNumber(1, 20).optional().describe('Instances (containers) on this host. Overrides instances.'),
+    relay_address: address(
+      'Where the other hosts reach this one over SSH when they relay layers to it (ship.relay), e.g. its private address deploy@10.0.0.6; default: its address above, with user and port as resolved.',
+    ).optional(),
   })
   .describe('A host with its own settings.');
 
@@ -330,6 +333,24 @@ const swarm = z
   })
   .optional()
   .describe('With backend: swarm, how the service runs on the swarm. Every node of the swarm must be listed in hosts.');
+
+const ship = z
+  .strictObject({
+    compression: z
+      .enum(['auto', 'gzip', 'zstd', 'none'], { error: 'expected auto, gzip, zstd or none' })
+      .default('auto')
+      .describe(
+        'How layers travel: auto (zstd when this machine has the zstd program and every host runs Docker 23 or later, else gzip), gzip, zstd, or none (for a link faster than the codec). Each layer is compressed once and cached.',
+      ),
+    relay: z
+      .enum(['auto', 'off'], { error: 'expected auto or off' })
+      .default('auto')
+      .describe(
+        'auto: when several hosts lack the same layers, send them once to the first host and let it forward them to the next over SSH (each host needs an SSH key, or a forwarded agent, that the next one accepts; see relay_address); a failed hop falls back to a direct send. off: every host gets its own copy.',
+      ),
+  })
+  .prefault({})
+  .describe('How images travel to the hosts.');
 
 /** A hook's command: a string run with `sh -c`, or the words of the command (no shell). */
 function hookCommand(description: string) {
@@ -445,12 +466,13 @@ export const rawConfigSchema = z
       .min(1, { error: 'expected at least one host' })
       // Runs even when some entries are invalid, so a duplicate is reported together with the other problems.
       .superRefine(uniqueHosts, { when: (payload) => Array.isArray(payload.value) })
-      .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances }.'),
+      .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances, relay_address }.'),
     instances: wholeNumber(1, 20).default(1).describe('Instances (containers) of the service per host.'),
     app,
     healthcheck,
     proxy,
     releases,
+    ship,
     hooks,
     accessories,
     swarm,

@@ -16,6 +16,8 @@ export interface HostConfig {
   jump?: { user: string; hostname: string; port: number; name: string };
   /** Instances (containers) of the service on this host. */
   instances: number;
+  /** Where other hosts reach this one when relaying layers to it (default: user, hostname and port above). */
+  relayAddress?: { user: string; hostname: string; port: number };
 }
 
 export interface VolumeConfig {
@@ -120,6 +122,12 @@ export interface Config {
    * service is a Swarm service (src/swarm).
    */
   swarm?: SwarmConfig;
+  ship: {
+    /** auto: zstd where every host loads it and this machine has zstd, else gzip. */
+    compression: 'auto' | 'gzip' | 'zstd' | 'none';
+    /** auto: hosts lacking the same layers forward them to each other; off: a copy per host from here. */
+    relay: 'auto' | 'off';
+  };
   /** Present when boxship.yml has hooks: each one as argv (a string in the file becomes ["sh", "-c", string]). */
   hooks?: {
     preRelease?: string[];

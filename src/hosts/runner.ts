@@ -32,6 +32,8 @@ export interface ExecOptions {
    * report progress instead).
    */
   timeoutMs?: number;
+  /** Forward the deployer's ssh-agent to this command (a relay hop), when the connection uses one. */
+  agentForward?: boolean;
 }
 
 /** Ordinary remote commands (docker run, inspect, rename, a file write) finish in seconds; a minute is a hang. */

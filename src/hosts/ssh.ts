@@ -4,7 +4,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig, type ExecOptions as ExecChannelOptions, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
@@ -70,7 +70,7 @@ export class SshHost implements Runner {
     // confirmation, the output, the exit status and the close from one TCP chunk, and an 'exit' listener attached a
     // tick later would miss the exit status.
     const result = await new Promise<ExecResult>((resolve, reject) => {
-      this.client.exec(toShell(cmd), (err, channel) => {
+      const onChannel = (err: Error | undefined, channel: ClientChannel) => {
         if (err) return reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`));
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
@@ -106,7 +106,10 @@ export class SshHost implements Runner {
           resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
         });
         feedStdin(channel, options.stdin);
-      });
+      };
+      // A relay hop may use the deployer's agent, forwarded for this one command.
+      if (options.agentForward && this.usesAgent) this.client.exec(toShell(cmd), { agentForward: true } as unknown as ExecChannelOptions, onChannel);
+      else this.client.exec(toShell(cmd), onChannel);
     });
     debug(`${this.name} ${cmd.why}: exit ${result.code} in ${Date.now() - started} ms`);
     if (result.code !== 0 && !options.allowFailure) {
@@ -156,11 +159,24 @@ export class SshHost implements Runner {
     return (this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory' }));
   }
 
+  /** The host key this host proved it holds when we connected (checked against known_hosts). */
+  hostKey(): Buffer | undefined {
+    return hostKeys.get(this.client);
+  }
+
+  /** Whether this connection authenticates with an ssh-agent (which a relay hop can then use, forwarded). */
+  get usesAgent(): boolean {
+    return !this.config.identityFile && Boolean(process.env.SSH_AUTH_SOCK);
+  }
+
   close(): void {
     this.client.end();
     this.jump?.end();
   }
 }
+
+/** The host key each connection's server proved it holds (checked against known_hosts). */
+const hostKeys = new WeakMap<Client, Buffer>();
 
 function readKey(file: string, host: string): Buffer {
   try {
@@ -178,8 +194,10 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
   let refusal: BoxshipError | undefined;
   const label = target.name;
   const knownName = knownHostName(target.hostname, target.port);
+  let offered: Buffer | undefined;
 
   const hostVerifier = (blob: Buffer): boolean => {
+    offered = blob;
     const verdict = checkHostKey(known, target.hostname, target.port, blob);
     const fp = fingerprint(blob);
     switch (verdict.status) {
@@ -239,12 +257,18 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     algorithms: { serverHostKey },
   };
   if (host.identityFile) config.privateKey = readKey(host.identityFile, label);
-  else if (process.env.SSH_AUTH_SOCK) config.agent = process.env.SSH_AUTH_SOCK;
+  else if (process.env.SSH_AUTH_SOCK) {
+    config.agent = process.env.SSH_AUTH_SOCK;
+    config.agentForward = true;
+  }
   else throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', { hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key' });
 
   return new Promise((resolve, reject) => {
     const client = new Client();
-    client.once('ready', () => resolve(client));
+    client.once('ready', () => {
+      if (offered) hostKeys.set(client, offered);
+      resolve(client);
+    });
     client.once('error', (err: Error & { level?: string; code?: string }) => {
       client.end();
       if (refusal) return reject(refusal);

@@ -17,6 +17,8 @@ export interface ExampleApp {
 }
 
 export interface ConfigOverrides {
+  /** Service name (default hello). */
+  service?: string;
   hosts?: string[];
   knownHosts?: string;
   instances?: number;
@@ -44,7 +46,7 @@ export function exampleConfigYaml(o: ConfigOverrides = {}): string {
   const hosts = o.hosts ?? HOSTS.map((h) => h.address);
   const pins = o.pins === undefined ? { 'node:20-bookworm-slim': localImageId('node:20-bookworm-slim') } : o.pins;
   const lines = [
-    'service: hello',
+    `service: ${o.service ?? 'hello'}`,
     'build:',
     '  context: .',
     '  target: runtime',

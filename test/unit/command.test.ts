@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { quote, script, toShell } from '../../src/hosts/command.js';
-import { loadAndTag, receive } from '../../src/ship/commands.js';
+import { receiveAndLoad } from '../../src/ship/commands.js';
 import { appendLedgerCommand, parseLedger, releasesNewestFirst } from '../../src/state/ledger.js';
 import { tagsToPrune } from '../../src/ship/prune.js';
 
@@ -19,20 +19,16 @@ describe('remote commands', () => {
     expect(toShell(c)).toBe(`sh -c 'echo "$1"' sh '$(rm -rf /)'`);
   });
 
-  it('receives into a .part file under the state dir', () => {
-    const c = receive('.boxship/hello', 'hello_abc.1234.tar.gz.part');
-    expect(c.argv.slice(-2)).toEqual(['.boxship/hello/incoming', '.boxship/hello/incoming/hello_abc.1234.tar.gz.part']);
-  });
-
-  it('tags only after checking size, checksum and the ID docker images shows, and removes a half-loaded image', () => {
-    const c = loadAndTag('.boxship/hello', 'f.part', { bytes: 10, sha256: 'ab', imageId: 'sha256:cd' }, 'boxship-incoming:hello-1234', 'hello:abc');
+  it('receives, checks each part before loading it, and tags only the image listed with the expected ID', () => {
+    const c = receiveAndLoad('.boxship/hello', 'gzip', 'boxship-incoming:hello-1234', 'hello:abc');
     const body = c.argv[2]!;
-    expect(body.indexOf('sha256sum')).toBeLessThan(body.indexOf('docker load'));
-    expect(body.indexOf('docker load')).toBeLessThan(body.indexOf('docker image ls --no-trunc --format "{{.ID}}" "$incoming"'));
-    expect(body.indexOf('[ "$id" = "$want" ]')).toBeLessThan(body.indexOf('docker tag "$incoming" "$6"'));
-    // Both failure paths (load failed; loaded but not listed with the expected ID) remove the incoming record.
-    expect(body.match(/docker rmi "\$incoming" >\/dev\/null 2>&1 \|\| true/g)).toHaveLength(2);
-    expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming/f.part', '10', 'ab', 'sha256:cd', 'boxship-incoming:hello-1234', 'hello:abc']);
+    expect(body.indexOf('sha256sum')).toBeLessThan(body.indexOf('echo "$f $name" >&3'));
+    expect(body.indexOf('wait "$lp"')).toBeLessThan(body.indexOf('docker image ls --no-trunc --format "{{.ID}}" "$incoming"'));
+    expect(body.indexOf('[ "$id" = "$want" ]')).toBeLessThan(body.indexOf('docker tag "$incoming" "$tag"'));
+    // Every name a part loaded as is removed on the way out, whatever happened.
+    expect(body).toMatch(/trap cleanup EXIT/);
+    expect(body).toMatch(/docker rmi "\$n"/);
+    expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming', 'gzip', 'boxship-incoming:hello-1234', 'hello:abc']);
   });
 });
 

@@ -46,6 +46,7 @@ const defaults = (hosts: Config['hosts']): Config => ({
   healthcheck: { path: '/health', port: 3000, intervalMs: 1000, timeoutMs: 2000, retries: 10 },
   proxy: { image: 'boxship-proxy:caddy-2.6.2', port: 8080, bind: '0.0.0.0', retryAfterSeconds: 5, backoffHeader: 'X-Backoff' },
   releases: { keep: 5 },
+  ship: { compression: 'auto', relay: 'auto' },
 });
 
 describe('valid files', () => {
@@ -167,6 +168,7 @@ describe('valid files', () => {
       healthcheck: { path: '/ready', port: 4000, intervalMs: 500, timeoutMs: 1500, retries: 3 },
       proxy: { image: 'my-proxy:1', port: 80, bind: '127.0.0.1', retryAfterSeconds: 10, backoffHeader: 'X-Slow-Down' },
       releases: { keep: 3 },
+      ship: { compression: 'auto', relay: 'auto' },
     } satisfies Config);
   });
 
@@ -189,7 +191,7 @@ describe('error positions and messages', () => {
     expect(err.exitCode).toBe(ExitCode.needsAction);
     expect(err.message).toBe(`${file}:3:1: helthcheck: unknown key; did you mean "healthcheck"?`);
     expect(err.hint).toBe(
-      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, hooks, accessories, swarm',
+      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, ship, hooks, accessories, swarm',
     );
   });
 

@@ -52,7 +52,7 @@ describe('parseInventory', () => {
 
   it('lists the content store only on a containerd store, as root or through sudo -n', () => {
     const body = inventory().argv[2]!;
-    expect(body).toContain("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'");
+    expect(body).toContain("docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}'");
     expect(body).toContain('case "$d" in *io.containerd.snapshotter*)');
     expect(body).toContain('ctr -n moby content ls -q 2>&1) || out=$(sudo -n ctr -n moby content ls -q 2>&1)');
     expect(toShell(inventory())).toMatch(/^sh -c /);
