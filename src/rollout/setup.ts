@@ -12,6 +12,7 @@ import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PRO
 import {
   applyProxyMode,
   parseProxyState,
+  type ProxyState,
   proxyHostConfigFile,
   proxyHostDir,
   proxyState,
@@ -193,8 +194,23 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, ssh.config.instances, LABEL))]);
   if (settings.changed) await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(settings.state));
   const text = proxyConfigFor(config, ssh.config.instances, settings.state);
-  const changed = currentConfig !== text;
-  if (changed) await ssh.run(writeProxyConfig(hostDir), text);
+  await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service) });
+}
+
+/**
+ * Brings a host's proxy container to the config `text` (both backends): writes the file when it differs, replaces a
+ * container that runs another image, starts a missing or stopped one, reloads a running one whose config changed,
+ * and waits until a proxy that was started or reloaded answers before anything relies on it.
+ */
+export async function reconcileProxy(
+  ctx: DeployContext,
+  ssh: Runner,
+  o: { state: ProxyState; currentConfig: string; text: string; hostDir: string; network: string },
+): Promise<void> {
+  const { config } = ctx;
+  const { state, hostDir } = o;
+  const changed = o.currentConfig !== o.text;
+  if (changed) await ssh.run(writeProxyConfig(hostDir), o.text);
 
   if (state.status !== 'missing' && 'image' in state && state.image !== config.proxy.image) {
     await ssh.run(removeProxy(config.service));
@@ -202,14 +218,13 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   }
   if (state.status === 'missing') {
     ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy on ${config.proxy.bind}:${config.proxy.port}` });
-    await ssh.run(startProxy({ service: config.service, network: names.network(config.service), image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
+    await ssh.run(startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
   } else if (state.status !== 'running') {
     await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
   } else if (changed) {
     ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy config' });
     await ssh.run(reloadProxy(config.service));
   }
-  // A proxy that was just started or reloaded must answer before anything relies on it.
   if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
 }
 

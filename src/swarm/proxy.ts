@@ -14,11 +14,10 @@ import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
 import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, type ProxyMode, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
-import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState, reloadProxy, removeProxy, startProxy, writeProxyConfig } from '../proxy/commands.js';
+import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
 import type { DeployContext } from '../rollout/context.js';
 import { relState } from '../rollout/context.js';
-import { names } from '../rollout/names.js';
-import { ensureProxyImage, makeStateDirs, modeFile, parseMode, waitProxyHealthy, writePrivateFile } from '../rollout/setup.js';
+import { ensureProxyImage, makeStateDirs, modeFile, parseMode, reconcileProxy, writePrivateFile } from '../rollout/setup.js';
 import { readFileCommand } from '../state/jsonl.js';
 import { checkNoLocalNetwork, swarmNames } from './commands.js';
 
@@ -68,22 +67,5 @@ export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: 
   }
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
   await ssh.run(applyProxyMode(hostDir, storedMode));
-  const text = swarmProxyConfigText(config);
-  const changed = currentConfig !== text;
-  if (changed) await ssh.run(writeProxyConfig(hostDir), text);
-
-  if (state.status !== 'missing' && 'image' in state && state.image !== config.proxy.image) {
-    await ssh.run(removeProxy(config.service));
-    state.status = 'missing';
-  }
-  if (state.status === 'missing') {
-    ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy on ${config.proxy.bind}:${config.proxy.port} (network ${network})` });
-    await ssh.run(startProxy({ service: config.service, network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
-  } else if (state.status !== 'running') {
-    await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
-  } else if (changed) {
-    ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy config' });
-    await ssh.run(reloadProxy(config.service));
-  }
-  if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
+  await reconcileProxy(ctx, ssh, { state, currentConfig, text: swarmProxyConfigText(config), hostDir, network });
 }
