@@ -73,7 +73,7 @@ describe('accessories', () => {
     for (const h of HOSTS) {
       // Layer-thin, as a release: the Debian base layer came with the proxy image, only Redis's own layer travels.
       expect(setup.stdout).toContain(`${h.address}: accessory cache: shipping ${REDIS_IMAGE}`);
-      expect(setup.stdout).toMatch(new RegExp(`${h.address.replace(/[.]/g, '\\.')}: sending 1 of 2 layers \\(1 already there, ${h.store} image store\\)`));
+      expect(setup.stdout).toMatch(new RegExp(`${h.address.replace(/[.]/g, '\\.')}: sending 1 of 2 layers \\(1 already there, ${h.store} image store, [^)]+\\)`));
       const [running, labels, alias, restart] = (
         await onHost(h.container, `docker inspect -f '{{.State.Running}}|{{json .Config.Labels}}|{{json (index .NetworkSettings.Networks "boxship-hello").Aliases}}|{{.HostConfig.RestartPolicy.Name}}' hello-cache`)
       ).trim().split('|');
