@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
 import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
-import { names } from '../rollout/names.js';
+import { names, shaOfTag } from '../rollout/names.js';
 
 export const ONE_OFF_LABEL = 'dev.boxship.one-off';
 
@@ -31,7 +31,7 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   if (spec.tty) argv.push('-t');
   argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
-  argv.push('-e', `BOXSHIP_SHA=${spec.tag}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
+  argv.push('-e', `BOXSHIP_SHA=${shaOfTag(spec.tag)}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
   argv.push(...volumeArgs(config, spec.stateDirAbs));
   // The image, then the user's words as they are: "--" is not needed, docker stops parsing options at the image.
   argv.push(names.image(s, spec.tag), ...spec.argv);

@@ -31,3 +31,8 @@ export const names = {
   /** An accessory's container; on the service network it is also reachable as `<name>` (a network alias). */
   accessory: (service: string, name: string) => `${service}-${name}`,
 };
+
+/** The release's git sha, as BOXSHIP_SHA gives it to the app: a tag may carry a -dirty-<hash> suffix. */
+export function shaOfTag(tag: string): string {
+  return tag.slice(0, 40);
+}

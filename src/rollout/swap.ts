@@ -11,7 +11,7 @@ import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from './context.js';
 import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
-import { names } from './names.js';
+import { names, shaOfTag } from './names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 
@@ -25,11 +25,6 @@ export class HealthCheckFailed extends BoxshipError {
       hint: 'the lines above are the app\'s own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)',
     });
   }
-}
-
-/** The release's git sha (a tag may carry a -dirty-<hash> suffix). */
-export function shaOfTag(tag: string): string {
-  return tag.slice(0, 40);
 }
 
 /** The commands of one move, in order, as data. */

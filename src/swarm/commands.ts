@@ -8,7 +8,7 @@
  * (its Raft store, `docker service inspect`), as it does for any service environment.
  */
 import { type Command, command, reading, script } from '../hosts/command.js';
-import { LABEL } from '../rollout/names.js';
+import { LABEL, shaOfTag } from '../rollout/names.js';
 
 /** Names of what the Swarm backend creates. */
 export const swarmNames = {
@@ -118,7 +118,7 @@ export interface ServiceSpec {
   /** `<service>` of boxship.yml: labels, network and upstream alias. */
   service: string;
   image: string;
-  /** The release tag, passed to the app as BOXSHIP_SHA. */
+  /** The release tag; its git sha is passed to the app as BOXSHIP_SHA. */
   tag: string;
   replicas: number;
   constraints: string[];
@@ -152,7 +152,7 @@ const mountSpec = (m: Mount) => `type=bind,source=${m.source},target=${m.target}
 
 /** Env vars boxship sets itself (not from the env file). */
 function releaseEnv(s: ServiceSpec): string[] {
-  return [`BOXSHIP_SHA=${s.tag}`, 'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}'];
+  return [`BOXSHIP_SHA=${shaOfTag(s.tag)}`, 'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}'];
 }
 
 /**

@@ -34,6 +34,13 @@ describe('exec: the one-off container', () => {
     );
   });
 
+  it('gives a dirty release the git sha as BOXSHIP_SHA, as its instances get it, and runs the whole tag', () => {
+    const sha = 'a'.repeat(40);
+    const argv = oneOffRun(config, { tag: `${sha}-dirty-1234abcd`, stateDirAbs: state, argv: [] }).argv;
+    expect(argv).toContain(`BOXSHIP_SHA=${sha}`);
+    expect(argv.at(-1)).toBe(`hello:${sha}-dirty-1234abcd`);
+  });
+
   it('with no command runs the image’s own, and checks the env file first', () => {
     expect(oneOffRun(config, { tag: 'abc', stateDirAbs: state, argv: [] }).argv.at(-1)).toBe('hello:abc');
     expect(toShell(envFileExists(state))).toBe('test -f /root/.boxship/hello/app.env');

@@ -2,17 +2,16 @@
 import type { Command } from 'commander';
 import { accessoryDown, accessoryRestart, accessoryUp, type AccessoryResult, findAccessory } from '../../accessories/run.js';
 import type { AccessoryConfig, Config } from '../../config/types.js';
-import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
+import { selectHosts } from '../../hosts/fleet.js';
 import { DryRunRunner, type Runner } from '../../hosts/runner.js';
-import { formatLine } from '../../logs/lines.js';
 import { listNamedLogSource } from '../../logs/commands.js';
-import { readLogs } from '../../logs/read.js';
 import type { DeployContext } from '../../rollout/context.js';
 import { names } from '../../rollout/names.js';
 import { withLock } from '../../rollout/session.js';
-import { ExitCode, InputError } from '../../util/errors.js';
+import { InputError } from '../../util/errors.js';
+import { printLogs } from '../print-logs.js';
 import { configFrom, type GlobalOptions, localDocker } from '../context.js';
-import { eventLine, withProgress, withSession } from '../fleet-session.js';
+import { withProgress, withSession } from '../fleet-session.js';
 import { printJson } from '../json-output.js';
 import { linesValue, sinceValue } from './logs.js';
 
@@ -97,32 +96,16 @@ async function logs(name: string, opts: LogsOptions, globals: GlobalOptions): Pr
   const hosts = opts.host ? selectHosts(config, opts.host) : hostsOf(config, a);
   const elsewhere = hosts.filter((h) => !a.hosts.includes(h.name));
   if (elsewhere.length) throw new InputError(`accessory ${name} does not run on ${elsewhere.map((h) => h.name).join(', ')}`, { hint: `it runs on: ${a.hosts.join(', ')}` });
-  const conns = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
-  for (const c of conns) if (c.error) process.stderr.write(`error: ${c.error.message}\n`);
   const container = names.accessory(config.service, name);
-  const width = Math.max(...hosts.map((h) => h.name.length)) + 1 + container.length;
-  const stop = new AbortController();
-  const onSigint = () => stop.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    await readLogs({
-      hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])),
-      service: config.service,
-      // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
-      list: (following) => listNamedLogSource(container, !opts.follow && !following),
-      what: `${container} container (run: boxship accessory up ${name})`,
-      follow: opts.follow,
-      since: opts.since,
-      lines: opts.lines === 'all' ? undefined : opts.lines,
-      signal: stop.signal,
-      onLine: (l) => process.stdout.write(formatLine(l, width, opts.timestamps) + '\n'),
-      report: (e) => process.stderr.write(`${e.kind === 'warning' ? 'warning: ' : ''}${eventLine(e)}\n`),
-    });
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    closeAll(conns);
-  }
-  process.exitCode = conns.some((c) => c.error) ? ExitCode.failed : ExitCode.ok;
+  await printLogs(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: container.length }, {
+    service: config.service,
+    // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
+    list: (following) => listNamedLogSource(container, !opts.follow && !following),
+    what: `${container} container (run: boxship accessory up ${name})`,
+    follow: opts.follow,
+    since: opts.since,
+    lines: opts.lines === 'all' ? undefined : opts.lines,
+  });
 }
 
 export function registerAccessory(program: Command): void {

@@ -1,12 +1,9 @@
 /** `boxship logs`: the logs of every instance on every host (and the proxy), merged, each line prefixed. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
-import { formatLine } from '../../logs/lines.js';
-import { readLogs } from '../../logs/read.js';
-import { ExitCode } from '../../util/errors.js';
+import { selectHosts } from '../../hosts/fleet.js';
 import { notOnSwarm } from '../swarm.js';
+import { printLogs } from '../print-logs.js';
 import { configFrom, type GlobalOptions } from '../context.js';
-import { eventLine } from '../fleet-session.js';
 
 interface LogsOptions {
   follow?: boolean;
@@ -56,28 +53,10 @@ Lines look like: <host> <service>-<slot>/<colour> | <text>. Only reads: nothing 
       const config = configFrom(globals);
       notOnSwarm(config, 'boxship logs', `on the manager, run: docker service logs --timestamps ${config.service}`);
       const hosts = selectHosts(config, opts.host);
-      const conns = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
-      for (const c of conns) if (c.error) process.stderr.write(`error: ${c.error.message}\n`);
-      const width = Math.max(...hosts.map((h) => h.name.length)) + 1 + Math.max(config.service.length + 8, 'proxy'.length);
-      const stop = new AbortController();
-      const onSigint = () => stop.abort();
-      process.once('SIGINT', onSigint);
-      try {
-        await readLogs({
-          hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])),
-          service: config.service,
-          proxy: opts.proxy,
-          follow: opts.follow,
-          since: opts.since,
-          lines: opts.lines === 'all' ? undefined : opts.lines,
-          signal: stop.signal,
-          onLine: (l) => process.stdout.write(formatLine(l, width, opts.timestamps) + '\n'),
-          report: (e) => process.stderr.write(`${e.kind === 'warning' ? 'warning: ' : ''}${eventLine(e)}\n`),
-        });
-      } finally {
-        process.removeListener('SIGINT', onSigint);
-        closeAll(conns);
-      }
-      process.exitCode = conns.some((c) => c.error) ? ExitCode.failed : ExitCode.ok;
+      await printLogs(
+        hosts,
+        { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: Math.max(config.service.length + 8, 'proxy'.length) },
+        { service: config.service, proxy: opts.proxy, follow: opts.follow, since: opts.since, lines: opts.lines === 'all' ? undefined : opts.lines },
+      );
     });
 }
