@@ -6,11 +6,10 @@
  * another checkout's hosts are up gets hosts of its own instead of failing on, or wiping, the other's.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { chooseSlot, MAX_SLOT, slot, slotPorts, type MachineView } from './host-slots.js';
-import { REPO, SLOT_FILE, TEST_STATE } from './paths.js';
+import { rememberedSlot, REPO, SLOT_FILE, TEST_STATE } from './paths.js';
 
 const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -39,19 +38,11 @@ async function machineView(ports: number[]): Promise<MachineView> {
 }
 
 async function pickHosts(): Promise<void> {
-  const remembered = (() => {
-    try {
-      return Number(readFileSync(SLOT_FILE, 'utf8').trim());
-    } catch {
-      return undefined;
-    }
-  })();
   const candidatePorts = Array.from({ length: MAX_SLOT + 1 }, (_, i) => slotPorts(slot(i))).flat();
-  const { slot: chosen, skipped } = chooseSlot(REPO, await machineView(candidatePorts), remembered);
+  const { slot: chosen, skipped } = chooseSlot(REPO, await machineView(candidatePorts), rememberedSlot());
   if (skipped.length) console.error(`[test-hosts] ${skipped.join('; ')}: this checkout uses slot ${chosen.index} (${chosen.hosts.join(' ')}, ${chosen.bare})`);
   mkdirSync(TEST_STATE, { recursive: true });
   writeFileSync(SLOT_FILE, `${chosen.index}\n`);
-  writeFileSync(join(TEST_STATE, 'host-specs'), `${chosen.hosts.join(' ')}\n${chosen.bare}\n`);
   process.env.BOXSHIP_TEST_HOSTS = chosen.hosts.join(' ');
   process.env.BOXSHIP_BARE_HOST = chosen.bare;
 }

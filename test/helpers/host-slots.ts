@@ -61,11 +61,14 @@ const parts = (spec: string) => {
 };
 
 /** Every host port the slot publishes (ssh and http of each host). */
-export const slotPorts = (s: Slot) => [...s.hosts, s.bare, ...s.swarm].flatMap((spec) => parts(spec).ports);
+/** Every host SPEC of the slot. */
+const specsOf = (s: Slot) => [...s.hosts, s.bare, ...s.swarm];
+
+export const slotPorts = (s: Slot) => specsOf(s).flatMap((spec) => parts(spec).ports);
 
 /** Why `s` cannot be this checkout's, or undefined when it can. */
 export function conflict(s: Slot, checkout: string, view: MachineView): string | undefined {
-  for (const spec of [...s.hosts, s.bare, ...s.swarm]) {
+  for (const spec of specsOf(s)) {
     const { name, ports } = parts(spec);
     const owner = view.containers.get(`boxship-host-${name}`);
     // An unlabelled host predates the labels; scripts/test-hosts.sh treats it as anyone's, and so do we.

@@ -1,22 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { swarmSpecsFor } from './host-slots.js';
+import { MAX_SLOT, slot, swarmSpecsFor } from './host-slots.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TEST_STATE = join(REPO, '.boxship-test');
 export const TEST_KEY = join(TEST_STATE, 'id_ed25519');
 export const TEST_KNOWN_HOSTS = join(TEST_STATE, 'known_hosts');
 export const BOXSHIP_BIN = join(REPO, 'bin', 'boxship.js');
-/** The slot global-setup.ts picked for this checkout (host-slots.ts) and its SPECs, one line of hosts, one bare. */
+/** The slot global-setup.ts picked for this checkout (host-slots.ts): its index, remembered from run to run. */
 export const SLOT_FILE = join(TEST_STATE, 'host-slot');
-const picked = (() => {
+export function rememberedSlot(): number | undefined {
   try {
-    const [hosts, bare] = readFileSync(join(TEST_STATE, 'host-specs'), 'utf8').split('\n');
-    return hosts && bare ? { hosts, bare } : undefined;
+    const n = Number(readFileSync(SLOT_FILE, 'utf8').trim());
+    return Number.isInteger(n) && n >= 0 && n <= MAX_SLOT ? n : undefined;
   } catch {
     return undefined;
   }
+}
+const picked = (() => {
+  const index = rememberedSlot();
+  return index === undefined ? undefined : slot(index);
 })();
 
 export interface TestHost {
@@ -37,7 +41,7 @@ export interface TestHost {
  * checkout or a helper working in parallel runs on hosts of its own instead of wiping ours. Without it, the tests use
  * the slot global-setup.ts picked for this checkout (the default unless another checkout's hosts hold it).
  */
-export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? picked?.hosts ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
+export const HOST_SPECS = (process.env.BOXSHIP_TEST_HOSTS ?? picked?.hosts.join(' ') ?? 'a:2201:8081 b:2202:8082:ctrd').trim().split(/[\s,]+/);
 
 function parseSpec(spec: string, what: string): TestHost {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+):(\d+)(?::(d20|d26|ctrd|bare))?$/.exec(spec);
