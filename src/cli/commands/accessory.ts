@@ -13,7 +13,7 @@ import { printLogs } from '../print-logs.js';
 import { configFrom, type GlobalOptions, localDocker } from '../context.js';
 import { withProgress, withSession } from '../fleet-session.js';
 import { printJson } from '../json-output.js';
-import { linesValue, sinceValue } from './logs.js';
+import { linesValue, type LogsOptions, sinceValue } from './logs.js';
 
 /** The documented shape of `accessory up|down|restart --json`. */
 export interface AccessoryJson {
@@ -82,15 +82,10 @@ async function change(verb: Verb, name: string, opts: ChangeOptions, globals: Gl
   );
 }
 
-interface LogsOptions {
-  follow?: boolean;
-  host?: string[];
-  since?: string;
-  lines: number | 'all';
-  timestamps?: boolean;
-}
+/** `boxship logs`'s options, less --proxy. */
+type AccessoryLogsOptions = Omit<LogsOptions, 'proxy'>;
 
-async function logs(name: string, opts: LogsOptions, globals: GlobalOptions): Promise<void> {
+async function logs(name: string, opts: AccessoryLogsOptions, globals: GlobalOptions): Promise<void> {
   const config = configFrom(globals);
   const a = findAccessory(config, name);
   const hosts = opts.host ? selectHosts(config, opts.host) : hostsOf(config, a);
@@ -182,5 +177,5 @@ A change in boxship.yml (image, env, cmd…) is applied by boxship accessory up,
     .option('-n, --lines <n>', 'the last N lines (all: everything)', linesValue, 100)
     .option('-t, --timestamps', 'show each line’s time')
     .addHelpText('after', '\nExamples:\n  $ boxship accessory logs db\n  $ boxship accessory logs -f -n 20 db\n\nOnly reads: nothing on the hosts changes.')
-    .action(async (name: string, opts: LogsOptions, cmd: Command) => logs(name, opts, cmd.optsWithGlobals<GlobalOptions>()));
+    .action(async (name: string, opts: AccessoryLogsOptions, cmd: Command) => logs(name, opts, cmd.optsWithGlobals<GlobalOptions>()));
 }

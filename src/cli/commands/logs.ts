@@ -5,7 +5,7 @@ import { notOnSwarm } from '../swarm.js';
 import { printLogs } from '../print-logs.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 
-interface LogsOptions {
+export interface LogsOptions {
   follow?: boolean;
   host?: string[];
   since?: string;
