@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { makeExampleApp, type ExampleApp } from '../test/helpers/example.js';
 import { type LoadStats, startLoad } from '../test/helpers/load.js';
 import { HOSTS, HOST_SPECS, REPO } from '../test/helpers/paths.js';
-import { boxship, wipeHost } from '../test/helpers/run.js';
+import { timedBoxship, wipeHost } from '../test/helpers/run.js';
 
 const INSTANCES = 2;
 const DRAIN_SECONDS = 10;
@@ -20,16 +20,9 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ports = HOSTS.map((h) => h.httpPort);
 
-async function run(dir: string, args: string[]): Promise<number> {
-  const t0 = Date.now();
-  const r = await boxship(args, { cwd: dir });
-  if (r.code !== 0) throw new Error(`boxship ${args.join(' ')} exited ${r.code}:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
-  return (Date.now() - t0) / 1000;
-}
-
 async function release(app: ExampleApp, version: string): Promise<void> {
   app.bumpVersion(version);
-  await run(app.dir, ['release']);
+  await timedBoxship(app.dir, ['release']);
 }
 
 /**
@@ -40,10 +33,10 @@ async function timedRolloutAndRollback(app: ExampleApp, label: string): Promise<
   const load = startLoad(ports, { clients: 2, maxSeconds: 300, pauseMs: 20, post: true });
   const started = Date.now();
   await sleep(1000);
-  const rollout = await run(app.dir, ['rollout']);
+  const rollout = await timedBoxship(app.dir, ['rollout']);
   log(`${label} rollout: ${rollout}s`);
   await sleep(1000);
-  const rollback = await run(app.dir, ['rollback']);
+  const rollback = await timedBoxship(app.dir, ['rollback']);
   log(`${label} rollback: ${rollback}s`);
   await sleep(1000);
   const stats = await load.stop();
@@ -57,8 +50,8 @@ async function main(): Promise<void> {
   const app = makeExampleApp(join(REPO, '.boxship-test'));
   app.writeConfig({ instances: INSTANCES });
   app.commit('bench: two instances per host');
-  await run(app.dir, ['release']);
-  await run(app.dir, ['rollout']);
+  await timedBoxship(app.dir, ['release']);
+  await timedBoxship(app.dir, ['rollout']);
   await release(app, 'bench-2');
   log(`v1 serves on ${HOSTS.length} hosts x ${INSTANCES} instances; v2 is shipped. Machine load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
 
@@ -67,9 +60,9 @@ async function main(): Promise<void> {
   // Maintenance on and off under keep-alive load: neither may close a client connection.
   const mload = startLoad(ports, { clients: 2, maxSeconds: 120, pauseMs: 20 });
   await sleep(1000);
-  await run(app.dir, ['maintenance', 'on', '--retry-after', '5', '--message', 'bench maintenance']);
+  await timedBoxship(app.dir, ['maintenance', 'on', '--retry-after', '5', '--message', 'bench maintenance']);
   await sleep(1000);
-  await run(app.dir, ['maintenance', 'off']);
+  await timedBoxship(app.dir, ['maintenance', 'off']);
   await sleep(1000);
   const m = await mload.stop();
   log(`maintenance on/off: ${JSON.stringify({ ...m, failures: m.failures.slice(0, 5) })}`);
@@ -77,7 +70,7 @@ async function main(): Promise<void> {
   // The draining app: the env reaches instances started from now on, so first a release that starts them all.
   app.writeConfig({ instances: INSTANCES, appYaml: ['  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "' + DRAIN_SECONDS + '" }'] });
   await release(app, 'bench-drain-1');
-  await run(app.dir, ['rollout']);
+  await timedBoxship(app.dir, ['rollout']);
   await release(app, 'bench-drain-2');
   log(`every instance now drains for ${DRAIN_SECONDS}s on SIGTERM`);
   const drain = await timedRolloutAndRollback(app, 'drain');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { makeExampleApp, type ExampleApp } from '../test/helpers/example.js';
 import { startLoad } from '../test/helpers/load.js';
 import { REPO, SWARM_HOSTS, type TestHost } from '../test/helpers/paths.js';
-import { boxship, onHost } from '../test/helpers/run.js';
+import { timedBoxship, onHost } from '../test/helpers/run.js';
 import { makeSwarm, takeSwarmApart } from '../test/helpers/swarm.js';
 
 const REPLICAS = 4;
@@ -20,13 +20,6 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const [manager] = SWARM_HOSTS;
 const ports = SWARM_HOSTS.map((h) => h.httpPort);
-
-async function run(dir: string, args: string[]): Promise<number> {
-  const t0 = Date.now();
-  const r = await boxship(args, { cwd: dir });
-  if (r.code !== 0) throw new Error(`boxship ${args.join(' ')} exited ${r.code}:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
-  return (Date.now() - t0) / 1000;
-}
 
 /** Bytes of every release a node's ledger records (each boxship transfer appends one entry with its byte count). */
 async function ledgerBytes(h: TestHost): Promise<number> {
@@ -50,7 +43,7 @@ function watchLoads(h: TestHost): { stop(): Promise<number> } {
 
 async function release(app: ExampleApp, version: string): Promise<void> {
   app.bumpVersion(version);
-  await run(app.dir, ['release']);
+  await timedBoxship(app.dir, ['release']);
 }
 
 async function main(): Promise<void> {
@@ -61,7 +54,7 @@ async function main(): Promise<void> {
     app.writeConfig({ hosts: SWARM_HOSTS.map((h) => h.address), extraYaml: `backend: swarm\nswarm:\n  manager: ${manager.address}\n  replicas: ${REPLICAS}` });
     app.commit('bench: a two-node swarm, four replicas');
     await release(app, 'swarm-1');
-    await run(app.dir, ['rollout']);
+    await timedBoxship(app.dir, ['rollout']);
     await release(app, 'swarm-2');
     log(`v1 serves on ${REPLICAS} tasks over ${SWARM_HOSTS.length} nodes; v2 is shipped. Machine load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
 
@@ -69,13 +62,13 @@ async function main(): Promise<void> {
     const load = startLoad(ports, { clients: 2, maxSeconds: 300, maxRequests: 100_000, pauseMs: 20, post: true });
     const started = Date.now();
     await sleep(1000);
-    const rollout = await run(app.dir, ['rollout']);
+    const rollout = await timedBoxship(app.dir, ['rollout']);
     log(`rollout: ${rollout}s`);
     await sleep(1000);
     const bytesBefore = await Promise.all(SWARM_HOSTS.map(ledgerBytes));
     const watchers = SWARM_HOSTS.map(watchLoads);
     await sleep(300);
-    const rollback = await run(app.dir, ['rollback']);
+    const rollback = await timedBoxship(app.dir, ['rollback']);
     log(`rollback: ${rollback}s`);
     const loads = (await Promise.all(watchers.map((w) => w.stop()))).reduce((a, b) => a + b, 0);
     const bytesAfter = await Promise.all(SWARM_HOSTS.map(ledgerBytes));

@@ -6,6 +6,7 @@
  *   the first HTTP client the image has: curl, wget, node or python3;
  * - else none: Swarm can only wait for the container to be running, which boxship says plainly.
  */
+import type { Config } from '../config/types.js';
 import { quote } from '../hosts/command.js';
 
 export type HealthTool = 'curl' | 'wget' | 'node' | 'python3';
@@ -16,13 +17,8 @@ export type HealthGate =
   | { kind: 'derived'; tool: HealthTool; command: string }
   | { kind: 'running' };
 
-export interface HealthSettings {
-  path: string;
-  port: number;
-  intervalMs: number;
-  timeoutMs: number;
-  retries: number;
-}
+/** The health check boxship.yml asks for (path, port, interval, timeout, retries). */
+export type HealthSettings = Config['healthcheck'];
 
 /** `docker image inspect --format '{{json .Config.Healthcheck}}'` -> the image's check, if it has a real one. */
 export function imageHealthcheck(text: string): string[] | undefined {

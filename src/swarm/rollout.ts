@@ -38,7 +38,7 @@ import {
   type TaskRow,
   updateService,
 } from './commands.js';
-import { chooseGate, describeGate, type HealthGate, type HealthSettings, healthFlags, imageHealthcheck, monitorSeconds } from './health.js';
+import { chooseGate, describeGate, type HealthGate, healthFlags, imageHealthcheck, monitorSeconds } from './health.js';
 import type { Member, SwarmSession } from './session.js';
 
 export type SwarmOutcome =
@@ -51,10 +51,6 @@ export interface SwarmRequest {
   kind: 'rollout' | 'rollback';
   /** N tasks of the target in a canary service beside the service's. */
   canary?: number;
-}
-
-export function healthSettings(config: Config): HealthSettings {
-  return { path: config.healthcheck.path, port: config.healthcheck.port, intervalMs: config.healthcheck.intervalMs, timeoutMs: config.healthcheck.timeoutMs, retries: config.healthcheck.retries };
 }
 
 /** The releases present on every node that must hold them, and what served (the manager's deploy history). */
@@ -94,9 +90,9 @@ export async function prepareManager(session: SwarmSession): Promise<void> {
 /** Which health check gates the update, from what the image on a node that holds it offers. */
 export async function decideGate(config: Config, holder: Runner, image: string): Promise<HealthGate> {
   const own = imageHealthcheck(await holder.run(imageHealthcheckOf(image)));
-  if (own) return chooseGate(own, undefined, healthSettings(config));
+  if (own) return chooseGate(own, undefined, config.healthcheck);
   const tools = await holder.exec(probeTools(image), { allowFailure: true, timeoutMs: 60_000 });
-  return chooseGate(undefined, tools.code === 0 ? tools.stdout : undefined, healthSettings(config));
+  return chooseGate(undefined, tools.code === 0 ? tools.stdout : undefined, config.healthcheck);
 }
 
 function envKeys(config: Config): string[] {
@@ -107,7 +103,7 @@ function envKeys(config: Config): string[] {
 }
 
 export function serviceSpec(config: Config, name: string, tag: string, replicas: number, gate: HealthGate, home: string): ServiceSpec {
-  const h = healthSettings(config);
+  const h = config.healthcheck;
   return {
     name,
     service: config.service,
@@ -124,7 +120,7 @@ export function serviceSpec(config: Config, name: string, tag: string, replicas:
 
 /** Seconds one task may take to be replaced: start and health budget, the monitor window, the old one's stop. */
 export function taskBudgetSeconds(config: Config, gate: HealthGate): number {
-  const h = healthSettings(config);
+  const h = config.healthcheck;
   return Math.ceil((h.retries * h.intervalMs + h.timeoutMs) / 1000) + monitorSeconds(gate, h) + config.app.drainSeconds + config.app.stopTimeoutSeconds + 15;
 }
 

@@ -22,6 +22,14 @@ export function boxship(args: string[], opts: { cwd: string; env?: Record<string
 }
 
 /** The JSON document a `--json` command printed (listr2's plain renderer may print lines before it). */
+/** Runs boxship and returns its wall time in seconds; throws with its output if it fails (the benches' step). */
+export async function timedBoxship(dir: string, args: string[]): Promise<number> {
+  const t0 = Date.now();
+  const r = await boxship(args, { cwd: dir });
+  if (r.code !== 0) throw new Error(`boxship ${args.join(' ')} exited ${r.code}:\n${r.stdout.slice(-2000)}\n${r.stderr}`);
+  return (Date.now() - t0) / 1000;
+}
+
 export function jsonOutput<T>(r: RunResult): T {
   const start = r.stdout.search(/^[[{]/m);
   if (start < 0) throw new Error(`no JSON in output (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
