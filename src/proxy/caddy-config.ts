@@ -1,5 +1,7 @@
 /**
- * The Caddy (2.6.2) JSON config of the per-host proxy, as a pure function of the service settings.
+ * The Caddy (2.6.2) JSON config of the per-host proxy's router, as a pure function of the service settings. The
+ * router sits behind the edge (edge-config.ts), which holds the client connections, so the rare reload this config
+ * needs (a change of app.port or of the health check) closes no client connection.
  *
  * The config never changes during a release: in Caddy every config change is a full reload, and a reload resets some
  * client keep-alive connections. So each instance slot n has two fixed upstream names, the Docker network aliases
@@ -41,8 +43,26 @@ export const CADDY_CONFIG_PATH = `${CADDY_CONFIG_DIR}/caddy.json`;
 export const PROXY_HEALTH_PATH = '/__boxship/health';
 /** Caddy's admin API: loopback inside the proxy container only, never published. */
 export const PROXY_ADMIN_LISTEN = 'localhost:2019';
-/** Port the proxy listens on inside its container; the configured proxy.port is published onto it. */
+/** Port the proxy (its edge: edge-config.ts) listens on inside its container; proxy.port is published onto it. */
 export const PROXY_CONTAINER_PORT = 80;
+/**
+ * Where this config's Caddy, the router, listens inside the container: a unix socket, reached only through the edge.
+ * Not loopback TCP: Caddy (2.6.2 and 2.11) rebinds a TCP listener on reload with SO_REUSEPORT and closes the old
+ * socket, and a connection still queued on the old one is reset (measured: a few 503s per 17 reloads under load);
+ * a unix socket is handed to the new config as a dup of the same socket, so no queued connection is lost.
+ */
+export const ROUTER_LISTEN = 'unix//tmp/boxship-router.sock';
+/**
+ * The router's reverse proxies pass on the X-Forwarded-* headers the edge set, i.e. what the real client sent and
+ * from where: a request over a unix socket has no remote IP, so Caddy would drop them (and with a TCP hop the app
+ * would see the edge, 127.0.0.1, as its client). Header ops run after Caddy's own X-Forwarded-* handling (checked
+ * on 2.6.2), so `set` wins. The edge does not trust clients' X-Forwarded-* headers, so they cannot be forged.
+ */
+export const FORWARDED_FROM_EDGE = {
+  request: {
+    set: Object.fromEntries(['X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host'].map((h) => [h, [`{http.request.header.${h}}`]])),
+  },
+};
 
 /** Active health checks run at least this often, whatever healthcheck.interval says: it bounds how fast a swap is noticed. */
 export const MAX_HEALTH_INTERVAL_MS = 1000;
@@ -141,7 +161,7 @@ export function escapePlaceholders(text: string): string {
 const ACCEPTS_JSON = { header_regexp: { Accept: { pattern: '(?i)json' } } };
 
 /** 503 responses: JSON when the client's Accept header mentions json, plain text otherwise. */
-function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Record<string, unknown>, text: string): CaddyRoute[] {
+export function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Record<string, unknown>, text: string): CaddyRoute[] {
   const s = String(retryAfterSeconds);
   const headers = (type: string) => ({ 'Content-Type': [type], 'Retry-After': [s], [backoffHeader]: [s], 'Cache-Control': ['no-store'] });
   return [
@@ -204,6 +224,7 @@ function reverseProxy(input: CaddyConfigInput, names: string[]): Record<string, 
     // checks on, one such request takes the live instance out for fail_duration and every non-GET request in that
     // window is answered 503 at once (measured: thousands of 503s per swap under POST load, 0 to ~16 without).
     ...(input.activeHealth === false ? {} : { health_checks: { active } }),
+    headers: FORWARDED_FROM_EDGE,
     transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS) },
   };
 }
@@ -286,7 +307,7 @@ export function caddyConfig(input: CaddyConfigInput, trafficHandler?: Record<str
       http: {
         servers: {
           boxship: {
-            listen: [`:${PROXY_CONTAINER_PORT}`],
+            listen: [ROUTER_LISTEN],
             automatic_https: { disable: true },
             routes,
             errors,

@@ -1,7 +1,10 @@
 /**
  * Remote commands for the per-host proxy container, as data (see hosts/command.ts).
  *
- * The host folder holding caddy.json is mounted read-only at /etc/boxship: the folder, not the file, so that the
+ * The container runs two Caddy processes (edge-config.ts): the edge on port 80, and the router that caddy.json
+ * configures, on loopback behind it; a small sh supervisor (PROXY_SUPERVISOR) is its main process.
+ *
+ * The host folder holding caddy.json and edge.json is mounted read-only at /etc/boxship: the folder, not the file, so that the
  * atomic rename done by writeProxyConfig is seen inside the container (a bind-mounted file keeps pointing at the old
  * inode). Inside the proxy container boxship only ever runs `caddy ...` and `wget -q -O <file> -T <s> <url>`, which
  * work in boxship-proxy (Debian, GNU wget) and in the stock caddy:2 image (alpine, busybox wget) alike.
@@ -19,6 +22,7 @@ import {
   PROXY_CONTAINER_PORT,
   maintenanceFiles,
 } from './caddy-config.js';
+import { EDGE_ADMIN_LISTEN, EDGE_CHOICE_FILE, EDGE_CONFIG_FILES, PROXY_LAYOUT, PROXY_LAYOUT_LABEL } from './edge-config.js';
 
 export function proxyContainerName(service: string): string {
   return `${service}-proxy`;
@@ -39,6 +43,20 @@ export function proxyHostConfigFile(hostDir: string): string {
  */
 export function writeProxyConfig(hostDir: string): Command {
   return script('write the proxy config', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', proxyHostConfigFile(hostDir));
+}
+
+/**
+ * Writes one of the edge's config files (EDGE_CONFIG_FILES) on the host (stdin) when it differs from the file there;
+ * prints `changed` when it wrote, so the caller reloads the edge only then (the edge changes only with
+ * proxy.retry_after or proxy.backoff_header).
+ */
+export function writeEdgeConfig(hostDir: string, file: string): Command {
+  return script(
+    `write the proxy edge config ${file}`,
+    'mkdir -p "$1" && cat > "$1/$2.tmp" && if cmp -s "$1/$2.tmp" "$1/$2"; then rm -f "$1/$2.tmp"; else mv "$1/$2.tmp" "$1/$2" && echo changed; fi',
+    hostDir,
+    file,
+  );
 }
 
 /**
@@ -118,7 +136,25 @@ export function publishSpec(bind: string, port: number, containerPort: number = 
 }
 
 /**
- * Starts the proxy container. The config file must already be on the host. docker run needs an absolute folder for a
+ * The proxy container's main process: picks the edge config its Caddy reads (edge-config.ts EdgeSyntax: the Debian
+ * build says `2.6.2`, official builds `v2.11.4 h1:...`), starts the router, then the edge, and stops both
+ * (gracefully: each finishes the requests it has) on SIGTERM. If either exits on its own the container exits non-zero, so that Docker's restart
+ * policy brings back both: a container must never go on running half a proxy. POSIX sh, so it runs in
+ * boxship-proxy (Debian dash) and in caddy:2 (alpine busybox) alike; `sleep & wait` lets the trap run at once.
+ */
+export const PROXY_SUPERVISOR = [
+  `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.6']};; *) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.7+']};; esac`,
+  `echo "$e" > ${EDGE_CHOICE_FILE}`,
+  `caddy run --config ${CADDY_CONFIG_PATH} & router=$!`,
+  'caddy run --config "$e" & edge=$!',
+  "trap 'kill -TERM $edge $router 2>/dev/null; wait; exit 0' TERM INT",
+  'while kill -0 $edge 2>/dev/null && kill -0 $router 2>/dev/null; do sleep 1 & wait $!; done',
+  'echo "boxship proxy: a caddy process exited; stopping the container so that Docker restarts both" >&2',
+  'kill -TERM $edge $router 2>/dev/null; wait; exit 1',
+].join('\n');
+
+/**
+ * Starts the proxy container. Both config files must already be on the host. docker run needs an absolute folder for a
  * bind mount (a relative one would be taken for a volume name), so the folder is resolved on the host first.
  * `--pull never`: the image is shipped (or pulled explicitly by ensureProxyImage) beforehand; a run must never turn
  * into a registry lookup.
@@ -129,13 +165,14 @@ export function startProxy(o: StartProxyOptions): Command {
     [
       'set -e',
       'dir=$(cd "$1" && pwd -P)',
-      `exec docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" "$5" caddy run --config ${CADDY_CONFIG_PATH}`,
+      `exec docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped --label ${PROXY_LAYOUT_LABEL}=${PROXY_LAYOUT} -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" --entrypoint /bin/sh "$5" -c "$6"`,
     ].join('\n'),
     o.hostDir,
     proxyContainerName(o.service),
     o.network,
     publishSpec(o.bind, o.port),
     o.image,
+    PROXY_SUPERVISOR,
   );
 }
 
@@ -146,6 +183,14 @@ export function startProxy(o: StartProxyOptions): Command {
  */
 export function reloadProxy(service: string): Command {
   return command('reload the proxy config', 'docker', 'exec', proxyContainerName(service), 'caddy', 'reload', '--config', CADDY_CONFIG_PATH);
+}
+
+/** Makes the edge load its config file (after writeEdgeConfig said `changed`): through the edge's own admin address. */
+export function reloadEdge(service: string): Command {
+  return command(
+    'reload the proxy edge config',
+    'docker', 'exec', proxyContainerName(service), 'sh', '-c', `caddy reload --config "$(cat ${EDGE_CHOICE_FILE})" --address ${EDGE_ADMIN_LISTEN}`,
+  );
 }
 
 /** Whole seconds for wget -T, at least 1. */
@@ -198,22 +243,30 @@ export function parseUpstreams(text: string): UpstreamCounters[] {
     .sort((a, b) => a.address.localeCompare(b.address));
 }
 
-/** Prints `<status> <image>` of the proxy container (status as docker reports it, e.g. running, exited), or `missing`. */
+/**
+ * Prints `<status> <image> <layout>` of the proxy container (status as docker reports it, e.g. running, exited; layout
+ * its PROXY_LAYOUT_LABEL, `<no value>` on a container from an older boxship), or `missing`.
+ */
 export function proxyState(service: string): Command {
   return reading(script(
     'check the proxy container',
-    `docker container inspect --format '{{.State.Status}} {{.Config.Image}}' "$1" 2>/dev/null || echo missing`,
+    `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${PROXY_LAYOUT_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
     proxyContainerName(service),
   ));
 }
 
-export type ProxyState = { status: 'missing' } | { status: string; image: string };
+export type ProxyState = { status: 'missing' } | { status: string; image: string; layout: string };
 
 export function parseProxyState(text: string): ProxyState {
   const line = text.trim();
   if (line === '' || line === 'missing') return { status: 'missing' };
-  const [status = '', image = ''] = line.split(/\s+/, 2);
-  return { status, image };
+  const [, status = '', image = '', rest = ''] = /^(\S+)\s*(\S*)\s*(.*)$/.exec(line) ?? [];
+  return { status, image, layout: rest === '<no value>' ? '' : rest };
+}
+
+/** Whether a running proxy container was started with this boxship's process layout (else it is replaced). */
+export function currentLayout(state: ProxyState): boolean {
+  return state.status === 'missing' || ('layout' in state && state.layout === PROXY_LAYOUT);
 }
 
 /** Removes the proxy container if there is one (e.g. before starting it again with another image or port). */

@@ -11,17 +11,21 @@ import { DryRunRunner, type Runner } from '../hosts/runner.js';
 import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
 import {
   applyProxyMode,
+  currentLayout,
   parseProxyState,
   type ProxyState,
   proxyHostConfigFile,
   proxyHostDir,
   proxyState,
+  reloadEdge,
   reloadProxy,
   removeProxy,
   startProxy,
   syncLiveColours,
+  writeEdgeConfig,
   writeProxyConfig,
 } from '../proxy/commands.js';
+import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../proxy/edge-config.js';
 import { shipSupportImage } from '../ship/release.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
@@ -210,9 +214,11 @@ export async function reconcileProxy(
   const { config } = ctx;
   const { state, hostDir } = o;
   const changed = o.currentConfig !== o.text;
-  if (changed) await ssh.run(writeProxyConfig(hostDir), o.text);
+  const [edgeChanged] = await Promise.all([writeEdgeConfigs(config, ssh, hostDir), changed ? ssh.run(writeProxyConfig(hostDir), o.text) : undefined]);
 
-  if (state.status !== 'missing' && 'image' in state && state.image !== config.proxy.image) {
+  // Another image, or a container from a boxship whose proxy had no edge (one Caddy on port 80): replaced.
+  if (state.status !== 'missing' && (('image' in state && state.image !== config.proxy.image) || !currentLayout(state))) {
+    if (!currentLayout(state)) ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
   }
@@ -221,11 +227,26 @@ export async function reconcileProxy(
     await ssh.run(startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
   } else if (state.status !== 'running') {
     await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
-  } else if (changed) {
-    ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy config' });
-    await ssh.run(reloadProxy(config.service));
+  } else {
+    if (edgeChanged) {
+      ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy edge (proxy.retry_after or proxy.backoff_header changed)' });
+      await ssh.run(reloadEdge(config.service));
+    }
+    if (changed) {
+      ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy router config (the edge keeps every client connection)' });
+      await ssh.run(reloadProxy(config.service));
+    }
   }
-  if (state.status !== 'running' || changed) await ssh.run(waitProxyHealthy(config.service));
+  if (state.status !== 'running' || changed || edgeChanged) await ssh.run(waitProxyHealthy(config.service));
+}
+
+/** Writes the edge's config files (one per Caddy syntax); true when either changed. */
+async function writeEdgeConfigs(config: Config, ssh: Runner, hostDir: string): Promise<boolean> {
+  const input = { retryAfterSeconds: config.proxy.retryAfterSeconds, backoffHeader: config.proxy.backoffHeader };
+  const changed = await Promise.all(
+    (Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]).map((syntax) => ssh.run(writeEdgeConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax))),
+  );
+  return changed.some((out) => out.trim() === 'changed');
 }
 
 /** What a rollback needs of a host: its proxy up (a rollback never changes settings, so nothing else is prepared). */

@@ -13,7 +13,7 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
-import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, type ProxyMode, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
+import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, FORWARDED_FROM_EDGE, type ProxyMode, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
 import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
 import type { DeployContext } from '../rollout/context.js';
 import { relState } from '../rollout/context.js';
@@ -35,6 +35,7 @@ export function swarmTrafficHandler(service: string, appPort: number): Record<st
       try_duration: duration(TRY_DURATION_MS),
       try_interval: duration(TRY_INTERVAL_MS),
     },
+    headers: FORWARDED_FROM_EDGE,
     transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS) },
   };
 }

@@ -17,7 +17,19 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/hosts/command.js';
 import { caddyConfigText, type CaddyConfigInput, type Colour, PROXY_HEALTH_PATH, upstreamName } from '../../src/proxy/caddy-config.js';
-import { applyProxyMode, parseUpstreams, probeUpstream, proxyContainerName, proxyUpstreams, setLiveColour, startProxy, writeProxyConfig } from '../../src/proxy/commands.js';
+import {
+  applyProxyMode,
+  parseUpstreams,
+  probeUpstream,
+  proxyContainerName,
+  proxyUpstreams,
+  reloadProxy,
+  setLiveColour,
+  startProxy,
+  writeEdgeConfig,
+  writeProxyConfig,
+} from '../../src/proxy/commands.js';
+import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../../src/proxy/edge-config.js';
 import { REPO } from '../helpers/paths.js';
 
 const execFileP = promisify(execFile);
@@ -46,6 +58,7 @@ const http = require('http');
 let draining = false, closed = false;
 const server = http.createServer((req, res) => {
   if (closed) res.setHeader('connection', 'close');
+  if (req.url === '/xff') { res.end(JSON.stringify([req.headers['x-forwarded-for'], req.headers['x-forwarded-proto'], req.headers['x-forwarded-host']])); return; }
   if (req.url === '/health') { res.writeHead(draining ? 503 : 200, { 'content-type': 'text/plain' }); res.end(draining ? 'draining' : 'ok'); return; }
   req.resume();
   req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(process.env.NAME + '\\n'); });
@@ -103,8 +116,9 @@ function configInput(): CaddyConfigInput {
   return { service: SERVICE, instances: 1, appPort: 3000, healthPath: '/health', healthIntervalMs: 500, healthTimeoutMs: 2000, retryAfterSeconds: 7, backoffHeader: 'X-Backoff' };
 }
 
-async function writeConfig(): Promise<void> {
-  await run(writeProxyConfig(hostDir), caddyConfigText(configInput()));
+async function writeConfig(input: CaddyConfigInput = configInput()): Promise<void> {
+  await run(writeProxyConfig(hostDir), caddyConfigText(input));
+  for (const syntax of Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]) await run(writeEdgeConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax));
 }
 
 /** What the hand-over does first: the slot's traffic goes to `colour` from the next request on. */
@@ -257,6 +271,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (process.env.PROXY_LOGS) console.log(await execFileP(DOCKER, ['logs', PROXY], { encoding: 'utf8' }).then((r) => r.stdout + r.stderr, String));
   for (const c of containers) await docker('rm', '-f', c).catch(() => undefined);
   await docker('network', 'rm', NETWORK).catch(() => undefined);
   if (hostDir) rmSync(join(hostDir, '..'), { recursive: true, force: true });
@@ -294,6 +309,35 @@ describe(`proxy (${IMAGE}) with real containers`, () => {
     expect(ups.map((u) => u.address)).toEqual([`${BLUE}:3000`, `${GREEN}:3000`]);
     const raw = JSON.parse(await run(proxyUpstreams(SERVICE))) as Record<string, unknown>[];
     expect(Object.keys(raw[0]!).sort()).toEqual(['address', 'fails', 'num_requests']);
+  });
+
+  it('loses no keep-alive client request across router reloads (config changes) under GET and POST load', async () => {
+    // A config change (here the health interval) is a full reload of the router; the edge in front keeps every client
+    // connection (edge-config.ts). One Caddy alone lost ~3 requests per reload under this kind of load.
+    const reloads = 16;
+    const stats = await underLoad(async () => {
+      for (let i = 0; i < reloads; i++) {
+        await writeConfig({ ...configInput(), healthIntervalMs: i % 2 === 0 ? 600 : 500 });
+        await run(reloadProxy(SERVICE));
+        await sleep(100 + (i % 4) * 60);
+      }
+      await writeConfig();
+      await run(reloadProxy(SERVICE));
+    }, { tailMs: 500, capMs: 40_000 });
+    console.log(`${reloads + 1} router reloads under keep-alive load:`, JSON.stringify(stats));
+    expect(stats.posts).toBeGreaterThan(20);
+    expect(stats.failures).toEqual([]);
+    // Rarely (about one run in five, 1 to 3 answers) a request is answered the designed 503 + Retry-After while the
+    // router swaps configs; never a reset, a 502 or a cut answer.
+    expect(Object.keys(stats.non200).filter((s) => s !== '503')).toEqual([]);
+    expect(stats.non200['503'] ?? 0).toBeLessThanOrEqual(Math.ceil(stats.requests / 1000));
+    // Every answer whole: a body cut between the edge and the router shows up as an empty name.
+    expect(stats.servedBy).toEqual({ blue: stats.ok });
+    // The app sees the client's address (as the edge saw it), not the edge's, and the X-Forwarded-* headers it sent.
+    const [xff, proto, host] = JSON.parse((await get('/xff')).body) as string[];
+    expect(xff).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(xff).not.toBe('127.0.0.1');
+    expect([proto, host]).toEqual(['http', `127.0.0.1:${port}`]);
   });
 
   it('swaps blue -> green under keep-alive GET and POST load with no failed request', async () => {

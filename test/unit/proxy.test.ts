@@ -18,6 +18,8 @@ import {
 } from '../../src/proxy/caddy-config.js';
 import {
   applyProxyMode,
+  currentLayout,
+  PROXY_SUPERVISOR,
   parseProxyState,
   setLiveColour,
   syncLiveColours,
@@ -86,9 +88,9 @@ describe('caddy config: serving', () => {
     expect(CADDY_CONFIG_PATH).toBe('/etc/boxship/caddy.json');
   });
 
-  it('listens on :80 only, without automatic HTTPS', () => {
+  it('listens on the router socket only (the edge holds :80), without automatic HTTPS', () => {
     const s = server(base);
-    expect(s.listen).toEqual([':80']);
+    expect(s.listen).toEqual(['unix//tmp/boxship-router.sock']);
     expect(s.automatic_https).toEqual({ disable: true });
   });
 
@@ -255,10 +257,12 @@ describe('proxy commands', () => {
 
   it('starts the proxy with the config folder mounted read-only and only the proxy port published', () => {
     const c = startProxy({ service: 'hello', network: 'hello', image: 'boxship-proxy:caddy-2.6.2', bind: '127.0.0.1', port: 8080, hostDir: '.boxship/hello/proxy' });
-    expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2']);
+    expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2', PROXY_SUPERVISOR]);
     const body = c.argv[2]!;
     expect(body).toContain('dir=$(cd "$1" && pwd -P)');
-    expect(body).toContain('docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped -p "$4" -v "$dir:/etc/boxship:ro" "$5" caddy run --config /etc/boxship/caddy.json');
+    expect(body).toContain(
+      'docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped --label dev.boxship.proxy-layout=edge+router -p "$4" -v "$dir:/etc/boxship:ro" --entrypoint /bin/sh "$5" -c "$6"',
+    );
     expect(body).not.toContain('2019');
     expect(publishSpec('::', 80)).toBe('[::]:80:80');
   });
@@ -306,6 +310,12 @@ describe('proxy commands', () => {
       { address: 'hello-1-green:3000', numRequests: 0, fails: 0 },
     ]);
     expect(parseProxyState('missing\n')).toEqual({ status: 'missing' });
-    expect(parseProxyState('running boxship-proxy:caddy-2.6.2\n')).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2' });
+    expect(parseProxyState('running boxship-proxy:caddy-2.6.2 edge+router\n')).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2', layout: 'edge+router' });
+    // A container started by a boxship without the edge has no layout label: it is replaced, not reloaded.
+    const old = parseProxyState('running boxship-proxy:caddy-2.6.2 <no value>\n');
+    expect(old).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2', layout: '' });
+    expect(currentLayout(old)).toBe(false);
+    expect(currentLayout(parseProxyState('exited caddy:2 edge+router'))).toBe(true);
+    expect(currentLayout(parseProxyState('missing'))).toBe(true);
   });
 });

@@ -20,6 +20,7 @@ import {
 import { chooseGate, describeGate, healthCommand, healthFlags, imageHealthcheck, monitorSeconds, type HealthSettings } from '../../src/swarm/health.js';
 import { matchesConstraints, matchNodes, parseEngineSwarm, parseNodes, schedulable, shipTargets, type SwarmNode } from '../../src/swarm/nodes.js';
 import { swarmProxyConfigText, swarmTrafficHandler } from '../../src/swarm/proxy.js';
+import { FORWARDED_FROM_EDGE } from '../../src/proxy/caddy-config.js';
 import { judgeMembership } from '../../src/swarm/session.js';
 
 const node = (over: Partial<SwarmNode> & { id: string; hostname: string }): SwarmNode => ({
@@ -264,6 +265,7 @@ describe('swarm proxy config', () => {
       handler: 'reverse_proxy',
       dynamic_upstreams: { source: 'a', name: 'hello-upstream', port: '3000', refresh: '1s' },
       load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '3s', try_interval: '50ms' },
+      headers: FORWARDED_FROM_EDGE,
       transport: { protocol: 'http', dial_timeout: '500ms' },
     });
   });
