@@ -95,6 +95,8 @@ function run(cmd: Command, stdin?: string): Promise<string> {
     child.stderr.on('data', (c) => (err += c));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd.why}: exit ${code}: ${err}`))));
+    // A command that reads no stdin may exit before the write: that EPIPE is not its failure (its exit code says).
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
 }
