@@ -25,7 +25,7 @@ import { pruneReleases } from './prune.js';
 import { expectedImageId, thinArchive } from './archive.js';
 import { cacheLimits, type Codec, LayerCache } from './cache.js';
 import { inventory, relayProbe, tagImage } from './commands.js';
-import { zstdAvailable } from './compress.js';
+import { compressorName, zstdAvailable } from './compress.js';
 import { type HostInventory, loadsZstd, parseInventory } from './inventory.js';
 import { planLayers } from './layers.js';
 import { checkPlatform, type ImagePlatform } from './platform.js';
@@ -78,6 +78,8 @@ export interface ShipSummary {
 
 export type TransferSummary = SupplyStats & {
   codec: Codec;
+  /** What made the layers compressed in this release (compress.ts compressorName). */
+  compressor: ReturnType<typeof compressorName>;
   /** Why that codec. */
   codecReason: string;
   cacheDir: string;
@@ -386,7 +388,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   let transfer: TransferSummary | undefined;
   if (supply) {
     await supply.done().catch(() => {});
-    transfer = { codec, codecReason: why, cacheDir: cache.dir, ...supply.stats };
+    transfer = { codec, compressor: compressorName(codec), codecReason: why, cacheDir: cache.dir, ...supply.stats };
     // Keep the cache bounded; never a reason for a release to fail.
     await cache.prune(cacheLimits()).catch(() => {});
   }
