@@ -21,7 +21,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExampleApp, type ExampleApp } from '../test/helpers/example.js';
 import { REPO, TEST_KEY, TEST_KNOWN_HOSTS, TEST_STATE } from '../test/helpers/paths.js';
@@ -39,7 +39,10 @@ const ALL = [HOST, CTRD, ...EXTRA];
 /** The bench's own network, so shaping its bridge touches no other checkout's hosts. */
 const NETWORK = `boxship-bench-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}`;
 const CACHE = join(TEST_STATE, 'bench-cache');
-const ENV = { BOXSHIP_CACHE_DIR: CACHE };
+/** BENCH_TRACE=<dir>: each boxship release's stderr, with BOXSHIP_DEBUG's timed trace, kept as <dir>/release-<n>.log. */
+const TRACE = process.env.BENCH_TRACE;
+let traced = 0;
+const ENV = { BOXSHIP_CACHE_DIR: CACHE, ...(TRACE ? { BOXSHIP_DEBUG: '1' } : {}) };
 
 interface HostJson {
   host: string;
@@ -95,6 +98,7 @@ async function plainFleet(image: string, list: BenchHost[], gzip: boolean): Prom
 /** boxship release; the seconds are the slowest host's (hosts ship in parallel, timed from the start of shipping). */
 async function boxshipRelease(dir: string): Promise<{ tag: string; bytes: number; seconds: number; out: ReleaseJson }> {
   const r = await boxship(['release', '--json'], { cwd: dir, env: ENV });
+  if (TRACE) writeFileSync(join(TRACE, `release-${++traced}.log`), r.stderr);
   if (r.code !== 0) throw new Error(`boxship release failed:\n${r.stderr}`);
   const out = jsonOutput<ReleaseJson>(r);
   for (const h of out.hosts) {

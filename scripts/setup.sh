@@ -5,7 +5,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(docker.io openssh-client debootstrap caddy iptables ca-certificates git)
+# isal: ISA-L's igzip, which boxship uses (when present) to compress gzip layers, ~6x faster than zlib.
+APT_PACKAGES=(docker.io openssh-client debootstrap caddy iptables ca-certificates git isal)
 DOCKERD_LOG=/var/log/dockerd.log
 export DEBIAN_FRONTEND=noninteractive
 

@@ -45,6 +45,8 @@ export interface ReleaseJson {
 
 export interface TransferJson {
   codec: string;
+  /** What made the codec's layers here: igzip or zlib for gzip, zstd, none. */
+  compressor: string;
   cacheDir: string;
   /** Layers some host lacked that came from the cache (compressed before). */
   layersFromCache: number;
@@ -66,6 +68,7 @@ export function transferJson(r: ShipSummary): TransferJson | undefined {
   if (!t) return undefined;
   return {
     codec: t.codec,
+    compressor: t.compressor,
     cacheDir: t.cacheDir,
     layersFromCache: t.fromCache.length,
     layersCompressed: t.compressed.length,
@@ -84,7 +87,7 @@ export function transferLine(r: ShipSummary): string | undefined {
   if (!t) return undefined;
   const relays = r.hosts.filter((h) => h.relayedFrom).map((h) => `${h.relayedFrom} -> ${h.host}`);
   return [
-    `layers: ${t.layersFromCache} from the cache, ${t.layersCompressed} compressed (${bytes(t.compressedFrom)} -> ${bytes(t.compressedTo)}, ${t.codec})`,
+    `layers: ${t.layersFromCache} from the cache, ${t.layersCompressed} compressed (${bytes(t.compressedFrom)} -> ${bytes(t.compressedTo)}, ${t.codec}${t.compressor !== t.codec ? ` by ${t.compressor}` : ''})`,
     t.saves ? `docker save ${seconds(t.saveSeconds)}` : 'no docker save needed',
     `${bytes(t.uplinkBytes)} sent from here`,
     relays.length ? `relayed ${relays.join(', ')}` : undefined,

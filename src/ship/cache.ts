@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -119,19 +119,15 @@ export class LayerCache {
     let bytes = 0;
     // Reserve the header's room: a fixed-width line, padded with spaces before its newline.
     await fh.write(Buffer.alloc(HEADER_PAD, 0x20), 0, HEADER_PAD, 0);
-    let pos = HEADER_PAD;
-    let chain = Promise.resolve();
+    const out = blockWriter(fh, HEADER_PAD);
     return {
       write: (chunk: Buffer) => {
         hash.update(chunk);
         bytes += chunk.length;
-        const at = pos;
-        pos += chunk.length;
-        chain = chain.then(() => fh.write(chunk, 0, chunk.length, at).then(() => {}));
-        return chain;
+        return out.write(chunk);
       },
       commit: async (size: number, as?: string) => {
-        await chain;
+        await out.flush();
         const k = as ?? key;
         if (!k) throw new Error('a cache entry needs a key');
         const final = this.path(codec, k);
@@ -145,7 +141,7 @@ export class LayerCache {
         return { codec, key: k, size, bytes, sha256, file: final, offset: HEADER_PAD };
       },
       abort: async () => {
-        await chain.catch(() => {});
+        await out.flush().catch(() => {});
         await fh.close().catch(() => {});
         await rm(tmp, { force: true });
       },
@@ -185,6 +181,52 @@ export class LayerCache {
 }
 
 const HEADER_PAD = 512;
+
+/** Writes are gathered into blocks of this size, and a writer waits for the disk only past this many pending bytes. */
+const BLOCK = 1 << 20;
+const MAX_PENDING = 8 << 20;
+
+/**
+ * Appends to a file from `start` in 1 MiB blocks, one write in flight after another, and makes its caller wait only
+ * when 8 MiB are pending: a `docker save` arrives in 16-64 KiB chunks, and waiting for each chunk's own write held
+ * the save's reader up on the disk's round trips (a 205 MB image with ship.compression none, on 2 cores: its layers
+ * were cached in 2.7-3.3 s, now 1.5-2.3 s). A failed write fails the next write() or flush().
+ */
+function blockWriter(fh: FileHandle, start: number): { write(chunk: Buffer): Promise<void>; flush(): Promise<void> } {
+  let pos = start;
+  let gathered: Buffer[] = [];
+  let gatheredBytes = 0;
+  let pending = 0;
+  let chain = Promise.resolve();
+  let failed: Error | undefined;
+  const send = () => {
+    if (!gatheredBytes) return;
+    const block = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered);
+    const at = pos;
+    pos += block.length;
+    pending += block.length;
+    gathered = [];
+    gatheredBytes = 0;
+    chain = chain.then(async () => {
+      await fh.write(block, 0, block.length, at);
+      pending -= block.length;
+    });
+    chain.catch((e: Error) => (failed = e));
+  };
+  return {
+    write(chunk) {
+      gathered.push(chunk);
+      gatheredBytes += chunk.length;
+      if (gatheredBytes >= BLOCK) send();
+      if (failed) return Promise.reject(failed);
+      return pending > MAX_PENDING ? chain : Promise.resolve();
+    },
+    flush() {
+      send();
+      return chain;
+    },
+  };
+}
 
 export interface CacheWriter {
   write(chunk: Buffer): Promise<void>;

@@ -63,7 +63,8 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
       'cleanup() {',
       '  rc=$?; exec 3>&- 2>/dev/null',
       '  [ -z "$lp" ] || wait "$lp" 2>/dev/null || true',
-      '  if [ -f "$tmp/names" ]; then while read -r n; do docker rmi "$n" >/dev/null 2>&1 || true; done < "$tmp/names"; fi',
+      // One docker call for every name (each costs a CLI start, on a host loading in parallel with others).
+      '  [ ! -s "$tmp/names" ] || xargs docker rmi < "$tmp/names" >/dev/null 2>&1 || true',
       '  rm -rf "$tmp"; exit "$rc"',
       '}',
       'trap cleanup EXIT',

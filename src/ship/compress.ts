@@ -3,35 +3,42 @@
  * multi-member gzip stream (RFC 1952) and a multi-frame zstd stream decompress to the concatenation of their parts,
  * so a host's upload is put together from members compressed once, at different times, for different hosts.
  *
- * - gzip (every Docker loads it): level 1, the input cut into 4 MiB pieces compressed as separate members on libuv's
- *   thread pool, so every core works on one layer; the cost is a few hundred bytes per piece.
+ * - gzip (every Docker loads it): ISA-L's `igzip` when the deployer has it (Debian package `isal`), one process per
+ *   layer streaming; else zlib level 1, the input cut into 4 MiB pieces compressed as separate members on libuv's
+ *   thread pool, so every core works on one layer (the cost is a few hundred bytes per piece). Either makes valid
+ *   gzip members, so a cache entry made by one concatenates with tar headers made by the other.
  * - zstd (Docker 23+ loads it; Docker 20.10 does not): the local `zstd` program, multi-threaded.
  * - none: the bytes as they are (a link faster than the codec).
  * Small pieces (tar headers, manifests) are compressed in-process: zlib for gzip, a raw-block frame for zstd.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, gzipSync } from 'node:zlib';
 import type { Codec } from './cache.js';
+import { hasProgram, programCompressor } from './program.js';
 
 const gzipAsync = promisify(gzipCb);
 
 export const GZIP_LEVEL = 1;
+/**
+ * igzip's level, measured on a 205 MB `docker save` (2 cores): -1 82.0 MB in 0.38 s, -2 80.8 MB in 0.41 s, -3 79.5 MB
+ * in 0.57 s (zlib -1 in pieces: 79.6 MB in 2.4 s). -3 costs 0.2 s of one core more than -1 and sends 2.5 MB less
+ * (0.2 s per copy on a 100 Mbit/s uplink); a layer is compressed once, then every release takes it from the cache.
+ */
+export const IGZIP_LEVEL = 3;
 export const ZSTD_LEVEL = 3;
 const PIECE = 4 << 20;
 
-let zstdFound: boolean | undefined;
 /** Whether the deployer has the zstd program (checked once). */
-export function zstdAvailable(): boolean {
-  if (zstdFound === undefined) {
-    try {
-      zstdFound = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
-    } catch {
-      zstdFound = false;
-    }
-  }
-  return zstdFound;
+export const zstdAvailable = (): boolean => hasProgram('zstd');
+
+/** Whether the deployer has ISA-L's igzip (Debian package `isal`), which then makes every gzip layer (checked once). */
+export const igzipAvailable = (): boolean => hasProgram('igzip');
+
+/** What compresses layers of this codec on this machine (for the release summary). */
+export function compressorName(codec: Codec): 'igzip' | 'zlib' | 'zstd' | 'none' {
+  if (codec === 'gzip') return igzipAvailable() ? 'igzip' : 'zlib';
+  return codec;
 }
 
 /** A compressor fed chunk by chunk; `sink` gets the compressed bytes in order. */
@@ -44,7 +51,7 @@ export interface Compressor {
 }
 
 export function compressor(codec: Codec, sink: (chunk: Buffer) => Promise<void> | void): Compressor {
-  if (codec === 'gzip') return gzipCompressor(sink);
+  if (codec === 'gzip') return igzipAvailable() ? igzipCompressor(sink) : zlibGzipCompressor(sink);
   if (codec === 'zstd') return zstdCompressor(sink);
   return {
     write: async (c) => void (await sink(c)),
@@ -53,7 +60,7 @@ export function compressor(codec: Codec, sink: (chunk: Buffer) => Promise<void> 
   };
 }
 
-function gzipCompressor(sink: (chunk: Buffer) => Promise<void> | void): Compressor {
+export function zlibGzipCompressor(sink: (chunk: Buffer) => Promise<void> | void): Compressor {
   const inFlight: Promise<Buffer>[] = [];
   const max = Math.max(2, availableParallelism() + 1);
   let pending: Buffer[] = [];
@@ -109,56 +116,11 @@ function gzipCompressor(sink: (chunk: Buffer) => Promise<void> | void): Compress
 }
 
 function zstdCompressor(sink: (chunk: Buffer) => Promise<void> | void): Compressor {
-  const child = spawn('zstd', ['-q', '-c', `-${ZSTD_LEVEL}`, `-T${availableParallelism()}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  let sinking = Promise.resolve();
-  let failed: Error | undefined;
-  child.stdout.on('data', (c: Buffer) => {
-    child.stdout.pause();
-    sinking = sinking
-      .then(() => sink(c))
-      .then(
-        () => void child.stdout.resume(),
-        (e: Error) => {
-          failed = e;
-          child.kill();
-        },
-      );
-  });
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(failed ?? new Error(`zstd exited ${code}: ${err.trim()}`))));
-  });
-  exited.catch(() => {});
-  child.stdin.on('error', () => {});
-  return {
-    write(chunk) {
-      if (failed) return Promise.reject(failed);
-      return new Promise((resolve, reject) => {
-        const ok = child.stdin.write(chunk);
-        if (ok) resolve();
-        else {
-          const onDrain = () => {
-            child.removeListener('close', onClose);
-            resolve();
-          };
-          const onClose = () => reject(failed ?? new Error(`zstd ended early: ${err.trim()}`));
-          child.stdin.once('drain', onDrain);
-          child.once('close', onClose);
-        }
-      });
-    },
-    async end() {
-      child.stdin.end();
-      await exited;
-      await sinking;
-      if (failed) throw failed;
-    },
-    abort() {
-      child.kill();
-    },
-  };
+  return programCompressor('zstd', ['-q', '-c', `-${ZSTD_LEVEL}`, `-T${availableParallelism()}`], sink);
+}
+
+export function igzipCompressor(sink: (chunk: Buffer) => Promise<void> | void): Compressor {
+  return programCompressor('igzip', ['-q', '-c', `-${IGZIP_LEVEL}`], sink);
 }
 
 /** A small piece (tar headers, config, manifests) as one member of the codec, compressed in-process. */

@@ -25,7 +25,7 @@ import { pruneReleases } from './prune.js';
 import { expectedImageId, thinArchive } from './archive.js';
 import { cacheLimits, type Codec, LayerCache } from './cache.js';
 import { inventory, relayProbe, tagImage } from './commands.js';
-import { zstdAvailable } from './compress.js';
+import { compressorName, zstdAvailable } from './compress.js';
 import { type HostInventory, loadsZstd, parseInventory } from './inventory.js';
 import { planLayers } from './layers.js';
 import { checkPlatform, type ImagePlatform } from './platform.js';
@@ -78,6 +78,8 @@ export interface ShipSummary {
 
 export type TransferSummary = SupplyStats & {
   codec: Codec;
+  /** What made the layers compressed in this release (compress.ts compressorName). */
+  compressor: ReturnType<typeof compressorName>;
   /** Why that codec. */
   codecReason: string;
   cacheDir: string;
@@ -142,6 +144,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     firstSave = docker.getImage(image.imageId).get() as unknown as Promise<Readable>;
     firstSave.catch(() => {});
   }
+  const probe = relayProbes(opts);
   // Every host's inventory, in parallel; the codec and what to compress follow from all of them.
   const inventories = opts.connections.map((conn) => {
     if (!conn.ssh) return Promise.reject(conn.error ?? new Error('not connected'));
@@ -219,9 +222,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
         const members = chains.get(head) ?? [];
         const missing = plans[head]!.missing.map((i) => diffIds[i]!);
         if (!(await reaches(missing, RELAY_MIN_BYTES))) return [];
-        const ssh = opts.connections[head]!.ssh!;
-        const targets = members.map(relayTarget);
-        const out = await ssh.run(relayProbe(targets)).catch((e: Error) => members.map((m) => `fail h${m} ${e.message}`).join('\n'));
+        const out = await probe(head, members);
         return members.filter((m) => {
           const line = out.split('\n').find((l) => l.split(' ')[1] === `h${m}`) ?? `fail h${m} no answer`;
           if (line.startsWith('ok ')) return true;
@@ -255,12 +256,6 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
             },
           );
     });
-  const relayTarget = (m: number): RelayTarget => {
-    const h = opts.connections[m]!.host;
-    const a = h.relayAddress ?? { user: h.user, hostname: h.hostname, port: h.port };
-    const key = (opts.connections[m]!.ssh as unknown as { hostKey(): Buffer }).hostKey();
-    return { label: `h${m}`, dest: `${a.user}@${a.hostname}`, port: a.port, knownHostsLine: knownHostsLine(a.hostname, a.port, key) };
-  };
 
   const shipOne = async (conn: ShipConnection, k: number): Promise<HostShipResult> => {
     const result: HostShipResult = { host: conn.host.name, ok: false, bytesSent: 0, bytesReceived: 0, layersSent: 0, layersSkipped: 0, seconds: 0, pruned: [] };
@@ -318,7 +313,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           let last = 0;
           const t0 = Date.now();
           const relayTo = members.length ? await decide(k) : [];
-          const targets = relayTo.map(relayTarget);
+          const targets = relayTo.map((m) => relayTarget(opts.connections, m));
           const relayNote = targets.length ? `, relaying to ${relayTo.map((m) => opts.connections[m]!.host.name).join(', ')}` : '';
           if (targets.length) report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers${relayNote}` });
           let sent;
@@ -386,12 +381,41 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   let transfer: TransferSummary | undefined;
   if (supply) {
     await supply.done().catch(() => {});
-    transfer = { codec, codecReason: why, cacheDir: cache.dir, ...supply.stats };
+    transfer = { codec, compressor: compressorName(codec), codecReason: why, cacheDir: cache.dir, ...supply.stats };
     // Keep the cache bounded; never a reason for a release to fail.
     await cache.prune(cacheLimits()).catch(() => {});
   }
   const full = supply?.stats.saveBytes ?? (supply ? (await Promise.all(diffIds.map((d) => supply!.size(d).catch(() => 0)))).reduce((a, b) => a + b, 0) : undefined);
   return { hosts, fullImageBytes: full, transfer };
+}
+
+/** A host a relay head forwards to, as the head reaches it (its relay_address) under the key the deployer checked. */
+function relayTarget(connections: ShipConnection[], m: number): RelayTarget {
+  const h = connections[m]!.host;
+  const a = h.relayAddress ?? { user: h.user, hostname: h.hostname, port: h.port };
+  const key = (connections[m]!.ssh as unknown as { hostKey(): Buffer }).hostKey();
+  return { label: `h${m}`, dest: `${a.user}@${a.hostname}`, port: a.port, knownHostsLine: knownHostsLine(a.hostname, a.port, key) };
+}
+
+/**
+ * Whether a relay head reaches its members over SSH (commands.ts relayProbe), asked once per head. With ship.relay
+ * auto and two or more live hosts, the first of them (the head of any chain it is in: chains are in host order) asks
+ * about all the others at once, beside the inventories, so a relay waits for one round trip less (0.4 s of a 4-host
+ * first release measured here); it is an SSH session on that host, whose answer goes unused when nothing is relayed.
+ */
+function relayProbes(opts: ShipOptions): (head: number, members: number[]) => Promise<string> {
+  const asked = new Map<number, { members: number[]; out: Promise<string> }>();
+  const ask = (head: number, members: number[]): Promise<string> => {
+    const known = asked.get(head);
+    if (known && members.every((m) => known.members.includes(m))) return known.out;
+    const targets = members.map((m) => relayTarget(opts.connections, m));
+    const out = opts.connections[head]!.ssh!.run(relayProbe(targets)).catch((e: Error) => members.map((m) => `fail h${m} ${e.message}`).join('\n'));
+    asked.set(head, { members, out });
+    return out;
+  };
+  const live = opts.connections.flatMap((c, k) => (c.ssh && !c.ssh.dryRun && 'hostKey' in c.ssh && (c.ssh as { hostKey(): Buffer | undefined }).hostKey() ? [k] : []));
+  if (opts.config.ship.relay === 'auto' && live.length >= 2) void ask(live[0]!, live.slice(1));
+  return ask;
 }
 
 /**

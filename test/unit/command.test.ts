@@ -27,7 +27,7 @@ describe('remote commands', () => {
     expect(body.indexOf('[ "$id" = "$want" ]')).toBeLessThan(body.indexOf('docker tag "$incoming" "$tag"'));
     // Every name a part loaded as is removed on the way out, whatever happened.
     expect(body).toMatch(/trap cleanup EXIT/);
-    expect(body).toMatch(/docker rmi "\$n"/);
+    expect(body).toMatch(/xargs docker rmi < "\$tmp\/names"/);
     expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming', 'gzip', 'boxship-incoming:hello-1234', 'hello:abc']);
   });
 });
