@@ -161,7 +161,7 @@ export function escapePlaceholders(text: string): string {
 const ACCEPTS_JSON = { header_regexp: { Accept: { pattern: '(?i)json' } } };
 
 /** 503 responses: JSON when the client's Accept header mentions json, plain text otherwise. */
-export function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Record<string, unknown>, text: string): CaddyRoute[] {
+function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Record<string, unknown>, text: string): CaddyRoute[] {
   const s = String(retryAfterSeconds);
   const headers = (type: string) => ({ 'Content-Type': [type], 'Retry-After': [s], [backoffHeader]: [s], 'Cache-Control': ['no-store'] });
   return [
@@ -297,20 +297,30 @@ function maintenanceRoute(input: CaddyConfigInput): CaddyRoute {
 export function caddyConfig(input: CaddyConfigInput, trafficHandler?: Record<string, unknown>): CaddyJson {
   check(input);
   const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input), { handle: [trafficHandler ?? traffic(input)], terminal: true }];
-  const errors = {
-    routes: unavailable(input.retryAfterSeconds, input.backoffHeader, { error: 'service unavailable', retry_after: input.retryAfterSeconds }, 'service unavailable'),
-  };
+  return caddyServerConfig({ adminListen: PROXY_ADMIN_LISTEN, name: 'boxship', listen: ROUTER_LISTEN, routes }, input);
+}
+
+/**
+ * A whole Caddy config around one HTTP server, as both of the proxy's processes run it (the router here, the edge in
+ * edge-config.ts): admin on loopback, not persisted, WARN logs, no automatic HTTPS, and the 503 + Retry-After +
+ * back-off answers whenever a handler fails.
+ */
+export function caddyServerConfig(
+  server: { adminListen: string; name: string; listen: string; routes: CaddyRoute[] },
+  answers: Pick<CaddyConfigInput, 'retryAfterSeconds' | 'backoffHeader'>,
+): CaddyJson {
+  const { retryAfterSeconds, backoffHeader } = answers;
   return {
-    admin: { listen: PROXY_ADMIN_LISTEN, config: { persist: false } },
+    admin: { listen: server.adminListen, config: { persist: false } },
     logging: { logs: { default: { level: 'WARN' } } },
     apps: {
       http: {
         servers: {
-          boxship: {
-            listen: [ROUTER_LISTEN],
+          [server.name]: {
+            listen: [server.listen],
             automatic_https: { disable: true },
-            routes,
-            errors,
+            routes: server.routes,
+            errors: { routes: unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable') },
           },
         },
       },

@@ -33,30 +33,17 @@ export function proxyHostDir(stateDir: string): string {
   return `${stateDir}/proxy`;
 }
 
-export function proxyHostConfigFile(hostDir: string): string {
-  return `${hostDir}/caddy.json`;
+/** A config file in the proxy dir: the router's caddy.json by default, or one of the edge's (EDGE_CONFIG_FILES). */
+export function proxyHostConfigFile(hostDir: string, file = 'caddy.json'): string {
+  return `${hostDir}/${file}`;
 }
 
 /**
- * Writes the proxy config on the host atomically; run it with the config text (caddyConfigText) on stdin. The
- * running proxy does not see the new file until reloadProxy.
+ * Writes a proxy config file on the host atomically; run it with the config text (caddyConfigText, edgeConfigText)
+ * on stdin. The running proxy does not see the new file until reloadProxy (router) or reloadEdge (edge).
  */
-export function writeProxyConfig(hostDir: string): Command {
-  return script('write the proxy config', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', proxyHostConfigFile(hostDir));
-}
-
-/**
- * Writes one of the edge's config files (EDGE_CONFIG_FILES) on the host (stdin) when it differs from the file there;
- * prints `changed` when it wrote, so the caller reloads the edge only then (the edge changes only with
- * proxy.retry_after or proxy.backoff_header).
- */
-export function writeEdgeConfig(hostDir: string, file: string): Command {
-  return script(
-    `write the proxy edge config ${file}`,
-    'mkdir -p "$1" && cat > "$1/$2.tmp" && if cmp -s "$1/$2.tmp" "$1/$2"; then rm -f "$1/$2.tmp"; else mv "$1/$2.tmp" "$1/$2" && echo changed; fi',
-    hostDir,
-    file,
-  );
+export function writeProxyConfig(hostDir: string, file?: string): Command {
+  return script(file ? `write the proxy config ${file}` : 'write the proxy config', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', proxyHostConfigFile(hostDir, file));
 }
 
 /**
@@ -185,7 +172,7 @@ export function reloadProxy(service: string): Command {
   return command('reload the proxy config', 'docker', 'exec', proxyContainerName(service), 'caddy', 'reload', '--config', CADDY_CONFIG_PATH);
 }
 
-/** Makes the edge load its config file (after writeEdgeConfig said `changed`): through the edge's own admin address. */
+/** Makes the edge load its config file (after it was rewritten): through the edge's own admin address. */
 export function reloadEdge(service: string): Command {
   return command(
     'reload the proxy edge config',

@@ -16,14 +16,15 @@
  * proxy.retry_after or proxy.backoff_header change; then it is reloaded through its own admin address.
  */
 import {
+  type CaddyConfigInput,
   type CaddyJson,
+  caddyServerConfig,
   DIAL_TIMEOUT_MS,
   PROXY_CONTAINER_PORT,
   ROUTER_LISTEN,
   TRY_DURATION_MS,
   TRY_INTERVAL_MS,
   duration,
-  unavailable,
 } from './caddy-config.js';
 
 /**
@@ -46,10 +47,8 @@ export const EDGE_BUFFERED_BODY_DIGITS = 5;
 export const PROXY_LAYOUT_LABEL = 'dev.boxship.proxy-layout';
 export const PROXY_LAYOUT = 'edge+router';
 
-export interface EdgeConfigInput {
-  retryAfterSeconds: number;
-  backoffHeader: string;
-}
+/** The edge depends only on how its 503 answers look. */
+export type EdgeConfigInput = Pick<CaddyConfigInput, 'retryAfterSeconds' | 'backoffHeader'>;
 
 function toRouter(opts: { buffered?: EdgeSyntax }): Record<string, unknown> {
   return {
@@ -81,27 +80,11 @@ function toRouter(opts: { buffered?: EdgeSyntax }): Record<string, unknown> {
  */
 export function edgeConfig(input: EdgeConfigInput, syntax: EdgeSyntax): CaddyJson {
   const smallBody = { header_regexp: { 'Content-Length': { pattern: `^[0-9]{1,${EDGE_BUFFERED_BODY_DIGITS}}$` } } };
-  return {
-    admin: { listen: EDGE_ADMIN_LISTEN, config: { persist: false } },
-    logging: { logs: { default: { level: 'WARN' } } },
-    apps: {
-      http: {
-        servers: {
-          edge: {
-            listen: [`:${PROXY_CONTAINER_PORT}`],
-            automatic_https: { disable: true },
-            routes: [
-              { match: [smallBody], handle: [toRouter({ buffered: syntax })], terminal: true },
-              { handle: [toRouter({})], terminal: true },
-            ],
-            errors: {
-              routes: unavailable(input.retryAfterSeconds, input.backoffHeader, { error: 'service unavailable', retry_after: input.retryAfterSeconds }, 'service unavailable'),
-            },
-          },
-        },
-      },
-    },
-  };
+  const routes = [
+    { match: [smallBody], handle: [toRouter({ buffered: syntax })], terminal: true },
+    { handle: [toRouter({})], terminal: true },
+  ];
+  return caddyServerConfig({ adminListen: EDGE_ADMIN_LISTEN, name: 'edge', listen: `:${PROXY_CONTAINER_PORT}`, routes }, input);
 }
 
 export function edgeConfigText(input: EdgeConfigInput, syntax: EdgeSyntax): string {

@@ -22,7 +22,6 @@ import {
   removeProxy,
   startProxy,
   syncLiveColours,
-  writeEdgeConfig,
   writeProxyConfig,
 } from '../proxy/commands.js';
 import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../proxy/edge-config.js';
@@ -214,10 +213,10 @@ export async function reconcileProxy(
   const { config } = ctx;
   const { state, hostDir } = o;
   const changed = o.currentConfig !== o.text;
-  const [edgeChanged] = await Promise.all([writeEdgeConfigs(config, ssh, hostDir), changed ? ssh.run(writeProxyConfig(hostDir), o.text) : undefined]);
+  const [edgeChanged] = await Promise.all([syncEdgeConfigs(config, ssh, hostDir), changed ? ssh.run(writeProxyConfig(hostDir), o.text) : undefined]);
 
   // Another image, or a container from a boxship whose proxy had no edge (one Caddy on port 80): replaced.
-  if (state.status !== 'missing' && (('image' in state && state.image !== config.proxy.image) || !currentLayout(state))) {
+  if (!currentLayout(state) || ('image' in state && state.image !== config.proxy.image)) {
     if (!currentLayout(state)) ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
@@ -240,13 +239,22 @@ export async function reconcileProxy(
   if (state.status !== 'running' || changed || edgeChanged) await ssh.run(waitProxyHealthy(config.service));
 }
 
-/** Writes the edge's config files (one per Caddy syntax); true when either changed. */
-async function writeEdgeConfigs(config: Config, ssh: Runner, hostDir: string): Promise<boolean> {
+/**
+ * Brings the edge's config files (one per Caddy syntax) to boxship.yml's proxy settings; true when either was
+ * rewritten. Read and compared here like the router's config, so that a --plan shows the write and the edge reload.
+ */
+async function syncEdgeConfigs(config: Config, ssh: Runner, hostDir: string): Promise<boolean> {
   const input = { retryAfterSeconds: config.proxy.retryAfterSeconds, backoffHeader: config.proxy.backoffHeader };
-  const changed = await Promise.all(
-    (Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]).map((syntax) => ssh.run(writeEdgeConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax))),
+  const rewritten = await Promise.all(
+    (Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]).map(async (syntax) => {
+      const file = EDGE_CONFIG_FILES[syntax];
+      const text = edgeConfigText(input, syntax);
+      if ((await ssh.run(readFileCommand(`read the proxy config ${file}`, proxyHostConfigFile(hostDir, file)))) === text) return false;
+      await ssh.run(writeProxyConfig(hostDir, file), text);
+      return true;
+    }),
   );
-  return changed.some((out) => out.trim() === 'changed');
+  return rewritten.some(Boolean);
 }
 
 /** What a rollback needs of a host: its proxy up (a rollback never changes settings, so nothing else is prepared). */

@@ -26,7 +26,6 @@ import {
   reloadProxy,
   setLiveColour,
   startProxy,
-  writeEdgeConfig,
   writeProxyConfig,
 } from '../../src/proxy/commands.js';
 import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../../src/proxy/edge-config.js';
@@ -120,7 +119,7 @@ function configInput(): CaddyConfigInput {
 
 async function writeConfig(input: CaddyConfigInput = configInput()): Promise<void> {
   await run(writeProxyConfig(hostDir), caddyConfigText(input));
-  for (const syntax of Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]) await run(writeEdgeConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax));
+  for (const syntax of Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]) await run(writeProxyConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax));
 }
 
 /** What the hand-over does first: the slot's traffic goes to `colour` from the next request on. */

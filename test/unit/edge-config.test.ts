@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { caddyConfig, FORWARDED_FROM_EDGE, ROUTER_LISTEN } from '../../src/proxy/caddy-config.js';
-import { reloadEdge, PROXY_SUPERVISOR, writeEdgeConfig } from '../../src/proxy/commands.js';
+import { reloadEdge, PROXY_SUPERVISOR, writeProxyConfig } from '../../src/proxy/commands.js';
 import { EDGE_ADMIN_LISTEN, EDGE_CONFIG_FILES, edgeConfig } from '../../src/proxy/edge-config.js';
 
 const input = { retryAfterSeconds: 7, backoffHeader: 'X-Backoff' };
@@ -56,10 +56,10 @@ describe('proxy edge config', () => {
 });
 
 describe('proxy edge commands', () => {
-  it('writes an edge config only when it changed, and says so', () => {
-    const c = writeEdgeConfig('.boxship/hello/proxy', EDGE_CONFIG_FILES['caddy-2.6']);
-    expect(c.argv.slice(3)).toEqual(['sh', '.boxship/hello/proxy', 'edge-2.6.json']);
-    expect(c.argv[2]).toContain('if cmp -s "$1/$2.tmp" "$1/$2"; then rm -f "$1/$2.tmp"; else mv "$1/$2.tmp" "$1/$2" && echo changed; fi');
+  it('writes an edge config file atomically beside the router config', () => {
+    const c = writeProxyConfig('.boxship/hello/proxy', EDGE_CONFIG_FILES['caddy-2.6']);
+    expect(c.why).toBe('write the proxy config edge-2.6.json');
+    expect(c.argv).toEqual(['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', 'sh', '.boxship/hello/proxy/edge-2.6.json']);
   });
 
   it('the supervisor picks the edge config by caddy version, runs both, and exits when either does', () => {
