@@ -39,6 +39,18 @@ function nothingFailed(stats: LoadStats): void {
   expect(stats.backoff503).toBeLessThanOrEqual(Math.ceil(stats.requests / 1000));
 }
 
+/** Sets proxy.retry_after in the app's boxship.yml (under the proxy: block the helper may have written). */
+function setRetryAfter(app: ExampleApp, seconds: number): void {
+  const file = join(app.dir, 'boxship.yml');
+  const text = readFileSync(file, 'utf8').replace(/^ {2}retry_after: \d+\n/m, '');
+  writeFileSync(file, /^proxy:$/m.test(text) ? text.replace(/^proxy:$/m, `proxy:\n  retry_after: ${seconds}`) : `${text}proxy:\n  retry_after: ${seconds}\n`);
+}
+
+/** The config a running Caddy of the proxy container serves, from its admin API (router 2019, edge 2020). */
+async function runningConfig(container: string, adminPort: number): Promise<string> {
+  return onHost(container, `docker exec hello-proxy wget -q -O - http://localhost:${adminPort}/config/`);
+}
+
 async function underLoad(app: ExampleApp, args: string[]) {
   const load = startLoad(ports, { clients: 3, maxSeconds: 240, post: true });
   await new Promise((r) => setTimeout(r, 500));
@@ -92,5 +104,23 @@ describe('a rollout that changes app.port', () => {
     const res = await fetch(`http://127.0.0.1:${ports[0]}/`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { version: string }).version).toBe('2');
+  });
+
+  it('reloads the edge as well when proxy.retry_after changes: both Caddy processes serve the new answer', async () => {
+    // Not under load on purpose: reloading the edge closes idle keep-alive client connections like any Caddy reload
+    // (a "socket hang up" seen here); only proxy.retry_after and proxy.backoff_header change the edge.
+    for (const h of HOSTS) expect(await runningConfig(h.container, 2020)).toContain('"Retry-After":["5"]');
+    setRetryAfter(app, 9);
+    const result = await boxship(['setup'], { cwd: app.dir });
+    ok(result);
+    expect(result.stderr + result.stdout).toContain('reloading the proxy edge');
+    for (const h of HOSTS) {
+      expect(await runningConfig(h.container, 2020)).toContain('"Retry-After":["9"]');
+      expect(await runningConfig(h.container, 2019)).toContain('"Retry-After":["9"]');
+    }
+    // Nothing changed since: the next setup reloads neither.
+    const again = await boxship(['setup'], { cwd: app.dir });
+    ok(again);
+    expect(again.stderr + again.stdout).not.toContain('reloading the proxy');
   });
 });
