@@ -40,7 +40,9 @@ async function timedRolloutAndRollback(app: ExampleApp, label: string): Promise<
   log(`${label} rollback: ${rollback}s`);
   await sleep(1000);
   const stats = await load.stop();
-  log(`${label} load: ${(stats.requests / ((Date.now() - started) / 1000)).toFixed(0)} requests/s; ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+  log(
+    `${label} load: ${(stats.requests / ((Date.now() - started) / 1000)).toFixed(0)} requests/s; ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`,
+  );
   return { rollout, rollback, stats };
 }
 

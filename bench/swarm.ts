@@ -24,12 +24,17 @@ const ports = SWARM_HOSTS.map((h) => h.httpPort);
 /** Bytes of every release a node's ledger records (each boxship transfer appends one entry with its byte count). */
 async function ledgerBytes(h: TestHost): Promise<number> {
   const text = await onHost(h.container, 'cat /root/.boxship/hello/releases.jsonl 2>/dev/null || true');
-  return text.split('\n').filter(Boolean).reduce((n, l) => n + Number((JSON.parse(l) as { bytes?: number }).bytes ?? 0), 0);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .reduce((n, l) => n + Number((JSON.parse(l) as { bytes?: number }).bytes ?? 0), 0);
 }
 
 /** Counts `docker load` events on a node from now until stop() (an image arriving by any path). */
 function watchLoads(h: TestHost): { stop(): Promise<number> } {
-  const child = spawn('docker', ['exec', h.container, 'docker', 'events', '--filter', 'type=image', '--filter', 'event=load', '--format', '{{.Action}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn('docker', ['exec', h.container, 'docker', 'events', '--filter', 'type=image', '--filter', 'event=load', '--format', '{{.Action}}'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   let loads = 0;
   child.stdout.on('data', (c: Buffer) => (loads += c.toString().split('\n').filter(Boolean).length));
   return {
@@ -76,7 +81,9 @@ async function main(): Promise<void> {
     const stats = await load.stop();
     const rollbackBytes = bytesAfter.reduce((a, b) => a + b, 0) - bytesBefore.reduce((a, b) => a + b, 0);
     log(`rollback moved ${rollbackBytes} image bytes (${loads} docker load events on the nodes)`);
-    log(`load: ${(stats.requests / ((Date.now() - started) / 1000)).toFixed(0)} requests/s; ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    log(
+      `load: ${(stats.requests / ((Date.now() - started) / 1000)).toFixed(0)} requests/s; ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`,
+    );
     if (loads > 0) throw new Error(`the rollback loaded ${loads} image(s) on the nodes`);
     console.log(
       [

@@ -72,7 +72,17 @@ function hosts(action: 'reset' | 'down', list: BenchHost[]): void {
   });
 }
 
-const sshArgs = (h: BenchHost) => ['-i', TEST_KEY, '-o', `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`, '-o', 'BatchMode=yes', '-p', String(h.sshPort), 'root@127.0.0.1'];
+const sshArgs = (h: BenchHost) => [
+  '-i',
+  TEST_KEY,
+  '-o',
+  `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`,
+  '-o',
+  'BatchMode=yes',
+  '-p',
+  String(h.sshPort),
+  'root@127.0.0.1',
+];
 
 /** docker save IMAGE [| gzip -1] | ssh host docker load, counting the bytes that cross. */
 function plainShip(image: string, host: BenchHost, gzip = false): Promise<{ bytes: number; seconds: number }> {
@@ -83,7 +93,9 @@ function plainShip(image: string, host: BenchHost, gzip = false): Promise<{ byte
     let bytes = 0;
     save.stdout.on('data', (c: Buffer) => (bytes += c.length));
     save.stdout.pipe(ssh.stdin);
-    ssh.on('close', (code) => (code === 0 ? resolve({ bytes, seconds: (Date.now() - t0) / 1000 }) : reject(new Error(`plain ship to ${host.name} exited ${code}`))));
+    ssh.on('close', (code) =>
+      code === 0 ? resolve({ bytes, seconds: (Date.now() - t0) / 1000 }) : reject(new Error(`plain ship to ${host.name} exited ${code}`)),
+    );
     save.on('error', reject);
   });
 }
@@ -115,7 +127,8 @@ function timeSave(image: string): number {
   return (Date.now() - t0) / 1000;
 }
 
-const ip = (h: BenchHost) => execFileSync('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', h.container], { encoding: 'utf8' }).trim();
+const ip = (h: BenchHost) =>
+  execFileSync('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', h.container], { encoding: 'utf8' }).trim();
 
 /** The bench network's bridge: what this machine sends to the hosts leaves through it. */
 function bridge(): string {
@@ -141,12 +154,17 @@ function fleetApp(list: BenchHost[], message: string): ExampleApp {
 /** Takes an image's config and top layer out of the layer cache: as if it had just been built. */
 function forgetBuild(imageId: string, tag: string): void {
   const layers = JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', tag], { encoding: 'utf8' })) as string[];
-  for (const [sub, digest] of [['config', imageId], ['gzip', layers[layers.length - 1]!], ['zstd', layers[layers.length - 1]!]] as const) {
+  for (const [sub, digest] of [
+    ['config', imageId],
+    ['gzip', layers[layers.length - 1]!],
+    ['zstd', layers[layers.length - 1]!],
+  ] as const) {
     rmSync(join(CACHE, sub, digest.replace('sha256:', '')), { force: true });
   }
 }
 
-const forget = (list: BenchHost[], tag: string) => Promise.all(list.map((h) => onHost(h.container, `docker image rm ${tag} >/dev/null 2>&1; docker image prune -f >/dev/null; true`)));
+const forget = (list: BenchHost[], tag: string) =>
+  Promise.all(list.map((h) => onHost(h.container, `docker image rm ${tag} >/dev/null 2>&1; docker image prune -f >/dev/null; true`)));
 
 async function main(): Promise<void> {
   rmSync(CACHE, { recursive: true, force: true });
@@ -216,7 +234,9 @@ async function main(): Promise<void> {
       log(`shaped, first release, plain (gzip -1, 2 hosts): ${shapedFirstPlain.bytes} bytes in ${shapedFirstPlain.seconds}s`);
       await Promise.all(fleet.map((h) => wipeHost(h.container)));
       const shapedFirstBox = await boxshipRelease(sapp.dir);
-      log(`shaped, first release, boxship: ${shapedFirstBox.bytes} bytes from here in ${shapedFirstBox.seconds}s (${shapedFirstBox.out.hosts.map((h) => h.relayedFrom ? `${h.host} relayed` : `${h.host} direct`).join(', ')})`);
+      log(
+        `shaped, first release, boxship: ${shapedFirstBox.bytes} bytes from here in ${shapedFirstBox.seconds}s (${shapedFirstBox.out.hosts.map((h) => (h.relayedFrom ? `${h.host} relayed` : `${h.host} direct`)).join(', ')})`,
+      );
 
       // First release to 4 empty hosts.
       shape(false);
@@ -230,7 +250,9 @@ async function main(): Promise<void> {
       log(`shaped, 4 hosts, first release, plain: ${fourPlain.bytes} bytes in ${fourPlain.seconds}s`);
       await Promise.all(four.map((h) => wipeHost(h.container)));
       const fourBox = await boxshipRelease(fapp.dir);
-      log(`shaped, 4 hosts, first release, boxship: ${fourBox.bytes} bytes from here in ${fourBox.seconds}s (${fourBox.out.hosts.map((h) => h.relayedFrom ? `${h.host} relayed from ${h.relayedFrom}` : `${h.host} direct`).join(', ')})`);
+      log(
+        `shaped, 4 hosts, first release, boxship: ${fourBox.bytes} bytes from here in ${fourBox.seconds}s (${fourBox.out.hosts.map((h) => (h.relayedFrom ? `${h.host} relayed from ${h.relayedFrom}` : `${h.host} direct`)).join(', ')})`,
+      );
 
       const ratio = (a: number, b: number) => (a / b).toFixed(3);
       log(

@@ -90,6 +90,11 @@ step('Restart the accessory: same container, same data', ['accessory', 'restart'
 await curlPath('after the restart', '/migrations');
 step('The accessory’s logs', ['accessory', 'logs', 'cache', '-n', '3']);
 step('Logs of every instance on both hosts, merged', ['logs', '-n', '3']);
-step('A one-off command in the serving release, with the app env', ['exec', '--', 'node', '-e', 'console.log(`sha ${process.env.BOXSHIP_SHA} port ${process.env.PORT}`)']);
+step('A one-off command in the serving release, with the app env', [
+  'exec',
+  '--',
+  'node',
+  '-e',
+  'console.log(`sha ${process.env.BOXSHIP_SHA} port ${process.env.PORT}`)',
+]);
 console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
-

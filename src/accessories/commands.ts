@@ -27,9 +27,11 @@ export function accessoryEnvFile(stateDir: string, name: string): string {
 /** The env file's text: `env`, then the secrets file's values (which win), one KEY=VALUE per line. */
 export function accessoryEnvText(env: Record<string, string>, secrets: Record<string, string> = {}): string {
   const all = { ...env, ...secrets };
-  return Object.entries(all)
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n') + '\n';
+  return (
+    Object.entries(all)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n'
+  );
 }
 
 /**
@@ -38,7 +40,15 @@ export function accessoryEnvText(env: Record<string, string>, secrets: Record<st
  * the container's config anyway, visible to anyone who can `docker inspect` it; the hash adds nothing to that.)
  */
 export function accessorySpec(a: AccessoryConfig, envText: string): string {
-  const what = { image: a.image, cmd: a.cmd ?? null, port: a.port ?? null, publish: a.publish ?? null, volumes: a.volumes, stop: a.stopTimeoutSeconds, env: envText };
+  const what = {
+    image: a.image,
+    cmd: a.cmd ?? null,
+    port: a.port ?? null,
+    publish: a.publish ?? null,
+    volumes: a.volumes,
+    stop: a.stopTimeoutSeconds,
+    env: envText,
+  };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
@@ -54,7 +64,19 @@ export function makeAccessoryDirs(stateDir: string, a: AccessoryConfig): Command
  * it reachable by its name from the app, hooks and `exec`.
  */
 export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
-  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', names.accessory(service, a.name), '--network', names.network(service), '--network-alias', a.name];
+  const argv = [
+    'docker',
+    'run',
+    '-d',
+    '--pull',
+    'never',
+    '--name',
+    names.accessory(service, a.name),
+    '--network',
+    names.network(service),
+    '--network-alias',
+    a.name,
+  ];
   argv.push('--label', `${LABEL.service}=${service}`, '--label', `${LABEL.accessory}=${a.name}`, '--label', `${LABEL.accessorySpec}=${spec}`);
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(a.stopTimeoutSeconds));
   argv.push('--env-file', accessoryEnvFile(stateDirAbs, a.name));
@@ -88,7 +110,10 @@ export function inspectAccessory(service: string, name: string): Command {
 }
 
 export function parseAccessoryState(text: string): AccessoryState {
-  const line = text.trim().split('\n').find((l) => l.startsWith('{'));
+  const line = text
+    .trim()
+    .split('\n')
+    .find((l) => l.startsWith('{'));
   if (!line) return { exists: false, running: false };
   const s = JSON.parse(line) as { status: string; running: boolean; image: string; imageId: string; spec: string | null };
   return { exists: true, running: s.running, status: s.status, image: s.image, imageId: s.imageId, ...(s.spec ? { spec: s.spec } : {}) };
@@ -127,7 +152,12 @@ export function removeAccessoryContainer(service: string, a: AccessoryConfig): C
 /** Removes the env file (it holds secrets) and, with `data`, the data folders. Paths relative to the home. */
 export function removeAccessoryFiles(stateDir: string, name: string, data: boolean): Command {
   return data
-    ? script(`remove the env file and the DATA of accessory ${name}`, 'rm -f "$1" && rm -rf "$2"', accessoryEnvFile(stateDir, name), accessoryDataDir(stateDir, name))
+    ? script(
+        `remove the env file and the DATA of accessory ${name}`,
+        'rm -f "$1" && rm -rf "$2"',
+        accessoryEnvFile(stateDir, name),
+        accessoryDataDir(stateDir, name),
+      )
     : script(`remove the env file of accessory ${name} (its data stays)`, 'rm -f "$1"', accessoryEnvFile(stateDir, name));
 }
 

@@ -74,7 +74,10 @@ async function prepare(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, text
  * no-op when it has it). An image this machine lacks is used from the host if the host has it; else bad input.
  */
 async function ensureImage(ctx: DeployContext, ssh: Runner, docker: Docker, a: AccessoryConfig): Promise<void> {
-  const local = await docker.getImage(a.image).inspect().catch(() => undefined);
+  const local = await docker
+    .getImage(a.image)
+    .inspect()
+    .catch(() => undefined);
   if (local) {
     if (ssh instanceof DryRunRunner) return ssh.note(`ship the image ${a.image} of accessory ${a.name} from here (layer-thin, only the layers the host lacks)`);
     ctx.report({ kind: 'step', host: ssh.name, message: `accessory ${a.name}: shipping ${a.image}` });
@@ -125,7 +128,11 @@ export async function ensureAccessories(ctx: DeployContext, ssh: Runner, docker:
     const result = (action: AccessoryAction) => out.push({ accessory: a.name, host: ssh.name, action });
     if (state.running) {
       if (state.image !== a.image || state.spec !== accessorySpec(a, text)) {
-        ctx.report({ kind: 'warning', host: ssh.name, message: `accessory ${a.name} runs as it was started (${state.image}); boxship.yml changed it: run boxship accessory up ${a.name} to recreate it` });
+        ctx.report({
+          kind: 'warning',
+          host: ssh.name,
+          message: `accessory ${a.name} runs as it was started (${state.image}); boxship.yml changed it: run boxship accessory up ${a.name} to recreate it`,
+        });
       }
       result('unchanged');
     } else if (state.exists) {
@@ -191,7 +198,9 @@ export async function accessoryUp(ctx: DeployContext, ssh: Runner, docker: Docke
 export async function accessoryRestart(ctx: DeployContext, ssh: Runner, a: AccessoryConfig): Promise<AccessoryResult> {
   const state = await stateOf(ctx, ssh, a);
   if (!state.exists) {
-    throw new HostError(ssh.name, `accessory ${a.name} has no container (${names.accessory(ctx.config.service, a.name)}) to restart`, { hint: `start it: boxship accessory up ${a.name}` });
+    throw new HostError(ssh.name, `accessory ${a.name} has no container (${names.accessory(ctx.config.service, a.name)}) to restart`, {
+      hint: `start it: boxship accessory up ${a.name}`,
+    });
   }
   ctx.report({ kind: 'step', host: ssh.name, message: `accessory ${a.name}: restarting (up to ${a.stopTimeoutSeconds}s to shut down)` });
   await ssh.run(restartAccessory(ctx.config.service, a));

@@ -36,7 +36,8 @@ function titleOf(req: DeployRequest, service: string, target: string): string {
 /** Everything a rollout or rollback does on the hosts, for a real run and a plan alike. */
 async function carryOut(given: DeployContext, req: DeployRequest, docker: Docker, progress: boolean): Promise<RolloutOutcome> {
   const ctx: DeployContext = { ...given, proxySettings: new Map() };
-  const step = <T>(title: string, work: () => Promise<T>, failure?: (r: T) => string | undefined) => (progress ? withProgress(title, ctx, work, failure) : work());
+  const step = <T>(title: string, work: () => Promise<T>, failure?: (r: T) => string | undefined) =>
+    progress ? withProgress(title, ctx, work, failure) : work();
   return withLock(
     ctx,
     async () => {
@@ -57,13 +58,19 @@ async function carryOut(given: DeployContext, req: DeployRequest, docker: Docker
         // A settings change settles once every instance moved (or every one is back); a canary keeps it going.
         await Promise.all(
           ctx.hosts.map((h) =>
-            settleSettings(ctx, h).catch((err: Error) => ctx.report({ kind: 'warning', host: h.name, message: `proxy settings not settled yet (the next rollout or rollback does it): ${err.message}` })),
+            settleSettings(ctx, h).catch((err: Error) =>
+              ctx.report({ kind: 'warning', host: h.name, message: `proxy settings not settled yet (the next rollout or rollback does it): ${err.message}` }),
+            ),
           ),
         );
         return outcome;
       };
       return step(title, run, (o) =>
-        o.kind === 'done' ? undefined : o.kind === 'interrupted' ? `${title}: interrupted` : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
+        o.kind === 'done'
+          ? undefined
+          : o.kind === 'interrupted'
+            ? `${title}: interrupted`
+            : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
       );
     },
     (o) =>
@@ -74,7 +81,10 @@ async function carryOut(given: DeployContext, req: DeployRequest, docker: Docker
         : o.kind === 'interrupted'
           ? `interrupted after ${o.moved.length} move(s) to ${o.target}`
           : // Why it failed belongs in the audit log too (redacted: it quotes the app's last output lines).
-            { outcome: o.kind, detail: [errorMessage(o.error), ...(o.kind === 'rollback-failed' ? [`rollback failed: ${errorMessage(o.rollbackError)}`] : [])].join('\n') },
+            {
+              outcome: o.kind,
+              detail: [errorMessage(o.error), ...(o.kind === 'rollback-failed' ? [`rollback failed: ${errorMessage(o.rollbackError)}`] : [])].join('\n'),
+            },
   );
 }
 
@@ -86,8 +96,12 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
       const dry = ctx.hosts.map((h) => new DryRunRunner(h));
       const outcome = await carryOut({ ...ctx, hosts: dry, report: () => {} }, req, docker, false);
       const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
-      process.stdout.write(`Plan: ${req.kind} ${config.service} to ${outcome.target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.\n`);
-      process.stdout.write(`Moves: ${outcome.moved.length === 0 ? 'none, every instance already runs it' : outcome.moved.map((m) => `\n  ${m.host} slot ${m.slot}: ${m.from ? m.from.slice(0, 12) : '(empty)'} -> ${m.to ? `${m.to.slice(0, 12)} as ${m.colour}` : '(removed)'}`).join('')}\n`);
+      process.stdout.write(
+        `Plan: ${req.kind} ${config.service} to ${outcome.target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.\n`,
+      );
+      process.stdout.write(
+        `Moves: ${outcome.moved.length === 0 ? 'none, every instance already runs it' : outcome.moved.map((m) => `\n  ${m.host} slot ${m.slot}: ${m.from ? m.from.slice(0, 12) : '(empty)'} -> ${m.to ? `${m.to.slice(0, 12)} as ${m.colour}` : '(removed)'}`).join('')}\n`,
+      );
       process.stdout.write('If a new instance fails its health check, it is removed and every instance changed so far is put back the same way.\n');
       for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
       return 0;

@@ -28,9 +28,12 @@ export async function openSession(globals: GlobalOptions, commandLine: string, p
   if (down.length) {
     closeAll(conns);
     const first = down[0]!.error;
-    throw new BoxshipError(`cannot reach ${down.map((d) => d.host.name).join(', ')}; nothing was changed:\n${down.map((d) => `  ${d.error!.message}`).join('\n')}`, {
-      hint: first instanceof BoxshipError ? first.hint : 'check the hosts, then run the command again',
-    });
+    throw new BoxshipError(
+      `cannot reach ${down.map((d) => d.host.name).join(', ')}; nothing was changed:\n${down.map((d) => `  ${d.error!.message}`).join('\n')}`,
+      {
+        hint: first instanceof BoxshipError ? first.hint : 'check the hosts, then run the command again',
+      },
+    );
   }
   const ctx: DeployContext = { config, hosts: conns.map((c) => c.ssh!), who: whoAmI(), command: commandLine, report: () => {} };
   return { config, ctx, close: () => closeAll(conns) };

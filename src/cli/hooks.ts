@@ -37,7 +37,10 @@ export class HookFailed extends BoxshipError {
     consequence: string,
     hint: string,
   ) {
-    super(`the ${run.name} hook failed with exit code ${run.exitCode}${run.host ? ` on ${run.host}` : ''}; ${consequence}`, { hint, exitCode: ExitCode.failed });
+    super(`the ${run.name} hook failed with exit code ${run.exitCode}${run.host ? ` on ${run.host}` : ''}; ${consequence}`, {
+      hint,
+      exitCode: ExitCode.failed,
+    });
   }
 }
 
@@ -58,7 +61,12 @@ export async function preReleaseHook(config: Config): Promise<HookRun | undefine
  * under the deploy lock. The pre hook prepares that host first (env file, network), as setup does, so that a first
  * deploy can migrate; nothing that serves changes. Returns the run, or undefined when no such hook is configured.
  */
-export async function rolloutHook(globals: GlobalOptions, config: Config, name: 'pre_rollout' | 'post_rollout', pick: (releases: FleetReleases, ctx: DeployContext) => string): Promise<HookRun | undefined> {
+export async function rolloutHook(
+  globals: GlobalOptions,
+  config: Config,
+  name: 'pre_rollout' | 'post_rollout',
+  pick: (releases: FleetReleases, ctx: DeployContext) => string,
+): Promise<HookRun | undefined> {
   const argv = name === 'pre_rollout' ? config.hooks?.preRollout : config.hooks?.postRollout;
   if (!argv) return undefined;
   const docker = name === 'pre_rollout' ? await localDocker() : undefined;
@@ -103,7 +111,13 @@ export async function rolloutWithHooks(globals: GlobalOptions, config: Config, r
   const hooks: HookRun[] = [];
   const hosts = (ctx: DeployContext) => ctx.hosts.map((h) => h.name);
   if (req.plan || !(config.hooks?.preRollout || config.hooks?.postRollout)) {
-    const code = await deploy(globals, { kind: 'rollout', canary: req.canary, plan: req.plan, parallelHosts: req.parallelHosts, chooseTarget: (releases, _fleet, ctx) => req.pick(releases, ctx) });
+    const code = await deploy(globals, {
+      kind: 'rollout',
+      canary: req.canary,
+      plan: req.plan,
+      parallelHosts: req.parallelHosts,
+      chooseTarget: (releases, _fleet, ctx) => req.pick(releases, ctx),
+    });
     return { code, hooks };
   }
   let tag: string | undefined;
@@ -112,12 +126,21 @@ export async function rolloutWithHooks(globals: GlobalOptions, config: Config, r
   if (pre) {
     hooks.push(pre);
     if (pre.exitCode !== 0) {
-      const err = new HookFailed(pre, `nothing was rolled out and nothing serving changed`, `fix the hook or the release, then run: boxship ${req.canary !== undefined ? `rollout --canary ${req.canary}` : 'rollout'} (the release is shipped already)`);
+      const err = new HookFailed(
+        pre,
+        `nothing was rolled out and nothing serving changed`,
+        `fix the hook or the release, then run: boxship ${req.canary !== undefined ? `rollout --canary ${req.canary}` : 'rollout'} (the release is shipped already)`,
+      );
       process.stderr.write(`\nerror: ${err.message}\nhint: ${err.hint}\n`);
       return { code: ExitCode.failed, hooks };
     }
   }
-  const code = await deploy(globals, { kind: 'rollout', canary: req.canary, parallelHosts: req.parallelHosts, chooseTarget: (releases, _fleet, ctx) => pinned(releases, ctx) });
+  const code = await deploy(globals, {
+    kind: 'rollout',
+    canary: req.canary,
+    parallelHosts: req.parallelHosts,
+    chooseTarget: (releases, _fleet, ctx) => pinned(releases, ctx),
+  });
   // After a complete rollout only: a canary step is not one (the promoting rollout runs it).
   if (code !== ExitCode.ok || req.canary !== undefined) return { code, hooks };
   const post = await rolloutHook(globals, config, 'post_rollout', pinned);

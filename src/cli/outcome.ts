@@ -11,7 +11,9 @@ export function reportOutcome(o: RolloutOutcome, service: string, total: number)
       process.stdout.write(`\n${service}:${short(o.target)} serves on all ${total} instances (${o.moved.length} moved).\nTo undo, run: boxship rollback\n`);
     } else {
       const on = total - o.remaining;
-      process.stdout.write(`\nCanary: ${on} of ${total} instances run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`);
+      process.stdout.write(
+        `\nCanary: ${on} of ${total} instances run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`,
+      );
     }
     return ExitCode.ok;
   }
@@ -19,7 +21,9 @@ export function reportOutcome(o: RolloutOutcome, service: string, total: number)
     process.stderr.write(
       `\nInterrupted: ${o.moved.length} instance(s) moved to ${short(o.target)}, ${o.remaining} still run the release they had; every move finished cleanly and the lock is released.\n`,
     );
-    process.stderr.write(`To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`);
+    process.stderr.write(
+      `To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`,
+    );
     return INTERRUPTED_EXIT;
   }
   if (o.kind === 'rolled-back') {
@@ -29,8 +33,11 @@ export function reportOutcome(o: RolloutOutcome, service: string, total: number)
     return ExitCode.failed;
   }
   process.stderr.write(`\nerror: ${o.error.message}\n\nThe automatic rollback failed too: ${o.rollbackError.message}\n`);
-  process.stderr.write(`Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`);
-  process.stderr.write('What to do next: run `boxship status` to see what serves; fix the host named above; then run `boxship rollback --to <the release that served before>`.\n');
+  process.stderr.write(
+    `Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`,
+  );
+  process.stderr.write(
+    'What to do next: run `boxship status` to see what serves; fix the host named above; then run `boxship rollback --to <the release that served before>`.\n',
+  );
   return ExitCode.needsAction;
 }
-

@@ -39,16 +39,25 @@ async function open(config: Config, globals: GlobalOptions, requireAll: boolean)
  * Before `release` builds anything: the node check (a mismatch stops here, exit 2), the serving and previous
  * releases for nodes that lack them, and the hosts to ship the new release to (the nodes that may run a task).
  */
-export async function prepareSwarmRelease(config: Config, globals: GlobalOptions, selected?: HostConfig[]): Promise<{ hosts: HostConfig[]; catchUp: CatchUpResult[] }> {
+export async function prepareSwarmRelease(
+  config: Config,
+  globals: GlobalOptions,
+  selected?: HostConfig[],
+): Promise<{ hosts: HostConfig[]; catchUp: CatchUpResult[] }> {
   const session = await open(config, globals, false);
   try {
     for (const m of skippedMembers(session)) {
-      process.stderr.write(`${m.ssh.name} (node ${describeNode(m.node)}) gets no release: no task of ${config.service} can run there (swarm.constraints: ${config.swarm!.constraints.join(', ') || 'none'})\n`);
+      process.stderr.write(
+        `${m.ssh.name} (node ${describeNode(m.node)}) gets no release: no task of ${config.service} can run there (swarm.constraints: ${config.swarm!.constraints.join(', ') || 'none'})\n`,
+      );
     }
     if (session.targets.length === 0) {
-      throw new InputError(`no node of the swarm can run a task of ${config.service}: none is ready and matches swarm.constraints (${config.swarm!.constraints.join(', ') || 'none'})`, {
-        hint: 'check the constraints against the nodes (docker node ls; docker node inspect <node> shows its labels)',
-      });
+      throw new InputError(
+        `no node of the swarm can run a task of ${config.service}: none is ready and matches swarm.constraints (${config.swarm!.constraints.join(', ') || 'none'})`,
+        {
+          hint: 'check the constraints against the nodes (docker node ls; docker node inspect <node> shows its labels)',
+        },
+      );
     }
     const catchUp = await catchUpReleases(session, await localDocker(), stderrReport);
     return { hosts: releaseHosts(session, selected), catchUp };
@@ -59,7 +68,10 @@ export async function prepareSwarmRelease(config: Config, globals: GlobalOptions
 
 export function printCatchUpProblems(results: CatchUpResult[]): number {
   const failed = results.filter((r) => !r.ok);
-  for (const f of failed) process.stderr.write(`\nerror: ${f.error}\nhint: release it again from a checkout of that commit (git checkout ${f.tag.slice(0, 12)} && boxship release), then come back\n`);
+  for (const f of failed)
+    process.stderr.write(
+      `\nerror: ${f.error}\nhint: release it again from a checkout of that commit (git checkout ${f.tag.slice(0, 12)} && boxship release), then come back\n`,
+    );
   return failed.length ? ExitCode.failed : ExitCode.ok;
 }
 
@@ -75,7 +87,10 @@ const short = (t: string) => t.slice(0, 12);
 
 /** `rollout`, `rollback` (and the rollout half of `deploy`): returns the exit code. */
 export async function swarmDeploy(globals: GlobalOptions, config: Config, req: SwarmDeployRequest): Promise<{ code: number; outcome?: SwarmOutcome }> {
-  if (req.plan) throw new InputError('--plan is not available with backend: swarm yet', { hint: 'run the command without --plan; boxship status shows the service and its tasks' });
+  if (req.plan)
+    throw new InputError('--plan is not available with backend: swarm yet', {
+      hint: 'run the command without --plan; boxship status shows the service and its tasks',
+    });
   const interrupt = { requested: false };
   const stop = onInterrupt(() => (interrupt.requested = true));
   const session = await open(config, globals, true);
@@ -87,9 +102,12 @@ export async function swarmDeploy(globals: GlobalOptions, config: Config, req: S
       ctx,
       async (): Promise<SwarmOutcome> => {
         if (session.targets.length === 0) {
-          throw new InputError(`no node of the swarm can run a task of ${config.service}: none is ready and matches swarm.constraints (${config.swarm!.constraints.join(', ') || 'none'})`, {
-            hint: 'check the nodes (docker node ls) and the constraints against their labels (docker node inspect <node>)',
-          });
+          throw new InputError(
+            `no node of the swarm can run a task of ${config.service}: none is ready and matches swarm.constraints (${config.swarm!.constraints.join(', ') || 'none'})`,
+            {
+              hint: 'check the nodes (docker node ls) and the constraints against their labels (docker node inspect <node>)',
+            },
+          );
         }
         const releases = await swarmReleases(session);
         const hosts = session.targets.map((m) => m.ssh.name);
@@ -99,7 +117,10 @@ export async function swarmDeploy(globals: GlobalOptions, config: Config, req: S
         }
         let wanted = req.wanted;
         if (req.kind === 'rollback' && wanted === undefined) {
-          if (!releases.previous) throw new InputError('there is no previous release to roll back to', { hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases' });
+          if (!releases.previous)
+            throw new InputError('there is no previous release to roll back to', {
+              hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases',
+            });
           wanted = releases.previous;
         }
         const target = pickRelease(releases, wanted, hosts);
@@ -109,8 +130,16 @@ export async function swarmDeploy(globals: GlobalOptions, config: Config, req: S
         });
         const holder = session.targets.find((m) => m.ssh === session.manager)?.ssh ?? session.targets[0]?.ssh ?? session.manager;
         const title = `${req.kind === 'rollout' ? 'Roll out' : 'Roll back to'} ${config.service}:${short(target)}${req.canary !== undefined ? ` (canary ${req.canary})` : ''} on the swarm`;
-        const result = await withProgress(title, ctx, () => swarmRollout(session, target, { kind: req.kind, canary: req.canary }, holder), (o) =>
-          o.kind === 'done' ? undefined : o.kind === 'interrupted' ? `${title}: interrupted` : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
+        const result = await withProgress(
+          title,
+          ctx,
+          () => swarmRollout(session, target, { kind: req.kind, canary: req.canary }, holder),
+          (o) =>
+            o.kind === 'done'
+              ? undefined
+              : o.kind === 'interrupted'
+                ? `${title}: interrupted`
+                : `${title}: failed, ${o.kind === 'rolled-back' ? 'rolled back' : 'ROLLBACK FAILED'}`,
         );
         if (result.kind === 'done' && result.action !== 'canary') await recordDeploy(session, target, req.kind);
         return result;
@@ -138,18 +167,24 @@ function reportSwarmOutcome(o: SwarmOutcome, config: Config, req: SwarmDeployReq
   const replicas = config.swarm!.replicas;
   if (o.kind === 'done') {
     if (o.action === 'canary') {
-      process.stdout.write(`\nCanary: ${req.canary} task(s) of ${svc}:${short(o.target)} run beside the ${replicas} of the service, behind the same proxies.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`);
+      process.stdout.write(
+        `\nCanary: ${req.canary} task(s) of ${svc}:${short(o.target)} run beside the ${replicas} of the service, behind the same proxies.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`,
+      );
     } else if (o.action === 'canary-removed') {
       process.stdout.write(`\nCanary aborted: its service was removed; ${svc}:${short(o.target)} serves on all ${replicas} task(s).\n`);
     } else if (o.action === 'unchanged') {
       process.stdout.write(`\n${svc}:${short(o.target)} already serves on all ${replicas} task(s); nothing changed.\n`);
     } else {
-      process.stdout.write(`\n${svc}:${short(o.target)} serves on all ${replicas} task(s) (${o.action === 'created' ? 'service created' : 'rolling update'} in ${o.seconds.toFixed(1)}s, gated on ${o.gate ? describeGate(o.gate) : 'health'}).\nTo undo, run: boxship rollback\n`);
+      process.stdout.write(
+        `\n${svc}:${short(o.target)} serves on all ${replicas} task(s) (${o.action === 'created' ? 'service created' : 'rolling update'} in ${o.seconds.toFixed(1)}s, gated on ${o.gate ? describeGate(o.gate) : 'health'}).\nTo undo, run: boxship rollback\n`,
+      );
     }
     return ExitCode.ok;
   }
   if (o.kind === 'interrupted') {
-    process.stderr.write(`\nInterrupted: boxship stopped following the update to ${short(o.target)}; Swarm carries on with it by itself (and rolls it back if a task fails).\nTo see where it is, run: boxship status\n`);
+    process.stderr.write(
+      `\nInterrupted: boxship stopped following the update to ${short(o.target)}; Swarm carries on with it by itself (and rolls it back if a task fails).\nTo see where it is, run: boxship status\n`,
+    );
     return INTERRUPTED_EXIT;
   }
   if (o.kind === 'rolled-back') {
@@ -161,7 +196,9 @@ function reportSwarmOutcome(o: SwarmOutcome, config: Config, req: SwarmDeployReq
     return ExitCode.failed;
   }
   process.stderr.write(`\nerror: ${o.error}\n\nThe update neither completed nor rolled back cleanly.\n`);
-  process.stderr.write(`What to do next: run \`boxship status\` (and \`docker service ps ${svc}\` on the manager) to see what serves; fix the node or release named above; then run \`boxship rollback --to <the release that served before>\`.\n`);
+  process.stderr.write(
+    `What to do next: run \`boxship status\` (and \`docker service ps ${svc}\` on the manager) to see what serves; fix the node or release named above; then run \`boxship rollback --to <the release that served before>\`.\n`,
+  );
   return ExitCode.needsAction;
 }
 
@@ -198,8 +235,18 @@ export async function swarmMaintenance(globals: GlobalOptions, config: Config, m
   try {
     const ctx = session.ctx;
     const state = mode.kind === 'serving' ? 'off' : 'on';
-    await withLock(ctx, () => withProgress(`Maintenance ${state} on ${session.members.length} nodes`, ctx, () => Promise.all(session.members.map((m) => ensureSwarmProxy(ctx, m.ssh, docker, mode)))), () => `maintenance ${state}`);
-    if (mode.kind === 'maintenance') process.stdout.write(`\nMaintenance is on on every node: every request gets 503 with Retry-After: ${mode.retryAfterSeconds}.\nTo undo, run: boxship maintenance off\n`);
+    await withLock(
+      ctx,
+      () =>
+        withProgress(`Maintenance ${state} on ${session.members.length} nodes`, ctx, () =>
+          Promise.all(session.members.map((m) => ensureSwarmProxy(ctx, m.ssh, docker, mode))),
+        ),
+      () => `maintenance ${state}`,
+    );
+    if (mode.kind === 'maintenance')
+      process.stdout.write(
+        `\nMaintenance is on on every node: every request gets 503 with Retry-After: ${mode.retryAfterSeconds}.\nTo undo, run: boxship maintenance off\n`,
+      );
     else process.stdout.write('\nMaintenance is off: the proxies serve the tasks again.\nTo undo, run: boxship maintenance on\n');
   } finally {
     session.close();

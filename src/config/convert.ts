@@ -98,8 +98,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     const user = given.user ? written.user : (alias.user ?? DEFAULT_USER);
     const port = given.port ? written.port : (alias.port ?? DEFAULT_SSH_PORT);
     const hostname = alias.hostname ?? written.hostname;
-    let identityFile =
-      host.identity_file !== undefined ? requireFile(['hosts', i, 'identity_file'], host.identity_file, identityHint) : sshIdentity;
+    let identityFile = host.identity_file !== undefined ? requireFile(['hosts', i, 'identity_file'], host.identity_file, identityHint) : sshIdentity;
     if (identityFile === undefined && ssh && alias.identityFiles && alias.identityFiles.length > 0) {
       identityFile = identityFromSshConfig(ssh, alias.identityFiles, { host: hostname, user, port }, written.hostname, sshAt);
     }
@@ -122,7 +121,15 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       knownHosts,
       ...(jump !== undefined ? { jump } : {}),
       instances,
-      ...(relay ? { relayAddress: { user: writtenParts(host.relay_address!).user ? relay.user : user, hostname: relay.hostname, port: writtenParts(host.relay_address!).port ? relay.port : port } } : {}),
+      ...(relay
+        ? {
+            relayAddress: {
+              user: writtenParts(host.relay_address!).user ? relay.user : user,
+              hostname: relay.hostname,
+              port: writtenParts(host.relay_address!).port ? relay.port : port,
+            },
+          }
+        : {}),
     };
   });
   // Two aliases (or an alias and an address) for one server would make two hosts of one.
@@ -131,10 +138,17 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     const server = `${h.hostname.toLowerCase()}:${h.port}`;
     const first = seen.get(server);
     if (first === undefined) return void seen.set(server, i);
-    const w = (x: HostConfig) => { const a = address(x.name); return `${a.hostname.toLowerCase()}:${a.port}`; };
+    const w = (x: HostConfig) => {
+      const a = address(x.name);
+      return `${a.hostname.toLowerCase()}:${a.port}`;
+    };
     // The schema already reported entries that are the same as written.
     if (w(hosts[first]!) !== w(h)) {
-      at(['hosts', i], `duplicate host: ${JSON.stringify(h.name)} is the same server (${h.hostname}:${h.port}, through ${ssh?.file ?? 'the ssh config'}) as hosts[${first}] ${JSON.stringify(hosts[first]!.name)}`, 'list each server once');
+      at(
+        ['hosts', i],
+        `duplicate host: ${JSON.stringify(h.name)} is the same server (${h.hostname}:${h.port}, through ${ssh?.file ?? 'the ssh config'}) as hosts[${first}] ${JSON.stringify(hosts[first]!.name)}`,
+        'list each server once',
+      );
     }
   });
 
@@ -166,14 +180,26 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       return at(where, `${entry} is outside the build context ${context}`, 'build.include names files inside build.context, relative to it');
     }
     if (secretsFile !== undefined && abs === secretsFile) {
-      return at(where, `${entry} is the secrets file (app.secrets_file): it must never be part of an image`, 'remove it from build.include; the app gets its values as environment variables at run time');
+      return at(
+        where,
+        `${entry} is the secrets file (app.secrets_file): it must never be part of an image`,
+        'remove it from build.include; the app gets its values as environment variables at run time',
+      );
     }
     if (accessorySecrets.has(abs)) {
-      return at(where, `${entry} is the secrets file of accessory ${accessorySecrets.get(abs)}: it must never be part of an image`, 'remove it from build.include; the accessory gets its values as environment variables at run time');
+      return at(
+        where,
+        `${entry} is the secrets file of accessory ${accessorySecrets.get(abs)}: it must never be part of an image`,
+        'remove it from build.include; the accessory gets its values as environment variables at run time',
+      );
     }
     const found = kind(abs);
     if (found !== 'file') {
-      return at(where, found === 'dir' ? `${abs} is a folder, expected a file` : `file not found: ${abs}`, 'name each file on its own, relative to build.context');
+      return at(
+        where,
+        found === 'dir' ? `${abs} is a folder, expected a file` : `file not found: ${abs}`,
+        'name each file on its own, relative to build.context',
+      );
     }
     include.push(rel.split(path.sep).join('/'));
   });
@@ -244,7 +270,9 @@ function findHost(hosts: HostConfig[], text: string): HostConfig | undefined {
     hosts.find((h) => h.name === text) ??
     hosts.find((h) => {
       const written = address(h.name);
-      return [h.hostname, `${h.hostname}:${h.port}`, written.hostname, `${written.hostname}:${written.port}`].some((n) => n.toLowerCase() === text.toLowerCase());
+      return [h.hostname, `${h.hostname}:${h.port}`, written.hostname, `${written.hostname}:${written.port}`].some(
+        (n) => n.toLowerCase() === text.toLowerCase(),
+      );
     })
   );
 }
@@ -260,7 +288,11 @@ function toAccessories(
     if (RESERVED_ACCESSORY_NAMES.has(name)) {
       at(['accessories', name], `${name} is a name boxship uses itself (the container ${service}-${name} is the proxy)`, 'pick another name, e.g. db or cache');
     } else if (name.startsWith(`${service}-`)) {
-      at(['accessories', name], `${name} could take the name of one of the instances (${service}-1, ${service}-1-blue) on the service network`, `pick a name that does not start with ${service}-`);
+      at(
+        ['accessories', name],
+        `${name} could take the name of one of the instances (${service}-1, ${service}-1-blue) on the service network`,
+        `pick a name that does not start with ${service}-`,
+      );
     }
     const written = a.hosts ?? (a.host !== undefined ? [a.host] : []);
     const picked = new Set<string>();
@@ -293,7 +325,8 @@ function toAccessories(
  */
 function swarmConfig(raw: RawConfig, hosts: HostConfig[], at: (p: PathSegment[], message: string, hint?: string) => void): SwarmConfig | undefined {
   if (raw.backend !== 'swarm') {
-    if (raw.swarm) at(['swarm'], 'swarm: is only read with backend: swarm', 'add backend: swarm (the hosts are the nodes of a Docker Swarm), or remove the swarm: section');
+    if (raw.swarm)
+      at(['swarm'], 'swarm: is only read with backend: swarm', 'add backend: swarm (the hosts are the nodes of a Docker Swarm), or remove the swarm: section');
     return undefined;
   }
   const s = raw.swarm ?? { constraints: [] };
@@ -306,18 +339,32 @@ function swarmConfig(raw: RawConfig, hosts: HostConfig[], at: (p: PathSegment[],
       return wanted.ok && a.ok && a.value.hostname.toLowerCase() === wanted.value.hostname.toLowerCase() && a.value.port === wanted.value.port;
     });
     if (found) manager = found.name;
-    else at(['swarm', 'manager'], `${JSON.stringify(s.manager)} is not one of hosts`, `write the manager as it is written in hosts: (${hosts.map((h) => h.name).join(', ')})`);
+    else
+      at(
+        ['swarm', 'manager'],
+        `${JSON.stringify(s.manager)} is not one of hosts`,
+        `write the manager as it is written in hosts: (${hosts.map((h) => h.name).join(', ')})`,
+      );
   }
   raw.hosts.forEach((entry, i) => {
     if (typeof entry === 'object' && entry.instances !== undefined) {
-      at(['hosts', i, 'instances'], 'per-host instances do not apply with backend: swarm', 'remove it and set swarm.replicas: the swarm places the tasks on the nodes');
+      at(
+        ['hosts', i, 'instances'],
+        'per-host instances do not apply with backend: swarm',
+        'remove it and set swarm.replicas: the swarm places the tasks on the nodes',
+      );
     }
   });
   if (raw.accessories && Object.keys(raw.accessories).length > 0) {
-    at(['accessories'], 'accessories are not supported with backend: swarm yet', 'run them with the hosts backend (a separate boxship.yml), or as swarm services of your own');
+    at(
+      ['accessories'],
+      'accessories are not supported with backend: swarm yet',
+      'run them with the hosts backend (a separate boxship.yml), or as swarm services of your own',
+    );
   }
   for (const hook of ['pre_rollout', 'post_rollout'] as const) {
-    if (raw.hooks?.[hook] !== undefined) at(['hooks', hook], `the ${hook} hook is not supported with backend: swarm yet`, 'run it yourself around boxship rollout, or remove it');
+    if (raw.hooks?.[hook] !== undefined)
+      at(['hooks', hook], `the ${hook} hook is not supported with backend: swarm yet`, 'run it yourself around boxship rollout, or remove it');
   }
   return { manager, replicas: s.replicas ?? hosts.length, constraints: s.constraints.map((c) => c.replace(/\s+/g, '')) };
 }
@@ -333,11 +380,7 @@ type SshProblem = (line: number, message: string, hint: string) => void;
 const SSH_HINT = 'fix that line of the ssh config, or write the value in boxship.yml (it takes precedence)';
 
 /** Reads the ssh config; a problem with the file itself is reported at ssh.config_file. */
-function readSshConfig(
-  configured: string | undefined,
-  dir: string,
-  at: (p: PathSegment[], message: string, hint?: string) => void,
-): SshConfigFile | undefined {
+function readSshConfig(configured: string | undefined, dir: string, at: (p: PathSegment[], message: string, hint?: string) => void): SshConfigFile | undefined {
   if (configured === 'none') return undefined;
   const file = configured === undefined ? path.join(homedir(), '.ssh', 'config') : resolvePath(configured, dir);
   let text: string;
@@ -347,8 +390,11 @@ function readSshConfig(
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    at(['ssh', 'config_file'], missing ? `file not found: ${file}` : `cannot read ${file}: ${errorMessage(err)}`,
-      `check the path (${PATH_HINT}), or set ssh.config_file: none to read no ssh config`);
+    at(
+      ['ssh', 'config_file'],
+      missing ? `file not found: ${file}` : `cannot read ${file}: ${errorMessage(err)}`,
+      `check the path (${PATH_HINT}), or set ssh.config_file: none to read no ssh config`,
+    );
     return undefined;
   }
   try {
@@ -375,8 +421,14 @@ function resolveAlias(ssh: SshConfigFile, name: string, problem: SshProblem): Al
   if (s.hostname) {
     const expanded = expandTokens(s.hostname.value, { h: name });
     const check = parseAddress(expanded.text.includes(':') ? `[${expanded.text}]` : expanded.text);
-    if (expanded.unknown) problem(s.hostname.line, `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): the token ${expanded.unknown} is not supported`, `only %h and %% are expanded in HostName; ${SSH_HINT}`);
-    else if (!check.ok || check.value.port !== DEFAULT_SSH_PORT || expanded.text.includes('@')) problem(s.hostname.line, `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): expected a host name or IP address`, SSH_HINT);
+    if (expanded.unknown)
+      problem(
+        s.hostname.line,
+        `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): the token ${expanded.unknown} is not supported`,
+        `only %h and %% are expanded in HostName; ${SSH_HINT}`,
+      );
+    else if (!check.ok || check.value.port !== DEFAULT_SSH_PORT || expanded.text.includes('@'))
+      problem(s.hostname.line, `HostName ${JSON.stringify(s.hostname.value)} (for ${name}): expected a host name or IP address`, SSH_HINT);
     else out.hostname = check.value.hostname;
   }
   if (s.user) {
@@ -408,7 +460,11 @@ function identityFromSshConfig(
   for (const f of files) {
     const expanded = expandTokens(f.value, tokens);
     if (expanded.unknown) {
-      problem(f.line, `IdentityFile ${JSON.stringify(f.value)} (for ${name}): the token ${expanded.unknown} is not supported`, `boxship expands %d %u %h %r %p %% and ~ in IdentityFile; ${SSH_HINT}`);
+      problem(
+        f.line,
+        `IdentityFile ${JSON.stringify(f.value)} (for ${name}): the token ${expanded.unknown} is not supported`,
+        `boxship expands %d %u %h %r %p %% and ~ in IdentityFile; ${SSH_HINT}`,
+      );
       return undefined;
     }
     // Like OpenSSH: ~ is the home folder, a relative path is relative to the current folder.
@@ -437,7 +493,11 @@ function jumpAddress(text: string, ssh: SshConfigFile | undefined, problem: SshP
 function jumpFromSshConfig(ssh: SshConfigFile, v: { value: string; line: number }, name: string, problem: SshProblem): HostConfig['jump'] {
   if (v.value.toLowerCase() === 'none') return undefined;
   if (v.value.includes(',')) {
-    problem(v.line, `ProxyJump ${JSON.stringify(v.value)} (for ${name}): more than one jump host is not supported`, `boxship goes through one jump host; ${SSH_HINT}`);
+    problem(
+      v.line,
+      `ProxyJump ${JSON.stringify(v.value)} (for ${name}): more than one jump host is not supported`,
+      `boxship goes through one jump host; ${SSH_HINT}`,
+    );
     return undefined;
   }
   const text = v.value.replace(/^ssh:\/\//i, '');

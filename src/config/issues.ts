@@ -79,9 +79,7 @@ function fromIssue(issue: Issue, prefix: PathSegment[], root: Schema, loc: Locat
 }
 
 function withGot(message: string, input: unknown): string {
-  return message.startsWith('expected ') && !message.includes(', got ') && input !== undefined
-    ? `${message}, got ${describeValue(input)}`
-    : message;
+  return message.startsWith('expected ') && !message.includes(', got ') && input !== undefined ? `${message}, got ${describeValue(input)}` : message;
 }
 
 function unknownKey(parent: PathSegment[], key: string, root: Schema, loc: Locator): Problem {

@@ -53,7 +53,9 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError([{ file, line: 1, column: 1, path: '', message: `invalid YAML: ${errorMessage(err)}`, hint: YAML_HINT }]);
   }
   if (data === null || data === undefined) {
-    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: 'the file is empty', hint: "start with service: and hosts:; see README 'Configuration'" }]);
+    throw new ConfigError([
+      { file, line: 1, column: 1, path: '', message: 'the file is empty', hint: "start with service: and hosts:; see README 'Configuration'" },
+    ]);
   }
   keepTextAsWritten(doc, data, ['app', 'env']);
   keepTextAsWritten(doc, data, ['build', 'args']);

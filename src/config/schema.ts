@@ -69,9 +69,7 @@ function envName() {
  * written, so numbers and booleans arrive here as strings and String() only covers values built in code.
  */
 function stringValue() {
-  return z
-    .union([z.string(), z.number(), z.boolean()], { error: 'expected a string value (write "" for an empty one)' })
-    .transform(String);
+  return z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string value (write "" for an empty one)' }).transform(String);
 }
 
 /**
@@ -98,12 +96,14 @@ function address(description: string) {
 
 function duration(fallback: string, description: string) {
   const error = `expected a duration: ${DURATION_FORMAT}`;
-  return z
-    .union([z.number({ error }).positive({ error }), z.string({ error }).regex(new RegExp(DURATION_PATTERN), { error })], { error })
-    // Catches what the pattern lets through but is no time at all ("0s"); skipped when the union already failed.
-    .refine((value) => parseDuration(value) !== undefined, { error, when: (payload) => payload.issues.length === 0 })
-    .default(fallback)
-    .describe(description);
+  return (
+    z
+      .union([z.number({ error }).positive({ error }), z.string({ error }).regex(new RegExp(DURATION_PATTERN), { error })], { error })
+      // Catches what the pattern lets through but is no time at all ("0s"); skipped when the union already failed.
+      .refine((value) => parseDuration(value) !== undefined, { error, when: (payload) => payload.issues.length === 0 })
+      .default(fallback)
+      .describe(description)
+  );
 }
 
 /**
@@ -188,7 +188,7 @@ const build = z
       .string()
       .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, { error: 'expected os/architecture[/variant], e.g. linux/amd64' })
       .optional()
-      .describe('Platform to build for (docker build --platform), e.g. linux/amd64: the hosts\' platform when this machine\'s differs.'),
+      .describe("Platform to build for (docker build --platform), e.g. linux/amd64: the hosts' platform when this machine's differs."),
     args: z
       .record(z.string().min(1), stringValue())
       .default({})
@@ -202,10 +202,13 @@ const build = z
       ),
     pins: z
       .record(
-        z.string().min(1).superRefine((text, ctx) => {
-          const result = parseImageRef(text);
-          if (!result.ok) ctx.addIssue({ code: 'custom', message: result.message });
-        }),
+        z
+          .string()
+          .min(1)
+          .superRefine((text, ctx) => {
+            const result = parseImageRef(text);
+            if (!result.ok) ctx.addIssue({ code: 'custom', message: result.message });
+          }),
         z.string().regex(IMAGE_ID_RE, { error: 'expected a local image ID "sha256:<64 hex digits>"' }),
       )
       .default({})
@@ -237,8 +240,12 @@ const hostAddress = address('Host as [user@]host[:port]; user defaults to root, 
 const hostObject = z
   .strictObject({
     address: hostAddress,
-    identity_file: localPath().optional().describe(IDENTITY_FILE + ' Overrides ssh.identity_file.'),
-    known_hosts: localPath().optional().describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
+    identity_file: localPath()
+      .optional()
+      .describe(IDENTITY_FILE + ' Overrides ssh.identity_file.'),
+    known_hosts: localPath()
+      .optional()
+      .describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
     jump: address(JUMP + ' Overrides ssh.jump.').optional(),
     instances: wholeNumber(1, 20).optional().describe('Instances (containers) on this host. Overrides instances.'),
     relay_address: address(
@@ -254,7 +261,9 @@ const app = z
     secrets_file: localPath()
       .optional()
       .describe('Local KEY=VALUE file (one per line, # comments) whose values are passed to the app as environment variables; kept out of images and logs.'),
-    volumes: volumes('Persistent folders: name (a folder in the service state dir on the host) -> absolute path in the container, or { path, mode: ro } to mount it read-only.'),
+    volumes: volumes(
+      'Persistent folders: name (a folder in the service state dir on the host) -> absolute path in the container, or { path, mode: ro } to mount it read-only.',
+    ),
     config_file: z
       .strictObject({
         env: envName().describe('Environment variable that tells the app where its config file is.'),
@@ -311,7 +320,8 @@ const releases = z
   .describe('How many old releases are kept.');
 
 /** A Swarm placement constraint, as `docker service create --constraint` takes it. */
-export const CONSTRAINT_RE = /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s=!]+$/;
+export const CONSTRAINT_RE =
+  /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s=!]+$/;
 
 const swarm = z
   .strictObject({
@@ -319,17 +329,22 @@ const swarm = z
       .string({ error: `expected ${ADDRESS_FORMAT}` })
       .min(1, { error: `expected ${ADDRESS_FORMAT}` })
       .optional()
-      .describe('The host (written as in hosts:) whose Docker engine is a swarm manager: service commands, the deploy lock and the audit log go there. Default: the first host.'),
+      .describe(
+        'The host (written as in hosts:) whose Docker engine is a swarm manager: service commands, the deploy lock and the audit log go there. Default: the first host.',
+      ),
     replicas: wholeNumber(1, 1000).optional().describe('Tasks of the service across the swarm. Default: one per host.'),
     constraints: z
       .array(
         z.string({ error: 'expected a placement constraint' }).regex(CONSTRAINT_RE, {
-          error: 'expected a placement constraint: node.id|node.hostname|node.role|node.platform.os|node.platform.arch|node.labels.<k>|engine.labels.<k>, then == or !=, then a value',
+          error:
+            'expected a placement constraint: node.id|node.hostname|node.role|node.platform.os|node.platform.arch|node.labels.<k>|engine.labels.<k>, then == or !=, then a value',
         }),
         { error: 'expected a list of placement constraints' },
       )
       .default([])
-      .describe('Placement constraints of the service (docker service create --constraint), e.g. node.labels.web == true. Releases are shipped to the nodes that match.'),
+      .describe(
+        'Placement constraints of the service (docker service create --constraint), e.g. node.labels.web == true. Releases are shipped to the nodes that match.',
+      ),
   })
   .optional()
   .describe('With backend: swarm, how the service runs on the swarm. Every node of the swarm must be listed in hosts.');
@@ -363,11 +378,15 @@ function hookCommand(description: string) {
 
 const hooks = z
   .strictObject({
-    pre_release: hookCommand('Run on this machine, in the folder of boxship.yml, before the build; a failure stops the release (exit 1, nothing built or shipped). For checks: tests, lint.'),
+    pre_release: hookCommand(
+      'Run on this machine, in the folder of boxship.yml, before the build; a failure stops the release (exit 1, nothing built or shipped). For checks: tests, lint.',
+    ),
     pre_rollout: hookCommand(
       'Run in a one-off container of the new release (app env, secrets, volumes, network) on the first host before any instance moves, e.g. a migration; a failure stops the rollout (exit 1, nothing serving changed).',
     ),
-    post_rollout: hookCommand('Run in a one-off container of the new release on the first host after a complete rollout (not after a canary step); a failure is reported (exit 1), the release keeps serving.'),
+    post_rollout: hookCommand(
+      'Run in a one-off container of the new release on the first host after a complete rollout (not after a canary step); a failure is reported (exit 1), the release keeps serving.',
+    ),
   })
   .optional()
   .describe('Commands run around a release and a rollout; their output is shown and their exit code reported.');
@@ -381,12 +400,18 @@ function hostRef() {
 function accessoryCommand() {
   const error = 'expected a command: a list of words, or a string of words separated by spaces';
   return z
-    .union([
-      z.string({ error }).min(1, { error }).refine((text) => !/['"\\]/.test(text), {
-        error: 'expected words separated by spaces, without quotes or backslashes (no shell splits them: write a list for words with spaces)',
-      }),
-      z.array(z.string({ error }), { error }).min(1, { error }),
-    ], { error })
+    .union(
+      [
+        z
+          .string({ error })
+          .min(1, { error })
+          .refine((text) => !/['"\\]/.test(text), {
+            error: 'expected words separated by spaces, without quotes or backslashes (no shell splits them: write a list for words with spaces)',
+          }),
+        z.array(z.string({ error }), { error }).min(1, { error }),
+      ],
+      { error },
+    )
     .optional()
     .describe(
       'Command of the container, replacing the image\'s CMD: a list of words, or a string split at spaces (no shell), e.g. [redis-server, --appendonly, "yes"]. Absent: the image\'s own.',
@@ -408,7 +433,9 @@ const accessory = z
       .describe('The hosts it runs on, one container on each (each with its own data), as written in hosts:. Default: the first host.'),
     port: port()
       .optional()
-      .describe('Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on the service network; not published on the host unless publish is set.'),
+      .describe(
+        'Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on the service network; not published on the host unless publish is set.',
+      ),
     publish: z
       .string({ error: 'expected an IP address' })
       .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
@@ -417,19 +444,28 @@ const accessory = z
     env: z.record(envName(), envValue()).default({}).describe('Environment variables of the accessory.'),
     secrets_file: localPath()
       .optional()
-      .describe('Local KEY=VALUE file (one per line, # comments) whose values are passed to the accessory as environment variables; written to its hosts in a 0600 env file, kept out of argv and logs.'),
+      .describe(
+        'Local KEY=VALUE file (one per line, # comments) whose values are passed to the accessory as environment variables; written to its hosts in a 0600 env file, kept out of argv and logs.',
+      ),
     volumes: volumes(
       'Data folders kept across restarts, releases and `accessory down`: name (a folder ~/.boxship/<service>/accessories/<accessory>/<name> on the host) -> absolute path in the container, or { path, mode: ro }.',
     ),
     cmd: accessoryCommand(),
-    stop_timeout_seconds: wholeNumber(0, 3600).default(30).describe('Seconds docker stop waits for it to shut down cleanly (restart, down, recreate) before it kills it.'),
+    stop_timeout_seconds: wholeNumber(0, 3600)
+      .default(30)
+      .describe('Seconds docker stop waits for it to shut down cleanly (restart, down, recreate) before it kills it.'),
   })
   .superRefine((value, ctx) => {
     if (value.host !== undefined && value.hosts !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'host and hosts are both set', params: { hint: 'keep one of them' } });
     }
     if (value.publish !== undefined && value.port === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['publish'], message: 'publish needs port: it publishes that port', params: { hint: 'set port to the port the accessory listens on, or remove publish' } });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['publish'],
+        message: 'publish needs port: it publishes that port',
+        params: { hint: 'set port to the port the accessory listens on, or remove publish' },
+      });
     }
   })
   .describe('A long-lived companion of the app (a database, a cache), started when missing and never swapped by a rollout.');
@@ -456,7 +492,9 @@ export const rawConfigSchema = z
     backend: z
       .enum(['hosts', 'swarm'], { error: 'expected hosts or swarm' })
       .default('hosts')
-      .describe('hosts (default): boxship runs the containers on each host itself. swarm: the hosts are the nodes of a Docker Swarm, and the service is a Swarm service (see swarm:).'),
+      .describe(
+        'hosts (default): boxship runs the containers on each host itself. swarm: the hosts are the nodes of a Docker Swarm, and the service is a Swarm service (see swarm:).',
+      ),
     build,
     ssh,
     hosts: z

@@ -35,7 +35,10 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   argv.push(...volumeArgs(config, spec.stateDirAbs));
   // The image, then the user's words as they are: "--" is not needed, docker stops parsing options at the image.
   argv.push(names.image(s, spec.tag), ...spec.argv);
-  return { argv, why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container` };
+  return {
+    argv,
+    why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container`,
+  };
 }
 
 /** Succeeds when the env file is there, i.e. the host was set up (setup, rollout or deploy wrote it). */

@@ -14,13 +14,21 @@ export async function releaseToRun(ssh: Runner, config: Config, wanted?: string)
   const present = (await releasesOnHost(ssh, config.service)).filter((r) => r.present);
   if (wanted !== undefined) {
     if (!present.some((r) => r.tag === wanted || r.tag.startsWith(wanted))) {
-      throw new InputError(`release "${wanted}" has no image on ${ssh.name}`, { hint: `releases there: ${present.map((r) => r.tag.slice(0, 12)).join(', ') || 'none'}; ship it with: boxship release` });
+      throw new InputError(`release "${wanted}" has no image on ${ssh.name}`, {
+        hint: `releases there: ${present.map((r) => r.tag.slice(0, 12)).join(', ') || 'none'}; ship it with: boxship release`,
+      });
     }
     return pickRelease({ everywhere: present }, wanted, [ssh.name]);
   }
   const { current } = currentAndPrevious(parseDeploys(await ssh.run(readDeploys(stateDir(config.service)))));
-  if (!current) throw new InputError(`nothing serves on ${ssh.name} yet, so there is no release to run`, { hint: 'roll one out first (boxship deploy), or name a shipped one with --release <sha>' });
-  if (!present.some((r) => r.tag === current)) throw new HostError(ssh.name, `the serving release ${current.slice(0, 12)} has no image on the host any more`, { hint: 'name another with --release <sha> (see: boxship releases)' });
+  if (!current)
+    throw new InputError(`nothing serves on ${ssh.name} yet, so there is no release to run`, {
+      hint: 'roll one out first (boxship deploy), or name a shipped one with --release <sha>',
+    });
+  if (!present.some((r) => r.tag === current))
+    throw new HostError(ssh.name, `the serving release ${current.slice(0, 12)} has no image on the host any more`, {
+      hint: 'name another with --release <sha> (see: boxship releases)',
+    });
   return current;
 }
 

@@ -6,6 +6,7 @@ import { HostError } from '../util/errors.js';
 export type { StreamIo, StreamResult };
 
 export function streamCommand(ssh: Runner, cmd: Command, io: StreamIo): Promise<StreamResult> {
-  if (!ssh.stream) throw new HostError(ssh.name, `cannot stream "${cmd.why}": not an SSH connection${ssh.dryRun ? ' (a plan runs no one-off containers)' : ''}`);
+  if (!ssh.stream)
+    throw new HostError(ssh.name, `cannot stream "${cmd.why}": not an SSH connection${ssh.dryRun ? ' (a plan runs no one-off containers)' : ''}`);
   return ssh.stream(cmd, io);
 }

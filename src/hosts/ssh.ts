@@ -10,7 +10,17 @@ import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
 import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner, type StreamIo, type StreamResult } from './runner.js';
 import { debug } from '../util/debug.js';
-import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, keyTypeOfAlgorithm, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+import {
+  checkHostKey,
+  fingerprint,
+  hostKeyAlgorithms,
+  keyTypeOf,
+  keyTypeOfAlgorithm,
+  knownHostName,
+  knownHostsLine,
+  knownKeyTypes,
+  parseKnownHosts,
+} from './known-hosts.js';
 
 export interface ConnectOptions {
   /**
@@ -30,7 +40,15 @@ interface Endpoint {
   port: number;
 }
 
-const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 
 export class SshHost implements Runner {
   private closed = false;
@@ -82,15 +100,20 @@ export class SshHost implements Runner {
         this.client.once('close', onConnClose);
         // A command that hangs (a stuck dockerd) would hold the deploy lock forever: give up, naming host and command.
         const limitMs = options.timeoutMs ?? cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-        const timer = setTimeout(() => {
-          if (limitMs <= 0) return;
-          this.client.removeListener('close', onConnClose);
-          channel.signal('KILL');
-          channel.close();
-          reject(new HostError(this.name, `${cmd.why}: no answer within ${Math.round(limitMs / 1000)}s, gave up`, {
-            hint: 'check the host (is dockerd stuck? `systemctl status docker`, `docker info` on it), then run the command again',
-          }));
-        }, limitMs > 0 ? limitMs : 2 ** 31 - 1);
+        const timer = setTimeout(
+          () => {
+            if (limitMs <= 0) return;
+            this.client.removeListener('close', onConnClose);
+            channel.signal('KILL');
+            channel.close();
+            reject(
+              new HostError(this.name, `${cmd.why}: no answer within ${Math.round(limitMs / 1000)}s, gave up`, {
+                hint: 'check the host (is dockerd stuck? `systemctl status docker`, `docker info` on it), then run the command again',
+              }),
+            );
+          },
+          limitMs > 0 ? limitMs : 2 ** 31 - 1,
+        );
         // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
         channel.on('data', (chunk: Buffer) => {
           out.push(chunk);
@@ -182,7 +205,9 @@ function readKey(file: string, host: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new HostError(host, `cannot read identity file ${file}: ${errorMessage(err)}`, { hint: 'fix identity_file in boxship.yml, or remove it to use ssh-agent' });
+    throw new HostError(host, `cannot read identity file ${file}: ${errorMessage(err)}`, {
+      hint: 'fix identity_file in boxship.yml, or remove it to use ssh-agent',
+    });
   }
 }
 
@@ -204,17 +229,25 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
       case 'match':
         return true;
       case 'revoked':
-        refusal = new HostError(label, `host key ${fp} is marked @revoked in ${host.knownHosts}:${verdict.line}`, { hint: 'the server must get a new host key' });
+        refusal = new HostError(label, `host key ${fp} is marked @revoked in ${host.knownHosts}:${verdict.line}`, {
+          hint: 'the server must get a new host key',
+        });
         return false;
       case 'changed':
-        refusal = new HostError(label, `HOST KEY CHANGED: the server offers ${fp} but ${host.knownHosts}:${verdict.line} has ${verdict.knownFingerprint}. This can mean someone is intercepting the connection.`, {
-          hint: `if the server was rebuilt and you have checked the new fingerprint, run: ssh-keygen -R '${knownName}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
-        });
+        refusal = new HostError(
+          label,
+          `HOST KEY CHANGED: the server offers ${fp} but ${host.knownHosts}:${verdict.line} has ${verdict.knownFingerprint}. This can mean someone is intercepting the connection.`,
+          {
+            hint: `if the server was rebuilt and you have checked the new fingerprint, run: ssh-keygen -R '${knownName}' -f ${host.knownHosts} and run again with --accept-new-host-keys`,
+          },
+        );
         return false;
       case 'other-type': {
         // Not a new host, so --accept-new-host-keys does not apply: we asked for the known type first and the server
         // answered with another one, which is what an impostor without the real key would do too.
-        const cannot = serverHostKey.some((alg) => keyTypeOfAlgorithm(alg) === verdict.knownType) ? '' : ` (boxship's SSH library cannot use ${verdict.knownType} host keys)`;
+        const cannot = serverHostKey.some((alg) => keyTypeOfAlgorithm(alg) === verdict.knownType)
+          ? ''
+          : ` (boxship's SSH library cannot use ${verdict.knownType} host keys)`;
         refusal = new HostError(
           label,
           `the server offers a ${keyTypeOf(blob)} host key (${fp}), but ${host.knownHosts}:${verdict.line} has a key of another type for ${knownName}, ${verdict.knownType} ${verdict.knownFingerprint}, which the server did not present${cannot}. ${options.acceptNewHostKeys ? 'The host is already known, so --accept-new-host-keys does not apply.' : 'This can mean someone is intercepting the connection.'}`,
@@ -227,9 +260,13 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
       case 'cert-authority':
         // ssh2 neither asks for nor parses *-cert-v01@openssh.com host keys, so a CA can never vouch for a host here.
         // Recording the plain key instead would quietly replace the trust the user chose: refused even when accepting.
-        refusal = new HostError(label, `${host.knownHosts}:${verdict.line} trusts a @cert-authority for ${knownName}, but boxship cannot verify host certificates (its SSH library, ssh2, does not support them) and no plain key is known for the host`, {
-          hint: `add the host's own key to ${host.knownHosts}: check its fingerprint with the server's owner, then run: ssh-keyscan -t ${shortKeyName(keyTypeOf(blob))} -p ${target.port} ${target.hostname.toLowerCase()} >> ${host.knownHosts}`,
-        });
+        refusal = new HostError(
+          label,
+          `${host.knownHosts}:${verdict.line} trusts a @cert-authority for ${knownName}, but boxship cannot verify host certificates (its SSH library, ssh2, does not support them) and no plain key is known for the host`,
+          {
+            hint: `add the host's own key to ${host.knownHosts}: check its fingerprint with the server's owner, then run: ssh-keyscan -t ${shortKeyName(keyTypeOf(blob))} -p ${target.port} ${target.hostname.toLowerCase()} >> ${host.knownHosts}`,
+          },
+        );
         return false;
       case 'unknown':
         if (options.acceptNewHostKeys) {
@@ -260,8 +297,10 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
   else if (process.env.SSH_AUTH_SOCK) {
     config.agent = process.env.SSH_AUTH_SOCK;
     config.agentForward = true;
-  }
-  else throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', { hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key' });
+  } else
+    throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', {
+      hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key',
+    });
 
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -292,10 +331,17 @@ function shortKeyName(keyType: string): string {
 function describeConnectError(label: string, err: Error & { level?: string; code?: string }, host: HostConfig): HostError {
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED') return new HostError(label, 'connection refused', { hint: 'is sshd running on that host and is the port right?', cause: err });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HostError(label, `host name not found`, { hint: 'check the address in boxship.yml', cause: err });
-  if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || /Timed out/i.test(err.message)) return new HostError(label, `no answer (${err.message})`, { hint: 'is the host up and reachable from here (firewall, VPN)?', cause: err });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new HostError(label, `host name not found`, { hint: 'check the address in boxship.yml', cause: err });
+  if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || /Timed out/i.test(err.message))
+    return new HostError(label, `no answer (${err.message})`, { hint: 'is the host up and reachable from here (firewall, VPN)?', cause: err });
   if (err.level === 'client-authentication') {
-    return new HostError(label, `authentication failed for user ${host.user}`, { hint: host.identityFile ? `is the public key of ${host.identityFile} in ~${host.user}/.ssh/authorized_keys on the host?` : 'add your key to ssh-agent (ssh-add) and to authorized_keys on the host', cause: err });
+    return new HostError(label, `authentication failed for user ${host.user}`, {
+      hint: host.identityFile
+        ? `is the public key of ${host.identityFile} in ~${host.user}/.ssh/authorized_keys on the host?`
+        : 'add your key to ssh-agent (ssh-add) and to authorized_keys on the host',
+      cause: err,
+    });
   }
   return new HostError(label, err.message, { cause: err });
 }

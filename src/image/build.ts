@@ -136,9 +136,12 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
   });
   if (pinning.problems.length > 0) {
     if (!options.allowUnpinned) {
-      throw new InputError(`the build is not reproducible (${pinning.problems.length} problem${pinning.problems.length === 1 ? '' : 's'}):\n${formatProblems(pinning.problems)}`, {
-        hint: 'fix the lines above, or pass --allow-unpinned to build anyway',
-      });
+      throw new InputError(
+        `the build is not reproducible (${pinning.problems.length} problem${pinning.problems.length === 1 ? '' : 's'}):\n${formatProblems(pinning.problems)}`,
+        {
+          hint: 'fix the lines above, or pass --allow-unpinned to build anyway',
+        },
+      );
     }
     for (const p of pinning.problems) report({ kind: 'warning', message: `${p.message} (${p.hint})` });
   }
@@ -190,5 +193,14 @@ export async function buildRelease(options: BuildOptions): Promise<BuildResult> 
     }
   }
 
-  return { imageId, tag, sha: revision.sha, dirty: revision.dirty, labels, baseImages: pinning.baseImages, lockfiles: pinning.lockfiles, included: context.included };
+  return {
+    imageId,
+    tag,
+    sha: revision.sha,
+    dirty: revision.dirty,
+    labels,
+    baseImages: pinning.baseImages,
+    lockfiles: pinning.lockfiles,
+    included: context.included,
+  };
 }

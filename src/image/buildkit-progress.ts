@@ -162,7 +162,9 @@ export class BuildkitProgress {
     for (const log of status.logs ?? []) this.handleLog(log);
     for (const w of status.warnings ?? []) {
       const step = this.steps.get(w.vertex);
-      const text = Buffer.from(w.short ?? []).toString('utf8').trim();
+      const text = Buffer.from(w.short ?? [])
+        .toString('utf8')
+        .trim();
       this.report({ kind: 'warning', message: step ? `#${step.number} ${step.name}: ${text}` : text });
     }
   }
@@ -215,7 +217,11 @@ export class BuildkitProgress {
   }
 
   private addLine(s: StepState, raw: string): void {
-    const line = raw.split('\r').filter((p) => p !== '').pop() ?? '';
+    const line =
+      raw
+        .split('\r')
+        .filter((p) => p !== '')
+        .pop() ?? '';
     s.tail.push(line);
     if (s.tail.length > TAIL_LINES) s.tail.shift();
     if (this.options.showLogs) this.report({ kind: 'build', message: `#${s.number} | ${line}` });

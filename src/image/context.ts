@@ -119,7 +119,8 @@ type Node = { dir: Map<string, Node> } | { file: string };
 export async function selectContext(options: ContextOptions): Promise<BuildContext> {
   const { root, sha, source } = options;
   const st = await lstat(options.contextDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new InputError(`build context ${path.resolve(options.contextDir)} is not a folder`, { hint: 'check build.context in boxship.yml' });
+  if (!st?.isDirectory())
+    throw new InputError(`build context ${path.resolve(options.contextDir)} is not a folder`, { hint: 'check build.context in boxship.yml' });
   const dir = await realpath(options.contextDir);
   const prefix = inside(root, dir);
   if (prefix === undefined) {
@@ -179,7 +180,10 @@ export async function selectContext(options: ContextOptions): Promise<BuildConte
     // stat, not lstat: a symlink named here is sent as the file it points to, which is what was hashed.
     const fst = await stat(abs).catch(() => undefined);
     const data = fst?.isFile() ? await readFile(abs).catch(() => undefined) : undefined;
-    if (!fst || data === undefined) throw new InputError(`build.include names ${rel}, but ${abs} is not a readable file`, { hint: 'create the file, or remove it from build.include in boxship.yml' });
+    if (!fst || data === undefined)
+      throw new InputError(`build.include names ${rel}, but ${abs} is not a readable file`, {
+        hint: 'create the file, or remove it from build.include in boxship.yml',
+      });
     const executable = (fst.mode & 0o111) !== 0;
     includedEntries.set(rel, { path: rel, type: 'file', executable, data });
     included.push({ path: rel, sha256: createHash('sha256').update(data).digest('hex') });
@@ -195,7 +199,10 @@ export async function selectContext(options: ContextOptions): Promise<BuildConte
     const entry = byRootPath.get(dfInRepo);
     if (entry === undefined || entry.type !== 'file') {
       throw new InputError(`Dockerfile ${dfAbs} is not in ${where}`, {
-        hint: source === 'commit' ? 'commit it (or check build.dockerfile in boxship.yml)' : 'check build.dockerfile in boxship.yml, and that .gitignore does not ignore it',
+        hint:
+          source === 'commit'
+            ? 'commit it (or check build.dockerfile in boxship.yml)'
+            : 'check build.dockerfile in boxship.yml, and that .gitignore does not ignore it',
       });
     }
     dockerfile = readEntry(root, entry);
@@ -207,7 +214,10 @@ export async function selectContext(options: ContextOptions): Promise<BuildConte
 
   const ignoreEntry = candidates.get('.dockerignore');
   const ignoreText = ignoreEntry && ignoreEntry.type === 'file' ? readEntry(root, ignoreEntry).toString('utf8') : '';
-  const patterns = ignoreText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const patterns = ignoreText
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   // The package is CommonJS typed as an ES default export; its factory is also on `.default`, which both agree on.
   const matcher = dockerignoreModule.default({ ignorecase: false }).add(patterns);
   const hasExceptions = patterns.some((p) => p.startsWith('!'));

@@ -45,7 +45,14 @@ export async function worktreeFiles(root: string): Promise<RepoFile[]> {
   const r = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
   if (!r.ok) throw new BoxshipError(`git ls-files failed in ${root}: ${r.stderr}`);
   // An unmerged path is listed once per stage; a nested repository is listed as "dir/".
-  const paths = [...new Set(r.stdout.toString('utf8').split('\0').filter((p) => p !== ''))].sort();
+  const paths = [
+    ...new Set(
+      r.stdout
+        .toString('utf8')
+        .split('\0')
+        .filter((p) => p !== ''),
+    ),
+  ].sort();
   const files: RepoFile[] = [];
   for (const rel of paths) {
     const p = rel.endsWith('/') ? rel.slice(0, -1) : rel;

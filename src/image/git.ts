@@ -29,7 +29,18 @@ export interface GitResult {
 
 // Settings that would change `git diff` output between machines are fixed here, so the dirty hash depends on the
 // changes only, not on someone's git config.
-const STABLE_CONFIG = ['-c', 'core.quotePath=false', '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'diff.relative=false', '-c', 'core.autocrlf=false'];
+const STABLE_CONFIG = [
+  '-c',
+  'core.quotePath=false',
+  '-c',
+  'diff.noprefix=false',
+  '-c',
+  'diff.mnemonicPrefix=false',
+  '-c',
+  'diff.relative=false',
+  '-c',
+  'core.autocrlf=false',
+];
 
 /**
  * The environment for git: the folder we pass decides the repository, so variables that point git elsewhere (set
@@ -95,18 +106,34 @@ export function parsePorcelain(out: Buffer): string[] {
 /** sha256 over `git diff HEAD --binary` and each untracked, non-ignored file (sorted): its path and its contents. */
 async function dirtyHash(root: string): Promise<string> {
   const hash = createHash('sha256');
-  const diff = await git(root, ['diff', 'HEAD', '--binary', '--full-index', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--src-prefix=a/', '--dst-prefix=b/']);
+  const diff = await git(root, [
+    'diff',
+    'HEAD',
+    '--binary',
+    '--full-index',
+    '--no-color',
+    '--no-ext-diff',
+    '--no-textconv',
+    '--no-renames',
+    '--src-prefix=a/',
+    '--dst-prefix=b/',
+  ]);
   if (!diff.ok) throw new BoxshipError(`git diff failed in ${root}: ${diff.stderr}`);
   hash.update(diff.stdout);
   const others = await git(root, ['ls-files', '--others', '--exclude-standard', '-z']);
   if (!others.ok) throw new BoxshipError(`git ls-files failed in ${root}: ${others.stderr}`);
-  const untracked = others.stdout.toString('utf8').split('\0').filter((p) => p !== '').sort();
+  const untracked = others.stdout
+    .toString('utf8')
+    .split('\0')
+    .filter((p) => p !== '')
+    .sort();
   for (const rel of untracked) {
     const abs = path.join(root, rel);
     // Path and length are framed with NULs so that moving bytes between a name and a body changes the hash.
     let body: Buffer;
     const st = await lstat(abs).catch(() => undefined);
-    if (!st) body = Buffer.alloc(0); // deleted meanwhile
+    if (!st)
+      body = Buffer.alloc(0); // deleted meanwhile
     else if (st.isSymbolicLink()) body = Buffer.from(await readlink(abs), 'utf8');
     else if (st.isFile()) body = await readFile(abs);
     else body = Buffer.alloc(0); // a nested repository shows up as a directory: its path is what we have

@@ -51,7 +51,11 @@ const NODE_LOCKS: Record<string, 'npm' | 'yarn' | 'pnpm'> = {
   'pnpm-lock.yaml': 'pnpm',
 };
 
-const FROZEN_COMMAND: Record<string, string> = { npm: 'npm ci', yarn: 'yarn install --frozen-lockfile (or --immutable)', pnpm: 'pnpm install --frozen-lockfile' };
+const FROZEN_COMMAND: Record<string, string> = {
+  npm: 'npm ci',
+  yarn: 'yarn install --frozen-lockfile (or --immutable)',
+  pnpm: 'pnpm install --frozen-lockfile',
+};
 
 interface Located {
   line: number;
@@ -117,8 +121,7 @@ export function checkLockfiles(input: LockfileInput): { problems: PolicyProblem[
         problem(
           file,
           line,
-          `RUN ${install.text} installs ${req} without --require-hashes` +
-            (rel === undefined ? '' : `, and not every requirement in ${rel} carries --hash=`),
+          `RUN ${install.text} installs ${req} without --require-hashes` + (rel === undefined ? '' : `, and not every requirement in ${rel} carries --hash=`),
           'generate hashes (`pip-compile --generate-hashes`) and install with `pip install --require-hashes -r requirements.txt`',
         ),
       );
@@ -142,7 +145,10 @@ function lastUsedFromLine(input: LockfileInput): number {
  * path first, then the longest suffix that names a context file. Good enough for the usual `COPY requirements.txt .`.
  */
 function findContextFile(input: LockfileInput, containerPath: string): string | undefined {
-  const parts = containerPath.replace(/^\.\//, '').split('/').filter((p) => p !== '' && p !== '.');
+  const parts = containerPath
+    .replace(/^\.\//, '')
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
   for (let i = 0; i < parts.length; i++) {
     const candidate = parts.slice(i).join('/');
     if (input.files ? input.files.includes(candidate) : input.hasFile(candidate)) return candidate;

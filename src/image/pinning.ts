@@ -129,7 +129,14 @@ export function checkPinning(input: PinningInput): PinningResult {
   for (const use of imageUses(df, stages)) {
     const what = describe(use);
     if (use.ref === '') {
-      problems.push(problem(file, use.line, `${use.via} ${use.written} expands to an empty image name`, 'declare the ARG it uses before the first FROM, with a default or a build arg'));
+      problems.push(
+        problem(
+          file,
+          use.line,
+          `${use.via} ${use.written} expands to an empty image name`,
+          'declare the ARG it uses before the first FROM, with a default or a build arg',
+        ),
+      );
       continue;
     }
     if (DIGEST_REF.test(use.ref)) {
@@ -146,7 +153,14 @@ export function checkPinning(input: PinningInput): PinningResult {
       continue;
     }
     if (!IMAGE_ID.test(pinned)) {
-      problems.push(problem(file, use.line, `${what} is pinned to "${pinned}", which is not an image ID`, 'a pin is sha256: followed by 64 hex digits; run `boxship pin` to rewrite it'));
+      problems.push(
+        problem(
+          file,
+          use.line,
+          `${what} is pinned to "${pinned}", which is not an image ID`,
+          'a pin is sha256: followed by 64 hex digits; run `boxship pin` to rewrite it',
+        ),
+      );
       continue;
     }
     const local = lookup(input.localImageIds, use.ref);
@@ -163,12 +177,7 @@ export function checkPinning(input: PinningInput): PinningResult {
     }
     if (local !== pinned) {
       problems.push(
-        problem(
-          file,
-          use.line,
-          `${what} is pinned to ${pinned}, but the local ${use.ref} is ${local}`,
-          'run `boxship pin` to accept the new base image',
-        ),
+        problem(file, use.line, `${what} is pinned to ${pinned}, but the local ${use.ref} is ${local}`, 'run `boxship pin` to accept the new base image'),
       );
       continue;
     }

@@ -7,7 +7,20 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDockerfile, splitInstructions } from '../image/dockerfile.js';
 
-export const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'Pipfile.lock', 'requirements.txt', 'Gemfile.lock', 'go.sum', 'Cargo.lock', 'composer.lock', 'mix.lock'];
+export const LOCKFILES = [
+  'package-lock.json',
+  'npm-shrinkwrap.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'poetry.lock',
+  'Pipfile.lock',
+  'requirements.txt',
+  'Gemfile.lock',
+  'go.sum',
+  'Cargo.lock',
+  'composer.lock',
+  'mix.lock',
+];
 
 export interface AppFacts {
   service: string;
@@ -79,7 +92,13 @@ export function dockerfileFacts(text: string): Pick<AppFacts, 'exposePort' | 'he
   }
   const last = df.stages[df.stages.length - 1];
   const copySources = df.stages.flatMap((s) => s.copies.filter((c) => c.from === undefined).flatMap((c) => c.sources));
-  return { exposePort: finalExpose ?? exposePort, healthcheck, finalStage: df.stages.length > 1 ? last?.name : undefined, stages: df.stages.length, copySources };
+  return {
+    exposePort: finalExpose ?? exposePort,
+    healthcheck,
+    finalStage: df.stages.length > 1 ? last?.name : undefined,
+    stages: df.stages.length,
+    copySources,
+  };
 }
 
 /** A COPY source pattern (Go filepath.Match: *, ?, [...]) as a RegExp over a path relative to the context. */
@@ -93,7 +112,10 @@ export function globRegExp(pattern: string): RegExp {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${pattern
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');

@@ -35,7 +35,12 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     '',
     'build:',
     line(2, 'context', '.', facts.git ? 'the image is the commit: HEAD of this git repo' : 'NOT a git repo yet: run `git init` and commit first'),
-    line(2, 'dockerfile', facts.dockerfile ?? 'Dockerfile', facts.dockerfile ? `found; ${facts.stages} stage${facts.stages === 1 ? '' : 's'}` : 'NOT FOUND: write a Dockerfile first'),
+    line(
+      2,
+      'dockerfile',
+      facts.dockerfile ?? 'Dockerfile',
+      facts.dockerfile ? `found; ${facts.stages} stage${facts.stages === 1 ? '' : 's'}` : 'NOT FOUND: write a Dockerfile first',
+    ),
   ];
   if (facts.finalStage) out.push(line(2, 'target', facts.finalStage, 'the last stage, the one that runs'));
   if (facts.include.length) out.push(`  include: [${facts.include.map(scalar).join(', ')}]`.padEnd(35) + ' # not in git, but the Dockerfile copies them');

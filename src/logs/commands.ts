@@ -16,7 +16,10 @@ export interface LogSource {
  */
 export function listLogSources(service: string, proxy: boolean): Command {
   const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;
-  const body = ['docker ps --no-trunc --filter "label=$1=$2" --filter "label=$4" --format "$3"', ...(proxy ? ['docker ps --no-trunc --filter "name=^$5$" --format "$3"'] : [])].join('\n');
+  const body = [
+    'docker ps --no-trunc --filter "label=$1=$2" --filter "label=$4" --format "$3"',
+    ...(proxy ? ['docker ps --no-trunc --filter "name=^$5$" --format "$3"'] : []),
+  ].join('\n');
   return script(`list the running ${service} containers`, body, LABEL.service, service, fmt, LABEL.slot, ...(proxy ? [proxyContainerName(service)] : []));
 }
 

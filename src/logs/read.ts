@@ -49,7 +49,8 @@ export async function readLogs(req: LogsRequest): Promise<void> {
   const report = req.report ?? (() => {});
   const list = (following: boolean) => (req.list ? req.list(following) : listLogSources(req.service, Boolean(req.proxy)));
   const listed = await Promise.all(req.hosts.map(async (ssh) => ({ ssh, sources: parseLogSources(await ssh.run(list(false)), req.service) })));
-  for (const { ssh, sources } of listed) if (sources.length === 0) report({ kind: 'warning', host: ssh.name, message: `no ${req.list ? '' : 'running '}${req.what ?? `${req.service} container`}` });
+  for (const { ssh, sources } of listed)
+    if (sources.length === 0) report({ kind: 'warning', host: ssh.name, message: `no ${req.list ? '' : 'running '}${req.what ?? `${req.service} container`}` });
   const lines = (await Promise.all(listed.map(({ ssh, sources }) => backlog(ssh, sources, req)))).flat();
   const last = new Map<string, string>();
   for (const l of mergeByTime(lines)) {

@@ -180,7 +180,9 @@ function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Rec
 function healthRoute(): CaddyRoute {
   return {
     match: [{ path: [PROXY_HEALTH_PATH] }],
-    handle: [{ handler: 'static_response', status_code: 200, headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] }, body: 'ok\n' }],
+    handle: [
+      { handler: 'static_response', status_code: 200, headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] }, body: 'ok\n' },
+    ],
     terminal: true,
   };
 }
@@ -191,13 +193,17 @@ function check(input: CaddyConfigInput): void {
   if (!wholePositive(input.instances)) throw new RangeError(`instances must be a whole number of at least 1, got ${input.instances}`);
   const longest = upstreamName(input.service, input.instances, 'green');
   if (longest.length > 63) throw new RangeError(`upstream name ${longest} is longer than a DNS label (63 characters)`);
-  for (const [name, port] of [['appPort', input.appPort], ['healthPort', input.healthPort ?? input.appPort]] as const) {
+  for (const [name, port] of [
+    ['appPort', input.appPort],
+    ['healthPort', input.healthPort ?? input.appPort],
+  ] as const) {
     if (!wholePositive(port) || port > 65535) throw new RangeError(`${name} must be a port number, got ${port}`);
   }
   if (!input.healthPath.startsWith('/')) throw new RangeError(`healthPath must start with /, got ${input.healthPath}`);
   if (!(input.healthIntervalMs > 0) || !(input.healthTimeoutMs > 0)) throw new RangeError('health interval and timeout must be positive');
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(input.backoffHeader)) throw new RangeError(`${JSON.stringify(input.backoffHeader)} is not an HTTP header name`);
-  if (!Number.isInteger(input.retryAfterSeconds) || input.retryAfterSeconds < 0) throw new RangeError(`Retry-After must be whole seconds, got ${input.retryAfterSeconds}`);
+  if (!Number.isInteger(input.retryAfterSeconds) || input.retryAfterSeconds < 0)
+    throw new RangeError(`Retry-After must be whole seconds, got ${input.retryAfterSeconds}`);
 }
 
 /** Active health checks: the app's health path, at most every MAX_HEALTH_INTERVAL_MS, timeout no longer than the interval. */
@@ -262,7 +268,9 @@ function traffic(input: CaddyConfigInput): Record<string, unknown> {
  */
 function maintenanceTemplate(backoffHeader: string, body: string): string {
   const r = JSON.stringify(MAINTENANCE_FILES.retryAfter);
-  return escapePlaceholders(`{{$r := include ${r}}}{{.RespHeader.Set "Retry-After" $r}}{{.RespHeader.Set ${JSON.stringify(backoffHeader)} $r}}{{include ${JSON.stringify(body)}}}\n`);
+  return escapePlaceholders(
+    `{{$r := include ${r}}}{{.RespHeader.Set "Retry-After" $r}}{{.RespHeader.Set ${JSON.stringify(backoffHeader)} $r}}{{include ${JSON.stringify(body)}}}\n`,
+  );
 }
 
 /** While `maintenance/on` exists: 503 with the user's message and Retry-After, read from the files beside it. */
@@ -320,7 +328,9 @@ export function caddyServerConfig(
             listen: [server.listen],
             automatic_https: { disable: true },
             routes: server.routes,
-            errors: { routes: unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable') },
+            errors: {
+              routes: unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable'),
+            },
           },
         },
       },
@@ -350,7 +360,8 @@ export function caddyInputFromConfig(config: Config, instances: number): CaddyCo
 
 /** The maintenance answer's files (MAINTENANCE_FILES), as written into the proxy dir's maintenance folder. */
 export function maintenanceFiles(mode: Extract<ProxyMode, { kind: 'maintenance' }>): { retryAfter: string; text: string; json: string } {
-  if (!Number.isInteger(mode.retryAfterSeconds) || mode.retryAfterSeconds < 0) throw new RangeError(`Retry-After must be whole seconds, got ${mode.retryAfterSeconds}`);
+  if (!Number.isInteger(mode.retryAfterSeconds) || mode.retryAfterSeconds < 0)
+    throw new RangeError(`Retry-After must be whole seconds, got ${mode.retryAfterSeconds}`);
   return {
     retryAfter: String(mode.retryAfterSeconds),
     text: mode.message,

@@ -43,7 +43,11 @@ export function proxyHostConfigFile(hostDir: string, file = 'caddy.json'): strin
  * on stdin. The running proxy does not see the new file until reloadProxy (router) or reloadEdge (edge).
  */
 export function writeProxyConfig(hostDir: string, file?: string): Command {
-  return script(file ? `write the proxy config ${file}` : 'write the proxy config', 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"', proxyHostConfigFile(hostDir, file));
+  return script(
+    file ? `write the proxy config ${file}` : 'write the proxy config',
+    'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"',
+    proxyHostConfigFile(hostDir, file),
+  );
 }
 
 /**
@@ -96,7 +100,13 @@ export function applyProxyMode(hostDir: string, mode: ProxyMode): Command {
   const put = (n: number, file: string) => `printf %s "$${n}" > "$1/${file}.tmp" && mv "$1/${file}.tmp" "$1/${file}"`;
   return script(
     `put the proxy in maintenance (Retry-After: ${f.retryAfter})`,
-    ['mkdir -p "$1"', put(2, MAINTENANCE_FILES.retryAfter), put(3, MAINTENANCE_FILES.text), put(4, MAINTENANCE_FILES.json), `: > "$1/${MAINTENANCE_FILES.on}"`].join(' && '),
+    [
+      'mkdir -p "$1"',
+      put(2, MAINTENANCE_FILES.retryAfter),
+      put(3, MAINTENANCE_FILES.text),
+      put(4, MAINTENANCE_FILES.json),
+      `: > "$1/${MAINTENANCE_FILES.on}"`,
+    ].join(' && '),
     dir,
     f.retryAfter,
     f.text,
@@ -176,7 +186,12 @@ export function reloadProxy(service: string): Command {
 export function reloadEdge(service: string): Command {
   return command(
     'reload the proxy edge config',
-    'docker', 'exec', proxyContainerName(service), 'sh', '-c', `caddy reload --config "$(cat ${EDGE_CHOICE_FILE})" --address ${EDGE_ADMIN_LISTEN}`,
+    'docker',
+    'exec',
+    proxyContainerName(service),
+    'sh',
+    '-c',
+    `caddy reload --config "$(cat ${EDGE_CHOICE_FILE})" --address ${EDGE_ADMIN_LISTEN}`,
   );
 }
 
@@ -235,11 +250,13 @@ export function parseUpstreams(text: string): UpstreamCounters[] {
  * its PROXY_LAYOUT_LABEL, `<no value>` on a container from an older boxship), or `missing`.
  */
 export function proxyState(service: string): Command {
-  return reading(script(
-    'check the proxy container',
-    `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${PROXY_LAYOUT_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
-    proxyContainerName(service),
-  ));
+  return reading(
+    script(
+      'check the proxy container',
+      `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${PROXY_LAYOUT_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
+      proxyContainerName(service),
+    ),
+  );
 }
 
 export type ProxyState = { status: 'missing' } | { status: string; image: string; layout: string };
@@ -258,5 +275,9 @@ export function currentLayout(state: ProxyState): boolean {
 
 /** Removes the proxy container if there is one (e.g. before starting it again with another image or port). */
 export function removeProxy(service: string): Command {
-  return script('remove the proxy container', 'if docker container inspect "$1" >/dev/null 2>&1; then docker rm -f "$1" >/dev/null; fi', proxyContainerName(service));
+  return script(
+    'remove the proxy container',
+    'if docker container inspect "$1" >/dev/null 2>&1; then docker rm -f "$1" >/dev/null; fi',
+    proxyContainerName(service),
+  );
 }

@@ -51,7 +51,12 @@ export function convergeSteps(config: Config, containers: InstanceInfo[]): Conve
     const olds = mine.filter((c) => c.name.startsWith(oldPrefix));
     const drainAll = (list: InstanceInfo[]) => {
       for (const o of list) {
-        if (o.running) steps.push({ command: startDrain(o.name, stopSeconds(config)), note: `${o.name}: an old instance left by an interrupted run; draining it`, draining: o.name });
+        if (o.running)
+          steps.push({
+            command: startDrain(o.name, stopSeconds(config)),
+            note: `${o.name}: an old instance left by an interrupted run; draining it`,
+            draining: o.name,
+          });
         else steps.push({ command: removeNow(o.name), note: `${o.name}: a stopped old instance left by an interrupted run; removed` });
       }
     };
@@ -62,7 +67,10 @@ export function convergeSteps(config: Config, containers: InstanceInfo[]): Conve
     }
     const runningOld = olds.find((o) => o.running);
     if (nextC?.running && olds.length > 0) {
-      steps.push({ command: takeName(config, nextC, live), note: `${next}: passed its health check before the run was cut off mid-hand-over; it takes the slot` });
+      steps.push({
+        command: takeName(config, nextC, live),
+        note: `${next}: passed its health check before the run was cut off mid-hand-over; it takes the slot`,
+      });
       drainAll(olds);
     } else if (runningOld) {
       if (nextC) steps.push({ command: removeNow(next), note: `${next}: started by an interrupted run but never handed over; removed` });
@@ -86,4 +94,3 @@ export async function converge(ssh: Runner, steps: ConvergeStep[], report: (note
   }
   return draining;
 }
-

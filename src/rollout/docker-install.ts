@@ -154,7 +154,11 @@ export async function ensureDocker(ctx: DeployContext, ssh: Runner, probe: Docke
   const refusal = cannotInstall(ssh.name, user, probe);
   if (refusal) throw refusal;
   const prefix = asRoot(probe);
-  ctx.report({ kind: 'step', host: ssh.name, message: `Docker is not installed: installing docker.io from the distribution (${probe.os}; this takes a few minutes)` });
+  ctx.report({
+    kind: 'step',
+    host: ssh.name,
+    message: `Docker is not installed: installing docker.io from the distribution (${probe.os}; this takes a few minutes)`,
+  });
   await ssh.run(installDocker(prefix));
   ctx.report({ kind: 'step', host: ssh.name, message: probe.systemd ? 'starting Docker (enabled at boot)' : 'starting dockerd in the background' });
   await ssh.run(startDocker(prefix, probe.systemd));

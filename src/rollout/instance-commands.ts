@@ -39,8 +39,29 @@ export function volumeArgs(config: Config, stateDirAbs: string): string[] {
 
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
-  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', spec.name, '--network', names.network(s), '--network-alias', names.alias(s, spec.slot, spec.colour)];
-  argv.push('--label', `${LABEL.service}=${s}`, '--label', `${LABEL.tag}=${spec.tag}`, '--label', `${LABEL.slot}=${spec.slot}`, '--label', `${LABEL.colour}=${spec.colour}`);
+  const argv = [
+    'docker',
+    'run',
+    '-d',
+    '--pull',
+    'never',
+    '--name',
+    spec.name,
+    '--network',
+    names.network(s),
+    '--network-alias',
+    names.alias(s, spec.slot, spec.colour),
+  ];
+  argv.push(
+    '--label',
+    `${LABEL.service}=${s}`,
+    '--label',
+    `${LABEL.tag}=${spec.tag}`,
+    '--label',
+    `${LABEL.slot}=${spec.slot}`,
+    '--label',
+    `${LABEL.colour}=${spec.colour}`,
+  );
   argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
@@ -179,13 +200,15 @@ export function removeNow(container: string): Command {
 
 /** One line per instance of the service (a container with a slot: not an accessory): name, labels and running state as JSON. */
 export function listInstances(service: string): Command {
-  return reading(script(
-    `list the ${service} instances`,
-    `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
-    LABEL.service,
-    service,
-    LABEL.slot,
-  ));
+  return reading(
+    script(
+      `list the ${service} instances`,
+      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
+      LABEL.service,
+      service,
+      LABEL.slot,
+    ),
+  );
 }
 
 export interface InstanceInfo {

@@ -79,8 +79,15 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
   const drains = new Drains();
   try {
     const fleet = await convergeFleet(ctx, known ?? (await readFleet(ctx)), drains);
-    const pending = planRollout(fleet.map((f) => f.state), req.target);
-    const moves = planRollout(fleet.map((f) => f.state), req.target, { canary: req.canary });
+    const pending = planRollout(
+      fleet.map((f) => f.state),
+      req.target,
+    );
+    const moves = planRollout(
+      fleet.map((f) => f.state),
+      req.target,
+      { canary: req.canary },
+    );
     const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
     if (error) {
       ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });

@@ -80,7 +80,18 @@ export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, 
     clearInterval(beat);
     await Promise.all(
       taken.map(async (ssh) => {
-        await ssh.run(appendAudit(dir, { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome, detail: detail?.slice(0, DETAIL_MAX) })).catch(() => {});
+        await ssh
+          .run(
+            appendAudit(dir, {
+              time: new Date().toISOString(),
+              who: ctx.who,
+              command: ctx.command,
+              host: ssh.name,
+              outcome,
+              detail: detail?.slice(0, DETAIL_MAX),
+            }),
+          )
+          .catch(() => {});
         await ssh.run(releaseLock(dir)).catch(() => {});
       }),
     );

@@ -40,9 +40,11 @@ export function envFileText(config: Config): string {
   const env: Record<string, string> = { PORT: String(config.app.port), ...config.app.env };
   if (config.app.configFile) env[config.app.configFile.env] = config.app.configFile.path;
   if (config.app.secretsFile) Object.assign(env, readSecretsFile(config.app.secretsFile));
-  return Object.entries(env)
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n') + '\n';
+  return (
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n'
+  );
 }
 
 export function makeStateDirs(config: Config, stateDir: string): Command {
@@ -56,7 +58,11 @@ export function writePrivateFile(path: string, why: string): Command {
 }
 
 export function ensureNetwork(service: string): Command {
-  return script(`create the ${names.network(service)} network`, 'docker network inspect "$1" >/dev/null 2>&1 || docker network create "$1" >/dev/null', names.network(service));
+  return script(
+    `create the ${names.network(service)} network`,
+    'docker network inspect "$1" >/dev/null 2>&1 || docker network create "$1" >/dev/null',
+    names.network(service),
+  );
 }
 
 export function modeFile(stateDir: string): string {
@@ -106,18 +112,29 @@ async function settingsForHost(ctx: DeployContext, ssh: Runner, transition: bool
   if (t) {
     if (sameSettings(t.to, want)) return { state: stored, changed: false };
     if (!transition) return { state: stored, changed: false };
-    throw new InputError(`${ssh.name}: a change of the proxy settings (${describeSettings(t.from)} -> ${describeSettings(t.to)}) is only part rolled out (a canary or an interrupted run), and boxship.yml now asks for ${describeSettings(want)}`, {
-      hint: `finish that change first (boxship rollout with app.port/healthcheck as ${describeSettings(t.to)}) or undo it (boxship rollback), then change them again`,
-    });
+    throw new InputError(
+      `${ssh.name}: a change of the proxy settings (${describeSettings(t.from)} -> ${describeSettings(t.to)}) is only part rolled out (a canary or an interrupted run), and boxship.yml now asks for ${describeSettings(want)}`,
+      {
+        hint: `finish that change first (boxship rollout with app.port/healthcheck as ${describeSettings(t.to)}) or undo it (boxship rollback), then change them again`,
+      },
+    );
   }
   if (sameSettings(stored.steady, want)) return { state: stored, changed: false };
   if (!transition) {
-    ctx.report({ kind: 'warning', host: ssh.name, message: `the proxy keeps ${describeSettings(stored.steady)} until the next rollout moves the instances to ${describeSettings(want)}` });
+    ctx.report({
+      kind: 'warning',
+      host: ssh.name,
+      message: `the proxy keeps ${describeSettings(stored.steady)} until the next rollout moves the instances to ${describeSettings(want)}`,
+    });
     return { state: stored, changed: false };
   }
   const live = await liveColours(ctx, ssh);
   if (Object.values(live).every((c) => c === null)) return { state: { steady: want }, changed: true };
-  ctx.report({ kind: 'step', host: ssh.name, message: `proxy settings change (${describeSettings(stored.steady)} -> ${describeSettings(want)}): old instances keep theirs until replaced` });
+  ctx.report({
+    kind: 'step',
+    host: ssh.name,
+    message: `proxy settings change (${describeSettings(stored.steady)} -> ${describeSettings(want)}): old instances keep theirs until replaced`,
+  });
   return { state: { steady: stored.steady, transition: beginTransition(stored.steady, want, live) }, changed: true };
 }
 
@@ -153,7 +170,10 @@ export function waitProxyHealthy(service: string): Command {
 /** Makes sure the proxy image is on the host: shipped from this machine if it has it, else pulled by the host. */
 export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker): Promise<void> {
   const image = ctx.config.proxy.image;
-  const local = await docker.getImage(image).inspect().catch(() => undefined);
+  const local = await docker
+    .getImage(image)
+    .inspect()
+    .catch(() => undefined);
   if (local) {
     ctx.report({ kind: 'step', host: ssh.name, message: `shipping the proxy image ${image}` });
     await shipSupportImage({ config: ctx.config, docker, ref: image, imageId: local.Id, ssh, report: ctx.report });
@@ -181,7 +201,11 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   const [, , hasImage, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
     ssh.run(ensureNetwork(config.service)),
-    ssh.exec(reading(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image)), { allowFailure: true }).then((r) => r.code === 0),
+    ssh
+      .exec(reading(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image)), {
+        allowFailure: true,
+      })
+      .then((r) => r.code === 0),
     mode ? Promise.resolve(mode) : readMode(ctx, ssh),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),
@@ -217,13 +241,16 @@ export async function reconcileProxy(
 
   // Another image, or a container from a boxship whose proxy had no edge (one Caddy on port 80): replaced.
   if (!currentLayout(state) || ('image' in state && state.image !== config.proxy.image)) {
-    if (!currentLayout(state)) ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
+    if (!currentLayout(state))
+      ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
   }
   if (state.status === 'missing') {
     ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy on ${config.proxy.bind}:${config.proxy.port}` });
-    await ssh.run(startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }));
+    await ssh.run(
+      startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }),
+    );
   } else if (state.status !== 'running') {
     await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
   } else {
@@ -266,6 +293,8 @@ export async function ensureProxyRunning(ctx: DeployContext, ssh: Runner): Promi
   // A rollback puts instances back with the settings they ran with (settings.ts), whatever boxship.yml says now.
   if (settings) ctx.proxySettings?.set(ssh.name, settings);
   if (state.status !== 'running') {
-    throw new HostError(ssh.name, `the proxy container ${names.proxy(ctx.config.service)} is ${state.status}`, { hint: 'run: boxship setup (it starts the proxy), then the rollback again' });
+    throw new HostError(ssh.name, `the proxy container ${names.proxy(ctx.config.service)} is ${state.status}`, {
+      hint: 'run: boxship setup (it starts the proxy), then the rollback again',
+    });
   }
 }

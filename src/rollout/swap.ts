@@ -22,7 +22,7 @@ export class HealthCheckFailed extends BoxshipError {
     detail: string,
   ) {
     super(`${move.host}: ${container} on ${move.to.slice(0, 12)} failed its health check:\n${detail}`, {
-      hint: 'the lines above are the app\'s own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)',
+      hint: "the lines above are the app's own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)",
     });
   }
 }
@@ -90,7 +90,10 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
     // to stop (see caddy-config.ts). An empty slot starts blue, the colour an empty slot is routed to.
     ...(empty
       ? {}
-      : { handover: handOver(live, incoming, draining, setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour)), drain: { command: startDrain(draining, seconds), container: draining } }),
+      : {
+          handover: handOver(live, incoming, draining, setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour)),
+          drain: { command: startDrain(draining, seconds), container: draining },
+        }),
     discard: removeNow(incoming),
   };
 }

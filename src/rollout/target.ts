@@ -40,7 +40,10 @@ export function pickRelease(releases: FleetReleases, wanted: string | undefined,
   const exact = matches.find((e) => e.tag === wanted);
   if (exact) return exact.tag;
   if (matches.length === 1) return matches[0]!.tag;
-  if (matches.length > 1) throw new InputError(`"${wanted}" matches ${matches.length} releases: ${matches.map((m) => m.tag.slice(0, 16)).join(', ')}`, { hint: 'give more of the sha' });
+  if (matches.length > 1)
+    throw new InputError(`"${wanted}" matches ${matches.length} releases: ${matches.map((m) => m.tag.slice(0, 16)).join(', ')}`, {
+      hint: 'give more of the sha',
+    });
   throw new InputError(`release "${wanted}" is not present on every host`, {
     hint: `releases on every host: ${releases.everywhere.map((e) => e.tag.slice(0, 12)).join(', ') || 'none'}; ship it first with: boxship release`,
   });

@@ -11,24 +11,26 @@ import { type Command, command, reading, script, toShell } from '../hosts/comman
  * containerd socket: root, or sudo without a password; without it the host still works, just not thin.
  */
 export function inventory(): Command {
-  return reading(script(
-    'list the images and layers the host already has',
-    [
-      // Independent docker calls run side by side: on a busy host each one costs a fraction of a second.
-      't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
-      `docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}' > "$t/v" 2> "$t/ve" & v=$!`,
-      // An image removed between ls and inspect only makes the host look poorer: more is sent, never too little.
-      `(docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format 'image {{.Id}} {{json .RootFS.Layers}}' 2>/dev/null || true) > "$t/i" &`,
-      `d=$(docker info --format '{{json .DriverStatus}}') || exit 1`,
-      'case "$d" in *io.containerd.snapshotter*)',
-      '  if out=$(ctr -n moby content ls -q 2>&1) || out=$(sudo -n ctr -n moby content ls -q 2>&1); then printf "%s\n" "$out" | sed "s/^/blob /" > "$t/c"',
-      '  else echo "noblobs $(printf "%s" "$out" | head -c 200 | tr "\n" " ")" > "$t/c"; fi ;;',
-      'esac',
-      'wait "$v" || { cat "$t/ve" >&2; exit 1; }',
-      'wait',
-      'echo "platform $(cat "$t/v")"; echo "driver $d"; cat "$t/i"; [ ! -f "$t/c" ] || cat "$t/c"',
-    ].join('\n'),
-  ));
+  return reading(
+    script(
+      'list the images and layers the host already has',
+      [
+        // Independent docker calls run side by side: on a busy host each one costs a fraction of a second.
+        't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
+        `docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}' > "$t/v" 2> "$t/ve" & v=$!`,
+        // An image removed between ls and inspect only makes the host look poorer: more is sent, never too little.
+        `(docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format 'image {{.Id}} {{json .RootFS.Layers}}' 2>/dev/null || true) > "$t/i" &`,
+        `d=$(docker info --format '{{json .DriverStatus}}') || exit 1`,
+        'case "$d" in *io.containerd.snapshotter*)',
+        '  if out=$(ctr -n moby content ls -q 2>&1) || out=$(sudo -n ctr -n moby content ls -q 2>&1); then printf "%s\n" "$out" | sed "s/^/blob /" > "$t/c"',
+        '  else echo "noblobs $(printf "%s" "$out" | head -c 200 | tr "\n" " ")" > "$t/c"; fi ;;',
+        'esac',
+        'wait "$v" || { cat "$t/ve" >&2; exit 1; }',
+        'wait',
+        'echo "platform $(cat "$t/v")"; echo "driver $d"; cat "$t/i"; [ ! -f "$t/c" ] || cat "$t/c"',
+      ].join('\n'),
+    ),
+  );
 }
 
 export function incomingDir(stateDir: string): string {
@@ -187,10 +189,17 @@ export function removeFile(path: string): Command {
 
 /** Prints `<repository>:<tag> <image id>` for every tag of the service's images on the host (one docker call). */
 export function presentImages(service: string): Command {
-  return reading(command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service));
+  return reading(
+    command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service),
+  );
 }
 
 /** The refs present on the host, from presentImages' output. */
 export function parsePresent(text: string): Set<string> {
-  return new Set(text.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!));
+  return new Set(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]!),
+  );
 }

@@ -45,7 +45,10 @@ export interface LayerPlan {
 export function planLayers(diffIds: readonly string[], host: HostLayers): LayerPlan {
   const has: (i: number) => boolean =
     host.store === 'classic'
-      ? ((chains) => (i) => host.chains.has(chains[i]!))(chainIds(diffIds))
+      ? (
+          (chains) => (i) =>
+            host.chains.has(chains[i]!)
+        )(chainIds(diffIds))
       : (i) => host.blobs.has(diffIds[i]!);
   const present: number[] = [];
   const missing: number[] = [];

@@ -7,6 +7,9 @@ import { parsePresent, presentImages } from './commands.js';
 export type HostRelease = LedgerEntry & { present: boolean };
 
 export async function releasesOnHost(ssh: Runner, service: string): Promise<HostRelease[]> {
-  const [ledger, present] = await Promise.all([readLedger(ssh, stateDir(service)).then(releasesNewestFirst), ssh.run(presentImages(service)).then(parsePresent)]);
+  const [ledger, present] = await Promise.all([
+    readLedger(ssh, stateDir(service)).then(releasesNewestFirst),
+    ssh.run(presentImages(service)).then(parsePresent),
+  ]);
   return ledger.map((e) => ({ ...e, present: present.has(`${service}:${e.tag}`) }));
 }

@@ -17,7 +17,10 @@ import { acquireLock, lockInfoHere, releaseLock } from '../state/lock.js';
 import { stateDir } from '../state/paths.js';
 
 export function tagsToPrune(newestFirst: LedgerEntry[], keep: number, protect: ReadonlySet<string> = new Set()): string[] {
-  return newestFirst.slice(keep).map((e) => e.tag).filter((t) => !protect.has(t));
+  return newestFirst
+    .slice(keep)
+    .map((e) => e.tag)
+    .filter((t) => !protect.has(t));
 }
 
 export interface PruneResult {
@@ -32,7 +35,11 @@ export interface PruneResult {
  * What each release beyond `keep` is still needed for (pure). `accessories`: the image each accessory container runs
  * (an accessory may run an image of the service, e.g. a worker), which is never removed under it.
  */
-export function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: string[], accessories: { name: string; tag: string }[] = []): Map<string, string> {
+export function protectedReleases(
+  deploys: ReturnType<typeof parseDeploys>,
+  inUse: string[],
+  accessories: { name: string; tag: string }[] = [],
+): Map<string, string> {
   const why = new Map<string, string>();
   const { current, previous } = currentAndPrevious(deploys);
   for (const a of accessories) why.set(a.tag, `accessory ${a.name} uses it`);
@@ -46,7 +53,8 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
   if (newestFirst.length <= keep) return { removed: [], kept: [] };
   const dir = stateDir(service);
   const lock = await ssh.exec(acquireLock(dir, lockInfoHere(whoAmI(), 'boxship release (pruning old releases)')), { allowFailure: true });
-  if (lock.code !== 0) return { removed: [], kept: [], skipped: 'another boxship command holds the deploy lock; old releases are pruned after the next release' };
+  if (lock.code !== 0)
+    return { removed: [], kept: [], skipped: 'another boxship command holds the deploy lock; old releases are pruned after the next release' };
   try {
     const [deploys, instances, accessories] = await Promise.all([
       ssh.run(readDeploys(dir)).then(parseDeploys),
@@ -55,7 +63,11 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
     ]);
     const prefix = `${service}:`;
     const accessoryTags = accessories.flatMap((a) => (a.image.startsWith(prefix) ? [{ name: a.name, tag: a.image.slice(prefix.length) }] : []));
-    const protect = protectedReleases(deploys, instances.map((i) => i.tag), accessoryTags);
+    const protect = protectedReleases(
+      deploys,
+      instances.map((i) => i.tag),
+      accessoryTags,
+    );
     const kept = newestFirst.slice(keep).flatMap((e) => {
       const why = protect.get(e.tag);
       return why ? [{ tag: e.tag, why }] : [];

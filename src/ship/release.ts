@@ -111,7 +111,10 @@ async function usableCache(report: Report): Promise<LayerCache> {
     return cache;
   } catch (err) {
     const fallback = new LayerCache(join(tmpdir(), `boxship-layers-${process.getuid?.() ?? 'user'}`));
-    report({ kind: 'warning', message: `cannot use the layer cache ${cache.dir} (${errorMessage(err)}): using ${fallback.dir}; set BOXSHIP_CACHE_DIR to a writable folder to keep compressed layers between releases` });
+    report({
+      kind: 'warning',
+      message: `cannot use the layer cache ${cache.dir} (${errorMessage(err)}): using ${fallback.dir}; set BOXSHIP_CACHE_DIR to a writable folder to keep compressed layers between releases`,
+    });
     return fallback;
   }
 }
@@ -121,7 +124,11 @@ export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<
   const old = hosts.filter((h) => !loadsZstd(h));
   if (setting === 'gzip' || setting === 'none') return { codec: setting, why: 'ship.compression' };
   if (setting === 'zstd' && !haveZstd) return { codec: 'gzip', why: 'ship.compression is zstd, but this machine has no zstd program: gzip instead' };
-  if (setting === 'zstd' && old.length) return { codec: 'gzip', why: `ship.compression is zstd, but ${old.length} host(s) run a Docker older than 23, whose docker load refuses zstd: gzip instead` };
+  if (setting === 'zstd' && old.length)
+    return {
+      codec: 'gzip',
+      why: `ship.compression is zstd, but ${old.length} host(s) run a Docker older than 23, whose docker load refuses zstd: gzip instead`,
+    };
   if (setting === 'zstd') return { codec: 'zstd', why: 'ship.compression' };
   if (!haveZstd) return { codec: 'gzip', why: 'no zstd program on this machine' };
   if (old.length) return { codec: 'gzip', why: 'a host runs a Docker older than 23 (no zstd in docker load)' };
@@ -133,9 +140,18 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
   const dir = stateDir(config.service);
   const cache = await usableCache(report);
   const started = Date.now();
-  const inspected = (await docker.getImage(image.imageId).inspect()) as { RootFS?: { Layers?: string[] }; Os?: string; Architecture?: string; Variant?: string };
+  const inspected = (await docker.getImage(image.imageId).inspect()) as {
+    RootFS?: { Layers?: string[] };
+    Os?: string;
+    Architecture?: string;
+    Variant?: string;
+  };
   const diffIds = inspected.RootFS?.Layers ?? [];
-  const platform: ImagePlatform = { os: inspected.Os || 'linux', architecture: inspected.Architecture || 'amd64', ...(inspected.Variant ? { variant: inspected.Variant } : {}) };
+  const platform: ImagePlatform = {
+    os: inspected.Os || 'linux',
+    architecture: inspected.Architecture || 'amd64',
+    ...(inspected.Variant ? { variant: inspected.Variant } : {}),
+  };
 
   // A save is certain when the cache lacks the image config (a new build): start it now, beside the inventories.
   const live = opts.connections.some((c) => c.ssh && !c.ssh.dryRun);
@@ -168,7 +184,8 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
         codec,
         cache,
         firstSave,
-        onCorrupt: (d) => report({ kind: 'warning', message: `layer cache entry ${d.slice(7, 19)} in ${cache.dir} was corrupt (wrong digest): removed, compressing it again` }),
+        onCorrupt: (d) =>
+          report({ kind: 'warning', message: `layer cache entry ${d.slice(7, 19)} in ${cache.dir} was corrupt (wrong digest): removed, compressing it again` }),
       });
       supply.done().catch(() => {});
       supply.need(plans.flatMap((p, k) => (p && !opts.connections[k]!.ssh?.dryRun ? p.missing.map((i) => diffIds[i]!) : [])));
@@ -228,7 +245,11 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           if (line.startsWith('ok ')) return true;
           const why = line.split(' ').slice(2).join(' ') || 'no answer';
           probeFailed.set(m, why);
-          report({ kind: 'step', host: opts.connections[m]!.host.name, message: `no relay from ${opts.connections[head]!.host.name} (${why}): sending directly` });
+          report({
+            kind: 'step',
+            host: opts.connections[m]!.host.name,
+            message: `no relay from ${opts.connections[head]!.host.name} (${why}): sending directly`,
+          });
           return false;
         });
       })().catch(() => []);
@@ -284,9 +305,17 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
         report({ kind: 'step', host: ssh.name, message: 'image already on the host: tagged, nothing sent' });
       } else {
         if (inv.contentUnavailable) {
-          report({ kind: 'warning', host: ssh.name, message: `cannot list the containerd content store (${inv.contentUnavailable}): sending every layer; give the SSH user access to ctr (root or sudo -n) to ship only what is missing` });
+          report({
+            kind: 'warning',
+            host: ssh.name,
+            message: `cannot list the containerd content store (${inv.contentUnavailable}): sending every layer; give the SSH user access to ctr (root or sudo -n) to ship only what is missing`,
+          });
         }
-        report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store, ${codec})` });
+        report({
+          kind: 'step',
+          host: ssh.name,
+          message: `sending ${plan.missing.length} of ${diffIds.length} layers (${plan.present.length} already there, ${inv.store} image store, ${codec})`,
+        });
         let head = relayHead.get(k);
         if (head !== undefined && !(await decide(head)).includes(k)) {
           if (probeFailed.has(k)) result.relayFailed = probeFailed.get(k);
@@ -299,16 +328,30 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           const o = await relayed.get(k)!.promise;
           const want = o.ids?.[inv.store];
           if (o.ok && want && o.id === want) {
-            Object.assign(result, { bytesSent: o.bytesSent ?? 0, bytesReceived: o.bytesReceived ?? 0, parts: o.parts, imageId: want, relayedFrom: headName, layersSent: plan.missing.length, layersSkipped: plan.present.length });
+            Object.assign(result, {
+              bytesSent: o.bytesSent ?? 0,
+              bytesReceived: o.bytesReceived ?? 0,
+              parts: o.parts,
+              imageId: want,
+              relayedFrom: headName,
+              layersSent: plan.missing.length,
+              layersSkipped: plan.present.length,
+            });
             done = true;
           } else {
             const why = o.ok ? `it shows image ${o.id}, expected ${want}` : o.error;
-            report({ kind: 'warning', host: ssh.name, message: `relay from ${headName} failed (${why}): sending directly (a relay needs ${headName} to reach this host at its relay_address, with an SSH key or a forwarded agent that this host accepts)` });
+            report({
+              kind: 'warning',
+              host: ssh.name,
+              message: `relay from ${headName} failed (${why}): sending directly (a relay needs ${headName} to reach this host at its relay_address, with an SSH key or a forwarded agent that this host accepts)`,
+            });
             result.relayFailed = why;
           }
         }
         if (ssh.dryRun) {
-          (ssh as { note?: (why: string) => void }).note?.(`send ${plan.missing.length} of ${diffIds.length} layers of ${image.ref} (${codec}), check, load and tag them`);
+          (ssh as { note?: (why: string) => void }).note?.(
+            `send ${plan.missing.length} of ${diffIds.length} layers of ${image.ref} (${codec}), check, load and tag them`,
+          );
         } else if (!done) {
           let last = 0;
           const t0 = Date.now();
@@ -343,7 +386,14 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           }
           relayTo.forEach((m, j) => relayed.get(m)!.resolve(sent.relayed.get(targets[j]!.label)!));
           if (relayTo.length) result.relayedTo = relayTo.map((m) => opts.connections[m]!.host.name);
-          Object.assign(result, { bytesSent: sent.bytesSent, bytesReceived: sent.bytesReceived, parts: sent.parts, imageId: sent.imageId, layersSent: plan.missing.length, layersSkipped: plan.present.length });
+          Object.assign(result, {
+            bytesSent: sent.bytesSent,
+            bytesReceived: sent.bytesReceived,
+            parts: sent.parts,
+            imageId: sent.imageId,
+            layersSent: plan.missing.length,
+            layersSkipped: plan.present.length,
+          });
           report({ kind: 'bytes', host: ssh.name, sent: sent.bytesSent, bytesPerSecond: sent.bytesSent / Math.max(0.001, (Date.now() - t0) / 1000) });
         }
       }
@@ -353,7 +403,8 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
       result.error = err instanceof Error ? err : new Error(errorMessage(err));
     } finally {
       // Hosts waiting on this one's relay never wait forever.
-      for (const m of members) relayed.get(m)!.resolve({ ok: false, error: `${conn.host.name} did not relay: ${result.error?.message ?? 'it had nothing to send'}` });
+      for (const m of members)
+        relayed.get(m)!.resolve({ ok: false, error: `${conn.host.name} did not relay: ${result.error?.message ?? 'it had nothing to send'}` });
     }
     result.seconds = (Date.now() - started) / 1000;
     opts.onHostDone?.(result);
@@ -365,7 +416,14 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
       const out = await ssh.run(
         sequence(`record release ${image.tag} in the ledger and the audit log`, [
           appendLedgerCommand(dir, { tag: image.tag, sha: image.sha, imageId: result.imageId ?? image.imageId, time, user: whoAmI(), bytes: result.bytesSent }),
-          appendAudit(dir, { time, who: whoAmI(), command: 'boxship release', host: ssh.name, outcome: `released ${image.tag}`, detail: `${result.relayedFrom ? `${result.bytesSent} bytes relayed from ${result.relayedFrom}` : `${result.bytesSent} bytes sent`}` }),
+          appendAudit(dir, {
+            time,
+            who: whoAmI(),
+            command: 'boxship release',
+            host: ssh.name,
+            outcome: `released ${image.tag}`,
+            detail: `${result.relayedFrom ? `${result.bytesSent} bytes relayed from ${result.relayedFrom}` : `${result.bytesSent} bytes sent`}`,
+          }),
           readLedgerCommand(dir),
         ]),
       );
@@ -385,7 +443,8 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     // Keep the cache bounded; never a reason for a release to fail.
     await cache.prune(cacheLimits()).catch(() => {});
   }
-  const full = supply?.stats.saveBytes ?? (supply ? (await Promise.all(diffIds.map((d) => supply!.size(d).catch(() => 0)))).reduce((a, b) => a + b, 0) : undefined);
+  const full =
+    supply?.stats.saveBytes ?? (supply ? (await Promise.all(diffIds.map((d) => supply!.size(d).catch(() => 0)))).reduce((a, b) => a + b, 0) : undefined);
   return { hosts, fullImageBytes: full, transfer };
 }
 
@@ -413,7 +472,9 @@ function relayProbes(opts: ShipOptions): (head: number, members: number[]) => Pr
     asked.set(head, { members, out });
     return out;
   };
-  const live = opts.connections.flatMap((c, k) => (c.ssh && !c.ssh.dryRun && 'hostKey' in c.ssh && (c.ssh as { hostKey(): Buffer | undefined }).hostKey() ? [k] : []));
+  const live = opts.connections.flatMap((c, k) =>
+    c.ssh && !c.ssh.dryRun && 'hostKey' in c.ssh && (c.ssh as { hostKey(): Buffer | undefined }).hostKey() ? [k] : [],
+  );
   if (opts.config.ship.relay === 'auto' && live.length >= 2) void ask(live[0]!, live.slice(1));
   return ask;
 }
@@ -423,7 +484,14 @@ function relayProbes(opts: ShipOptions): (head: number, members: number[]) => Pr
  * layer-thin transfer as a release (only the layers the host lacks), tagged with its own reference there, not
  * recorded in the release ledger and never pruned with releases.
  */
-export async function shipSupportImage(o: { config: Config; docker: Docker; ref: string; imageId: string; ssh: Runner; report: Report }): Promise<HostShipResult> {
+export async function shipSupportImage(o: {
+  config: Config;
+  docker: Docker;
+  ref: string;
+  imageId: string;
+  ssh: Runner;
+  report: Report;
+}): Promise<HostShipResult> {
   const { hosts } = await shipImage({
     config: o.config,
     docker: o.docker,

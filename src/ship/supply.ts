@@ -187,7 +187,11 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     const needSave = !configBytes || unique.some((d) => !cached.has(d));
     let missed: string[] = [];
     if (needSave) missed = await saveOnce(true);
-    else opts.firstSave?.then((st) => st.destroy(), () => {});
+    else
+      opts.firstSave?.then(
+        (st) => st.destroy(),
+        () => {},
+      );
     // Now every host's needs are known (the save waited for them, or we wait here).
     let lacking = (await missingNeeded()).filter((d) => !layers.get(d)!.settled);
     const sizeless = [...sizes.values()].some((sz) => !sz.settled);
@@ -236,7 +240,10 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     try {
       stream = early ? await early : ((await docker.getImage(imageId).get()) as unknown as Readable);
     } catch (err) {
-      throw new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, { hint: 'is the local Docker engine running and does the image still exist?', cause: err });
+      throw new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, {
+        hint: 'is the local Docker engine running and does the image still exist?',
+        cause: err,
+      });
     }
     stream.on('data', (c: Buffer) => (total += c.length));
     const ex = extract();
@@ -288,7 +295,8 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       const buf = small.get(p);
       if (buf && compressionOf(buf.subarray(0, 4)) === 'gzip' && !seen.has(d)) {
         const raw = gunzipSync(buf);
-        if ('sha256:' + createHash('sha256').update(raw).digest('hex') !== d) throw new BoxshipError(`a saved layer unpacks to another digest than the image config's ${d}`);
+        if ('sha256:' + createHash('sha256').update(raw).digest('hex') !== d)
+          throw new BoxshipError(`a saved layer unpacks to another digest than the image config's ${d}`);
         await takeLayer(d, raw.length, [raw]);
       }
     }
@@ -334,7 +342,8 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
   /** The image config from the save: checked against the layers `docker image inspect` lists, cached. */
   async function takeConfig(cfg: Buffer): Promise<void> {
     const cfgDiffs = (JSON.parse(cfg.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
-    if (cfgDiffs.join() !== diffIds.join()) throw new BoxshipError(`the saved image config lists other layers than docker image inspect (${cfgDiffs.length} against ${diffIds.length})`);
+    if (cfgDiffs.join() !== diffIds.join())
+      throw new BoxshipError(`the saved image config lists other layers than docker image inspect (${cfgDiffs.length} against ${diffIds.length})`);
     config.resolve(cfg);
     const w = await cache.writer('config', imageId);
     await w.write(cfg);
@@ -373,7 +382,10 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     const first = await it.next();
     const head: Buffer = first.done ? Buffer.alloc(0) : first.value;
     const kind = compressionOf(head.subarray(0, 4));
-    if (kind === 'zstd') throw new BoxshipError('a layer is saved zstd-compressed, which boxship cannot unpack', { hint: 'build the image with gzip or uncompressed layers (the default)' });
+    if (kind === 'zstd')
+      throw new BoxshipError('a layer is saved zstd-compressed, which boxship cannot unpack', {
+        hint: 'build the image with gzip or uncompressed layers (the default)',
+      });
     const gz = kind === 'gzip';
     async function* entryBytes(): AsyncGenerator<Buffer> {
       if (first.done) return;

@@ -48,7 +48,10 @@ export interface HostWireOptions {
  * `end <image id>\n` (the ID the loaded image must show, known once the final part is put together).
  * `counted()` says how many payload bytes (framing lines excluded) went out, and how many parts.
  */
-export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(store: 'classic' | 'containerd'): string } {
+export function hostWire(
+  supply: LayerSupply,
+  opts: HostWireOptions,
+): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(store: 'classic' | 'containerd'): string } {
   let bytes = 0;
   let parts = 0;
   let ids = { classic: '', containerd: '' };
@@ -66,7 +69,9 @@ export function hostWire(supply: LayerSupply, opts: HostWireOptions): { stream: 
     const { name, archive } = partArchive(image, layers, opts.name, final ? { final: true } : { final: false, index: parts, platform: opts.platform });
     type Out = { data: Buffer; entry?: undefined } | { data?: undefined; entry: CacheEntry };
     const pieces = await Promise.all(
-      archivePieces(archive).map(async (p): Promise<Out> => ('data' in p ? { data: compressSmall(supply.codec, p.data) } : { entry: await supply.layer(diffIds[p.layer]!) })),
+      archivePieces(archive).map(
+        async (p): Promise<Out> => ('data' in p ? { data: compressSmall(supply.codec, p.data) } : { entry: await supply.layer(diffIds[p.layer]!) }),
+      ),
     );
     if (final) ids = { classic: expectedImageId(archive, 'classic'), containerd: expectedImageId(archive, 'containerd') };
     const n = pieces.reduce((s, p) => s + (p.data ? p.data.length : p.entry.bytes), 0);
@@ -155,7 +160,8 @@ function outcomeOf(lines: string[] | undefined): RelayOutcome {
   const bytes = Number(/^bytes=(\d+)$/m.exec(text)?.[1] ?? NaN);
   const id = /^id=(\S+)$/m.exec(text)?.[1];
   const errors = lines.filter((l) => l.startsWith('err ')).map((l) => l.slice(4));
-  if (rc !== 0 || !id) return { ok: false, error: errors.join('; ') || `exit ${Number.isNaN(rc) ? 'unknown' : rc}`, ...(Number.isFinite(bytes) ? { bytesReceived: bytes } : {}) };
+  if (rc !== 0 || !id)
+    return { ok: false, error: errors.join('; ') || `exit ${Number.isNaN(rc) ? 'unknown' : rc}`, ...(Number.isFinite(bytes) ? { bytesReceived: bytes } : {}) };
   return { ok: true, bytesReceived: bytes, id };
 }
 
@@ -184,7 +190,9 @@ export async function sendImage(
   }
   const { own, hosts } = parseRelayOutput(r.stdout);
   const ids = { classic: wire.expectedId('classic'), containerd: wire.expectedId('containerd') };
-  const relayed = new Map(relay.map((t) => [t.label, { ...outcomeOf(hosts.get(t.label)?.lines), ids, bytesSent: wire.counted().bytes, parts: wire.counted().parts }]));
+  const relayed = new Map(
+    relay.map((t) => [t.label, { ...outcomeOf(hosts.get(t.label)?.lines), ids, bytesSent: wire.counted().bytes, parts: wire.counted().parts }]),
+  );
   const c = wire.counted();
   if (r.code !== 0) {
     const detail = r.stderr.trim().split('\n').slice(-8).join('\n');

@@ -98,11 +98,22 @@ export function endsPart(gatheredBytes: number, isLast: boolean, partBytes = PAR
 }
 
 /** The archive of one part: the image cut after `top` (prefix) or whole (final), carrying `layers`. */
-export function partArchive(image: ArchiveImage, layers: number[], name: ArchiveName, part: { final: true } | { final: false; index: number; platform: { os: string; architecture: string; variant?: string } }): { name: ArchiveName; archive: ThinArchive } {
+export function partArchive(
+  image: ArchiveImage,
+  layers: number[],
+  name: ArchiveName,
+  part: { final: true } | { final: false; index: number; platform: { os: string; architecture: string; variant?: string } },
+): { name: ArchiveName; archive: ThinArchive } {
   if (part.final) return { name, archive: thinArchive(image, layers, name) };
   const top = Math.max(...layers);
   const kept = image.layers.slice(0, top + 1);
   const partName = { repository: name.repository, tag: `${name.tag}-p${part.index}` };
-  const prefix: ArchiveImage = { config: prefixConfig(part.platform, kept.map((l) => l.diffId)), layers: kept };
+  const prefix: ArchiveImage = {
+    config: prefixConfig(
+      part.platform,
+      kept.map((l) => l.diffId),
+    ),
+    layers: kept,
+  };
   return { name: partName, archive: thinArchive(prefix, layers, partName) };
 }

@@ -76,7 +76,9 @@ export function readLock(stateDir: string): Command {
 
 /** Seconds since the lock's last heartbeat, by the host's clock; empty output when there is no lock. */
 export function lockAge(stateDir: string): Command {
-  return reading(script('check the deploy lock heartbeat', 'f="$1/info.json"; [ -e "$f" ] && echo $(( $(date +%s) - $(stat -c %Y "$f") )) || true', lockDir(stateDir)));
+  return reading(
+    script('check the deploy lock heartbeat', 'f="$1/info.json"; [ -e "$f" ] && echo $(( $(date +%s) - $(stat -c %Y "$f") )) || true', lockDir(stateDir)),
+  );
 }
 
 export function parseLockInfo(text: string): LockInfo | undefined {

@@ -84,8 +84,18 @@ export function probeTools(ref: string): Command {
   return reading(
     command(
       `look for an HTTP client in ${ref} (for a health check)`,
-      'docker', 'run', '--rm', '--pull', 'never', '--network', 'none', '--entrypoint', '/bin/sh', ref,
-      '-c', 'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
+      'docker',
+      'run',
+      '--rm',
+      '--pull',
+      'never',
+      '--network',
+      'none',
+      '--entrypoint',
+      '/bin/sh',
+      ref,
+      '-c',
+      'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
     ),
   );
 }
@@ -98,8 +108,12 @@ export function nodeTasks(): Command {
   return reading(
     command(
       'list the service tasks on this node',
-      'docker', 'ps', '--filter', 'label=com.docker.swarm.service.name',
-      '--format', '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}',
+      'docker',
+      'ps',
+      '--filter',
+      'label=com.docker.swarm.service.name',
+      '--format',
+      '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}',
     ),
   );
 }
@@ -132,18 +146,30 @@ export interface ServiceSpec {
 /** What create and update have in common: rolling updates one task at a time, start-first, rolled back on failure. */
 function policyFlags(s: ServiceSpec): string[] {
   return [
-    '--replicas', String(s.replicas),
-    '--update-parallelism', '1',
-    '--update-order', 'start-first',
-    '--update-failure-action', 'rollback',
-    '--update-monitor', `${s.monitorSeconds}s`,
-    '--update-max-failure-ratio', '0',
-    '--update-delay', '0s',
-    '--rollback-parallelism', '1',
-    '--rollback-order', 'start-first',
-    '--rollback-failure-action', 'pause',
-    '--rollback-monitor', `${s.monitorSeconds}s`,
-    '--stop-grace-period', `${s.stopGraceSeconds}s`,
+    '--replicas',
+    String(s.replicas),
+    '--update-parallelism',
+    '1',
+    '--update-order',
+    'start-first',
+    '--update-failure-action',
+    'rollback',
+    '--update-monitor',
+    `${s.monitorSeconds}s`,
+    '--update-max-failure-ratio',
+    '0',
+    '--update-delay',
+    '0s',
+    '--rollback-parallelism',
+    '1',
+    '--rollback-order',
+    'start-first',
+    '--rollback-failure-action',
+    'pause',
+    '--rollback-monitor',
+    `${s.monitorSeconds}s`,
+    '--stop-grace-period',
+    `${s.stopGraceSeconds}s`,
     ...s.health,
   ];
 }
@@ -177,11 +203,19 @@ function withEnvFile(why: string, envFile: string, flag: '--env' | '--env-add', 
 /** `docker service create` of the service on the overlay network (dnsrr: no VIP, no routing mesh, no published port). */
 export function createService(s: ServiceSpec, envFile: string): Command {
   const argv = [
-    'docker', 'service', 'create', '--detach', '--no-resolve-image',
-    '--name', s.name,
-    '--label', `${LABEL.service}=${s.service}`,
-    '--endpoint-mode', 'dnsrr',
-    '--network', `name=${swarmNames.network(s.service)},alias=${swarmNames.upstream(s.service)}`,
+    'docker',
+    'service',
+    'create',
+    '--detach',
+    '--no-resolve-image',
+    '--name',
+    s.name,
+    '--label',
+    `${LABEL.service}=${s.service}`,
+    '--endpoint-mode',
+    'dnsrr',
+    '--network',
+    `name=${swarmNames.network(s.service)},alias=${swarmNames.upstream(s.service)}`,
     ...policyFlags(s),
     ...s.constraints.flatMap((c) => ['--constraint', c]),
     ...s.mounts.flatMap((m) => ['--mount', mountSpec(m)]),
@@ -199,7 +233,9 @@ export interface CurrentSpec {
 }
 
 /** Parses one service of `docker service inspect` (the array's first entry), or undefined when there is none. */
-export function parseServiceSpec(text: string): (CurrentSpec & { replicas: number; updateState?: string; updateMessage?: string; updateStartedAt?: string; healthcheck?: string[] }) | undefined {
+export function parseServiceSpec(
+  text: string,
+): (CurrentSpec & { replicas: number; updateState?: string; updateMessage?: string; updateStartedAt?: string; healthcheck?: string[] }) | undefined {
   const data = JSON.parse(text.trim() || '[]') as ServiceInspect[];
   const svc = data[0];
   if (!svc) return undefined;
@@ -239,8 +275,13 @@ export function updateService(s: ServiceSpec, current: CurrentSpec, envFile: str
   const haveC = new Set(current.constraints.map(normalise));
   const keep = new Set([...envKeys, 'BOXSHIP_SHA', 'BOXSHIP_INSTANCE']);
   const argv = [
-    'docker', 'service', 'update', '--detach', '--no-resolve-image',
-    '--image', s.image,
+    'docker',
+    'service',
+    'update',
+    '--detach',
+    '--no-resolve-image',
+    '--image',
+    s.image,
     ...policyFlags(s),
     ...[...haveC].filter((c) => !wantC.has(c)).flatMap((c) => ['--constraint-rm', c]),
     ...[...wantC].filter((c) => !haveC.has(c)).flatMap((c) => ['--constraint-add', c]),
@@ -269,7 +310,15 @@ export function parseTasks(text: string): TaskRow[] {
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, string>)
-    .map((t) => ({ id: t.ID ?? '', name: t.Name ?? '', image: t.Image ?? '', node: t.Node ?? '', desired: t.DesiredState ?? '', current: t.CurrentState ?? '', error: t.Error ?? '' }));
+    .map((t) => ({
+      id: t.ID ?? '',
+      name: t.Name ?? '',
+      image: t.Image ?? '',
+      node: t.Node ?? '',
+      desired: t.DesiredState ?? '',
+      current: t.CurrentState ?? '',
+      error: t.Error ?? '',
+    }));
 }
 
 /** One task container on a node (nodeTasks). */
@@ -282,15 +331,23 @@ export interface NodeTask {
 }
 
 export function parseNodeTasks(text: string, services: string[]): NodeTask[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() && services.includes(l.split('\t')[3] ?? ''))
-    .map((l) => {
-      const [task = '', image = '', status = '', service = ''] = l.split('\t');
-      const health = /\(healthy\)/.test(status) ? 'healthy' : /\(unhealthy\)/.test(status) ? 'unhealthy' : /\(health: starting\)/.test(status) ? 'starting' : 'no check';
-      // Task names carry the task ID after the slot (hello.2.<id>): keep service.slot.
-      return { task: task.split('.').slice(0, 2).join('.'), image, status, service, health } as NodeTask;
-    })
-    // The service's tasks first, then the canary's; by slot number within each.
-    .sort((a, b) => services.indexOf(a.service) - services.indexOf(b.service) || Number(a.task.split('.')[1]) - Number(b.task.split('.')[1]));
+  return (
+    text
+      .split('\n')
+      .filter((l) => l.trim() && services.includes(l.split('\t')[3] ?? ''))
+      .map((l) => {
+        const [task = '', image = '', status = '', service = ''] = l.split('\t');
+        const health = /\(healthy\)/.test(status)
+          ? 'healthy'
+          : /\(unhealthy\)/.test(status)
+            ? 'unhealthy'
+            : /\(health: starting\)/.test(status)
+              ? 'starting'
+              : 'no check';
+        // Task names carry the task ID after the slot (hello.2.<id>): keep service.slot.
+        return { task: task.split('.').slice(0, 2).join('.'), image, status, service, health } as NodeTask;
+      })
+      // The service's tasks first, then the canary's; by slot number within each.
+      .sort((a, b) => services.indexOf(a.service) - services.indexOf(b.service) || Number(a.task.split('.')[1]) - Number(b.task.split('.')[1]))
+  );
 }

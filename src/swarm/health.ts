@@ -12,10 +12,7 @@ import { quote } from '../hosts/command.js';
 export type HealthTool = 'curl' | 'wget' | 'node' | 'python3';
 export const HEALTH_TOOLS: readonly HealthTool[] = ['curl', 'wget', 'node', 'python3'];
 
-export type HealthGate =
-  | { kind: 'image'; test: string[] }
-  | { kind: 'derived'; tool: HealthTool; command: string }
-  | { kind: 'running' };
+export type HealthGate = { kind: 'image'; test: string[] } | { kind: 'derived'; tool: HealthTool; command: string } | { kind: 'running' };
 
 /** The health check boxship.yml asks for (path, port, interval, timeout, retries). */
 export type HealthSettings = Config['healthcheck'];
@@ -49,7 +46,10 @@ export function healthCommand(tool: HealthTool, h: HealthSettings): string {
 /** The gate from what the image has: its HEALTHCHECK, else the first tool found (`tools`: output of probeTools). */
 export function chooseGate(imageCheck: string[] | undefined, toolsOutput: string | undefined, h: HealthSettings): HealthGate {
   if (imageCheck) return { kind: 'image', test: imageCheck };
-  const found = (toolsOutput ?? '').split('\n').map((l) => l.trim()).find((l): l is HealthTool => (HEALTH_TOOLS as readonly string[]).includes(l));
+  const found = (toolsOutput ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l): l is HealthTool => (HEALTH_TOOLS as readonly string[]).includes(l));
   if (found) return { kind: 'derived', tool: found, command: healthCommand(found, h) };
   return { kind: 'running' };
 }
@@ -62,7 +62,18 @@ const ms = (n: number) => `${Math.round(n)}ms`;
  */
 export function healthFlags(gate: HealthGate, h: HealthSettings): string[] {
   if (gate.kind === 'derived') {
-    return ['--health-cmd', gate.command, '--health-interval', ms(h.intervalMs), '--health-timeout', ms(h.timeoutMs), '--health-retries', String(h.retries), '--health-start-period', '0s'];
+    return [
+      '--health-cmd',
+      gate.command,
+      '--health-interval',
+      ms(h.intervalMs),
+      '--health-timeout',
+      ms(h.timeoutMs),
+      '--health-retries',
+      String(h.retries),
+      '--health-start-period',
+      '0s',
+    ];
   }
   return ['--health-cmd', '', '--health-interval', '0s', '--health-timeout', '0s', '--health-retries', '0', '--health-start-period', '0s'];
 }

@@ -65,7 +65,13 @@ export function parseNodes(text: string): SwarmNode[] {
 
 /** Parses `docker info --format '{{json .Swarm}}'`. */
 export function parseEngineSwarm(text: string): EngineSwarm {
-  const s = JSON.parse(text.trim() || '{}') as { NodeID?: string; LocalNodeState?: string; ControlAvailable?: boolean; Error?: string; Cluster?: { ID?: string } | null };
+  const s = JSON.parse(text.trim() || '{}') as {
+    NodeID?: string;
+    LocalNodeState?: string;
+    ControlAvailable?: boolean;
+    Error?: string;
+    Cluster?: { ID?: string } | null;
+  };
   return {
     nodeId: s.NodeID ?? '',
     state: s.LocalNodeState ?? 'inactive',

@@ -13,7 +13,16 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
-import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, FORWARDED_FROM_EDGE, type ProxyMode, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
+import {
+  caddyConfig,
+  caddyInputFromConfig,
+  DIAL_TIMEOUT_MS,
+  duration,
+  FORWARDED_FROM_EDGE,
+  type ProxyMode,
+  TRY_DURATION_MS,
+  TRY_INTERVAL_MS,
+} from '../proxy/caddy-config.js';
 import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
 import type { DeployContext } from '../rollout/context.js';
 import { relState } from '../rollout/context.js';
@@ -57,7 +66,9 @@ export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: 
   const network = swarmNames.network(config.service);
   const [, hasImage, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(checkNoLocalNetwork(network))),
-    ssh.exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true }).then((r) => r.code === 0),
+    ssh
+      .exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true })
+      .then((r) => r.code === 0),
     mode ? Promise.resolve(mode) : ssh.run(readFileCommand('read the proxy mode', modeFile(rel))).then(parseMode),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),

@@ -144,9 +144,16 @@ function taskError(tasks: TaskRow[], image: string, gate?: HealthGate): string |
 async function failedTaskLogs(manager: Runner, tasks: TaskRow[], image: string): Promise<string> {
   const t = tasks.find((x) => x.image === image && isFailure(x));
   if (!t) return '';
-  const r = await manager.exec(command('read the failed task\'s log', 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
+  const r = await manager
+    .exec(command("read the failed task's log", 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 })
+    .catch(() => undefined);
   const text = `${r?.stdout ?? ''}${r?.stderr ?? ''}`.trim();
-  return text ? `\nits last log lines:\n${text.split('\n').map((l) => `  ${l}`).join('\n')}` : '';
+  return text
+    ? `\nits last log lines:\n${text
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}`
+    : '';
 }
 
 interface Follow {
@@ -187,7 +194,10 @@ async function followUpdate(f: Follow, startedBefore: string | undefined): Promi
   const until = asked + f.deadlineMs;
   let last = '';
   for (;;) {
-    const [spec, tasks] = await Promise.all([f.manager.run(inspectService(f.name)).then(parseServiceSpec), f.manager.run(serviceTasks(f.name)).then(parseTasks)]);
+    const [spec, tasks] = await Promise.all([
+      f.manager.run(inspectService(f.name)).then(parseServiceSpec),
+      f.manager.run(serviceTasks(f.name)).then(parseTasks),
+    ]);
     if (!spec) throw new HostError(f.manager.name, `the service ${f.name} disappeared during the update`);
     const running = tasks.filter((t) => isRunning(t) && t.image === f.image).length;
     const started = spec.updateStartedAt !== undefined && spec.updateStartedAt !== startedBefore;
@@ -198,13 +208,20 @@ async function followUpdate(f: Follow, startedBefore: string | undefined): Promi
     if (state === 'completed') return { state: 'completed' };
     if (state === 'rollback_completed') {
       const cause = taskError(tasks, f.image, f.gate);
-      return { state: 'rolled-back', message: `${spec.updateMessage ?? 'rolled back'}${cause ? `; ${cause}${await failedTaskLogs(f.manager, tasks, f.image)}` : ''}` };
+      return {
+        state: 'rolled-back',
+        message: `${spec.updateMessage ?? 'rolled back'}${cause ? `; ${cause}${await failedTaskLogs(f.manager, tasks, f.image)}` : ''}`,
+      };
     }
     if (state === 'paused' || state === 'rollback_paused') return { state: 'paused', message: `update ${state}: ${spec.updateMessage ?? ''}` };
     // Nothing to change (the spec was already this one): Swarm starts no update.
     if (!started && Date.now() - asked > 5000 && spec.image === f.image && running >= f.replicas) return { state: 'unchanged' };
     if (f.interrupt?.requested) return { state: 'interrupted' };
-    if (Date.now() > until) return { state: 'timeout', message: `the update did not end within ${Math.round(f.deadlineMs / 1000)}s (Swarm's update state: ${state ?? 'not started'}; ${line})` };
+    if (Date.now() > until)
+      return {
+        state: 'timeout',
+        message: `the update did not end within ${Math.round(f.deadlineMs / 1000)}s (Swarm's update state: ${state ?? 'not started'}; ${line})`,
+      };
     await sleep(1000);
   }
 }
@@ -226,11 +243,15 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
   const replicas = config.swarm!.replicas;
   const budget = taskBudgetSeconds(config, gate) * 1000;
   const canaryName = swarmNames.canary(config.service);
-  const [current, canary] = await Promise.all([manager.run(inspectService(config.service)).then(parseServiceSpec), manager.run(inspectService(canaryName)).then(parseServiceSpec)]);
+  const [current, canary] = await Promise.all([
+    manager.run(inspectService(config.service)).then(parseServiceSpec),
+    manager.run(inspectService(canaryName)).then(parseServiceSpec),
+  ]);
   const seconds = () => (Date.now() - t0) / 1000;
 
   if (req.canary !== undefined) {
-    if (!current) throw new InputError(`nothing serves ${config.service} yet: a canary runs beside the service`, { hint: 'run boxship rollout (without --canary) first' });
+    if (!current)
+      throw new InputError(`nothing serves ${config.service} yet: a canary runs beside the service`, { hint: 'run boxship rollout (without --canary) first' });
     const spec = serviceSpec(config, canaryName, target, req.canary, gate, home);
     report({ kind: 'step', message: `${canary ? 'updating' : 'starting'} the canary ${canaryName}: ${req.canary} task(s) of ${image}` });
     if (canary) await manager.run(command('remove the old canary', 'docker', 'service', 'rm', canaryName));
@@ -260,7 +281,10 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
   const before = parseServiceSpec(await manager.run(inspectService(config.service)))?.updateStartedAt;
   report({ kind: 'step', message: `rolling update of ${config.service} to ${image}, one task at a time (start-first)` });
   await manager.run(updateService(spec, current satisfies CurrentSpec, envFile, envKeys(config)));
-  const end = await followUpdate({ manager, name: config.service, image, replicas, deadlineMs: 2 * Math.max(replicas, current.replicas) * budget + 60_000, report, interrupt, gate }, before);
+  const end = await followUpdate(
+    { manager, name: config.service, image, replicas, deadlineMs: 2 * Math.max(replicas, current.replicas) * budget + 60_000, report, interrupt, gate },
+    before,
+  );
   // A canary has done its job once the service runs its release (or failed with it): it goes either way.
   const dropCanary = async () => {
     if (!canary || end.state === 'interrupted') return;
@@ -291,5 +315,11 @@ export async function recordDeploy(session: SwarmSession, target: string, kind: 
   const entry = { tag: target, time: new Date().toISOString(), who: session.ctx.who, kind };
   const rel = stateDir(session.config.service);
   const hosts = new Map<string, Runner>([[session.manager.name, session.manager], ...session.members.map((m) => [m.ssh.name, m.ssh] as [string, Runner])]);
-  await Promise.all([...hosts.values()].map((h) => h.run(appendDeploy(rel, entry)).catch((err: Error) => session.ctx.report({ kind: 'warning', host: h.name, message: `could not record the deploy: ${errorMessage(err)}` }))));
+  await Promise.all(
+    [...hosts.values()].map((h) =>
+      h
+        .run(appendDeploy(rel, entry))
+        .catch((err: Error) => session.ctx.report({ kind: 'warning', host: h.name, message: `could not record the deploy: ${errorMessage(err)}` })),
+    ),
+  );
 }

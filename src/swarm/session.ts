@@ -62,9 +62,20 @@ export function judgeMembership(match: NodeMatch, manager: string): MembershipVe
   down.slice(explained).forEach((n) => problems.push(`swarm node ${describeNode(n)} is not in hosts`));
   const unexplained = match.unreachable.slice(explained);
   if (explained > 0) {
-    const hosts = match.unreachable.slice(0, explained).map((u) => u.host).join(', ');
-    const nodes = down.slice(0, explained).map((n) => n.hostname).join(', ');
-    warnings.push(`cannot reach ${hosts}; swarm node(s) ${nodes}, not ready (${down.slice(0, explained).map((n) => n.state).join(', ')}), get no tasks: going on without them (they get the releases on the next release or setup)`);
+    const hosts = match.unreachable
+      .slice(0, explained)
+      .map((u) => u.host)
+      .join(', ');
+    const nodes = down
+      .slice(0, explained)
+      .map((n) => n.hostname)
+      .join(', ');
+    warnings.push(
+      `cannot reach ${hosts}; swarm node(s) ${nodes}, not ready (${down
+        .slice(0, explained)
+        .map((n) => n.state)
+        .join(', ')}), get no tasks: going on without them (they get the releases on the next release or setup)`,
+    );
   }
   return { problems, warnings, unreachable: unexplained };
 }
@@ -101,26 +112,37 @@ export async function openSwarmSession(config: Config, opts: OpenOptions): Promi
     );
     const managerEngine = engines.find((e) => e.host === swarm.manager)?.engine;
     if (!managerEngine || managerEngine.state !== 'active' || !managerEngine.control) {
-      const why = !managerEngine ? 'its Docker engine does not answer' : managerEngine.state !== 'active' ? 'its Docker engine is not part of a swarm' : 'it is a worker, not a manager';
+      const why = !managerEngine
+        ? 'its Docker engine does not answer'
+        : managerEngine.state !== 'active'
+          ? 'its Docker engine is not part of a swarm'
+          : 'it is a worker, not a manager';
       throw new InputError(`swarm.manager ${swarm.manager} is not a swarm manager: ${why}; nothing was shipped or changed`, {
-        hint: managerEngine?.state === 'inactive'
-          ? `create the swarm there (docker swarm init --advertise-addr <its address>) and join the other hosts to it, or set swarm.manager to a manager`
-          : 'set swarm.manager to a manager of the swarm (docker node ls on a manager lists them)',
+        hint:
+          managerEngine?.state === 'inactive'
+            ? `create the swarm there (docker swarm init --advertise-addr <its address>) and join the other hosts to it, or set swarm.manager to a manager`
+            : 'set swarm.manager to a manager of the swarm (docker node ls on a manager lists them)',
       });
     }
     const nodes = parseNodes(await manager.run(inspectNodes()));
     const match = matchNodes(nodes, engines);
     const verdict = judgeMembership(match, swarm.manager);
     if (verdict.problems.length) {
-      throw new InputError(`the swarm's nodes and hosts: in ${config.file} do not match; nothing was shipped or changed:\n${verdict.problems.map((p) => `  ${p}`).join('\n')}`, {
-        hint: 'list every node of the swarm in hosts (by an SSH address that leads to it), and only those; to add a host to the swarm: docker swarm join-token worker (on the manager) prints the command to run on it; to take a node out: docker node rm',
-      });
+      throw new InputError(
+        `the swarm's nodes and hosts: in ${config.file} do not match; nothing was shipped or changed:\n${verdict.problems.map((p) => `  ${p}`).join('\n')}`,
+        {
+          hint: 'list every node of the swarm in hosts (by an SSH address that leads to it), and only those; to add a host to the swarm: docker swarm join-token worker (on the manager) prints the command to run on it; to take a node out: docker node rm',
+        },
+      );
     }
     if (opts.requireAll && verdict.unreachable.length) {
-      throw new BoxshipError(`cannot reach ${verdict.unreachable.map((u) => u.host).join(', ')}; nothing was changed:\n${verdict.unreachable.map((u) => `  ${u.error}`).join('\n')}`, {
-        hint: 'check the hosts, then run the command again (a node that is down in the swarm is skipped)',
-        exitCode: ExitCode.failed,
-      });
+      throw new BoxshipError(
+        `cannot reach ${verdict.unreachable.map((u) => u.host).join(', ')}; nothing was changed:\n${verdict.unreachable.map((u) => `  ${u.error}`).join('\n')}`,
+        {
+          hint: 'check the hosts, then run the command again (a node that is down in the swarm is skipped)',
+          exitCode: ExitCode.failed,
+        },
+      );
     }
     const members: Member[] = match.pairs.map((p) => ({ ssh: connections.find((c) => c.host.name === p.host)!.ssh!, node: p.node }));
     const targetIds = new Set(shipTargets(nodes, swarm.constraints).map((n) => n.id));

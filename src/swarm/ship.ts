@@ -57,14 +57,26 @@ export async function catchUpReleases(session: SwarmSession, docker: Docker, rep
     const ref = `${config.service}:${tag}`;
     const lacking = session.targets.filter((_m, i) => !present[i]!.has(ref));
     if (lacking.length === 0) continue;
-    const local = await docker.getImage(ref).inspect().catch(() => undefined);
+    const local = await docker
+      .getImage(ref)
+      .inspect()
+      .catch(() => undefined);
     if (!local) {
       for (const m of lacking) {
-        results.push({ host: m.ssh.name, tag, ok: false, bytesSent: 0, error: `${m.ssh.name} (node ${m.node.hostname}) lacks ${ref} (${tag === current ? 'serving' : 'previous'} release), and this machine does not have it to ship` });
+        results.push({
+          host: m.ssh.name,
+          tag,
+          ok: false,
+          bytesSent: 0,
+          error: `${m.ssh.name} (node ${m.node.hostname}) lacks ${ref} (${tag === current ? 'serving' : 'previous'} release), and this machine does not have it to ship`,
+        });
       }
       continue;
     }
-    report({ kind: 'step', message: `shipping ${ref} (${tag === current ? 'serving' : 'previous'} release) to ${lacking.map((m) => m.ssh.name).join(', ')}, which lack it` });
+    report({
+      kind: 'step',
+      message: `shipping ${ref} (${tag === current ? 'serving' : 'previous'} release) to ${lacking.map((m) => m.ssh.name).join(', ')}, which lack it`,
+    });
     const summary = await shipImage({
       config,
       docker,
@@ -77,8 +89,17 @@ export async function catchUpReleases(session: SwarmSession, docker: Docker, rep
       const ssh = lacking.find((m) => m.ssh.name === r.host)!.ssh;
       if (r.ok) {
         // The release's own ledger entry (its time, user and sha), not a new one: it is not a new release.
-        const entry = entryOf(tag) ?? { tag, sha: tag, imageId: r.imageId ?? local.Id, time: new Date().toISOString(), user: session.ctx.who, bytes: r.bytesSent };
-        await ssh.run(appendLedgerCommand(dir, { ...entry, imageId: r.imageId ?? entry.imageId })).catch((err: Error) => report({ kind: 'warning', host: r.host, message: `ledger: ${errorMessage(err)}` }));
+        const entry = entryOf(tag) ?? {
+          tag,
+          sha: tag,
+          imageId: r.imageId ?? local.Id,
+          time: new Date().toISOString(),
+          user: session.ctx.who,
+          bytes: r.bytesSent,
+        };
+        await ssh
+          .run(appendLedgerCommand(dir, { ...entry, imageId: r.imageId ?? entry.imageId }))
+          .catch((err: Error) => report({ kind: 'warning', host: r.host, message: `ledger: ${errorMessage(err)}` }));
       }
       results.push({ host: r.host, tag, ok: r.ok, bytesSent: r.bytesSent, ...(r.error ? { error: r.error.message } : {}) });
     }

@@ -51,7 +51,8 @@ export async function swarmStatus(session: SwarmSession): Promise<SwarmStatusJso
     manager.run(readLock(rel)).then(parseLockInfo),
     manager.run(lockAge(rel)),
   ]);
-  const running = (list: typeof tasks, image: string) => list.filter((t) => t.desired === 'Running' && t.current.startsWith('Running') && t.image === image).length;
+  const running = (list: typeof tasks, image: string) =>
+    list.filter((t) => t.desired === 'Running' && t.current.startsWith('Running') && t.image === image).length;
   const ctx = { ...session.ctx, hosts: session.members.map((m) => m.ssh) };
   const nodes = await Promise.all(
     session.members.map(async (m) => {
@@ -99,13 +100,21 @@ export function renderSwarmStatus(s: SwarmStatusJson): string {
   const lines: string[] = [];
   if (!s.service) lines.push(`service:  none yet (run: boxship rollout)   manager: ${s.manager}`);
   else {
-    lines.push(`service:  ${s.service.name} ${s.service.image.replace(/:([0-9a-f]{12})[0-9a-f]*/, ':$1')}, ${s.service.running} of ${s.service.replicas} task(s) running   manager: ${s.manager}`);
+    lines.push(
+      `service:  ${s.service.name} ${s.service.image.replace(/:([0-9a-f]{12})[0-9a-f]*/, ':$1')}, ${s.service.running} of ${s.service.replicas} task(s) running   manager: ${s.manager}`,
+    );
     if (s.service.update) lines.push(`update:   ${s.service.update.state}${s.service.update.message ? ` (${s.service.update.message})` : ''}`);
-    lines.push(`health:   ${s.service.healthcheck ? `derived by boxship: ${s.service.healthcheck.slice(1).join(' ')}` : "the image's HEALTHCHECK, if it has one (else only \"running\")"}`);
+    lines.push(
+      `health:   ${s.service.healthcheck ? `derived by boxship: ${s.service.healthcheck.slice(1).join(' ')}` : 'the image\'s HEALTHCHECK, if it has one (else only "running")'}`,
+    );
   }
-  if (s.canary) lines.push(`canary:   ${s.canary.name} ${s.canary.image}, ${s.canary.running} of ${s.canary.replicas} task(s) running (promote: boxship rollout; abort: boxship rollback)`);
+  if (s.canary)
+    lines.push(
+      `canary:   ${s.canary.name} ${s.canary.image}, ${s.canary.running} of ${s.canary.replicas} task(s) running (promote: boxship rollout; abort: boxship rollback)`,
+    );
   lines.push(`current:  ${s.current ?? '-'}`, `previous: ${s.previous ?? '-'}`);
-  if (s.lock) lines.push(`lock:     held by ${s.lock.who} running "${s.lock.command}" since ${s.lock.time}${s.lock.stale ? ` (INTERRUPTED RUN: ${s.lock.stale})` : ''}`);
+  if (s.lock)
+    lines.push(`lock:     held by ${s.lock.who} running "${s.lock.command}" since ${s.lock.time}${s.lock.stale ? ` (INTERRUPTED RUN: ${s.lock.stale})` : ''}`);
   for (const n of s.nodes) {
     lines.push('', `${n.host}  node ${n.node} (${n.role}, ${n.availability}, ${n.state})`);
     lines.push(`  proxy:    ${n.proxy}${n.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`);

@@ -81,7 +81,8 @@ export function redactStream(stream: Writable): void {
 
 function redactChunk(chunk: unknown, encoding: unknown): unknown {
   if (!pattern) return chunk;
-  if (typeof chunk === 'string') return encoding === undefined || typeof encoding === 'function' || encoding === 'utf8' || encoding === 'utf-8' ? redact(chunk) : chunk;
+  if (typeof chunk === 'string')
+    return encoding === undefined || typeof encoding === 'function' || encoding === 'utf8' || encoding === 'utf-8' ? redact(chunk) : chunk;
   if (chunk instanceof Uint8Array) {
     const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
     const masked = redact(text);

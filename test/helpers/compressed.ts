@@ -39,10 +39,27 @@ export async function loadGzipped(container: string, ref: string): Promise<void>
     blobs.set(sha(gz), gz);
     return { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gz), size: gz.length };
   });
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers,
+    }),
+  );
   blobs.set(sha(manifest), manifest);
   const [repo, tag] = ref.split(':') as [string, string];
-  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'io.containerd.image.name': `docker.io/library/${repo}:${tag}`, 'org.opencontainers.image.ref.name': tag } }] };
+  const index = {
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: sha(manifest),
+        size: manifest.length,
+        annotations: { 'io.containerd.image.name': `docker.io/library/${repo}:${tag}`, 'org.opencontainers.image.ref.name': tag },
+      },
+    ],
+  };
   out.entry({ name: 'oci-layout' }, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   for (const [d, b] of blobs) out.entry({ name: `blobs/sha256/${d.slice(7)}` }, b);
   out.entry({ name: 'index.json' }, JSON.stringify(index));

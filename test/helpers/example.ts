@@ -35,7 +35,17 @@ export interface ConfigOverrides {
 const PROXY_IMAGE = process.env.BOXSHIP_TEST_PROXY_IMAGE;
 
 function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'boxship test', GIT_AUTHOR_EMAIL: 'test@boxship.invalid', GIT_COMMITTER_NAME: 'boxship test', GIT_COMMITTER_EMAIL: 'test@boxship.invalid' } }).trim();
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'boxship test',
+      GIT_AUTHOR_EMAIL: 'test@boxship.invalid',
+      GIT_COMMITTER_NAME: 'boxship test',
+      GIT_COMMITTER_EMAIL: 'test@boxship.invalid',
+    },
+  }).trim();
 }
 
 export function localImageId(ref: string): string {
@@ -45,12 +55,7 @@ export function localImageId(ref: string): string {
 export function exampleConfigYaml(o: ConfigOverrides = {}): string {
   const hosts = o.hosts ?? HOSTS.map((h) => h.address);
   const pins = o.pins === undefined ? { 'node:20-bookworm-slim': localImageId('node:20-bookworm-slim') } : o.pins;
-  const lines = [
-    `service: ${o.service ?? 'hello'}`,
-    'build:',
-    '  context: .',
-    '  target: runtime',
-  ];
+  const lines = [`service: ${o.service ?? 'hello'}`, 'build:', '  context: .', '  target: runtime'];
   // Files from outside git (the CA bundle is git-ignored): the build context is the commit plus exactly these.
   if (o.include?.length) lines.push(`  include: [${o.include.map((f) => (/^[\w./-]+$/.test(f) ? f : JSON.stringify(f))).join(', ')}]`);
   if (pins) {

@@ -23,19 +23,36 @@ export interface LoadStats {
 }
 
 /** A 0.5 KB JSON body, like an API client's. */
-export const POST_BODY = JSON.stringify({ kind: 'order', items: Array.from({ length: 12 }, (_, i) => ({ sku: `sku-${i}`, qty: i + 1, note: 'boxship load' })) }).slice(0, 500);
+export const POST_BODY = JSON.stringify({
+  kind: 'order',
+  items: Array.from({ length: 12 }, (_, i) => ({ sku: `sku-${i}`, qty: i + 1, note: 'boxship load' })),
+}).slice(0, 500);
 
 export interface Load {
   stop(): Promise<LoadStats>;
   stats: LoadStats;
 }
 
-export function startLoad(ports: number[], opts: { clients?: number; maxSeconds?: number; maxRequests?: number; backoffHeader?: string; pauseMs?: number; post?: boolean } = {}): Load {
+export function startLoad(
+  ports: number[],
+  opts: { clients?: number; maxSeconds?: number; maxRequests?: number; backoffHeader?: string; pauseMs?: number; post?: boolean } = {},
+): Load {
   const clients = opts.clients ?? 4;
   const deadline = Date.now() + (opts.maxSeconds ?? 120) * 1000;
   const maxRequests = opts.maxRequests ?? 200_000;
   const backoff = (opts.backoffHeader ?? 'X-Backoff').toLowerCase();
-  const stats: LoadStats = { requests: 0, ok: 0, backoff503: 0, failed: 0, nonOkWithoutRetryAfter: 0, failures: [], versions: {}, postRequests: 0, postNotOk: 0, connectionErrors: 0 };
+  const stats: LoadStats = {
+    requests: 0,
+    ok: 0,
+    backoff503: 0,
+    failed: 0,
+    nonOkWithoutRetryAfter: 0,
+    failures: [],
+    versions: {},
+    postRequests: 0,
+    postNotOk: 0,
+    connectionErrors: 0,
+  };
   let stopping = false;
   const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: clients }));
 

@@ -48,7 +48,15 @@ function parseSpec(spec: string, what: string): TestHost {
   if (!m) throw new Error(`${what}: bad spec ${JSON.stringify(spec)} (want name:sshport:httpport[:d20|d26|ctrd|bare])`);
   const [, name, ssh, http, f] = m as unknown as [string, string, string, string, TestHost['flavour'] | undefined];
   const flavour = f ?? 'd20';
-  return { name, container: `boxship-host-${name}`, sshPort: Number(ssh), httpPort: Number(http), address: `root@127.0.0.1:${ssh}`, flavour, store: flavour === 'ctrd' ? 'containerd' : 'classic' };
+  return {
+    name,
+    container: `boxship-host-${name}`,
+    sshPort: Number(ssh),
+    httpPort: Number(http),
+    address: `root@127.0.0.1:${ssh}`,
+    flavour,
+    store: flavour === 'ctrd' ? 'containerd' : 'classic',
+  };
 }
 
 export const HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
@@ -69,7 +77,9 @@ export const BARE_HOST: TestHost = parseSpec(BARE_HOST_SPEC, 'BOXSHIP_BARE_HOST'
  * ones that follow the bare host (host-slots.ts swarmSpecsFor). Not in HOST_SPECS: the suite brings them up, makes
  * the swarm, and leaves it again at the end, so no other suite ever runs on a swarm node.
  */
-export const SWARM_HOST_SPECS = (process.env.BOXSHIP_SWARM_HOSTS?.trim() ? process.env.BOXSHIP_SWARM_HOSTS.trim().split(/[\s,]+/) : swarmSpecsFor(BARE_HOST_SPEC));
+export const SWARM_HOST_SPECS = process.env.BOXSHIP_SWARM_HOSTS?.trim()
+  ? process.env.BOXSHIP_SWARM_HOSTS.trim().split(/[\s,]+/)
+  : swarmSpecsFor(BARE_HOST_SPEC);
 export const SWARM_HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => {
   const hosts = SWARM_HOST_SPECS.map((spec) => parseSpec(spec, 'BOXSHIP_SWARM_HOSTS'));
   if (hosts.length < 2) throw new Error('BOXSHIP_SWARM_HOSTS: the swarm suite needs two hosts (manager first)');

@@ -15,16 +15,25 @@ const LABEL = 'dev.boxship.test-dockerfile';
 
 /** Builds REDIS_IMAGE unless it exists from the same Dockerfile; returns its reference. */
 export function ensureRedisImage(): string {
-  const hash = createHash('sha256').update(readFileSync(join(DIR, 'Dockerfile'))).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(readFileSync(join(DIR, 'Dockerfile')))
+    .digest('hex')
+    .slice(0, 16);
   let have = '';
   try {
-    have = execFileSync('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${LABEL}"}}`, REDIS_IMAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    have = execFileSync('docker', ['image', 'inspect', '--format', `{{index .Config.Labels "${LABEL}"}}`, REDIS_IMAGE], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     /* not built yet */
   }
   if (have !== hash) {
     // The classic builder: it needs no buildx and works with every docker CLI here.
-    execFileSync('docker', ['build', '-q', '--label', `${LABEL}=${hash}`, '-t', REDIS_IMAGE, DIR], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+    execFileSync('docker', ['build', '-q', '--label', `${LABEL}=${hash}`, '-t', REDIS_IMAGE, DIR], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    });
   }
   return REDIS_IMAGE;
 }

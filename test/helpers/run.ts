@@ -11,7 +11,11 @@ export interface RunResult {
 
 export function boxship(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BOXSHIP_BIN, ...args], { cwd: opts.cwd, env: { ...process.env, CI: 'true', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BOXSHIP_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, CI: 'true', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -50,5 +54,8 @@ export function onHostSync(container: string, sh: string): string {
 
 /** Wipes a host's containers, images and boxship state, so a test starts from an empty server. */
 export async function wipeHost(container: string): Promise<void> {
-  await onHost(container, 'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker image prune -af >/dev/null; docker network prune -f >/dev/null; rm -rf /root/.boxship; true');
+  await onHost(
+    container,
+    'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker image prune -af >/dev/null; docker network prune -f >/dev/null; rm -rf /root/.boxship; true',
+  );
 }

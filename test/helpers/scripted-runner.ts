@@ -61,7 +61,8 @@ export class ScriptedRunner implements Runner {
     const a = rule ? (typeof rule.answer === 'function' ? rule.answer(cmd, line) : rule.answer) : {};
     if (a.error) throw a.error;
     const result = { code: a.code ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
-    if (result.code !== 0 && !options.allowFailure) throw new HostError(this.name, `${cmd.why} failed: exited ${result.code}${result.stderr ? `:\n${result.stderr}` : ''}`);
+    if (result.code !== 0 && !options.allowFailure)
+      throw new HostError(this.name, `${cmd.why} failed: exited ${result.code}${result.stderr ? `:\n${result.stderr}` : ''}`);
     return result;
   }
 

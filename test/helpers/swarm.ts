@@ -13,7 +13,9 @@ import { REPO, SWARM_HOST_SPECS, SWARM_HOSTS, type TestHost } from './paths.js';
 
 /** The host container's address on the test network (what the other nodes reach it at). */
 export function testnetAddress(h: TestHost): string {
-  return execFileSync('docker', ['inspect', '--format', '{{(index .NetworkSettings.Networks "boxship-testnet").IPAddress}}', h.container], { encoding: 'utf8' }).trim();
+  return execFileSync('docker', ['inspect', '--format', '{{(index .NetworkSettings.Networks "boxship-testnet").IPAddress}}', h.container], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** Leaves any swarm and removes every container, image, network and boxship state dir on the hosts. */
@@ -29,7 +31,9 @@ export async function makeSwarm(): Promise<readonly TestHost[]> {
   const addr = testnetAddress(manager);
   await onHost(manager.container, `docker swarm init --advertise-addr ${addr} >/dev/null`);
   const token = (await onHost(manager.container, 'docker swarm join-token -q worker')).trim();
-  await Promise.all(workers.map((w) => onHost(w.container, `docker swarm join --advertise-addr ${testnetAddress(w)} --token ${token} ${addr}:2377 >/dev/null`)));
+  await Promise.all(
+    workers.map((w) => onHost(w.container, `docker swarm join --advertise-addr ${testnetAddress(w)} --token ${token} ${addr}:2377 >/dev/null`)),
+  );
   for (const h of SWARM_HOSTS) {
     const broken = await onHost(h.container, 'grep "error in agentInit" /var/log/dockerd.log || true');
     if (broken.trim()) throw new Error(`${h.name}: the swarm's gossip agent did not start, its overlay DNS would not work:\n${broken}`);
@@ -39,7 +43,10 @@ export async function makeSwarm(): Promise<readonly TestHost[]> {
 
 /** `docker service ps` of the running tasks: node per task. */
 export async function runningTasks(manager: TestHost, service: string): Promise<{ name: string; node: string; image: string }[]> {
-  const out = await onHost(manager.container, `docker service ps ${service} --filter desired-state=running --format '{{.Name}} {{.Node}} {{.Image}} {{.CurrentState}}' 2>/dev/null || true`);
+  const out = await onHost(
+    manager.container,
+    `docker service ps ${service} --filter desired-state=running --format '{{.Name}} {{.Node}} {{.Image}} {{.CurrentState}}' 2>/dev/null || true`,
+  );
   return out
     .split('\n')
     .filter((l) => / Running /.test(l))

@@ -40,8 +40,10 @@ function configure(app: ExampleApp, image: string, hooks = ''): void {
 }
 
 /** redis-cli inside the accessory container on a host (redis-tools comes with Debian's redis-server). */
-const cli = async (host: (typeof HOSTS)[number], ...words: string[]) => (await onHost(host.container, `docker exec hello-cache redis-cli ${words.join(' ')}`)).trim();
-const container = async (host: (typeof HOSTS)[number]) => (await onHost(host.container, "docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Running}}' hello-cache 2>/dev/null || true")).trim();
+const cli = async (host: (typeof HOSTS)[number], ...words: string[]) =>
+  (await onHost(host.container, `docker exec hello-cache redis-cli ${words.join(' ')}`)).trim();
+const container = async (host: (typeof HOSTS)[number]) =>
+  (await onHost(host.container, "docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Running}}' hello-cache 2>/dev/null || true")).trim();
 
 async function get(host: (typeof HOSTS)[number], path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(`http://127.0.0.1:${host.httpPort}${path}`, { signal: AbortSignal.timeout(10_000) });
@@ -73,10 +75,17 @@ describe('accessories', () => {
     for (const h of HOSTS) {
       // Layer-thin, as a release: the Debian base layer came with the proxy image, only Redis's own layer travels.
       expect(setup.stdout).toContain(`${h.address}: accessory cache: shipping ${REDIS_IMAGE}`);
-      expect(setup.stdout).toMatch(new RegExp(`${h.address.replace(/[.]/g, '\\.')}: sending 1 of 2 layers \\(1 already there, ${h.store} image store, [^)]+\\)`));
+      expect(setup.stdout).toMatch(
+        new RegExp(`${h.address.replace(/[.]/g, '\\.')}: sending 1 of 2 layers \\(1 already there, ${h.store} image store, [^)]+\\)`),
+      );
       const [running, labels, alias, restart] = (
-        await onHost(h.container, `docker inspect -f '{{.State.Running}}|{{json .Config.Labels}}|{{json (index .NetworkSettings.Networks "boxship-hello").Aliases}}|{{.HostConfig.RestartPolicy.Name}}' hello-cache`)
-      ).trim().split('|');
+        await onHost(
+          h.container,
+          `docker inspect -f '{{.State.Running}}|{{json .Config.Labels}}|{{json (index .NetworkSettings.Networks "boxship-hello").Aliases}}|{{.HostConfig.RestartPolicy.Name}}' hello-cache`,
+        )
+      )
+        .trim()
+        .split('|');
       expect(running, h.name).toBe('true');
       expect(JSON.parse(labels!), h.name).toMatchObject({ 'dev.boxship.service': 'hello', 'dev.boxship.accessory': 'cache' });
       expect(JSON.parse(alias!), h.name).toContain('cache');
@@ -89,7 +98,7 @@ describe('accessories', () => {
       expect(await cli(h, 'PING')).toBe('PONG');
       expect((await onHost(h.container, `ls ${DATA}`)).trim()).toContain('appendonly');
       // Not an instance: no slot, and the proxy does not route to it.
-      expect((await onHost(h.container, "docker ps -q --filter label=dev.boxship.slot --filter name=hello-cache")).trim()).toBe('');
+      expect((await onHost(h.container, 'docker ps -q --filter label=dev.boxship.slot --filter name=hello-cache')).trim()).toBe('');
     }
     // Again: a running accessory is left alone.
     const before = await Promise.all(HOSTS.map(container));
@@ -160,7 +169,9 @@ describe('accessories', () => {
     ok(plan);
     expect(plan.stdout).toContain('Plan: accessory up cache on 2 host(s); nothing has been run.');
     expect(plan.stdout).toContain('# stop and remove accessory cache (up to 20s to shut down)');
-    expect(plan.stdout).toMatch(/docker run -d --pull never --name hello-cache --network boxship-hello --network-alias cache .* boxship-test-redis:2 redis-server/);
+    expect(plan.stdout).toMatch(
+      /docker run -d --pull never --name hello-cache --network boxship-hello --network-alias cache .* boxship-test-redis:2 redis-server/,
+    );
     expect(await Promise.all(HOSTS.map(container))).toEqual(before);
 
     const up = await run(['accessory', 'up', 'cache', '--json']);
@@ -193,7 +204,11 @@ describe('accessories', () => {
 
     const gone = await run(['accessory', 'down', 'cache', '--remove-data', '--json']);
     ok(gone);
-    expect(jsonOutput(gone)).toEqual({ accessory: 'cache', action: 'down', hosts: HOSTS.map((h) => ({ host: h.address, action: 'removed', dataRemoved: true })) });
+    expect(jsonOutput(gone)).toEqual({
+      accessory: 'cache',
+      action: 'down',
+      hosts: HOSTS.map((h) => ({ host: h.address, action: 'removed', dataRemoved: true })),
+    });
     for (const h of HOSTS) {
       expect(await container(h)).toBe('');
       expect((await onHost(h.container, 'ls -A /root/.boxship/hello/accessories')).trim()).toBe('');

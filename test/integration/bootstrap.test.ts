@@ -28,15 +28,19 @@ describe('bare-host bootstrap', () => {
     app.commit('bare host');
   });
 
-  it('setup installs Docker from the distribution, starts it and runs the proxy', async () => {
-    expect(await onHost(host.container, 'command -v docker || echo none')).toBe('none\n');
-    const r = await boxship(['setup'], { cwd: app.dir });
-    ok(r);
-    expect(r.stderr + r.stdout).toContain('Docker is not installed: installing docker.io from the distribution');
-    expect(r.stderr + r.stdout).toMatch(/Docker \S+ installed and running/);
-    expect(await onHost(host.container, "dpkg-query -W -f '${Status}' docker.io")).toBe('install ok installed');
-    expect(await onHost(host.container, 'docker ps --format "{{.Names}} {{.Status}}"')).toMatch(/^hello-proxy Up/m);
-  }, 20 * 60_000);
+  it(
+    'setup installs Docker from the distribution, starts it and runs the proxy',
+    async () => {
+      expect(await onHost(host.container, 'command -v docker || echo none')).toBe('none\n');
+      const r = await boxship(['setup'], { cwd: app.dir });
+      ok(r);
+      expect(r.stderr + r.stdout).toContain('Docker is not installed: installing docker.io from the distribution');
+      expect(r.stderr + r.stdout).toMatch(/Docker \S+ installed and running/);
+      expect(await onHost(host.container, "dpkg-query -W -f '${Status}' docker.io")).toBe('install ok installed');
+      expect(await onHost(host.container, 'docker ps --format "{{.Names}} {{.Status}}"')).toMatch(/^hello-proxy Up/m);
+    },
+    20 * 60_000,
+  );
 
   it('a second setup finds Docker and installs nothing', async () => {
     const r = await boxship(['setup'], { cwd: app.dir });

@@ -88,9 +88,14 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const h of HOSTS) {
-    await onHost(h.container, `docker images --format '{{.Repository}}:{{.Tag}}' | grep '^${SERVICE}:' | xargs -r docker rmi -f >/dev/null; rm -rf /root/.boxship/${SERVICE}; true`).catch(() => {});
+    await onHost(
+      h.container,
+      `docker images --format '{{.Repository}}:{{.Tag}}' | grep '^${SERVICE}:' | xargs -r docker rmi -f >/dev/null; rm -rf /root/.boxship/${SERVICE}; true`,
+    ).catch(() => {});
   }
-  const local = execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' }).split('\n').filter((t) => t.startsWith(`${SERVICE}:`));
+  const local = execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((t) => t.startsWith(`${SERVICE}:`));
   if (local.length) execFileSync('docker', ['rmi', '-f', ...local], { stdio: 'ignore' });
   rmSync(dir, { recursive: true, force: true });
 });
@@ -117,7 +122,10 @@ describe('build context = the commit', () => {
 
   it('--allow-dirty sends a tracked modification and an untracked file, never the ignored ones, and tags dirty', async () => {
     const sha = git('rev-parse', 'HEAD');
-    write({ 'server.js': "// dirty-marker\nrequire('node:http').createServer((q, s) => s.end('ok')).listen(3000);\n", 'notes.txt': 'untracked, not ignored\n' });
+    write({
+      'server.js': "// dirty-marker\nrequire('node:http').createServer((q, s) => s.end('ok')).listen(3000);\n",
+      'notes.txt': 'untracked, not ignored\n',
+    });
     try {
       const refused = await release();
       expect(refused.code).toBe(2);

@@ -33,7 +33,11 @@ describe('deploy and --json', () => {
     const sha = app.bumpVersion('d1');
     const r = await boxship(['deploy', '--json'], { cwd: app.dir });
     ok(r);
-    const out = strictJson<{ release: { tag: string; hosts: { host: string; ok: boolean }[] }; rollout: { target: string; ok: boolean; exitCode: number }; exitCode: number }>(r);
+    const out = strictJson<{
+      release: { tag: string; hosts: { host: string; ok: boolean }[] };
+      rollout: { target: string; ok: boolean; exitCode: number };
+      exitCode: number;
+    }>(r);
     expect(out.release.tag).toBe(`hello:${sha}`);
     expect(out.release.hosts.map((h) => h.ok)).toEqual(HOSTS.map(() => true));
     expect(out.rollout).toMatchObject({ target: sha, ok: true, exitCode: 0 });

@@ -30,7 +30,30 @@ describe.runIf(deployer && target)('a deployer engine on the containerd store', 
 
   beforeAll(async () => {
     socket = join(mkdtempSync(join(tmpdir(), 'boxship-dockersock-')), 'docker.sock');
-    forward = spawn('ssh', ['-F', '/dev/null', '-i', TEST_KEY, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-N', '-L', `${socket}:/var/run/docker.sock`, '-p', String(deployer!.sshPort), 'root@127.0.0.1'], { stdio: 'ignore' });
+    forward = spawn(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-i',
+        TEST_KEY,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        `UserKnownHostsFile=${TEST_KNOWN_HOSTS}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-N',
+        '-L',
+        `${socket}:/var/run/docker.sock`,
+        '-p',
+        String(deployer!.sshPort),
+        'root@127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(socket)).toBe(true);
     await Promise.all([wipeHost(deployer!.container), wipeHost(target!.container)]);

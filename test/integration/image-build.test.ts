@@ -34,7 +34,11 @@ afterAll(async () => {
   const images = await docker.listImages();
   for (const img of images) {
     for (const t of img.RepoTags ?? []) {
-      if (services.some((s) => t.startsWith(`${s}:`))) await docker.getImage(t).remove({ force: true }).catch(() => {});
+      if (services.some((s) => t.startsWith(`${s}:`)))
+        await docker
+          .getImage(t)
+          .remove({ force: true })
+          .catch(() => {});
     }
   }
 });

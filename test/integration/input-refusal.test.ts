@@ -25,9 +25,24 @@ describe('input that would reach a host', () => {
   });
 
   it.each([
-    ['an env value with a newline', 'app:\n  port: 3000\n', 'app:\n  port: 3000\n  env: { GREETING: "hi\\nNODE_OPTIONS=--inspect" }\n', /boxship\.yml:\d+:\d+: app\.env\.GREETING: expected a value without newlines/],
-    ['a proxy image that is a docker flag', 'healthcheck:', 'proxy: { image: "--privileged" }\nhealthcheck:', /boxship\.yml:\d+:\d+: proxy\.image: expected an image reference .*starts with "-"/],
-    ['a volume path with :ro', 'app:\n  port: 3000\n', 'app:\n  port: 3000\n  volumes: { db: "/app/db:ro" }\n', /boxship\.yml:\d+:\d+: app\.volumes\.db: expected an absolute path .* without ":"/],
+    [
+      'an env value with a newline',
+      'app:\n  port: 3000\n',
+      'app:\n  port: 3000\n  env: { GREETING: "hi\\nNODE_OPTIONS=--inspect" }\n',
+      /boxship\.yml:\d+:\d+: app\.env\.GREETING: expected a value without newlines/,
+    ],
+    [
+      'a proxy image that is a docker flag',
+      'healthcheck:',
+      'proxy: { image: "--privileged" }\nhealthcheck:',
+      /boxship\.yml:\d+:\d+: proxy\.image: expected an image reference .*starts with "-"/,
+    ],
+    [
+      'a volume path with :ro',
+      'app:\n  port: 3000\n',
+      'app:\n  port: 3000\n  volumes: { db: "/app/db:ro" }\n',
+      /boxship\.yml:\d+:\d+: app\.volumes\.db: expected an absolute path .* without ":"/,
+    ],
   ])('refuses %s with exit 2 and touches no host', async (_name, from, to, message) => {
     expect(good).toContain(from);
     writeFileSync(join(app.dir, 'boxship.yml'), good.replace(from, to));

@@ -24,7 +24,10 @@ describe('logs and exec', () => {
     expect(r.stdout).toBe(`sha=${sha} port=3000\n`);
     expect(r.stderr).toContain('to-stderr');
     // On the service network: it reaches the live instance by its alias. On the second host when asked.
-    const net = await boxship(['exec', '--host', HOSTS[1].address, '--', 'node', '-e', 'require("http").get("http://hello-1-blue:3000/", (r) => r.pipe(process.stdout))'], { cwd: app.dir });
+    const net = await boxship(
+      ['exec', '--host', HOSTS[1].address, '--', 'node', '-e', 'require("http").get("http://hello-1-blue:3000/", (r) => r.pipe(process.stdout))'],
+      { cwd: app.dir },
+    );
     ok(net);
     expect(JSON.parse(net.stdout)).toMatchObject({ version: 'L1', sha });
     // Stdin with -i; the one-off container is gone afterwards.
@@ -55,7 +58,11 @@ describe('logs and exec', () => {
   });
 
   it('logs -f follows across a rollout: the new instances are picked up; Ctrl-C ends it with exit 0', async () => {
-    const child = spawn(process.execPath, [BOXSHIP_BIN, 'logs', '-f', '-n', '1'], { cwd: app.dir, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BOXSHIP_BIN, 'logs', '-f', '-n', '1'], {
+      cwd: app.dir,
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));

@@ -21,7 +21,11 @@ const ARM = 'boxship-test-arm64:1';
 function makeArmImage(): string {
   const dir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
   execFileSync('sh', ['-c', `docker save debian:bookworm-slim | tar -x -C "${dir}"`]);
-  const manifest = JSON.parse(execFileSync('cat', [join(dir, 'manifest.json')], { encoding: 'utf8' })) as { Config: string; RepoTags: string[]; Layers: string[] }[];
+  const manifest = JSON.parse(execFileSync('cat', [join(dir, 'manifest.json')], { encoding: 'utf8' })) as {
+    Config: string;
+    RepoTags: string[];
+    Layers: string[];
+  }[];
   const cfgPath = join(dir, manifest[0]!.Config);
   const cfg = JSON.parse(execFileSync('cat', [cfgPath], { encoding: 'utf8' })) as Record<string, unknown>;
   cfg.architecture = 'arm64';
@@ -46,7 +50,13 @@ describe('platforms', () => {
     const config = parseConfig(exampleConfigYaml(), join(app.dir, 'boxship.yml'));
     const connections = await connectAll(config.hosts);
     try {
-      const summary = await shipImage({ config, docker: new Docker(), image: { imageId: armId, ref: 'hello:arm', tag: 'arm', sha: 'arm' }, connections, report: silent });
+      const summary = await shipImage({
+        config,
+        docker: new Docker(),
+        image: { imageId: armId, ref: 'hello:arm', tag: 'arm', sha: 'arm' },
+        connections,
+        report: silent,
+      });
       for (const [i, h] of HOSTS.entries()) {
         const r = summary.hosts[i]!;
         expect(r.ok, h.name).toBe(false);
@@ -56,7 +66,12 @@ describe('platforms', () => {
         expect(r.error!.message).toBe(`${h.address}: image hello:arm is built for linux/arm64/v8 but the host runs linux/amd64; nothing was sent`);
         expect((r.error as BoxshipError).hint).toContain('build.platform: linux/amd64');
         // Nothing reached the host: no upload, no image, no ledger entry.
-        expect((await onHost(h.container, 'ls /root/.boxship/hello/incoming 2>/dev/null; cat /root/.boxship/hello/releases.jsonl 2>/dev/null; docker image ls -q')).trim(), h.name).toBe('');
+        expect(
+          (
+            await onHost(h.container, 'ls /root/.boxship/hello/incoming 2>/dev/null; cat /root/.boxship/hello/releases.jsonl 2>/dev/null; docker image ls -q')
+          ).trim(),
+          h.name,
+        ).toBe('');
       }
     } finally {
       closeAll(connections);

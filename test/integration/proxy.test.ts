@@ -114,12 +114,22 @@ function freePort(): Promise<number> {
 }
 
 function configInput(): CaddyConfigInput {
-  return { service: SERVICE, instances: 1, appPort: 3000, healthPath: '/health', healthIntervalMs: 500, healthTimeoutMs: 2000, retryAfterSeconds: 7, backoffHeader: 'X-Backoff' };
+  return {
+    service: SERVICE,
+    instances: 1,
+    appPort: 3000,
+    healthPath: '/health',
+    healthIntervalMs: 500,
+    healthTimeoutMs: 2000,
+    retryAfterSeconds: 7,
+    backoffHeader: 'X-Backoff',
+  };
 }
 
 async function writeConfig(input: CaddyConfigInput = configInput()): Promise<void> {
   await run(writeProxyConfig(hostDir), caddyConfigText(input));
-  for (const syntax of Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[]) await run(writeProxyConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax));
+  for (const syntax of Object.keys(EDGE_CONFIG_FILES) as EdgeSyntax[])
+    await run(writeProxyConfig(hostDir, EDGE_CONFIG_FILES[syntax]), edgeConfigText(input, syntax));
 }
 
 /** What the hand-over does first: the slot's traffic goes to `colour` from the next request on. */
@@ -252,7 +262,10 @@ beforeAll(async () => {
   try {
     await docker('image', 'inspect', '--format', '{{.Id}}', IMAGE);
   } catch {
-    await execFileP(DOCKER, ['build', '-q', '--build-arg', 'BASE_IMAGE=debian:bookworm-slim', '-t', IMAGE, join(REPO, 'dockerfiles', DOCKERFILE_DIR)], { env: { ...process.env, DOCKER_BUILDKIT: '1' }, timeout: 280_000 });
+    await execFileP(DOCKER, ['build', '-q', '--build-arg', 'BASE_IMAGE=debian:bookworm-slim', '-t', IMAGE, join(REPO, 'dockerfiles', DOCKERFILE_DIR)], {
+      env: { ...process.env, DOCKER_BUILDKIT: '1' },
+      timeout: 280_000,
+    });
   }
   hostDir = join(mkdtempSync(join(tmpdir(), 'boxship-proxy-test-')), 'proxy');
   port = await freePort();
@@ -316,15 +329,18 @@ describe(`proxy (${IMAGE}) with real containers`, () => {
     // A config change (here the health interval) is a full reload of the router; the edge in front keeps every client
     // connection (edge-config.ts). One Caddy alone lost ~3 requests per reload under this kind of load.
     const reloads = 16;
-    const stats = await underLoad(async () => {
-      for (let i = 0; i < reloads; i++) {
-        await writeConfig({ ...configInput(), healthIntervalMs: i % 2 === 0 ? 600 : 500 });
+    const stats = await underLoad(
+      async () => {
+        for (let i = 0; i < reloads; i++) {
+          await writeConfig({ ...configInput(), healthIntervalMs: i % 2 === 0 ? 600 : 500 });
+          await run(reloadProxy(SERVICE));
+          await sleep(100 + (i % 4) * 60);
+        }
+        await writeConfig();
         await run(reloadProxy(SERVICE));
-        await sleep(100 + (i % 4) * 60);
-      }
-      await writeConfig();
-      await run(reloadProxy(SERVICE));
-    }, { tailMs: 500, capMs: 40_000 });
+      },
+      { tailMs: 500, capMs: 40_000 },
+    );
     console.log(`${reloads + 1} router reloads under keep-alive load:`, JSON.stringify(stats));
     expect(stats.posts).toBeGreaterThan(20);
     expect(stats.failures).toEqual([]);
@@ -424,13 +440,16 @@ describe(`proxy (${IMAGE}) with real containers`, () => {
   it('answers 503 with the message in maintenance without a reload (no keep-alive client reset), and after a restart', async () => {
     const before = await docker('exec', PROXY, 'wget', '-q', '-O', '-', '-T', '2', 'http://localhost:2019/config/');
     const message = 'Upgrading the database {until noon} "soon"\nline 2';
-    const stats = await underLoad(async () => {
-      await run(applyProxyMode(hostDir, { kind: 'maintenance', retryAfterSeconds: 60, message }));
-      await sleep(1000);
-      await run(applyProxyMode(hostDir, { kind: 'serving' }));
-      await sleep(500);
-      await run(applyProxyMode(hostDir, { kind: 'maintenance', retryAfterSeconds: 60, message }));
-    }, { tailMs: 500 });
+    const stats = await underLoad(
+      async () => {
+        await run(applyProxyMode(hostDir, { kind: 'maintenance', retryAfterSeconds: 60, message }));
+        await sleep(1000);
+        await run(applyProxyMode(hostDir, { kind: 'serving' }));
+        await sleep(500);
+        await run(applyProxyMode(hostDir, { kind: 'maintenance', retryAfterSeconds: 60, message }));
+      },
+      { tailMs: 500 },
+    );
     console.log('maintenance on/off/on under keep-alive load:', JSON.stringify(stats));
     // Only designed answers: 200 while serving, 503 while in maintenance; no connection error at all.
     expect(stats.failures).toEqual([]);
@@ -459,7 +478,10 @@ describe(`proxy (${IMAGE}) with real containers`, () => {
     await check();
     await docker('restart', PROXY);
     for (let i = 0; ; i++) {
-      const ok = await get(PROXY_HEALTH_PATH).then((r) => r.status === 200, () => false);
+      const ok = await get(PROXY_HEALTH_PATH).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (i > 50) throw new Error('the proxy did not come back after a restart');
       await sleep(100);

@@ -14,14 +14,26 @@ interface ReleaseJson {
   tag: string;
   imageId: string;
   fullImageBytes?: number;
-  hosts: { host: string; ok: boolean; error?: string; store: string; imageId: string; bytesSent: number; bytesReceived: number; layersSent: number; layersSkipped: number }[];
+  hosts: {
+    host: string;
+    ok: boolean;
+    error?: string;
+    store: string;
+    imageId: string;
+    bytesSent: number;
+    bytesReceived: number;
+    layersSent: number;
+    layersSkipped: number;
+  }[];
 }
 
-const hostImageId = async (container: string, ref: string) => (await onHost(container, `docker image inspect --format '{{.Id}}' ${ref} 2>/dev/null || true`)).trim();
+const hostImageId = async (container: string, ref: string) =>
+  (await onHost(container, `docker image inspect --format '{{.Id}}' ${ref} 2>/dev/null || true`)).trim();
 /** What `docker images` lists for ref: a loaded image the store cannot resolve is hidden there (containerd store). */
 const listedId = async (container: string, ref: string) => (await onHost(container, `docker image ls --no-trunc --format '{{.ID}}' ${ref}`)).trim();
 /** The image starts and its code runs (no registry: --pull never). */
-const runsOn = async (container: string, ref: string) => (await onHost(container, `docker run --rm --pull never ${ref} node -e "console.log(require('./package.json').name)"`)).trim();
+const runsOn = async (container: string, ref: string) =>
+  (await onHost(container, `docker run --rm --pull never ${ref} node -e "console.log(require('./package.json').name)"`)).trim();
 
 /** Every host holds the release under its tag, listed, with the ID its store gives it, and the image runs. */
 async function expectReleased(r: ReleaseJson): Promise<void> {
@@ -114,7 +126,9 @@ describe('boxship release', () => {
     const keyDir = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'k')]);
     const fake = readFileSync(join(keyDir, 'k.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-    const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${knownName(HOSTS[1])} `));
+    const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith(`${knownName(HOSTS[1])} `));
     writeFileSync(wrong, [...real, `${knownName(HOSTS[1])} ${fake}`].join('\n') + '\n');
     app.writeConfig({ knownHosts: wrong });
     const sha = app.bumpVersion('4');
@@ -168,7 +182,7 @@ describe('boxship release', () => {
     // Wait until the upload is under way on the host, then kill the receiving end.
     let killed = false;
     for (let i = 0; i < 600 && !killed; i++) {
-      const size = Number((await onHost(host.container, "stat -c %s /root/.boxship/hello/incoming/recv.*/[0-9]* 2>/dev/null | head -1 || true")).trim() || 0);
+      const size = Number((await onHost(host.container, 'stat -c %s /root/.boxship/hello/incoming/recv.*/[0-9]* 2>/dev/null | head -1 || true')).trim() || 0);
       if (size > 1_000_000) {
         // The receiving end of the part on the wire.
         await onHost(host.container, 'pkill -x head; true');
@@ -196,7 +210,9 @@ describe('boxship release to a containerd store that holds layers only compresse
     await wipeHost(h.container);
     // The base image arrives as a registry pull leaves it: every layer a gzip blob, labelled with its diffID.
     await loadGzipped(h.container, 'node:20-bookworm-slim');
-    const base = JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'node:20-bookworm-slim'], { encoding: 'utf8' })) as string[];
+    const base = JSON.parse(
+      execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', 'node:20-bookworm-slim'], { encoding: 'utf8' }),
+    ) as string[];
     const held = compressedOnly(h.container);
     const blobs = (await onHost(h.container, 'ctr -n moby content ls -q')).split('\n');
     // Precondition: the host's images list these layers, but its store has them only under other digests.
@@ -212,7 +228,8 @@ describe('boxship release to a containerd store that holds layers only compresse
     const r = await boxship(['release', '--json'], { cwd: app.dir });
     expect(r.code, r.stderr).toBe(0);
     const out = jsonOutput<ReleaseJson>(r);
-    const layers = (JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', out.tag], { encoding: 'utf8' })) as string[]).length;
+    const layers = (JSON.parse(execFileSync('docker', ['image', 'inspect', '--format', '{{json .RootFS.Layers}}', out.tag], { encoding: 'utf8' })) as string[])
+      .length;
     expect(out.hosts[0]).toMatchObject({ ok: true, store: 'containerd', layersSent: layers, layersSkipped: 0 });
     expect(await listedId(h.container, out.tag)).toBe(out.hosts[0]!.imageId);
     expect(await runsOn(h.container, out.tag)).toBe('hello');

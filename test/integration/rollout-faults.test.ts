@@ -21,8 +21,13 @@ const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Container names of the service on a host (running or not). */
-const containers = async (c: string) => (await onHost(c, "docker ps -a --filter label=dev.boxship.service=hello --format '{{.Names}}'")).split('\n').filter(Boolean).sort();
-const running = async (c: string) => (await onHost(c, "docker ps --filter label=dev.boxship.service=hello --format '{{.Names}} {{.Label \"dev.boxship.tag\"}}'")).split('\n').filter(Boolean).sort();
+const containers = async (c: string) =>
+  (await onHost(c, "docker ps -a --filter label=dev.boxship.service=hello --format '{{.Names}}'")).split('\n').filter(Boolean).sort();
+const running = async (c: string) =>
+  (await onHost(c, 'docker ps --filter label=dev.boxship.service=hello --format \'{{.Names}} {{.Label "dev.boxship.tag"}}\''))
+    .split('\n')
+    .filter(Boolean)
+    .sort();
 const lockHeld = async (c: string) => (await onHost(c, 'test -d /root/.boxship/hello/lock && echo held || echo free')).trim() === 'held';
 
 /** Starts `boxship args` and sends `signal` once a `.next` instance exists on the first host. */
@@ -109,7 +114,10 @@ describe('rollouts that are interrupted, hang or meet a reboot', () => {
     const cfg = join(app.dir, 'boxship.yml');
     const goodCfg = readFileSync(cfg, 'utf8');
     // /health never answers; the budget is 4 x 500 ms = 2 s, each probe bounded by a 1 s timeout.
-    writeFileSync(file, good.replace("case '/health':", "case '/health':\n      console.error('Error: database connection pending (health hangs)');\n      return;"));
+    writeFileSync(
+      file,
+      good.replace("case '/health':", "case '/health':\n      console.error('Error: database connection pending (health hangs)');\n      return;"),
+    );
     writeFileSync(cfg, goodCfg.replace('retries: 20', 'retries: 4').replace('timeout: 2s', 'timeout: 1s'));
     app.commit('a release whose health check hangs');
     ok(await boxship(['release'], { cwd: app.dir }));
@@ -130,8 +138,15 @@ describe('rollouts that are interrupted, hang or meet a reboot', () => {
     const h = HOSTS[0];
     // Mid-rollout state on purpose: a .next beside the live instances, as a reboot during a move would leave it.
     const tag = (await running(h.container)).find((l) => l.startsWith('hello-1 '))!.split(' ')[1]!;
-    await onHost(h.container, `docker run -d --pull never --name hello-1.next --restart no --network boxship-hello --label dev.boxship.service=hello --label dev.boxship.tag=${v2} --label dev.boxship.slot=1 --label dev.boxship.colour=green --env-file /root/.boxship/hello/app.env hello:${v2} >/dev/null`);
-    await new Promise<void>((resolve, reject) => spawn('docker', ['restart', '-t', '2', h.container], { stdio: 'ignore' }).on('close', (c) => (c === 0 ? resolve() : reject(new Error(`docker restart exited ${c}`)))));
+    await onHost(
+      h.container,
+      `docker run -d --pull never --name hello-1.next --restart no --network boxship-hello --label dev.boxship.service=hello --label dev.boxship.tag=${v2} --label dev.boxship.slot=1 --label dev.boxship.colour=green --env-file /root/.boxship/hello/app.env hello:${v2} >/dev/null`,
+    );
+    await new Promise<void>((resolve, reject) =>
+      spawn('docker', ['restart', '-t', '2', h.container], { stdio: 'ignore' }).on('close', (c) =>
+        c === 0 ? resolve() : reject(new Error(`docker restart exited ${c}`)),
+      ),
+    );
     // The engine comes back, and with it every container whose restart policy says so.
     let names: string[] = [];
     for (let i = 0; i < 120; i++) {

@@ -190,7 +190,10 @@ describe('rollout behind Caddy', () => {
     // A release that fails its health check only in slot 2: slot 1 moves first, then slot 2 fails.
     const file = join(app.dir, 'server.js');
     const good = readFileSync(file, 'utf8');
-    writeFileSync(file, good.replace(/const VERSION = '[^']*';/, "const VERSION = 'half';\nif (process.env.BOXSHIP_INSTANCE === 'hello-2') process.env.HEALTH_FAIL = '1';"));
+    writeFileSync(
+      file,
+      good.replace(/const VERSION = '[^']*';/, "const VERSION = 'half';\nif (process.env.BOXSHIP_INSTANCE === 'hello-2') process.env.HEALTH_FAIL = '1';"),
+    );
     app.commit('fails in slot 2 only');
     ok(await boxship(['release'], { cwd: app.dir }));
     writeFileSync(file, good);
@@ -236,7 +239,10 @@ describe('rollout behind Caddy', () => {
     await onHost(HOSTS[0].container, 'docker restart hello-proxy >/dev/null');
     let afterRestart = 0;
     for (let i = 0; i < 50 && afterRestart !== 503; i++) {
-      afterRestart = await get(ports[0]!).then((r) => r.status, () => 0);
+      afterRestart = await get(ports[0]!).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (afterRestart !== 503) await new Promise((r) => setTimeout(r, 200));
     }
     expect(afterRestart).toBe(503);
@@ -261,15 +267,25 @@ describe('rollout behind Caddy', () => {
     const config = parseConfig(readFileSync(join(app.dir, 'boxship.yml'), 'utf8'), join(app.dir, 'boxship.yml'));
     for (const h of HOSTS) {
       const missing = 'f'.repeat(40);
-      const cmd = runInstance(config, { slot: 9, tag: missing, colour: 'blue', name: 'hello-9', stateDirAbs: '/root/.boxship/hello', sha: missing, restart: 'no' });
+      const cmd = runInstance(config, {
+        slot: 9,
+        tag: missing,
+        colour: 'blue',
+        name: 'hello-9',
+        stateDirAbs: '/root/.boxship/hello',
+        sha: missing,
+        restart: 'no',
+      });
       const started = Date.now();
       const out = await onHost(h.container, `${toShell(cmd)} 2>&1; echo "exit=$?"`);
       expect(out, h.name).toMatch(/exit=[1-9]/);
       expect(out, h.name).toMatch(/No such image: hello:f{40}/);
       expect(out, h.name).not.toMatch(/pull access denied|Pulling from|registry-1\.docker\.io/);
       expect(Date.now() - started, h.name).toBeLessThan(5000);
-      expect(missingImage(h.address, `hello:${missing}`, out)?.message).toBe(`${h.address}: image hello:${missing} is not on the host (boxship never pulls: docker run --pull never)`);
-      expect((await onHost(h.container, "docker ps -aq --filter name=hello-9")).trim(), h.name).toBe('');
+      expect(missingImage(h.address, `hello:${missing}`, out)?.message).toBe(
+        `${h.address}: image hello:${missing} is not on the host (boxship never pulls: docker run --pull never)`,
+      );
+      expect((await onHost(h.container, 'docker ps -aq --filter name=hello-9')).trim(), h.name).toBe('');
     }
   });
 

@@ -28,7 +28,8 @@ async function run(app: ExampleApp, args: string[]): Promise<RunResult> {
 const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
 function expectNoSecret(text: string, where: string): void {
-  for (const s of [PASSWORD, DB_URL, encodeURIComponent(DB_URL), TOKEN]) expect(text.includes(s), `${where} contains a secret value (${s}):\n${text}`).toBe(false);
+  for (const s of [PASSWORD, DB_URL, encodeURIComponent(DB_URL), TOKEN])
+    expect(text.includes(s), `${where} contains a secret value (${s}):\n${text}`).toBe(false);
 }
 
 describe('secret values never leave boxship in clear text', () => {
@@ -70,7 +71,7 @@ describe('secret values never leave boxship in clear text', () => {
     expect(envFile).toContain(`DB_URL=${DB_URL}`);
   });
 
-  it('a failed health check shows the app\'s own error line with *** in place of the secret', () => {
+  it("a failed health check shows the app's own error line with *** in place of the secret", () => {
     expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(1);
     expect(failed.stderr).toContain('failed its health check');
     expect(failed.stderr).toContain('db: cannot connect to ***: authentication failed');

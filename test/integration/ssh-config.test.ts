@@ -26,7 +26,12 @@ describe('hosts from an ssh config', () => {
     app = makeExampleApp();
     const stamp = Date.now();
     // Host b's key as it is known on 127.0.0.1, under the name it has behind the jump host (port 22).
-    const keyOfB = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').find((l) => l.startsWith(`${knownName(b)} `))!.split(' ').slice(1).join(' ');
+    const keyOfB = readFileSync(TEST_KNOWN_HOSTS, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${knownName(b)} `))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
     const known = join(app.dir, '..', `known_hosts_sshconfig_${stamp}`);
     writeFileSync(known, readFileSync(TEST_KNOWN_HOSTS, 'utf8') + `${b.container} ${keyOfB}\n`);
     const sshConfig = join(app.dir, '..', `ssh_config_${stamp}`);
@@ -68,7 +73,10 @@ describe('hosts from an ssh config', () => {
     ok(rel);
     const out = jsonOutput<{ tag: string; hosts: { host: string; ok: boolean }[] }>(rel);
     expect(out.tag).toBe(`hello:${sha}`);
-    expect(out.hosts.map((h) => [h.host, h.ok])).toEqual([['app-a', true], ['app-b', true]]);
+    expect(out.hosts.map((h) => [h.host, h.ok])).toEqual([
+      ['app-a', true],
+      ['app-b', true],
+    ]);
 
     const roll = await boxship(['rollout'], { cwd: app.dir, env: { SSH_AUTH_SOCK: '' } });
     ok(roll);

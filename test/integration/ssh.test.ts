@@ -20,7 +20,12 @@ describe('ssh', () => {
   it('reaches a host only reachable through a jump host', async () => {
     // Host b seen from host a, on the test network: its container name, port 22, which this machine cannot dial
     // directly by that name. Its key is the one known for it on 127.0.0.1.
-    const keyOfB = readFileSync(TEST_KNOWN_HOSTS, 'utf8').split('\n').find((l) => l.startsWith(`${knownName(HOSTS[1])} `))!.split(' ').slice(1).join(' ');
+    const keyOfB = readFileSync(TEST_KNOWN_HOSTS, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${knownName(HOSTS[1])} `))!
+      .split(' ')
+      .slice(1)
+      .join(' ');
     const known = join(app.dir, '..', `known_hosts_jump_${Date.now()}`);
     writeFileSync(known, readFileSync(TEST_KNOWN_HOSTS, 'utf8') + `${HOSTS[1].container} ${keyOfB}\n`);
     app.writeConfig({ hosts: [`root@${HOSTS[1].container}`], knownHosts: known, extraYaml: `` });
@@ -92,7 +97,9 @@ describe('host keys, as OpenSSH checks them', () => {
     expect(lock.code).toBe(1);
     expect(lock.stderr).toContain(`${known}:2 has a key of another type`);
     expect(lock.stderr).toContain('--accept-new-host-keys does not apply');
-    expect(lock.stderr).toContain(`hint: check the new fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it); if the server really changed its keys, run: ssh-keygen -R '${knownName(host())}' -f ${known}`);
+    expect(lock.stderr).toContain(
+      `hint: check the new fingerprint with the server's owner (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it); if the server really changed its keys, run: ssh-keygen -R '${knownName(host())}' -f ${known}`,
+    );
     expect(readFileSync(known, 'utf8')).toBe(text);
   });
 

@@ -49,7 +49,9 @@ describe('backend: swarm', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("the swarm's nodes and hosts: in");
     expect(r.stderr).toMatch(new RegExp(`swarm node ${worker.name} \\(worker, [0-9.]+, ready, id \\w+\\) is not in hosts`));
-    expect(r.stderr).toContain(`${HOSTS[0].address} (in hosts) is not a node of the swarm managed by ${manager.address}: its Docker engine is not part of any swarm`);
+    expect(r.stderr).toContain(
+      `${HOSTS[0].address} (in hosts) is not a node of the swarm managed by ${manager.address}: its Docker engine is not part of any swarm`,
+    );
     expect(r.stdout).not.toMatch(/Built|Ship/);
     expect(await onHost(manager.container, 'docker images -q hello')).toBe('');
     expect(await onHost(worker.container, 'docker images -q hello')).toBe('');
@@ -71,7 +73,12 @@ describe('backend: swarm', () => {
 
     const s = await boxship(['status', '--json'], { cwd: app.dir });
     ok(s);
-    const status = jsonOutput<{ backend: string; service: { running: number; replicas: number }; current: string; nodes: { node: string; proxy: string; tasks: { tag: string; health: string }[] }[] }>(s);
+    const status = jsonOutput<{
+      backend: string;
+      service: { running: number; replicas: number };
+      current: string;
+      nodes: { node: string; proxy: string; tasks: { tag: string; health: string }[] }[];
+    }>(s);
     expect(status.backend).toBe('swarm');
     expect(status.service).toMatchObject({ running: 4, replicas: 4 });
     expect(status.current).toBe(v1);

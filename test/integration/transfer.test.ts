@@ -31,7 +31,8 @@ interface ReleaseJson {
 }
 
 const listedId = async (container: string, ref: string) => (await onHost(container, `docker image ls --no-trunc --format '{{.ID}}' ${ref}`)).trim();
-const runsOn = async (container: string, ref: string) => (await onHost(container, `docker run --rm --pull never ${ref} node -e "console.log(require('./package.json').name)"`)).trim();
+const runsOn = async (container: string, ref: string) =>
+  (await onHost(container, `docker run --rm --pull never ${ref} node -e "console.log(require('./package.json').name)"`)).trim();
 const leftovers = async (container: string, service = 'hello') =>
   (await onHost(container, `docker image ls -q boxship-incoming; ls /root/.boxship/${service}/incoming 2>/dev/null || true`)).trim();
 
@@ -50,7 +51,13 @@ function cacheEntries(dir: string): { file: string; want: string; got: string }[
       const buf = readFileSync(file);
       const nl = buf.indexOf(10);
       const header = JSON.parse(buf.subarray(0, nl).toString()) as { sha256: string };
-      out.push({ file, want: header.sha256, got: createHash('sha256').update(buf.subarray(nl + 1)).digest('hex') });
+      out.push({
+        file,
+        want: header.sha256,
+        got: createHash('sha256')
+          .update(buf.subarray(nl + 1))
+          .digest('hex'),
+      });
     }
   }
   return out;
@@ -115,7 +122,10 @@ describe('the layer cache', () => {
     expect(rb.code, rb.stderr).toBe(0);
     const ja = jsonOutput<ReleaseJson>(ra);
     const jb = jsonOutput<ReleaseJson>(rb);
-    for (const [r, service] of [[ja, 'hello'], [jb, 'hellotwo']] as const) {
+    for (const [r, service] of [
+      [ja, 'hello'],
+      [jb, 'hellotwo'],
+    ] as const) {
       for (const [i, h] of HOSTS.entries()) {
         expect(r.hosts[i]!.ok, r.hosts[i]!.error).toBe(true);
         expect(r.hosts[i]!.bytesReceived).toBe(r.hosts[i]!.bytesSent);
@@ -141,7 +151,8 @@ describe('the layer cache', () => {
 });
 
 describe('relay between hosts', () => {
-  const ip = (c: string) => execFileSync('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c], { encoding: 'utf8' }).trim();
+  const ip = (c: string) =>
+    execFileSync('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c], { encoding: 'utf8' }).trim();
   let app: ReturnType<typeof makeExampleApp>;
 
   beforeAll(async () => {

@@ -64,7 +64,14 @@ describe('accessories in boxship.yml', () => {
         cmd: ['redis-server', '--appendonly', 'yes'],
         stopTimeoutSeconds: 5,
       },
-      { name: 'cache', image: `registry.example.com:5000/team/cache@sha256:${'a'.repeat(64)}`, hosts: ['root@10.0.0.5'], env: {}, volumes: [], stopTimeoutSeconds: 30 },
+      {
+        name: 'cache',
+        image: `registry.example.com:5000/team/cache@sha256:${'a'.repeat(64)}`,
+        hosts: ['root@10.0.0.5'],
+        env: {},
+        volumes: [],
+        stopTimeoutSeconds: 30,
+      },
     ]);
   });
 
@@ -78,7 +85,9 @@ describe('accessories in boxship.yml', () => {
     expect(problems('accessories:', '  db:', '    image: --privileged')).toEqual([
       { line: 8, column: 12, path: 'accessories.db.image', message: expect.stringContaining('it starts with "-", so docker would read it as an option') },
     ]);
-    expect(problems('accessories:', '  db: { port: 6379 }')).toEqual([{ line: 7, column: 7, path: 'accessories.db.image', message: 'required key is missing' }]);
+    expect(problems('accessories:', '  db: { port: 6379 }')).toEqual([
+      { line: 7, column: 7, path: 'accessories.db.image', message: 'required key is missing' },
+    ]);
   });
 
   it('refuses a host that is not in hosts:, a host listed twice, and host with hosts', () => {
@@ -98,10 +107,20 @@ describe('accessories in boxship.yml', () => {
       { line: 7, column: 10, path: 'accessories.proxy', message: 'proxy is a name boxship uses itself (the container hello-proxy is the proxy)' },
     ]);
     expect(problems('accessories:', '  hello-1: { image: redis:7 }')).toEqual([
-      { line: 7, column: 12, path: 'accessories.hello-1', message: 'hello-1 could take the name of one of the instances (hello-1, hello-1-blue) on the service network' },
+      {
+        line: 7,
+        column: 12,
+        path: 'accessories.hello-1',
+        message: 'hello-1 could take the name of one of the instances (hello-1, hello-1-blue) on the service network',
+      },
     ]);
     expect(problems('accessories:', '  Db_1: { image: redis:7 }')).toEqual([
-      { line: 7, column: 3, path: 'accessories.Db_1', message: expect.stringContaining('expected an accessory name: lowercase letters, digits and single -, starting with a letter') },
+      {
+        line: 7,
+        column: 3,
+        path: 'accessories.Db_1',
+        message: expect.stringContaining('expected an accessory name: lowercase letters, digits and single -, starting with a letter'),
+      },
     ]);
   });
 
@@ -109,7 +128,9 @@ describe('accessories in boxship.yml', () => {
     expect(problems('accessories:', '  db: { image: redis:7, publish: 127.0.0.1 }')).toEqual([
       { line: 7, column: 34, path: 'accessories.db.publish', message: 'publish needs port: it publishes that port' },
     ]);
-    expect(problems('accessories:', '  db: { image: redis:7, port: 0 }')).toEqual([{ line: 7, column: 31, path: 'accessories.db.port', message: 'expected a number from 1 to 65535, got 0' }]);
+    expect(problems('accessories:', '  db: { image: redis:7, port: 0 }')).toEqual([
+      { line: 7, column: 31, path: 'accessories.db.port', message: 'expected a number from 1 to 65535, got 0' },
+    ]);
     expect(problems('accessories:', '  db:', '    image: redis:7', '    env: { A: "x\\ny=1" }')).toEqual([
       { line: 9, column: 15, path: 'accessories.db.env.A', message: expect.stringContaining('expected a value without newlines or NUL characters') },
     ]);
@@ -128,9 +149,13 @@ describe('accessories in boxship.yml', () => {
       load('accessories:', '  db: { image: redis:7, secrets_file: bad.secrets }');
       throw new Error('expected a ConfigError');
     } catch (err) {
-      expect((err as ConfigError).problems).toEqual([expect.objectContaining({ file: join(dir, 'bad.secrets'), line: 1, message: 'expected KEY=VALUE, got a line without "="' })]);
+      expect((err as ConfigError).problems).toEqual([
+        expect.objectContaining({ file: join(dir, 'bad.secrets'), line: 1, message: 'expected KEY=VALUE, got a line without "="' }),
+      ]);
     }
-    const text = ['service: hello', 'build: { include: [db.secrets] }', ...HOSTS, 'accessories:', '  db: { image: redis:7, secrets_file: db.secrets }'].join('\n');
+    const text = ['service: hello', 'build: { include: [db.secrets] }', ...HOSTS, 'accessories:', '  db: { image: redis:7, secrets_file: db.secrets }'].join(
+      '\n',
+    );
     expect(() => parseConfig(text, file)).toThrow(/build\.include\[0\]: db\.secrets is the secrets file of accessory db: it must never be part of an image/);
   });
 });

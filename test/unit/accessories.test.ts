@@ -38,15 +38,47 @@ const redis: AccessoryConfig = {
 
 describe('accessory commands', () => {
   it('runs the container on the service network under its name, never pulling, with its env file and data folders', () => {
-    expect(runAccessory('hello', { ...redis, publish: '127.0.0.1', volumes: [...redis.volumes, { name: 'conf', path: '/etc/redis', readOnly: true }] }, '/root/.boxship/hello', 'abc123').argv).toEqual([
-      'docker', 'run', '-d', '--pull', 'never', '--name', 'hello-cache', '--network', 'boxship-hello', '--network-alias', 'cache',
-      '--label', 'dev.boxship.service=hello', '--label', 'dev.boxship.accessory=cache', '--label', 'dev.boxship.accessory-spec=abc123',
-      '--restart', 'unless-stopped', '--stop-timeout', '30',
-      '--env-file', '/root/.boxship/hello/accessories/cache.env',
-      '-p', '127.0.0.1:6379:6379',
-      '-v', '/root/.boxship/hello/accessories/cache/data:/data',
-      '-v', '/root/.boxship/hello/accessories/cache/conf:/etc/redis:ro',
-      'boxship-test-redis:1', 'redis-server', '--appendonly', 'yes',
+    expect(
+      runAccessory(
+        'hello',
+        { ...redis, publish: '127.0.0.1', volumes: [...redis.volumes, { name: 'conf', path: '/etc/redis', readOnly: true }] },
+        '/root/.boxship/hello',
+        'abc123',
+      ).argv,
+    ).toEqual([
+      'docker',
+      'run',
+      '-d',
+      '--pull',
+      'never',
+      '--name',
+      'hello-cache',
+      '--network',
+      'boxship-hello',
+      '--network-alias',
+      'cache',
+      '--label',
+      'dev.boxship.service=hello',
+      '--label',
+      'dev.boxship.accessory=cache',
+      '--label',
+      'dev.boxship.accessory-spec=abc123',
+      '--restart',
+      'unless-stopped',
+      '--stop-timeout',
+      '30',
+      '--env-file',
+      '/root/.boxship/hello/accessories/cache.env',
+      '-p',
+      '127.0.0.1:6379:6379',
+      '-v',
+      '/root/.boxship/hello/accessories/cache/data:/data',
+      '-v',
+      '/root/.boxship/hello/accessories/cache/conf:/etc/redis:ro',
+      'boxship-test-redis:1',
+      'redis-server',
+      '--appendonly',
+      'yes',
     ]);
     // No cmd: the image's own; no publish: no -p; an IPv6 address in brackets.
     const bare = runAccessory('hello', { ...redis, cmd: undefined, volumes: [] }, '/home/deploy/.boxship/hello', 's').argv;
@@ -55,7 +87,14 @@ describe('accessory commands', () => {
   });
 
   it('creates the folders relative to the home, writes env then secrets (secrets win)', () => {
-    expect(makeAccessoryDirs('.boxship/hello', redis).argv).toEqual(['sh', '-c', 'mkdir -p "$@"', 'sh', '.boxship/hello/accessories', '.boxship/hello/accessories/cache/data']);
+    expect(makeAccessoryDirs('.boxship/hello', redis).argv).toEqual([
+      'sh',
+      '-c',
+      'mkdir -p "$@"',
+      'sh',
+      '.boxship/hello/accessories',
+      '.boxship/hello/accessories/cache/data',
+    ]);
     expect(accessoryEnvText({ A: '1', PASSWORD: 'env' }, { PASSWORD: 'secret' })).toBe('A=1\nPASSWORD=secret\n');
     expect(accessoryEnvText({})).toBe('\n');
   });
@@ -76,16 +115,36 @@ describe('accessory commands', () => {
     );
     expect(inspectAccessory('hello', 'cache').read).toBe(true);
     expect(parseAccessoryState('')).toEqual({ exists: false, running: false });
-    expect(parseAccessoryState('{"status":"exited","running":false,"image":"r:1","imageId":"sha256:1","spec":null}\n')).toEqual({ exists: true, running: false, status: 'exited', image: 'r:1', imageId: 'sha256:1' });
+    expect(parseAccessoryState('{"status":"exited","running":false,"image":"r:1","imageId":"sha256:1","spec":null}\n')).toEqual({
+      exists: true,
+      running: false,
+      status: 'exited',
+      image: 'r:1',
+      imageId: 'sha256:1',
+    });
   });
 
   it('restarts, stops (cleanly, within the stop timeout) and removes with exact commands', () => {
     expect(restartAccessory('hello', redis).argv).toEqual(['docker', 'restart', '-t', '30', 'hello-cache']);
     const rm = removeAccessoryContainer('hello', redis);
-    expect(rm.argv).toEqual(['sh', '-c', 'docker container inspect "$1" >/dev/null 2>&1 || exit 0\ndocker stop -t "$2" "$1" >/dev/null && docker rm "$1" >/dev/null', 'sh', 'hello-cache', '30']);
+    expect(rm.argv).toEqual([
+      'sh',
+      '-c',
+      'docker container inspect "$1" >/dev/null 2>&1 || exit 0\ndocker stop -t "$2" "$1" >/dev/null && docker rm "$1" >/dev/null',
+      'sh',
+      'hello-cache',
+      '30',
+    ]);
     expect(rm.timeoutMs).toBe(90_000);
     expect(removeAccessoryFiles('.boxship/hello', 'cache', false).argv).toEqual(['sh', '-c', 'rm -f "$1"', 'sh', '.boxship/hello/accessories/cache.env']);
-    expect(removeAccessoryFiles('.boxship/hello', 'cache', true).argv).toEqual(['sh', '-c', 'rm -f "$1" && rm -rf "$2"', 'sh', '.boxship/hello/accessories/cache.env', '.boxship/hello/accessories/cache']);
+    expect(removeAccessoryFiles('.boxship/hello', 'cache', true).argv).toEqual([
+      'sh',
+      '-c',
+      'rm -f "$1" && rm -rf "$2"',
+      'sh',
+      '.boxship/hello/accessories/cache.env',
+      '.boxship/hello/accessories/cache',
+    ]);
   });
 
   it('waits for the port in the container’s own socket table (hex, LISTEN), whatever the image holds', () => {
@@ -98,11 +157,21 @@ describe('accessory commands', () => {
 
   it('lists accessory images for pruning; instances are listed without accessories', () => {
     expect(listAccessoryImages('hello').argv).toEqual([
-      'sh', '-c', `docker ps -a --filter "label=$1=$2" --filter "label=$3" --format '{{.Label "dev.boxship.accessory"}}\t{{.Image}}'`, 'sh', 'dev.boxship.service', 'hello', 'dev.boxship.accessory',
+      'sh',
+      '-c',
+      `docker ps -a --filter "label=$1=$2" --filter "label=$3" --format '{{.Label "dev.boxship.accessory"}}\t{{.Image}}'`,
+      'sh',
+      'dev.boxship.service',
+      'hello',
+      'dev.boxship.accessory',
     ]);
     expect(parseAccessoryImages('cache\tboxship-test-redis:1\n\nbroken\n')).toEqual([{ name: 'cache', image: 'boxship-test-redis:1' }]);
     expect(listInstances('hello').argv.slice(2)).toEqual([
-      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`, 'sh', 'dev.boxship.service', 'hello', 'dev.boxship.slot',
+      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
+      'sh',
+      'dev.boxship.service',
+      'hello',
+      'dev.boxship.slot',
     ]);
   });
 });
@@ -116,7 +185,8 @@ const config = {
 } as unknown as Config;
 
 /** A local engine that has the image (shipping is then a dry-run note) or not. */
-const docker = (has: boolean) => ({ getImage: () => ({ inspect: () => (has ? Promise.resolve({ Id: 'sha256:local' }) : Promise.reject(new Error('no such image'))) }) }) as unknown as Docker;
+const docker = (has: boolean) =>
+  ({ getImage: () => ({ inspect: () => (has ? Promise.resolve({ Id: 'sha256:local' }) : Promise.reject(new Error('no such image'))) }) }) as unknown as Docker;
 
 function ctxFor(hosts: DeployContext['hosts'], events: ProgressEvent[] = []): DeployContext {
   return { config, hosts, who: 'test', command: 'boxship test', report: (e) => events.push(e) };
@@ -177,12 +247,18 @@ describe('accessories on a host', () => {
 
   it('an image neither here nor on the host is bad input; one only on the host is used with a warning', async () => {
     const missing = new ScriptedRunner(hostConfig('h1'), [{ match: /^check for /, answer: { code: 1, stderr: 'No such image' } }]);
-    await expect(ensureAccessories(ctxFor([missing]), missing, docker(false))).rejects.toThrow(/the image boxship-test-redis:1 is neither in the Docker engine here nor on h1/);
+    await expect(ensureAccessories(ctxFor([missing]), missing, docker(false))).rejects.toThrow(
+      /the image boxship-test-redis:1 is neither in the Docker engine here nor on h1/,
+    );
     expect(missing.whys()).not.toContain('start accessory cache (boxship-test-redis:1)');
     const events: ProgressEvent[] = [];
     const { dry } = host();
     await ensureAccessories(ctxFor([dry], events), dry, docker(false));
-    expect(events).toContainEqual({ kind: 'warning', host: 'h1', message: 'accessory cache: boxship-test-redis:1 is not in the Docker engine here; using the one the host has' });
+    expect(events).toContainEqual({
+      kind: 'warning',
+      host: 'h1',
+      message: 'accessory cache: boxship-test-redis:1 is not in the Docker engine here; using the one the host has',
+    });
     expect(planned(dry)).toContain('start accessory cache (boxship-test-redis:1)');
   });
 
@@ -194,7 +270,11 @@ describe('accessories on a host', () => {
 
     const retagged = host(state({ status: 'running', running: true, spec, image: 'boxship-test-redis:0' }));
     expect((await accessoryUp(ctxFor([retagged.dry]), retagged.dry, docker(true), redis)).action).toBe('recreated');
-    expect(planned(retagged.dry).slice(-3)).toEqual(['stop and remove accessory cache (up to 30s to shut down)', 'start accessory cache (boxship-test-redis:1)', 'wait until hello-cache listens on port 6379 (up to 120s)']);
+    expect(planned(retagged.dry).slice(-3)).toEqual([
+      'stop and remove accessory cache (up to 30s to shut down)',
+      'start accessory cache (boxship-test-redis:1)',
+      'wait until hello-cache listens on port 6379 (up to 120s)',
+    ]);
 
     const rebuilt = host(state({ status: 'running', running: true, spec }), 'sha256:rebuilt');
     expect((await accessoryUp(ctxFor([rebuilt.dry]), rebuilt.dry, docker(true), redis)).action).toBe('recreated');
@@ -223,8 +303,16 @@ describe('accessories on a host', () => {
   it('a failed start says what the accessory printed and how to go on', async () => {
     const h = new ScriptedRunner(hostConfig('h1'), [
       { match: /^check for /, answer: { stdout: 'sha256:host\n' } },
-      { match: /^wait until hello-cache listens/, answer: { code: 3, stderr: 'hello-cache exited with code 1 before it listened on port 6379; its last lines:\n  Bad directive or wrong number of arguments' } },
+      {
+        match: /^wait until hello-cache listens/,
+        answer: {
+          code: 3,
+          stderr: 'hello-cache exited with code 1 before it listened on port 6379; its last lines:\n  Bad directive or wrong number of arguments',
+        },
+      },
     ]);
-    await expect(ensureAccessories(ctxFor([h]), h, docker(false))).rejects.toThrow(/h1: accessory cache did not start: hello-cache exited with code 1.*Bad directive/s);
+    await expect(ensureAccessories(ctxFor([h]), h, docker(false))).rejects.toThrow(
+      /h1: accessory cache did not start: hello-cache exited with code 1.*Bad directive/s,
+    );
   });
 });

@@ -5,7 +5,14 @@ import { type ArchiveEntry, expectedImageId, fullImageName, thinArchive } from '
 const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 const hex = (digest: string) => digest.slice(7);
 const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}}');
-const image = { config, layers: [{ diffId: d('base'), size: 1000 }, { diffId: d('deps'), size: 2000 }, { diffId: d('app'), size: 3000 }] };
+const image = {
+  config,
+  layers: [
+    { diffId: d('base'), size: 1000 },
+    { diffId: d('deps'), size: 2000 },
+    { diffId: d('app'), size: 3000 },
+  ],
+};
 const name = { repository: 'boxship-incoming', tag: 'hello-1a2b' };
 const parse = (e: ArchiveEntry | undefined) => JSON.parse((e as { data: Buffer }).data.toString());
 const byPath = (entries: ArchiveEntry[], path: string) => entries.find((e) => e.path === path);
@@ -63,7 +70,11 @@ describe('thinArchive', () => {
 
   it('writes the legacy manifest.json for classic stores, naming every layer blob', () => {
     expect(parse(byPath(a.entries, 'manifest.json'))).toEqual([
-      { Config: `blobs/sha256/${hex(a.configDigest)}`, RepoTags: ['boxship-incoming:hello-1a2b'], Layers: [d('base'), d('deps'), d('app')].map((x) => `blobs/sha256/${hex(x)}`) },
+      {
+        Config: `blobs/sha256/${hex(a.configDigest)}`,
+        RepoTags: ['boxship-incoming:hello-1a2b'],
+        Layers: [d('base'), d('deps'), d('app')].map((x) => `blobs/sha256/${hex(x)}`),
+      },
     ]);
   });
 

@@ -80,8 +80,16 @@ describe('inputs that reach a host', () => {
 
   it('refuses mount options smuggled into a volume path, and takes them as an explicit mode', () => {
     expect(problems('app:', '  volumes: { db: "/app/db:ro", logs: "/var/log:rw,z" }')).toEqual([
-      { at: 'boxship.yml:4:18', path: 'app.volumes.db', message: 'expected an absolute path inside the container, starting with / and without ":", got "/app/db:ro"' },
-      { at: 'boxship.yml:4:38', path: 'app.volumes.logs', message: 'expected an absolute path inside the container, starting with / and without ":", got "/var/log:rw,z"' },
+      {
+        at: 'boxship.yml:4:18',
+        path: 'app.volumes.db',
+        message: 'expected an absolute path inside the container, starting with / and without ":", got "/app/db:ro"',
+      },
+      {
+        at: 'boxship.yml:4:38',
+        path: 'app.volumes.logs',
+        message: 'expected an absolute path inside the container, starting with / and without ":", got "/var/log:rw,z"',
+      },
     ]);
     writeFileSync(file, 'service: hello\nhosts: [root@10.0.0.5]\napp:\n  volumes: { db: { path: /app/db, mode: ro }, data: /data }\n');
     expect(loadConfig(file).app.volumes).toEqual([

@@ -14,7 +14,10 @@ describe('JSON Schema', () => {
       title: string;
       required: string[];
       additionalProperties: boolean;
-      properties: Record<string, { description?: string; default?: unknown; additionalProperties?: unknown; properties?: Record<string, { default?: unknown }> }>;
+      properties: Record<
+        string,
+        { description?: string; default?: unknown; additionalProperties?: unknown; properties?: Record<string, { default?: unknown }> }
+      >;
     };
     expect(schema.$id).toBe(SCHEMA_ID);
     expect(schema.title).toBe('boxship.yml');

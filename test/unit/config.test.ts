@@ -212,9 +212,7 @@ describe('error positions and messages', () => {
 
   it('reports a YAML syntax error with its position', () => {
     const err = problemsOf('service: hello', 'hosts:', '  - a', '   b: c');
-    expect(err.problems.map(where)).toEqual([
-      { line: 3, column: 5, path: '', message: 'invalid YAML: Implicit keys need to be on a single line' },
-    ]);
+    expect(err.problems.map(where)).toEqual([{ line: 3, column: 5, path: '', message: 'invalid YAML: Implicit keys need to be on a single line' }]);
     expect(err.message).toBe(`${file}:3:5: invalid YAML: Implicit keys need to be on a single line`);
   });
 
@@ -259,11 +257,7 @@ describe('error positions and messages', () => {
   });
 
   it('reports duplicate hosts and mount points together with other problems', () => {
-    const err = problemsOf(
-      'service: hello',
-      'hosts: [a:22, "a:2x", a]',
-      'app: { volumes: { one: /data, two: /data }, port: 0 }',
-    );
+    const err = problemsOf('service: hello', 'hosts: [a:22, "a:2x", a]', 'app: { volumes: { one: /data, two: /data }, port: 0 }');
     expect(err.problems.map(where)).toEqual([
       { line: 2, column: 15, path: 'hosts[1].port', message: 'expected a number from 1 to 65535, got "2x"' },
       { line: 2, column: 23, path: 'hosts[2]', message: 'duplicate host: "a" is the same server as hosts[0] "a:22"' },
@@ -302,8 +296,7 @@ describe('error positions and messages', () => {
         line: 1,
         column: 10,
         path: 'service',
-        message:
-          'expected a service name: lowercase letters, digits and -, starting with a letter or digit, at most 63 characters, got "Hello_World"',
+        message: 'expected a service name: lowercase letters, digits and -, starting with a letter or digit, at most 63 characters, got "Hello_World"',
       },
       { line: 2, column: 8, path: 'hosts', message: 'expected at least one host, got an empty list' },
       { line: 3, column: 12, path: 'instances', message: 'expected a whole number from 1 to 20, got 0' },
@@ -423,9 +416,7 @@ describe('checks against the file system', () => {
 
   it('requires the secrets file to exist', () => {
     const err = problemsOf('service: hello', 'hosts: [a]', 'app: { secrets_file: .env.secrets }');
-    expect(err.problems.map(where)).toEqual([
-      { line: 3, column: 22, path: 'app.secrets_file', message: `file not found: ${path.join(dir, '.env.secrets')}` },
-    ]);
+    expect(err.problems.map(where)).toEqual([{ line: 3, column: 22, path: 'app.secrets_file', message: `file not found: ${path.join(dir, '.env.secrets')}` }]);
   });
 
   it('reports a missing config file with a hint', () => {

@@ -3,11 +3,30 @@ import { describe, expect, it } from 'vitest';
 import { toShell } from '../../src/hosts/command.js';
 import { DryRunRunner } from '../../src/hosts/runner.js';
 import type { DeployContext } from '../../src/rollout/context.js';
-import { addToDockerGroup, asRoot, cannotInstall, ensureDocker, installDocker, manualInstall, parseDockerProbe, probeDocker, startDocker, type DockerProbe } from '../../src/rollout/docker-install.js';
+import {
+  addToDockerGroup,
+  asRoot,
+  cannotInstall,
+  ensureDocker,
+  installDocker,
+  manualInstall,
+  parseDockerProbe,
+  probeDocker,
+  startDocker,
+  type DockerProbe,
+} from '../../src/rollout/docker-install.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 
-const bare: DockerProbe = { installed: false, error: 'sh: 1: docker: not found', root: true, sudo: false, apt: true, systemd: false, os: 'Debian GNU/Linux 12 (bookworm)' };
+const bare: DockerProbe = {
+  installed: false,
+  error: 'sh: 1: docker: not found',
+  root: true,
+  sudo: false,
+  apt: true,
+  systemd: false,
+  os: 'Debian GNU/Linux 12 (bookworm)',
+};
 
 describe('docker install commands', () => {
   it('probes in one read-only round trip and parses what it printed', () => {
@@ -16,9 +35,17 @@ describe('docker install commands', () => {
     expect(c.argv[2]).toContain('command -v docker');
     expect(c.argv[2]).toContain('sudo -n true');
     expect(c.argv[2]).toContain('/proc/1/comm');
-    expect(parseDockerProbe('installed=no\nerror=sh: 1: docker: not found \nroot=yes\nsudo=no\napt=yes\nsystemd=no\nos=Debian GNU/Linux 12 (bookworm)\n')).toEqual(bare);
+    expect(
+      parseDockerProbe('installed=no\nerror=sh: 1: docker: not found \nroot=yes\nsudo=no\napt=yes\nsystemd=no\nos=Debian GNU/Linux 12 (bookworm)\n'),
+    ).toEqual(bare);
     expect(parseDockerProbe('installed=yes\nserver=20.10.24+dfsg1\nroot=no\nsudo=no\napt=yes\nsystemd=yes\nos=\n')).toEqual({
-      installed: true, serverVersion: '20.10.24+dfsg1', root: false, sudo: false, apt: true, systemd: true, os: 'an unknown system',
+      installed: true,
+      serverVersion: '20.10.24+dfsg1',
+      root: false,
+      sudo: false,
+      apt: true,
+      systemd: true,
+      os: 'an unknown system',
     });
   });
 
@@ -50,7 +77,9 @@ describe('docker install commands', () => {
     expect(cannotInstall('h1', 'deploy', { ...bare, root: false, sudo: true })).toBeUndefined();
     const e = cannotInstall('h1', 'deploy', { ...bare, root: false, sudo: false, systemd: true });
     expect(e?.message).toBe('h1: Docker is not installed, and deploy can neither install it (not root) nor use passwordless sudo (sudo -n)');
-    expect(e?.hint).toContain('as root on the host run: apt-get update && apt-get install -y docker.io && systemctl enable --now docker && usermod -aG docker deploy;');
+    expect(e?.hint).toContain(
+      'as root on the host run: apt-get update && apt-get install -y docker.io && systemctl enable --now docker && usermod -aG docker deploy;',
+    );
     expect(manualInstall('root', false)).toBe('apt-get update && apt-get install -y docker.io && setsid dockerd >/var/log/dockerd.log 2>&1 &');
     const notApt = cannotInstall('h1', 'root', { ...bare, apt: false, os: 'Fedora Linux 40' });
     expect(notApt?.message).toBe('h1: Docker is not installed, and boxship installs it only on Debian or Ubuntu (apt-get); this host runs Fedora Linux 40');
@@ -59,7 +88,13 @@ describe('docker install commands', () => {
 });
 
 describe('ensureDocker', () => {
-  const ctxFor = (events: ProgressEvent[]): DeployContext => ({ config: undefined as never, hosts: [], who: 'me', command: 'boxship setup', report: (e) => events.push(e) });
+  const ctxFor = (events: ProgressEvent[]): DeployContext => ({
+    config: undefined as never,
+    hosts: [],
+    who: 'me',
+    command: 'boxship setup',
+    report: (e) => events.push(e),
+  });
 
   it('does nothing when Docker answers (never reinstalls)', async () => {
     const host = new ScriptedRunner(hostConfig('h1'));
@@ -69,11 +104,15 @@ describe('ensureDocker', () => {
 
   it('does not reinstall an installed engine that does not answer: it says how to start it or to join the docker group', async () => {
     const host = new ScriptedRunner(hostConfig('h1'));
-    await expect(ensureDocker(ctxFor([]), host, { ...bare, installed: true, error: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' })).rejects.toMatchObject({
+    await expect(
+      ensureDocker(ctxFor([]), host, { ...bare, installed: true, error: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' }),
+    ).rejects.toMatchObject({
       message: 'h1: Docker does not answer: Cannot connect to the Docker daemon at unix:///var/run/docker.sock',
       hint: expect.stringContaining('setsid dockerd'),
     });
-    await expect(ensureDocker(ctxFor([]), host, { ...bare, installed: true, root: false, error: 'permission denied while trying to connect to the Docker daemon socket' })).rejects.toMatchObject({
+    await expect(
+      ensureDocker(ctxFor([]), host, { ...bare, installed: true, root: false, error: 'permission denied while trying to connect to the Docker daemon socket' }),
+    ).rejects.toMatchObject({
       hint: expect.stringContaining('usermod -aG docker root'),
     });
     expect(host.ran).toEqual([]);
@@ -81,9 +120,15 @@ describe('ensureDocker', () => {
 
   it('installs, starts and reports on a bare host, as root', async () => {
     const events: ProgressEvent[] = [];
-    const host = new ScriptedRunner(hostConfig('h1'), [{ match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=20.10.24+dfsg1\nroot=yes\n' } }]);
+    const host = new ScriptedRunner(hostConfig('h1'), [
+      { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=20.10.24+dfsg1\nroot=yes\n' } },
+    ]);
     await ensureDocker(ctxFor(events), host, bare);
-    expect(host.whys()).toEqual(['install Docker (docker.io from the distribution)', 'start dockerd in the background (no systemd)', 'check that Docker is installed and answers']);
+    expect(host.whys()).toEqual([
+      'install Docker (docker.io from the distribution)',
+      'start dockerd in the background (no systemd)',
+      'check that Docker is installed and answers',
+    ]);
     expect(events.map((e) => e.kind === 'step' && e.message)).toEqual([
       'Docker is not installed: installing docker.io from the distribution (Debian GNU/Linux 12 (bookworm); this takes a few minutes)',
       'starting dockerd in the background',
@@ -92,7 +137,9 @@ describe('ensureDocker', () => {
   });
 
   it('a non-root user with passwordless sudo: installs through sudo, joins the docker group, and is told to log in again when the group is not live yet', async () => {
-    const host = new ScriptedRunner({ ...hostConfig('h1'), user: 'deploy' }, [{ match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nerror=permission denied\n' } }]);
+    const host = new ScriptedRunner({ ...hostConfig('h1'), user: 'deploy' }, [
+      { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nerror=permission denied\n' } },
+    ]);
     await expect(ensureDocker(ctxFor([]), host, { ...bare, root: false, sudo: true, systemd: true })).rejects.toMatchObject({
       message: "h1: Docker is installed and running, and deploy was added to the docker group, which applies from deploy's next login",
     });

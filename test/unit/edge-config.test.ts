@@ -15,7 +15,10 @@ describe('proxy edge config', () => {
     const c = edgeConfig(input, 'caddy-2.6');
     expect(c.apps.http.servers.edge!.listen).toEqual([':80']);
     expect(c.admin.listen).toBe(EDGE_ADMIN_LISTEN);
-    expect(EDGE_ADMIN_LISTEN).not.toBe(caddyConfig({ service: 'hello', instances: 1, appPort: 3000, healthPath: '/health', healthIntervalMs: 1000, healthTimeoutMs: 1000, ...input }).admin.listen);
+    expect(EDGE_ADMIN_LISTEN).not.toBe(
+      caddyConfig({ service: 'hello', instances: 1, appPort: 3000, healthPath: '/health', healthIntervalMs: 1000, healthTimeoutMs: 1000, ...input }).admin
+        .listen,
+    );
   });
 
   it('sends every request to the router socket on a fresh connection (a router reload closes idle ones)', () => {
@@ -77,7 +80,12 @@ describe('proxy edge commands', () => {
 
   it('reloads the edge through its own admin address, with the file the supervisor chose', () => {
     expect(reloadEdge('hello').argv).toEqual([
-      'docker', 'exec', 'hello-proxy', 'sh', '-c', 'caddy reload --config "$(cat /tmp/boxship-edge-config)" --address localhost:2020',
+      'docker',
+      'exec',
+      'hello-proxy',
+      'sh',
+      '-c',
+      'caddy reload --config "$(cat /tmp/boxship-edge-config)" --address localhost:2020',
     ]);
   });
 });

@@ -27,9 +27,13 @@ describe('exec: the one-off container', () => {
   });
 
   it('adds -i and -t, and quotes the command so the remote shell runs exactly its words', () => {
-    expect(toShell(oneOffRun(config, { tag: 'abc', stateDirAbs: state, argv: ['sh', '-c', 'echo "$HOME"; exit 3'], interactive: true, tty: true, instance: 'hello-hook' }))).toBe(
-      "docker run --rm --pull never -i -t --network boxship-hello --label dev.boxship.one-off=hello --env-file /root/.boxship/hello/app.env " +
-        "-e BOXSHIP_SHA=abc -e BOXSHIP_INSTANCE=hello-hook -v /root/.boxship/hello/volumes/db:/app/db -v /root/.boxship/hello/volumes/conf:/app/conf:ro " +
+    expect(
+      toShell(
+        oneOffRun(config, { tag: 'abc', stateDirAbs: state, argv: ['sh', '-c', 'echo "$HOME"; exit 3'], interactive: true, tty: true, instance: 'hello-hook' }),
+      ),
+    ).toBe(
+      'docker run --rm --pull never -i -t --network boxship-hello --label dev.boxship.one-off=hello --env-file /root/.boxship/hello/app.env ' +
+        '-e BOXSHIP_SHA=abc -e BOXSHIP_INSTANCE=hello-hook -v /root/.boxship/hello/volumes/db:/app/db -v /root/.boxship/hello/volumes/conf:/app/conf:ro ' +
         `hello:abc sh -c 'echo "$HOME"; exit 3'`,
     );
   });

@@ -11,7 +11,10 @@ const load = (...lines: string[]) => parseConfig(['service: hello', 'hosts: [roo
 
 describe('hooks in boxship.yml', () => {
   it('a string runs with sh -c, a list is the argv; no hooks key: no hooks', () => {
-    expect(load('hooks:', '  pre_release: npm test', "  pre_rollout: [npm, run, migrate]").hooks).toEqual({ preRelease: ['sh', '-c', 'npm test'], preRollout: ['npm', 'run', 'migrate'] });
+    expect(load('hooks:', '  pre_release: npm test', '  pre_rollout: [npm, run, migrate]').hooks).toEqual({
+      preRelease: ['sh', '-c', 'npm test'],
+      preRollout: ['npm', 'run', 'migrate'],
+    });
     expect(load().hooks).toBeUndefined();
   });
 

@@ -5,14 +5,31 @@ const view = (v: Partial<MachineView>): MachineView => ({ containers: new Map(),
 
 describe('test-host slots', () => {
   it('slot 0 is the documented default fleet', () => {
-    expect(slot(0)).toEqual({ index: 0, hosts: ['a:2201:8081', 'b:2202:8082:ctrd'], bare: 'bare:2213:8093:bare', swarm: ['sw1:2214:8094:d20', 'sw2:2215:8095:d20'] });
-    expect(slot(3)).toEqual({ index: 3, hosts: ['s3a:2331:8331', 's3b:2332:8332:ctrd'], bare: 's3bare:2333:8333:bare', swarm: ['s3sw1:2334:8334:d20', 's3sw2:2335:8335:d20'] });
+    expect(slot(0)).toEqual({
+      index: 0,
+      hosts: ['a:2201:8081', 'b:2202:8082:ctrd'],
+      bare: 'bare:2213:8093:bare',
+      swarm: ['sw1:2214:8094:d20', 'sw2:2215:8095:d20'],
+    });
+    expect(slot(3)).toEqual({
+      index: 3,
+      hosts: ['s3a:2331:8331', 's3b:2332:8332:ctrd'],
+      bare: 's3bare:2333:8333:bare',
+      swarm: ['s3sw1:2334:8334:d20', 's3sw2:2335:8335:d20'],
+    });
     expect(swarmSpecsFor('wbare:2273:8153:bare')).toEqual(['wsw1:2274:8154:d20', 'wsw2:2275:8155:d20']);
   });
 
   it('an empty machine or our own hosts: slot 0', () => {
     expect(chooseSlot('/me', view({})).slot.index).toBe(0);
-    const ours = view({ containers: new Map([['boxship-host-a', '/me']]), published: new Map([[2201, '/me'], [8081, '/me']]), busy: new Set([2201, 8081]) });
+    const ours = view({
+      containers: new Map([['boxship-host-a', '/me']]),
+      published: new Map([
+        [2201, '/me'],
+        [8081, '/me'],
+      ]),
+      busy: new Set([2201, 8081]),
+    });
     expect(chooseSlot('/me', ours).slot.index).toBe(0);
   });
 

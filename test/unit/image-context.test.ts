@@ -19,7 +19,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-
 function write(root: string, files: Record<string, string | Buffer>): void {
   for (const [name, body] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
@@ -86,9 +85,21 @@ async function untar(stream: Readable): Promise<Entry[]> {
 
 describe('selectContext from the commit', () => {
   it('sends the commit: contents from git, never untracked or ignored files, .dockerignore from the commit', async () => {
-    const r = repo({ Dockerfile: 'FROM scratch\n', '.gitignore': '.env.secrets\nscratch.txt\n', '.dockerignore': 'notes.md\n', 'app.js': 'committed\n', 'notes.md': 'n' });
+    const r = repo({
+      Dockerfile: 'FROM scratch\n',
+      '.gitignore': '.env.secrets\nscratch.txt\n',
+      '.dockerignore': 'notes.md\n',
+      'app.js': 'committed\n',
+      'notes.md': 'n',
+    });
     // The work tree now differs from the commit in every way that must not matter.
-    write(r.root, { 'app.js': 'edited, not committed\n', '.env.secrets': 'TOKEN=s3cr3t\n', 'scratch.txt': 'scratch', 'untracked.js': 'u', '.dockerignore': '' });
+    write(r.root, {
+      'app.js': 'edited, not committed\n',
+      '.env.secrets': 'TOKEN=s3cr3t\n',
+      'scratch.txt': 'scratch',
+      'untracked.js': 'u',
+      '.dockerignore': '',
+    });
     unlinkSync(path.join(r.root, 'notes.md')); // deleted in the work tree, still in the commit, still ignored by its .dockerignore
     const ctx = await select(r);
     expect(ctx.source).toBe('commit');
@@ -103,7 +114,18 @@ describe('selectContext from the commit', () => {
   it('applies .dockerignore like Docker: root-anchored patterns, **, and exceptions under ignored folders', async () => {
     const r = repo({
       Dockerfile: 'FROM scratch',
-      '.dockerignore': ['# comment', 'node_modules', '*.log', '**/*.tmp', 'secrets/', 'docs', '!docs/keep.md', 'Dockerfile', '.dockerignore', 'logs/*.log'].join('\n'),
+      '.dockerignore': [
+        '# comment',
+        'node_modules',
+        '*.log',
+        '**/*.tmp',
+        'secrets/',
+        'docs',
+        '!docs/keep.md',
+        'Dockerfile',
+        '.dockerignore',
+        'logs/*.log',
+      ].join('\n'),
       'app.js': '',
       'debug.log': '',
       'sub/debug.log': '', // `*.log` matches only at the root, as in Docker
@@ -147,7 +169,14 @@ describe('selectContext from the commit', () => {
   });
 
   it('cuts a subfolder of the repository as the context, with paths relative to it', async () => {
-    const r = repo({ 'svc/Dockerfile': 'FROM scratch\n', 'svc/src/app.js': 'x', 'svc/.dockerignore': 'src/skip.js\n', 'svc/src/skip.js': '', 'other/file.txt': 'no', 'README.md': 'no' });
+    const r = repo({
+      'svc/Dockerfile': 'FROM scratch\n',
+      'svc/src/app.js': 'x',
+      'svc/.dockerignore': 'src/skip.js\n',
+      'svc/src/skip.js': '',
+      'other/file.txt': 'no',
+      'README.md': 'no',
+    });
     const ctx = await select(r, 'commit', { contextDir: path.join(r.root, 'svc'), dockerfilePath: path.join(r.root, 'svc/Dockerfile') });
     expect(ctx.files).toEqual(['.dockerignore', 'Dockerfile', 'src/app.js']);
     expect(ctx.dir).toBe(path.join(r.root, 'svc'));
@@ -231,14 +260,16 @@ describe('the secrets file and build.include', () => {
     await expect(select(r2, 'worktree', { secretsFile: path.join(r2.root, '.env.secrets') })).rejects.toThrow(/is tracked by git/);
   });
 
-  it('treats the accessories\' secrets files the same: never sent, refused when tracked', async () => {
+  it("treats the accessories' secrets files the same: never sent, refused when tracked", async () => {
     const r = repo({ Dockerfile: 'FROM scratch\n', 'app.js': '' });
     write(r.root, { 'db.secrets': 'POSTGRES_PASSWORD=s3cr3t\n' });
     const otherSecrets = [{ path: path.join(r.root, 'db.secrets'), key: 'accessories.db.secrets_file' }];
     expect((await select(r, 'worktree', { otherSecrets })).files).toEqual(['Dockerfile', 'app.js']);
     git(r.root, 'add', 'db.secrets');
     const err = (await select(r, 'worktree', { otherSecrets }).catch((e: unknown) => e)) as InputError;
-    expect(err.message).toBe(`the secrets file ${path.join(r.root, 'db.secrets')} (accessories.db.secrets_file) is tracked by git, so it would be part of the image and of every clone`);
+    expect(err.message).toBe(
+      `the secrets file ${path.join(r.root, 'db.secrets')} (accessories.db.secrets_file) is tracked by git, so it would be part of the image and of every clone`,
+    );
     expect(err.hint).toContain('git rm --cached db.secrets');
   });
 
@@ -267,14 +298,24 @@ describe('the secrets file and build.include', () => {
   });
 
   it('flags sent files whose names look like secrets', async () => {
-    const r = repo({ Dockerfile: 'FROM scratch\n', '.env.local': '', 'tls/server.pem': '', 'keys/id_ed25519': '', 'keys/id_ed25519.pub': '', 'tls/server.key': '', 'src/id_utils.js': '', 'app.js': '' });
+    const r = repo({
+      Dockerfile: 'FROM scratch\n',
+      '.env.local': '',
+      'tls/server.pem': '',
+      'keys/id_ed25519': '',
+      'keys/id_ed25519.pub': '',
+      'tls/server.key': '',
+      'src/id_utils.js': '',
+      'app.js': '',
+    });
     expect((await select(r)).suspicious).toEqual(['.env.local', 'keys/id_ed25519', 'tls/server.key', 'tls/server.pem']);
   });
 });
 
 describe('looksLikeSecret', () => {
   it('matches .env*, *.pem, *.key and id_* private keys by name only', () => {
-    for (const yes of ['.env', '.env.production', 'a/.env.secrets', 'cert.pem', 'x/tls.key', 'id_rsa', 'home/.ssh/id_ed25519']) expect(looksLikeSecret(yes), yes).toBe(true);
+    for (const yes of ['.env', '.env.production', 'a/.env.secrets', 'cert.pem', 'x/tls.key', 'id_rsa', 'home/.ssh/id_ed25519'])
+      expect(looksLikeSecret(yes), yes).toBe(true);
     for (const no of ['env.js', 'id_rsa.pub', 'id_helpers.ts', 'keyboard.js', 'pem.txt', 'src/environment.ts']) expect(looksLikeSecret(no), no).toBe(false);
   });
 });

@@ -127,9 +127,7 @@ describe('parseDockerfile', () => {
   it('records RUN commands and COPY/ADD sources per stage', () => {
     const df = parseDockerfile(text);
     expect(df.stages[0]!.runs).toEqual([{ line: 6, command: 'npm ci', mountFroms: [] }]);
-    expect(df.stages[0]!.copies).toEqual([
-      { line: 5, keyword: 'COPY', from: undefined, sources: ['package.json', 'package-lock.json'], dest: './' },
-    ]);
+    expect(df.stages[0]!.copies).toEqual([{ line: 5, keyword: 'COPY', from: undefined, sources: ['package.json', 'package-lock.json'], dest: './' }]);
     expect(df.stages[1]!.copies).toEqual([
       { line: 8, keyword: 'COPY', from: 'deps', sources: ['/app/node_modules'], dest: './node_modules' },
       { line: 9, keyword: 'COPY', from: undefined, sources: ['a b.txt'], dest: '/dst/' },
@@ -139,7 +137,9 @@ describe('parseDockerfile', () => {
   });
 
   it('records RUN --mount from= and ADD', () => {
-    const df = parseDockerfile('FROM a AS one\nFROM b\nRUN --mount=type=bind,from=one,target=/x --mount=type=cache,target=/c make\nADD --chown=1 https://x/y.tgz /y');
+    const df = parseDockerfile(
+      'FROM a AS one\nFROM b\nRUN --mount=type=bind,from=one,target=/x --mount=type=cache,target=/c make\nADD --chown=1 https://x/y.tgz /y',
+    );
     expect(df.stages[1]!.runs[0]).toEqual({ line: 3, command: 'make', mountFroms: ['one'] });
     expect(df.stages[1]!.copies[0]).toMatchObject({ keyword: 'ADD', sources: ['https://x/y.tgz'], dest: '/y' });
   });

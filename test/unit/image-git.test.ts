@@ -12,7 +12,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-
 function tempDir(): string {
   const d = mkdtempSync(path.join(tmpdir(), 'boxship-git-'));
   dirs.push(d);
@@ -105,9 +104,17 @@ describe('gitRevision', () => {
     writeFileSync(path.join(d, 'b.txt'), 'bb');
     symlinkSync('a.txt', path.join(d, 'link'));
     const { createHash } = await import('node:crypto');
-    const diff = execFileSync('git', ['diff', 'HEAD', '--binary', '--full-index', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--src-prefix=a/', '--dst-prefix=b/'], { cwd: d, env: gitEnv() });
+    const diff = execFileSync(
+      'git',
+      ['diff', 'HEAD', '--binary', '--full-index', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--src-prefix=a/', '--dst-prefix=b/'],
+      { cwd: d, env: gitEnv() },
+    );
     const h = createHash('sha256').update(diff);
-    for (const [name, body] of [['b.txt', 'bb'], ['link', 'a.txt'], ['z.txt', 'zz']] as const) {
+    for (const [name, body] of [
+      ['b.txt', 'bb'],
+      ['link', 'a.txt'],
+      ['z.txt', 'zz'],
+    ] as const) {
       h.update(`\0${name}\0${Buffer.byteLength(body)}\0`);
       h.update(body);
     }

@@ -30,7 +30,11 @@ const lines = (...l: string[]) => l.join('\n');
 describe('base image pinning', () => {
   it('checks a pin against the platform it is for: FROM --platform, else build.platform', () => {
     const pinned = { pins: { node: ID_A }, localImageIds: new Map([['node', ID_A]]), localPlatforms: new Map([['node', 'linux/amd64']]) };
-    const arm = check(lines('FROM debian AS x', 'FROM --platform=linux/arm64 node'), { ...pinned, pins: { ...pinned.pins, debian: ID_B }, localImageIds: new Map([...pinned.localImageIds, ['debian', ID_B]]) });
+    const arm = check(lines('FROM debian AS x', 'FROM --platform=linux/arm64 node'), {
+      ...pinned,
+      pins: { ...pinned.pins, debian: ID_B },
+      localImageIds: new Map([...pinned.localImageIds, ['debian', ID_B]]),
+    });
     expect(arm.problems.map((p) => p.message)).toEqual([`${DF}:2: FROM node is pinned to ${ID_A}, an image for linux/amd64, but the build is for linux/arm64`]);
     expect(arm.problems[0]!.hint).toContain('docker pull --platform linux/arm64 node');
     expect(check('FROM node', { ...pinned, platform: 'linux/arm64' }).problems).toHaveLength(1);
@@ -151,7 +155,9 @@ describe('lockfile rules', () => {
     const text = lines(`FROM node@${DIGEST} AS other`, 'RUN npm ci', `FROM node@${DIGEST} AS app`, 'RUN npm install');
     const r = check(text, { files: node, target: 'app' });
     expect(r.problems.map((p) => p.line)).toEqual([4]);
-    expect(check(lines(`FROM node@${DIGEST} AS other`, 'RUN npm install', `FROM node@${DIGEST} AS app`, 'RUN npm ci'), { files: node, target: 'app' }).problems).toEqual([]);
+    expect(
+      check(lines(`FROM node@${DIGEST} AS other`, 'RUN npm install', `FROM node@${DIGEST} AS app`, 'RUN npm ci'), { files: node, target: 'app' }).problems,
+    ).toEqual([]);
   });
 
   it('refuses unlocked yarn and pnpm installs and yarn add', () => {
@@ -208,7 +214,12 @@ describe('packageInstalls', () => {
   });
 
   it('finds pip requirement files in every spelling', () => {
-    expect(packageInstalls('pip install -r a.txt --requirement b.txt --requirement=c.txt -rd.txt')[0]!.requirementFiles).toEqual(['a.txt', 'b.txt', 'c.txt', 'd.txt']);
+    expect(packageInstalls('pip install -r a.txt --requirement b.txt --requirement=c.txt -rd.txt')[0]!.requirementFiles).toEqual([
+      'a.txt',
+      'b.txt',
+      'c.txt',
+      'd.txt',
+    ]);
   });
 
   it('everyRequirementHashed', () => {

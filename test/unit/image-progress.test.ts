@@ -38,11 +38,7 @@ describe('BuildkitProgress', () => {
     p.handle(trace({ vertexes: [{ digest: 'b', name: '[2/2] RUN make', started: ts(10) }] }));
     p.handle(trace({ vertexes: [{ digest: 'b', name: '[2/2] RUN make', started: ts(10), completed: ts(12, 340_000_000) }] }));
     p.handle({ id: 'moby.image.id', aux: { ID: 'sha256:feed' } });
-    expect(c.messages()).toEqual([
-      '#1 CACHED [1/2] FROM docker.io/library/debian:bookworm-slim',
-      '#2 [2/2] RUN make',
-      '#2 DONE 2.3s [2/2] RUN make',
-    ]);
+    expect(c.messages()).toEqual(['#1 CACHED [1/2] FROM docker.io/library/debian:bookworm-slim', '#2 [2/2] RUN make', '#2 DONE 2.3s [2/2] RUN make']);
     expect(p.result()).toEqual({ imageId: 'sha256:feed' });
   });
 
@@ -58,11 +54,30 @@ describe('BuildkitProgress', () => {
   it('fails with the failing step name and the last 20 lines of its output, ignoring cancelled siblings', () => {
     const c = collect();
     const p = new BuildkitProgress(c.report);
-    p.handle(trace({ vertexes: [{ digest: 'x', name: '[a 2/3] RUN ./configure', started: ts(1) }, { digest: 'y', name: '[b 1/2] RUN sleep 9', started: ts(1) }] }));
+    p.handle(
+      trace({
+        vertexes: [
+          { digest: 'x', name: '[a 2/3] RUN ./configure', started: ts(1) },
+          { digest: 'y', name: '[b 1/2] RUN sleep 9', started: ts(1) },
+        ],
+      }),
+    );
     const output = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n');
     p.handle(trace({ logs: [log('x', output.slice(0, 50)), log('x', output.slice(50))] })); // last line has no newline
     p.handle(trace({ vertexes: [{ digest: 'y', name: '[b 1/2] RUN sleep 9', started: ts(1), completed: ts(2), error: 'context canceled' }] }));
-    p.handle(trace({ vertexes: [{ digest: 'x', name: '[a 2/3] RUN ./configure', started: ts(1), completed: ts(2), error: 'process "/bin/sh -c ./configure" did not complete successfully: exit code: 2' }] }));
+    p.handle(
+      trace({
+        vertexes: [
+          {
+            digest: 'x',
+            name: '[a 2/3] RUN ./configure',
+            started: ts(1),
+            completed: ts(2),
+            error: 'process "/bin/sh -c ./configure" did not complete successfully: exit code: 2',
+          },
+        ],
+      }),
+    );
     p.handle({ errorDetail: { message: 'executor failed' }, error: 'executor failed' });
     let err: unknown;
     try {
@@ -90,7 +105,19 @@ describe('BuildkitProgress', () => {
 
   it('explains the uploaded-context failure of a containerd-store engine', () => {
     const p = new BuildkitProgress(() => {});
-    p.handle(trace({ vertexes: [{ digest: 'c', name: '[internal] load remote build context', started: ts(1), completed: ts(1), error: 'Get "http://build-context-x": dial tcp: lookup build-context-x: no such host' }] }));
+    p.handle(
+      trace({
+        vertexes: [
+          {
+            digest: 'c',
+            name: '[internal] load remote build context',
+            started: ts(1),
+            completed: ts(1),
+            error: 'Get "http://build-context-x": dial tcp: lookup build-context-x: no such host',
+          },
+        ],
+      }),
+    );
     let err: unknown;
     try {
       p.result();

@@ -23,7 +23,16 @@ const PIN = 'sha256:' + 'a'.repeat(64);
 
 describe('init: what it sees', () => {
   it('reads EXPOSE, HEALTHCHECK and the final stage of a Dockerfile', () => {
-    const f = dockerfileFacts(['FROM node:20 AS deps', 'EXPOSE 9229', 'FROM node:20-slim AS runtime', 'EXPOSE 8000/tcp 9000', 'HEALTHCHECK --interval=5s CMD curl -fsS http://localhost:8000/healthz || exit 1', 'CMD ["node","a.js"]'].join('\n'));
+    const f = dockerfileFacts(
+      [
+        'FROM node:20 AS deps',
+        'EXPOSE 9229',
+        'FROM node:20-slim AS runtime',
+        'EXPOSE 8000/tcp 9000',
+        'HEALTHCHECK --interval=5s CMD curl -fsS http://localhost:8000/healthz || exit 1',
+        'CMD ["node","a.js"]',
+      ].join('\n'),
+    );
     expect(f).toMatchObject({ exposePort: 8000, healthcheck: { path: '/healthz', port: 8000 }, finalStage: 'runtime', stages: 2 });
   });
 
@@ -39,7 +48,17 @@ describe('init: what it sees', () => {
 
   it('sees the example app: port, stage, lockfile, git, a git-ignored file the Dockerfile copies', () => {
     const facts = detectApp(exampleCopy());
-    expect(facts).toMatchObject({ service: 'hello', dockerfile: 'Dockerfile', exposePort: 3000, finalStage: 'runtime', git: true, lockfile: 'package-lock.json', include: ['extra-ca.crt'], secretsFile: '.env.secrets', secretsExists: false });
+    expect(facts).toMatchObject({
+      service: 'hello',
+      dockerfile: 'Dockerfile',
+      exposePort: 3000,
+      finalStage: 'runtime',
+      git: true,
+      lockfile: 'package-lock.json',
+      include: ['extra-ca.crt'],
+      secretsFile: '.env.secrets',
+      secretsExists: false,
+    });
   });
 });
 
@@ -54,7 +73,11 @@ describe('init: the generated boxship.yml', () => {
     const written = writeInit(dir, join(dir, 'boxship.yml'), filled, facts.secretsFile);
     expect(written).toEqual({ config: join(dir, 'boxship.yml'), gitignoreChanged: true, secretsCreated: true });
     const config = loadConfig(join(dir, 'boxship.yml'));
-    expect(config).toMatchObject({ service: 'hello', app: { port: 3000, secretsFile: join(dir, '.env.secrets') }, healthcheck: { path: '/health', port: 3000 } });
+    expect(config).toMatchObject({
+      service: 'hello',
+      app: { port: 3000, secretsFile: join(dir, '.env.secrets') },
+      healthcheck: { path: '/health', port: 3000 },
+    });
     expect(config.build).toMatchObject({ target: 'runtime', include: ['extra-ca.crt'], pins: { 'node:20-bookworm-slim': PIN } });
     expect(config.hosts.map((h) => `${h.user}@${h.hostname}:${h.port}`)).toEqual(['deploy@10.0.0.5:22', 'deploy@10.0.0.6:2222']);
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toMatch(/\n\.env\.secrets\n$/);
@@ -71,7 +94,20 @@ describe('init: the generated boxship.yml', () => {
   });
 
   it('quotes odd values and takes HEALTHCHECK ports that differ from the app port', () => {
-    const text = renderConfig({ service: 'x', dockerfile: 'Dockerfile', exposePort: 8000, healthcheck: { path: '/h#x', port: 9000 }, stages: 1, git: false, include: ['a #b.txt'], secretsFile: '.env: prod', secretsExists: false }, { hosts: ['a@b'] });
+    const text = renderConfig(
+      {
+        service: 'x',
+        dockerfile: 'Dockerfile',
+        exposePort: 8000,
+        healthcheck: { path: '/h#x', port: 9000 },
+        stages: 1,
+        git: false,
+        include: ['a #b.txt'],
+        secretsFile: '.env: prod',
+        secretsExists: false,
+      },
+      { hosts: ['a@b'] },
+    );
     expect(text).toContain('secrets_file: ".env: prod"');
     expect(text).toContain('include: ["a #b.txt"]');
     expect(text).toMatch(/^ {2}port: 9000 +# from HEALTHCHECK$/m);

@@ -10,27 +10,69 @@ import { moveSteps } from '../../src/rollout/swap.js';
 const dir = mkdtempSync(join(tmpdir(), 'boxship-unit-'));
 writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
 const config = parseConfig(
-  ['service: hello', 'hosts: [root@10.0.0.5]', 'app:', '  port: 3000', '  volumes: { db: /app/db }', '  drain_seconds: 2', '  stop_timeout_seconds: 10', 'healthcheck: { path: /health, interval: 1s, retries: 3 }'].join('\n'),
+  [
+    'service: hello',
+    'hosts: [root@10.0.0.5]',
+    'app:',
+    '  port: 3000',
+    '  volumes: { db: /app/db }',
+    '  drain_seconds: 2',
+    '  stop_timeout_seconds: 10',
+    'healthcheck: { path: /health, interval: 1s, retries: 3 }',
+  ].join('\n'),
   join(dir, 'boxship.yml'),
 );
 
 describe('instance commands', () => {
   it('starts an instance on the service network under its colour alias, labelled, with no published port', () => {
-    const c = runInstance(config, { slot: 1, tag: 'abc', colour: 'green', name: 'hello-1.next', stateDirAbs: '/root/.boxship/hello', sha: 'abc', restart: 'no' });
+    const c = runInstance(config, {
+      slot: 1,
+      tag: 'abc',
+      colour: 'green',
+      name: 'hello-1.next',
+      stateDirAbs: '/root/.boxship/hello',
+      sha: 'abc',
+      restart: 'no',
+    });
     expect(c.argv).toEqual([
-      'docker', 'run', '-d', '--pull', 'never', '--name', 'hello-1.next', '--network', 'boxship-hello', '--network-alias', 'hello-1-green',
-      '--label', 'dev.boxship.service=hello', '--label', 'dev.boxship.tag=abc', '--label', 'dev.boxship.slot=1', '--label', 'dev.boxship.colour=green',
-      '--restart', 'no', '--stop-timeout', '10',
-      '--env-file', '/root/.boxship/hello/app.env',
-      '-e', 'BOXSHIP_SHA=abc', '-e', 'BOXSHIP_INSTANCE=hello-1',
-      '-v', '/root/.boxship/hello/volumes/db:/app/db',
+      'docker',
+      'run',
+      '-d',
+      '--pull',
+      'never',
+      '--name',
+      'hello-1.next',
+      '--network',
+      'boxship-hello',
+      '--network-alias',
+      'hello-1-green',
+      '--label',
+      'dev.boxship.service=hello',
+      '--label',
+      'dev.boxship.tag=abc',
+      '--label',
+      'dev.boxship.slot=1',
+      '--label',
+      'dev.boxship.colour=green',
+      '--restart',
+      'no',
+      '--stop-timeout',
+      '10',
+      '--env-file',
+      '/root/.boxship/hello/app.env',
+      '-e',
+      'BOXSHIP_SHA=abc',
+      '-e',
+      'BOXSHIP_INSTANCE=hello-1',
+      '-v',
+      '/root/.boxship/hello/volumes/db:/app/db',
       'hello:abc',
     ]);
     expect(c.argv).not.toContain('-p');
   });
 
   it('names host and image when the start failed for lack of the image, and nothing else', () => {
-    const e = missingImage('root@10.0.0.5', 'hello:abc', "docker: Error response from daemon: No such image: hello:abc.");
+    const e = missingImage('root@10.0.0.5', 'hello:abc', 'docker: Error response from daemon: No such image: hello:abc.');
     expect(e?.message).toBe('root@10.0.0.5: image hello:abc is not on the host (boxship never pulls: docker run --pull never)');
     expect(e?.hint).toMatch(/boxship release/);
     expect(missingImage('h', 'hello:abc', 'Conflict. The container name "/hello-1" is already in use')).toBeUndefined();
@@ -54,7 +96,10 @@ describe('instance commands', () => {
   it('hands a slot over in one round trip: the old instance steps aside and stops restarting, the new one takes name and policy', () => {
     expect(handOver('hello-1', 'hello-1.next', 'hello-1.old-blue').argv.slice(2)).toEqual([
       'docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null',
-      'sh', 'hello-1', 'hello-1.next', 'hello-1.old-blue',
+      'sh',
+      'hello-1',
+      'hello-1.next',
+      'hello-1.old-blue',
     ]);
   });
 });

@@ -45,7 +45,9 @@ describe('parseInventory', () => {
   });
 
   it('sends everything to a containerd host whose content store cannot be listed, and says why', () => {
-    const inv = parseInventory(['platform linux/amd64', 'driver [["driver-type","io.containerd.snapshotter.v1"]]', `blob ${d('base')}`, 'noblobs ctr: permission denied'].join('\n'));
+    const inv = parseInventory(
+      ['platform linux/amd64', 'driver [["driver-type","io.containerd.snapshotter.v1"]]', `blob ${d('base')}`, 'noblobs ctr: permission denied'].join('\n'),
+    );
     expect(inv.contentUnavailable).toBe('ctr: permission denied');
     expect(planLayers([d('base')], inv.layers).missing).toEqual([0]);
   });

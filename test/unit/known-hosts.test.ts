@@ -1,7 +1,17 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { utils } from 'ssh2';
-import { checkHostKey, fingerprint, hostKeyAlgorithms, keyTypeOf, keyTypeOfAlgorithm, knownHostName, knownHostsLine, knownKeyTypes, parseKnownHosts } from '../../src/hosts/known-hosts.js';
+import {
+  checkHostKey,
+  fingerprint,
+  hostKeyAlgorithms,
+  keyTypeOf,
+  keyTypeOfAlgorithm,
+  knownHostName,
+  knownHostsLine,
+  knownKeyTypes,
+  parseKnownHosts,
+} from '../../src/hosts/known-hosts.js';
 
 /** An ssh-ed25519 public key blob: string "ssh-ed25519" + string key. */
 function ed25519Blob(): Buffer {
@@ -69,11 +79,27 @@ describe('known_hosts', () => {
       const entries = parseKnownHosts(knownHostsLine('10.0.0.5', 22, rsa));
       const types = knownKeyTypes(entries, '10.0.0.5', 22);
       expect(types).toEqual(['ssh-rsa']);
-      expect(hostKeyAlgorithms(DEFAULTS, types)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']);
+      expect(hostKeyAlgorithms(DEFAULTS, types)).toEqual([
+        'rsa-sha2-512',
+        'rsa-sha2-256',
+        'ssh-rsa',
+        'ssh-ed25519',
+        'ecdsa-sha2-nistp256',
+        'ecdsa-sha2-nistp384',
+        'ecdsa-sha2-nistp521',
+      ]);
     });
 
     it('keeps the default order within the known and the unknown groups, and leaves it alone when nothing is known', () => {
-      expect(hostKeyAlgorithms(DEFAULTS, ['ecdsa-sha2-nistp384', 'ssh-rsa'])).toEqual(['ecdsa-sha2-nistp384', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp521']);
+      expect(hostKeyAlgorithms(DEFAULTS, ['ecdsa-sha2-nistp384', 'ssh-rsa'])).toEqual([
+        'ecdsa-sha2-nistp384',
+        'rsa-sha2-512',
+        'rsa-sha2-256',
+        'ssh-rsa',
+        'ssh-ed25519',
+        'ecdsa-sha2-nistp256',
+        'ecdsa-sha2-nistp521',
+      ]);
       expect(hostKeyAlgorithms(DEFAULTS, ['ssh-ed25519'])).toEqual([...DEFAULTS]);
       expect(hostKeyAlgorithms(DEFAULTS, [])).toEqual([...DEFAULTS]);
     });
@@ -98,7 +124,12 @@ describe('known_hosts', () => {
     it('reports the first entry of another type, with its type and fingerprint, instead of unknown', () => {
       const ecdsa = blobOf('ecdsa', 384);
       const text = `# old\n${knownHostsLine('10.0.0.5', 22, ecdsa)}\n${knownHostsLine('10.0.0.6', 22, key)}\n`;
-      expect(checkHostKey(parseKnownHosts(text), '10.0.0.5', 22, key)).toEqual({ status: 'other-type', line: 2, knownType: 'ecdsa-sha2-nistp384', knownFingerprint: fingerprint(ecdsa) });
+      expect(checkHostKey(parseKnownHosts(text), '10.0.0.5', 22, key)).toEqual({
+        status: 'other-type',
+        line: 2,
+        knownType: 'ecdsa-sha2-nistp384',
+        knownFingerprint: fingerprint(ecdsa),
+      });
       // Another host's key of the offered type does not make this host known by it.
       expect(checkHostKey(parseKnownHosts(text), '10.0.0.6', 22, key).status).toBe('match');
       expect(checkHostKey(parseKnownHosts(text), '10.0.0.7', 22, key).status).toBe('unknown');
@@ -139,7 +170,9 @@ describe('known_hosts', () => {
 
   describe('host names are matched case-insensitively, as OpenSSH lower-cases them', () => {
     it('matches a mixed-case host name against a lower-case entry and a mixed-case pattern against a lower-case name', () => {
-      const entries = parseKnownHosts(`[web.example.com]:2222 ${knownHostsLine('x', 22, key).split(' ').slice(1).join(' ')}\n*.EXAMPLE.org ${knownHostsLine('x', 22, other).split(' ').slice(1).join(' ')}\n`);
+      const entries = parseKnownHosts(
+        `[web.example.com]:2222 ${knownHostsLine('x', 22, key).split(' ').slice(1).join(' ')}\n*.EXAMPLE.org ${knownHostsLine('x', 22, other).split(' ').slice(1).join(' ')}\n`,
+      );
       expect(checkHostKey(entries, 'Web.Example.COM', 2222, key)).toEqual({ status: 'match', line: 1 });
       expect(checkHostKey(entries, 'api.example.org', 22, other)).toEqual({ status: 'match', line: 2 });
       expect(knownKeyTypes(entries, 'WEB.example.com', 2222)).toEqual(['ssh-ed25519']);

@@ -17,7 +17,10 @@ import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-plan-'));
 writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
-const config = parseConfig(['service: hello', 'hosts: [root@10.0.0.5]', 'app: { port: 3000 }', 'healthcheck: { path: /health }'].join('\n'), join(dir, 'boxship.yml'));
+const config = parseConfig(
+  ['service: hello', 'hosts: [root@10.0.0.5]', 'app: { port: 3000 }', 'healthcheck: { path: /health }'].join('\n'),
+  join(dir, 'boxship.yml'),
+);
 
 /** The maintenance plan of one host, as `boxship maintenance on --plan` prints it. */
 async function maintenancePlan(mode: ProxyMode): Promise<string[]> {

@@ -10,7 +10,10 @@ import { moveSteps } from '../../src/rollout/swap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-settings-'));
 writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
-const config = parseConfig(['service: hello', 'hosts: [root@h1]', 'instances: 2', 'app: { port: 4000 }', 'healthcheck: { path: /ready }'].join('\n'), join(dir, 'boxship.yml'));
+const config = parseConfig(
+  ['service: hello', 'hosts: [root@h1]', 'instances: 2', 'app: { port: 4000 }', 'healthcheck: { path: /ready }'].join('\n'),
+  join(dir, 'boxship.yml'),
+);
 const OLD = { appPort: 3000, healthPath: '/health', healthPort: 3000 };
 const NEW = { appPort: 4000, healthPath: '/ready', healthPort: 4000 };
 
@@ -25,7 +28,7 @@ function dials(json: unknown): string[] {
 }
 
 describe('a settings change in a transition', () => {
-  it('keeps each slot\'s live colour on the old settings and gives the other colour the new ones', () => {
+  it("keeps each slot's live colour on the old settings and gives the other colour the new ones", () => {
     expect(settingsFor(state, NEW, 1, 'blue')).toEqual(OLD);
     expect(settingsFor(state, NEW, 1, 'green')).toEqual(NEW);
     expect(settingsFor(state, NEW, 2, 'green')).toEqual(OLD);
@@ -43,7 +46,12 @@ describe('a settings change in a transition', () => {
     expect(text).toContain('"health_checks"');
     expect(text).not.toContain('"port"');
     // Steady: one port, checks on.
-    expect(dials(caddyConfig(proxyInput(config, 2, { steady: NEW })))).toEqual(['hello-1-blue:4000', 'hello-1-green:4000', 'hello-2-blue:4000', 'hello-2-green:4000']);
+    expect(dials(caddyConfig(proxyInput(config, 2, { steady: NEW })))).toEqual([
+      'hello-1-blue:4000',
+      'hello-1-green:4000',
+      'hello-2-blue:4000',
+      'hello-2-green:4000',
+    ]);
   });
 
   it('settles on the new settings when every slot moved, on the old ones when every slot is back, else waits', () => {

@@ -138,7 +138,9 @@ describe('caddy config: serving', () => {
   it('balances over healthy upstreams and retries failed dials for a while', () => {
     const rp = handler(server(base).routes, 'reverse_proxy');
     expect(rp.load_balancing).toEqual({ selection_policy: { policy: 'least_conn' }, try_duration: '3s', try_interval: '50ms' });
-    expect(handler(server({ ...base, selectionPolicy: 'round_robin' }).routes, 'reverse_proxy').load_balancing.selection_policy).toEqual({ policy: 'round_robin' });
+    expect(handler(server({ ...base, selectionPolicy: 'round_robin' }).routes, 'reverse_proxy').load_balancing.selection_policy).toEqual({
+      policy: 'round_robin',
+    });
     expect(rp.transport).toEqual({ protocol: 'http', dial_timeout: '500ms' });
   });
 
@@ -199,7 +201,7 @@ describe('caddy config: maintenance', () => {
     expect(JSON.stringify(m)).not.toContain('reverse_proxy');
   });
 
-  it('answers 503 with the files\' message and Retry-After through a templates handler, JSON when asked', () => {
+  it("answers 503 with the files' message and Retry-After through a templates handler, JSON when asked", () => {
     const [templates, sub] = server({ ...base, backoffHeader: 'X-Slow-Down' }).routes[1]!.handle as Record<string, any>[];
     expect(templates).toEqual({ handler: 'templates', file_root: '/etc/boxship/maintenance', mime_types: ['text/plain', 'application/json'] });
     expect(sub!.handler).toBe('subroute');
@@ -256,7 +258,14 @@ describe('proxy commands', () => {
   });
 
   it('starts the proxy with the config folder mounted read-only and only the proxy port published', () => {
-    const c = startProxy({ service: 'hello', network: 'hello', image: 'boxship-proxy:caddy-2.6.2', bind: '127.0.0.1', port: 8080, hostDir: '.boxship/hello/proxy' });
+    const c = startProxy({
+      service: 'hello',
+      network: 'hello',
+      image: 'boxship-proxy:caddy-2.6.2',
+      bind: '127.0.0.1',
+      port: 8080,
+      hostDir: '.boxship/hello/proxy',
+    });
     expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2', PROXY_SUPERVISOR]);
     const body = c.argv[2]!;
     expect(body).toContain('dir=$(cd "$1" && pwd -P)');
@@ -273,7 +282,18 @@ describe('proxy commands', () => {
       'docker exec hello-proxy wget -q -O /dev/null -T 2 http://hello-1-green:3000/health',
     );
     expect(probeUpstream('hello', 'hello-1-green', 3000, '/health', 300).argv).toContain('1');
-    expect(proxyUpstreams('hello').argv).toEqual(['docker', 'exec', 'hello-proxy', 'wget', '-q', '-O', '-', '-T', '2', 'http://localhost:2019/reverse_proxy/upstreams']);
+    expect(proxyUpstreams('hello').argv).toEqual([
+      'docker',
+      'exec',
+      'hello-proxy',
+      'wget',
+      '-q',
+      '-O',
+      '-',
+      '-T',
+      '2',
+      'http://localhost:2019/reverse_proxy/upstreams',
+    ]);
   });
 
   it('switches maintenance and slot colours with files, never the config', () => {
@@ -310,7 +330,11 @@ describe('proxy commands', () => {
       { address: 'hello-1-green:3000', numRequests: 0, fails: 0 },
     ]);
     expect(parseProxyState('missing\n')).toEqual({ status: 'missing' });
-    expect(parseProxyState('running boxship-proxy:caddy-2.6.2 edge+router\n')).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2', layout: 'edge+router' });
+    expect(parseProxyState('running boxship-proxy:caddy-2.6.2 edge+router\n')).toEqual({
+      status: 'running',
+      image: 'boxship-proxy:caddy-2.6.2',
+      layout: 'edge+router',
+    });
     // A container started by a boxship without the edge has no layout label: it is replaced, not reloaded.
     const old = parseProxyState('running boxship-proxy:caddy-2.6.2 <no value>\n');
     expect(old).toEqual({ status: 'running', image: 'boxship-proxy:caddy-2.6.2', layout: '' });

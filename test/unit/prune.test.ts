@@ -26,7 +26,14 @@ describe('pruneReleases', () => {
       { tag: 'r3', why: 'it is the current release' },
       { tag: 'r2', why: 'it is the previous release (rollback)' },
     ]);
-    expect(h.whys()).toEqual(['take the deploy lock (boxship release (pruning old releases))', 'read the deploy history', 'list the hello instances', 'list the hello accessories', 'remove old release r1', 'release the deploy lock']);
+    expect(h.whys()).toEqual([
+      'take the deploy lock (boxship release (pruning old releases))',
+      'read the deploy history',
+      'list the hello instances',
+      'list the hello accessories',
+      'remove old release r1',
+      'release the deploy lock',
+    ]);
   });
 
   it('never removes the image an accessory runs, and never looks at other accessory images (they are not releases)', async () => {

@@ -86,7 +86,14 @@ describe('redaction of secret values', () => {
 
   it('writes audit entries without the secret', () => {
     addSecrets([DB_URL]);
-    const c = appendAudit('.boxship/hello', { time: 't', who: 'me', command: 'boxship rollout', host: 'h', outcome: 'rolled-back', detail: `app said: cannot connect to ${DB_URL}` });
+    const c = appendAudit('.boxship/hello', {
+      time: 't',
+      who: 'me',
+      command: 'boxship rollout',
+      host: 'h',
+      outcome: 'rolled-back',
+      detail: `app said: cannot connect to ${DB_URL}`,
+    });
     expect(toShell(c)).not.toContain(PASSWORD);
     expect(toShell(c)).toContain('app said: cannot connect to ***');
   });

@@ -13,7 +13,10 @@ describe('planRollout', () => {
 
   it('fills empty slots on a first rollout', () => {
     const moves = planRollout(fleet({ a: [null, null] }), 'v1');
-    expect(moves.map((m) => [m.from, m.colour])).toEqual([[null, 'blue'], [null, 'blue']]);
+    expect(moves.map((m) => [m.from, m.colour])).toEqual([
+      [null, 'blue'],
+      [null, 'blue'],
+    ]);
   });
 
   it('with --canary N moves only enough instances to have N on the target fleet-wide', () => {

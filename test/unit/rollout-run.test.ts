@@ -21,14 +21,23 @@ import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-r
 const dir = mkdtempSync(join(tmpdir(), 'boxship-run-'));
 writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
 const config = parseConfig(
-  ['service: hello', 'hosts: [root@h1]', 'instances: 2', 'app: { port: 3000, drain_seconds: 2, stop_timeout_seconds: 10 }', 'healthcheck: { path: /health, interval: 1s, retries: 3 }'].join('\n'),
+  [
+    'service: hello',
+    'hosts: [root@h1]',
+    'instances: 2',
+    'app: { port: 3000, drain_seconds: 2, stop_timeout_seconds: 10 }',
+    'healthcheck: { path: /health, interval: 1s, retries: 3 }',
+  ].join('\n'),
   join(dir, 'boxship.yml'),
 );
 const OLD = 'a'.repeat(40);
 const NEW = 'b'.repeat(40);
 
 /** A host whose two slots run OLD (blue), answering every command with success unless a test says otherwise. */
-function host(name = 'h1', containers = [containerLine('hello', 'hello-1', OLD, 1, 'blue'), containerLine('hello', 'hello-2', OLD, 2, 'blue')]): ScriptedRunner {
+function host(
+  name = 'h1',
+  containers = [containerLine('hello', 'hello-1', OLD, 1, 'blue'), containerLine('hello', 'hello-2', OLD, 2, 'blue')],
+): ScriptedRunner {
   return new ScriptedRunner(hostConfig(name), [{ match: /^list the hello instances$/, answer: { stdout: containers.join('\n') } }]);
 }
 
@@ -38,7 +47,11 @@ function context(hosts: ScriptedRunner[] | DryRunRunner[], events: ProgressEvent
 
 const healthFails = (container: string) => ({
   match: new RegExp(`^wait until ${container.replace('.', '\\.')} passes`),
-  answer: { code: 4, stderr: 'http://hello-2-green:3000/health did not answer 2xx within 3s\nfirst error line: MongoParseError: URI contained empty userinfo section\nlast lines of hello-2.next:\n  at parse (x.js:1)' },
+  answer: {
+    code: 4,
+    stderr:
+      'http://hello-2-green:3000/health did not answer 2xx within 3s\nfirst error line: MongoParseError: URI contained empty userinfo section\nlast lines of hello-2.next:\n  at parse (x.js:1)',
+  },
 });
 
 describe('runRollout', () => {
@@ -61,7 +74,7 @@ describe('runRollout', () => {
     ]);
   });
 
-  it('puts back every changed instance when a health check fails, and shows the app\'s own error line', async () => {
+  it("puts back every changed instance when a health check fails, and shows the app's own error line", async () => {
     const h = host().on(healthFails('hello-2.next'));
     const outcome = await runRollout(context([h]), { target: NEW, kind: 'rollout' });
     expect(outcome.kind).toBe('rolled-back');
@@ -85,7 +98,10 @@ describe('runRollout', () => {
   it('reports a failed rollback with the instances it could not put back', async () => {
     const h = host()
       .on(healthFails('hello-2.next'))
-      .on({ match: new RegExp(`start hello-1.next \\(blue\\) on ${OLD}`), answer: { code: 125, stderr: 'docker: Error response from daemon: no space left on device.' } });
+      .on({
+        match: new RegExp(`start hello-1.next \\(blue\\) on ${OLD}`),
+        answer: { code: 125, stderr: 'docker: Error response from daemon: no space left on device.' },
+      });
     const outcome = await runRollout(context([h]), { target: NEW, kind: 'rollout' });
     expect(outcome.kind).toBe('rollback-failed');
     if (outcome.kind !== 'rollback-failed') return;
@@ -122,7 +138,11 @@ describe('runRollout', () => {
 
   it('first converges what an interrupted run left: a .next beside the live instance is removed', async () => {
     const events: ProgressEvent[] = [];
-    const h = host('h1', [containerLine('hello', 'hello-1', OLD, 1, 'blue'), containerLine('hello', 'hello-1.next', NEW, 1, 'green'), containerLine('hello', 'hello-2', OLD, 2, 'blue')]);
+    const h = host('h1', [
+      containerLine('hello', 'hello-1', OLD, 1, 'blue'),
+      containerLine('hello', 'hello-1.next', NEW, 1, 'green'),
+      containerLine('hello', 'hello-2', OLD, 2, 'blue'),
+    ]);
     await runRollout(context([h], events), { target: OLD, kind: 'rollback' });
     expect(h.whys().slice(0, 3)).toEqual(['list the hello instances', 'remove hello-1.next', 'list the hello instances']);
     expect(events.some((e) => e.kind === 'warning' && e.message.includes('hello-1.next: started by an interrupted run'))).toBe(true);
@@ -132,12 +152,18 @@ describe('runRollout', () => {
 describe('convergeSteps', () => {
   const parse = (...lines: string[]) => parseInstances(lines.join('\n'));
   it('completes a hand-over cut between its renames: the healthy .next takes the slot, the old one drains', () => {
-    const steps = convergeSteps(config, parse(containerLine('hello', 'hello-1.next', NEW, 1, 'green'), containerLine('hello', 'hello-1.old-blue', OLD, 1, 'blue')));
-    expect(steps.map((s) => s.command.why)).toEqual(['give hello-1.next the slot\'s name hello-1', 'drain hello-1.old-blue in the background (up to 12s), then remove it']);
+    const steps = convergeSteps(
+      config,
+      parse(containerLine('hello', 'hello-1.next', NEW, 1, 'green'), containerLine('hello', 'hello-1.old-blue', OLD, 1, 'blue')),
+    );
+    expect(steps.map((s) => s.command.why)).toEqual([
+      "give hello-1.next the slot's name hello-1",
+      'drain hello-1.old-blue in the background (up to 12s), then remove it',
+    ]);
   });
   it('gives a lone old instance its name back', () => {
     const steps = convergeSteps(config, parse(containerLine('hello', 'hello-1.old-blue', OLD, 1, 'blue')));
-    expect(steps.map((s) => s.command.why)).toEqual(['give hello-1.old-blue the slot\'s name hello-1']);
+    expect(steps.map((s) => s.command.why)).toEqual(["give hello-1.old-blue the slot's name hello-1"]);
   });
   it('does nothing on a clean host', () => {
     expect(convergeSteps(config, parse(containerLine('hello', 'hello-1', OLD, 1, 'blue')))).toEqual([]);
@@ -151,7 +177,13 @@ describe('withLock', () => {
     const a = host('h1');
     const b = host('h2').on(held({ who: 'ann@laptop', command: 'boxship rollout', time: 't', machine: 'elsewhere', pid: 1 }, 3));
     let ran = false;
-    await expect(withLock(context([a, b]), async () => (ran = true), () => 'x')).rejects.toBeInstanceOf(LockHeldError);
+    await expect(
+      withLock(
+        context([a, b]),
+        async () => (ran = true),
+        () => 'x',
+      ),
+    ).rejects.toBeInstanceOf(LockHeldError);
     expect(ran).toBe(false);
     expect(a.whys()).toEqual(['take the deploy lock (boxship rollout)', 'release the deploy lock']);
   });
@@ -159,14 +191,34 @@ describe('withLock', () => {
   it('takes over a lock whose holder died on this machine, saying which run it was', async () => {
     const events: ProgressEvent[] = [];
     const h = host('h1').on(held({ who: 'me@here', command: 'boxship rollout', time: 't', machine: hostname(), pid: 2 ** 22 + 12345 }, 1));
-    await withLock(context([h], events), async () => 1, () => 'done');
-    expect(h.whys()).toEqual(['take the deploy lock (boxship rollout)', 'take over a stale deploy lock', 'take the deploy lock (boxship rollout)', 'append to the audit log', 'release the deploy lock']);
-    expect(events.map((e) => (e.kind === 'warning' ? e.message : ''))).toContainEqual(expect.stringMatching(/an interrupted run held the lock \(me@here running "boxship rollout" since t; its process \d+ on .* is gone\)/));
+    await withLock(
+      context([h], events),
+      async () => 1,
+      () => 'done',
+    );
+    expect(h.whys()).toEqual([
+      'take the deploy lock (boxship rollout)',
+      'take over a stale deploy lock',
+      'take the deploy lock (boxship rollout)',
+      'append to the audit log',
+      'release the deploy lock',
+    ]);
+    expect(events.map((e) => (e.kind === 'warning' ? e.message : ''))).toContainEqual(
+      expect.stringMatching(/an interrupted run held the lock \(me@here running "boxship rollout" since t; its process \d+ on .* is gone\)/),
+    );
   });
 
   it('writes the audit entry and releases the lock when the action fails', async () => {
     const h = host('h1');
-    await expect(withLock(context([h]), async () => { throw new Error('boom'); }, () => 'x')).rejects.toThrow('boom');
+    await expect(
+      withLock(
+        context([h]),
+        async () => {
+          throw new Error('boom');
+        },
+        () => 'x',
+      ),
+    ).rejects.toThrow('boom');
     expect(h.whys().slice(-2)).toEqual(['append to the audit log', 'release the deploy lock']);
     expect(h.ran.find((r) => r.why === 'append to the audit log')?.line).toContain('boom');
   });
@@ -190,6 +242,6 @@ describe('--plan', () => {
     expect(outcome).toMatchObject({ kind: 'done', complete: true });
     expect(real.whys()).toEqual(['list the hello instances']);
     expect(dry.steps.map((s) => s.cmd.why)).toContain('hand hello-2 over to hello-2.next');
-    expect(dry.describe().join("\n")).toContain("docker run -d --pull never --name hello-1.next");
+    expect(dry.describe().join('\n')).toContain('docker run -d --pull never --name hello-1.next');
   });
 });

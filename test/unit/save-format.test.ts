@@ -33,7 +33,16 @@ describe('saveLayout', () => {
   });
 
   it('refuses a save of several images', () => {
-    expect(() => saveLayout(reader({ 'manifest.json': [{ Config: 'a', Layers: [] }, { Config: 'b', Layers: [] }] }))).toThrow(/holds 2 images, expected 1/);
+    expect(() =>
+      saveLayout(
+        reader({
+          'manifest.json': [
+            { Config: 'a', Layers: [] },
+            { Config: 'b', Layers: [] },
+          ],
+        }),
+      ),
+    ).toThrow(/holds 2 images, expected 1/);
     expect(() => saveLayout(reader({}))).toThrow(/no index.json/);
   });
 });

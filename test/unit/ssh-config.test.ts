@@ -46,7 +46,19 @@ function problems(sshLines: string[], ...yaml: string[]): ConfigError {
 describe('host aliases from the ssh config', () => {
   it('brings HostName, User, Port, IdentityFile and ProxyJump for an alias', () => {
     const config = load(
-      ['Host web', '  HostName 10.0.0.5', '  User deploy', '  Port 2222', `  IdentityFile ${key}`, '  ProxyJump bastion', '', 'Host bastion', '  HostName bastion.example.com', '  User jumper', '  Port 2200'],
+      [
+        'Host web',
+        '  HostName 10.0.0.5',
+        '  User deploy',
+        '  Port 2222',
+        `  IdentityFile ${key}`,
+        '  ProxyJump bastion',
+        '',
+        'Host bastion',
+        '  HostName bastion.example.com',
+        '  User jumper',
+        '  Port 2200',
+      ],
       'hosts:',
       '  - web',
     );
@@ -152,7 +164,17 @@ describe('host aliases from the ssh config', () => {
 describe('errors name the ssh config file and line', () => {
   it('reports unusable values at their line', () => {
     const err = problems(
-      ['# comment', '', 'Host web', '  Port 99999', '  User "bad user"', '  HostName not_a_host!', 'Host web2', '  ProxyJump a,b', `  IdentityFile ${path.join(dir, 'nope')}`],
+      [
+        '# comment',
+        '',
+        'Host web',
+        '  Port 99999',
+        '  User "bad user"',
+        '  HostName not_a_host!',
+        'Host web2',
+        '  ProxyJump a,b',
+        `  IdentityFile ${path.join(dir, 'nope')}`,
+      ],
       'hosts: [web, web2]',
     );
     expect(err.problems.map((p) => ({ file: p.file, line: p.line }))).toEqual([4, 5, 6, 8, 9].map((line) => ({ file: sshConfig, line })));
@@ -167,7 +189,9 @@ describe('errors name the ssh config file and line', () => {
       loadConfig(file);
       throw new Error('expected an error');
     } catch (err) {
-      expect((err as ConfigError).problems.map((p) => [p.line, p.path, p.message])).toEqual([[3, 'ssh.config_file', `file not found: ${path.join(dir, 'no-such-file')}`]]);
+      expect((err as ConfigError).problems.map((p) => [p.line, p.path, p.message])).toEqual([
+        [3, 'ssh.config_file', `file not found: ${path.join(dir, 'no-such-file')}`],
+      ]);
     }
   });
 

@@ -59,29 +59,64 @@ describe('swarm nodes against hosts', () => {
       },
     ]);
     expect(parseNodes(text)).toEqual([
-      { id: 'aaa111', hostname: 'm1', role: 'manager', availability: 'active', state: 'ready', addr: '10.0.0.1', os: 'linux', arch: 'x86_64', labels: {}, engineLabels: {}, leader: true },
-      { id: 'bbb222', hostname: 'w1', role: 'worker', availability: 'drain', state: 'ready', addr: '10.0.0.2', os: 'linux', arch: 'x86_64', labels: { web: 'true' }, engineLabels: {}, leader: false },
+      {
+        id: 'aaa111',
+        hostname: 'm1',
+        role: 'manager',
+        availability: 'active',
+        state: 'ready',
+        addr: '10.0.0.1',
+        os: 'linux',
+        arch: 'x86_64',
+        labels: {},
+        engineLabels: {},
+        leader: true,
+      },
+      {
+        id: 'bbb222',
+        hostname: 'w1',
+        role: 'worker',
+        availability: 'drain',
+        state: 'ready',
+        addr: '10.0.0.2',
+        os: 'linux',
+        arch: 'x86_64',
+        labels: { web: 'true' },
+        engineLabels: {},
+        leader: false,
+      },
     ]);
-    expect(parseEngineSwarm('{"NodeID":"aaa111","LocalNodeState":"active","ControlAvailable":true,"Cluster":{"ID":"c1"}}')).toEqual({ nodeId: 'aaa111', state: 'active', control: true, clusterId: 'c1' });
+    expect(parseEngineSwarm('{"NodeID":"aaa111","LocalNodeState":"active","ControlAvailable":true,"Cluster":{"ID":"c1"}}')).toEqual({
+      nodeId: 'aaa111',
+      state: 'active',
+      control: true,
+      clusterId: 'c1',
+    });
     expect(parseEngineSwarm('{"NodeID":"","LocalNodeState":"inactive","ControlAvailable":false}')).toEqual({ nodeId: '', state: 'inactive', control: false });
   });
 
   it('pairs each host with its node by node ID', () => {
-    const match = matchNodes([m1, w1], [
-      { host: 'root@m', engine: engine('aaa111', true) },
-      { host: 'root@w', engine: engine('bbb222') },
-    ]);
+    const match = matchNodes(
+      [m1, w1],
+      [
+        { host: 'root@m', engine: engine('aaa111', true) },
+        { host: 'root@w', engine: engine('bbb222') },
+      ],
+    );
     expect(match.pairs.map((p) => `${p.host}=${p.node.hostname}`)).toEqual(['root@m=m1', 'root@w=w1']);
     expect(match).toMatchObject({ missingFromHosts: [], notInSwarm: [], unreachable: [] });
   });
 
   it('names the node missing from hosts and the host missing from the swarm, either side', () => {
-    const match = matchNodes([m1, w1, w2], [
-      { host: 'root@m', engine: engine('aaa111', true) },
-      { host: 'root@x', engine: { nodeId: '', state: 'inactive', control: false } },
-      { host: 'root@y', engine: engine('zzz999') },
-      { host: 'root@m2', engine: engine('aaa111', true) },
-    ]);
+    const match = matchNodes(
+      [m1, w1, w2],
+      [
+        { host: 'root@m', engine: engine('aaa111', true) },
+        { host: 'root@x', engine: { nodeId: '', state: 'inactive', control: false } },
+        { host: 'root@y', engine: engine('zzz999') },
+        { host: 'root@m2', engine: engine('aaa111', true) },
+      ],
+    );
     expect(match.missingFromHosts.map((n) => n.hostname)).toEqual(['w1', 'w2']);
     expect(match.notInSwarm).toEqual([
       { host: 'root@x', why: 'its Docker engine is not part of any swarm' },
@@ -100,11 +135,31 @@ describe('swarm nodes against hosts', () => {
 
   it('an unreachable host whose node is down is a warning; one that is not explained stays an error', () => {
     const down = { ...w1, state: 'down' };
-    const explained = judgeMembership(matchNodes([m1, down], [{ host: 'root@m', engine: engine('aaa111', true) }, { host: 'root@w', error: 'connect ECONNREFUSED' }]), 'root@m');
+    const explained = judgeMembership(
+      matchNodes(
+        [m1, down],
+        [
+          { host: 'root@m', engine: engine('aaa111', true) },
+          { host: 'root@w', error: 'connect ECONNREFUSED' },
+        ],
+      ),
+      'root@m',
+    );
     expect(explained.problems).toEqual([]);
     expect(explained.unreachable).toEqual([]);
-    expect(explained.warnings).toEqual(['cannot reach root@w; swarm node(s) w1, not ready (down), get no tasks: going on without them (they get the releases on the next release or setup)']);
-    const ready = judgeMembership(matchNodes([m1, w1], [{ host: 'root@m', engine: engine('aaa111', true) }, { host: 'root@w', error: 'connect ECONNREFUSED' }]), 'root@m');
+    expect(explained.warnings).toEqual([
+      'cannot reach root@w; swarm node(s) w1, not ready (down), get no tasks: going on without them (they get the releases on the next release or setup)',
+    ]);
+    const ready = judgeMembership(
+      matchNodes(
+        [m1, w1],
+        [
+          { host: 'root@m', engine: engine('aaa111', true) },
+          { host: 'root@w', error: 'connect ECONNREFUSED' },
+        ],
+      ),
+      'root@m',
+    );
     expect(ready.problems).toEqual(['swarm node w1 (worker, 10.0.0.2, ready, id bbb222) is not in hosts: it may run tasks but would never get a release']);
     expect(ready.unreachable).toEqual([{ host: 'root@w', error: 'connect ECONNREFUSED' }]);
   });
@@ -141,12 +196,14 @@ describe('health gates', () => {
 
   it('else derives one from healthcheck: with the first HTTP client the image has', () => {
     expect(chooseGate(undefined, 'node\n', h)).toEqual({ kind: 'derived', tool: 'node', command: healthCommand('node', h) });
-    expect(healthCommand('curl', h)).toBe("curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:3000/health");
+    expect(healthCommand('curl', h)).toBe('curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:3000/health');
     expect(healthCommand('wget', { ...h, path: "/a'b" })).toBe("wget -q -O /dev/null -T 2 'http://127.0.0.1:3000/a'\\''b'");
     expect(healthCommand('node', h)).toBe(
       `node -e 'require("http").get(process.argv[1],(r)=>process.exit(r.statusCode>=200&&r.statusCode<300?0:1)).on("error",()=>process.exit(1))' http://127.0.0.1:3000/health`,
     );
-    expect(healthCommand('python3', h)).toBe("python3 -c 'import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=2)' http://127.0.0.1:3000/health");
+    expect(healthCommand('python3', h)).toBe(
+      "python3 -c 'import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=2)' http://127.0.0.1:3000/health",
+    );
   });
 
   it('else says plainly that it can only gate on running', () => {
@@ -159,9 +216,29 @@ describe('health gates', () => {
 
   it('flags: a derived check is set; the image check (or none) is the spec check cleared', () => {
     expect(healthFlags({ kind: 'derived', tool: 'curl', command: 'curl x' }, h)).toEqual([
-      '--health-cmd', 'curl x', '--health-interval', '500ms', '--health-timeout', '2000ms', '--health-retries', '20', '--health-start-period', '0s',
+      '--health-cmd',
+      'curl x',
+      '--health-interval',
+      '500ms',
+      '--health-timeout',
+      '2000ms',
+      '--health-retries',
+      '20',
+      '--health-start-period',
+      '0s',
     ]);
-    expect(healthFlags({ kind: 'running' }, h)).toEqual(['--health-cmd', '', '--health-interval', '0s', '--health-timeout', '0s', '--health-retries', '0', '--health-start-period', '0s']);
+    expect(healthFlags({ kind: 'running' }, h)).toEqual([
+      '--health-cmd',
+      '',
+      '--health-interval',
+      '0s',
+      '--health-timeout',
+      '0s',
+      '--health-retries',
+      '0',
+      '--health-start-period',
+      '0s',
+    ]);
   });
 });
 
@@ -178,36 +255,111 @@ const spec: ServiceSpec = {
   mounts: [{ source: '/root/.boxship/hello/volumes/db', target: '/app/db', readOnly: false }],
 };
 const POLICY = [
-  '--replicas', '4', '--update-parallelism', '1', '--update-order', 'start-first', '--update-failure-action', 'rollback', '--update-monitor', '5s',
-  '--update-max-failure-ratio', '0', '--update-delay', '0s', '--rollback-parallelism', '1', '--rollback-order', 'start-first',
-  '--rollback-failure-action', 'pause', '--rollback-monitor', '5s', '--stop-grace-period', '12s', '--health-cmd', 'curl x', '--health-interval', '500ms',
+  '--replicas',
+  '4',
+  '--update-parallelism',
+  '1',
+  '--update-order',
+  'start-first',
+  '--update-failure-action',
+  'rollback',
+  '--update-monitor',
+  '5s',
+  '--update-max-failure-ratio',
+  '0',
+  '--update-delay',
+  '0s',
+  '--rollback-parallelism',
+  '1',
+  '--rollback-order',
+  'start-first',
+  '--rollback-failure-action',
+  'pause',
+  '--rollback-monitor',
+  '5s',
+  '--stop-grace-period',
+  '12s',
+  '--health-cmd',
+  'curl x',
+  '--health-interval',
+  '500ms',
 ];
-const ENV_SCRIPT = ['f=$1; flag=$2; last=$3; shift 3', 'while IFS= read -r kv || [ -n "$kv" ]; do if [ -n "$kv" ]; then set -- "$@" "$flag" "$kv"; fi; done < "$f"', 'exec "$@" "$last"'].join('\n');
+const ENV_SCRIPT = [
+  'f=$1; flag=$2; last=$3; shift 3',
+  'while IFS= read -r kv || [ -n "$kv" ]; do if [ -n "$kv" ]; then set -- "$@" "$flag" "$kv"; fi; done < "$f"',
+  'exec "$@" "$last"',
+].join('\n');
 
 describe('swarm command lines', () => {
   it('creates the service on the overlay network with dnsrr, the upstream alias and a start-first rolling policy', () => {
     expect(createService(spec, '/root/.boxship/hello/app.env').argv).toEqual([
-      'sh', '-c', ENV_SCRIPT, 'sh', '/root/.boxship/hello/app.env', '--env', 'hello:abc123',
-      'docker', 'service', 'create', '--detach', '--no-resolve-image', '--name', 'hello', '--label', 'dev.boxship.service=hello', '--endpoint-mode', 'dnsrr',
-      '--network', 'name=boxship-hello,alias=hello-upstream',
+      'sh',
+      '-c',
+      ENV_SCRIPT,
+      'sh',
+      '/root/.boxship/hello/app.env',
+      '--env',
+      'hello:abc123',
+      'docker',
+      'service',
+      'create',
+      '--detach',
+      '--no-resolve-image',
+      '--name',
+      'hello',
+      '--label',
+      'dev.boxship.service=hello',
+      '--endpoint-mode',
+      'dnsrr',
+      '--network',
+      'name=boxship-hello,alias=hello-upstream',
       ...POLICY,
-      '--constraint', 'node.labels.web==true',
-      '--mount', 'type=bind,source=/root/.boxship/hello/volumes/db,target=/app/db',
-      '--env', 'BOXSHIP_SHA=abc123', '--env', 'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}',
+      '--constraint',
+      'node.labels.web==true',
+      '--mount',
+      'type=bind,source=/root/.boxship/hello/volumes/db,target=/app/db',
+      '--env',
+      'BOXSHIP_SHA=abc123',
+      '--env',
+      'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}',
     ]);
   });
 
   it('updates image, policy and what changed, never resolving the image against a registry', () => {
-    const current = { image: 'hello:old', envKeys: ['PORT', 'GONE', 'BOXSHIP_SHA'], constraints: ['node.role==worker', 'node.labels.web == true'], mountTargets: ['/app/db', '/app/old'] };
+    const current = {
+      image: 'hello:old',
+      envKeys: ['PORT', 'GONE', 'BOXSHIP_SHA'],
+      constraints: ['node.role==worker', 'node.labels.web == true'],
+      mountTargets: ['/app/db', '/app/old'],
+    };
     expect(updateService(spec, current, '/root/.boxship/hello/app.env', ['PORT', 'LOG_LEVEL']).argv).toEqual([
-      'sh', '-c', ENV_SCRIPT, 'sh', '/root/.boxship/hello/app.env', '--env-add', 'hello',
-      'docker', 'service', 'update', '--detach', '--no-resolve-image', '--image', 'hello:abc123',
+      'sh',
+      '-c',
+      ENV_SCRIPT,
+      'sh',
+      '/root/.boxship/hello/app.env',
+      '--env-add',
+      'hello',
+      'docker',
+      'service',
+      'update',
+      '--detach',
+      '--no-resolve-image',
+      '--image',
+      'hello:abc123',
       ...POLICY,
-      '--constraint-rm', 'node.role==worker',
-      '--mount-rm', '/app/old',
-      '--mount-add', 'type=bind,source=/root/.boxship/hello/volumes/db,target=/app/db',
-      '--env-rm', 'GONE',
-      '--env-add', 'BOXSHIP_SHA=abc123', '--env-add', 'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}',
+      '--constraint-rm',
+      'node.role==worker',
+      '--mount-rm',
+      '/app/old',
+      '--mount-add',
+      'type=bind,source=/root/.boxship/hello/volumes/db,target=/app/db',
+      '--env-rm',
+      'GONE',
+      '--env-add',
+      'BOXSHIP_SHA=abc123',
+      '--env-add',
+      'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}',
     ]);
   });
 
@@ -225,7 +377,17 @@ describe('swarm command lines', () => {
 
   it('probes the image for an HTTP client without network or registry', () => {
     expect(probeTools('hello:abc').argv).toEqual([
-      'docker', 'run', '--rm', '--pull', 'never', '--network', 'none', '--entrypoint', '/bin/sh', 'hello:abc', '-c',
+      'docker',
+      'run',
+      '--rm',
+      '--pull',
+      'never',
+      '--network',
+      'none',
+      '--entrypoint',
+      '/bin/sh',
+      'hello:abc',
+      '-c',
       'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
     ]);
     expect(probeTools('hello:abc').read).toBe(true);
@@ -235,22 +397,40 @@ describe('swarm command lines', () => {
     const inspect = JSON.stringify([
       {
         Spec: {
-          TaskTemplate: { ContainerSpec: { Image: 'hello:abc', Env: ['PORT=3000', 'A=b=c'], Mounts: [{ Target: '/app/db' }], Healthcheck: { Test: ['CMD-SHELL', 'x'] } }, Placement: { Constraints: ['node.role==worker'] } },
+          TaskTemplate: {
+            ContainerSpec: { Image: 'hello:abc', Env: ['PORT=3000', 'A=b=c'], Mounts: [{ Target: '/app/db' }], Healthcheck: { Test: ['CMD-SHELL', 'x'] } },
+            Placement: { Constraints: ['node.role==worker'] },
+          },
           Mode: { Replicated: { Replicas: 4 } },
         },
         UpdateStatus: { State: 'rollback_completed', Message: 'rollback completed', StartedAt: '2026-01-01T00:00:00Z' },
       },
     ]);
     expect(parseServiceSpec(inspect)).toEqual({
-      image: 'hello:abc', envKeys: ['PORT', 'A'], constraints: ['node.role==worker'], mountTargets: ['/app/db'], replicas: 4,
-      updateState: 'rollback_completed', updateMessage: 'rollback completed', updateStartedAt: '2026-01-01T00:00:00Z', healthcheck: ['CMD-SHELL', 'x'],
+      image: 'hello:abc',
+      envKeys: ['PORT', 'A'],
+      constraints: ['node.role==worker'],
+      mountTargets: ['/app/db'],
+      replicas: 4,
+      updateState: 'rollback_completed',
+      updateMessage: 'rollback completed',
+      updateStartedAt: '2026-01-01T00:00:00Z',
+      healthcheck: ['CMD-SHELL', 'x'],
     });
     expect(parseServiceSpec('[]')).toBeUndefined();
-    expect(parseTasks('{"ID":"t1","Name":"hello.1","Image":"hello:abc","Node":"m1","DesiredState":"Running","CurrentState":"Running 5 seconds ago","Error":""}\n')).toEqual([
-      { id: 't1', name: 'hello.1', image: 'hello:abc', node: 'm1', desired: 'Running', current: 'Running 5 seconds ago', error: '' },
+    expect(
+      parseTasks('{"ID":"t1","Name":"hello.1","Image":"hello:abc","Node":"m1","DesiredState":"Running","CurrentState":"Running 5 seconds ago","Error":""}\n'),
+    ).toEqual([{ id: 't1', name: 'hello.1', image: 'hello:abc', node: 'm1', desired: 'Running', current: 'Running 5 seconds ago', error: '' }]);
+    expect(nodeTasks().argv).toEqual([
+      'docker',
+      'ps',
+      '--filter',
+      'label=com.docker.swarm.service.name',
+      '--format',
+      '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}',
     ]);
-    expect(nodeTasks().argv).toEqual(['docker', 'ps', '--filter', 'label=com.docker.swarm.service.name', '--format', '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}']);
-    const onNode = 'hello.10.x1\thello:abc\tUp 3 minutes (healthy)\thello\nhello.2.x2\thello:abc\tUp 1 second (health: starting)\thello\nother.1.x\tother:1\tUp 1 hour\tother\nhello-canary.1.x3\thello:new\tUp 2 minutes\thello-canary\n';
+    const onNode =
+      'hello.10.x1\thello:abc\tUp 3 minutes (healthy)\thello\nhello.2.x2\thello:abc\tUp 1 second (health: starting)\thello\nother.1.x\tother:1\tUp 1 hour\tother\nhello-canary.1.x3\thello:new\tUp 2 minutes\thello-canary\n';
     expect(parseNodeTasks(onNode, ['hello', 'hello-canary'])).toEqual([
       { task: 'hello.2', image: 'hello:abc', status: 'Up 1 second (health: starting)', service: 'hello', health: 'starting' },
       { task: 'hello.10', image: 'hello:abc', status: 'Up 3 minutes (healthy)', service: 'hello', health: 'healthy' },
@@ -301,7 +481,15 @@ describe('backend: swarm in boxship.yml', () => {
   });
 
   it('the manager by its address as in hosts; constraints normalised', () => {
-    const c = load('service: hello', 'backend: swarm', 'hosts: [root@10.0.0.1, root@10.0.0.2:2222]', 'swarm:', '  manager: 10.0.0.2:2222', '  replicas: 6', '  constraints: ["node.labels.web == true"]');
+    const c = load(
+      'service: hello',
+      'backend: swarm',
+      'hosts: [root@10.0.0.1, root@10.0.0.2:2222]',
+      'swarm:',
+      '  manager: 10.0.0.2:2222',
+      '  replicas: 6',
+      '  constraints: ["node.labels.web == true"]',
+    );
     expect(c.swarm).toEqual({ manager: 'root@10.0.0.2:2222', replicas: 6, constraints: ['node.labels.web==true'] });
   });
 
@@ -326,12 +514,25 @@ describe('backend: swarm in boxship.yml', () => {
       '4:14 accessories: accessories are not supported with backend: swarm yet',
     ]);
     expect(problems('service: hello', 'backend: kubernetes', 'hosts: [root@10.0.0.1]')[0]).toMatch(/^2:10 backend: expected hosts or swarm/);
-    expect(problems('service: hello', 'backend: swarm', 'hosts: [root@10.0.0.1]', 'swarm: { constraints: [node.foo==bar] }')[0]).toMatch(/swarm\.constraints\[0\]: expected a placement constraint/);
+    expect(problems('service: hello', 'backend: swarm', 'hosts: [root@10.0.0.1]', 'swarm: { constraints: [node.foo==bar] }')[0]).toMatch(
+      /swarm\.constraints\[0\]: expected a placement constraint/,
+    );
   });
 
   it('the proxy config keeps the health endpoint, maintenance and the 503 answers of the per-host proxy', () => {
     const c = load('service: hello', 'backend: swarm', 'hosts: [root@10.0.0.1]');
-    const json = JSON.parse(swarmProxyConfigText(c)) as { apps: { http: { servers: { boxship: { routes: { match?: unknown[]; handle: { handler: string }[] }[]; errors: { routes: { handle: { status_code: number; headers: Record<string, string[]> }[] }[] } } } } } };
+    const json = JSON.parse(swarmProxyConfigText(c)) as {
+      apps: {
+        http: {
+          servers: {
+            boxship: {
+              routes: { match?: unknown[]; handle: { handler: string }[] }[];
+              errors: { routes: { handle: { status_code: number; headers: Record<string, string[]> }[] }[] };
+            };
+          };
+        };
+      };
+    };
     const server = json.apps.http.servers.boxship;
     expect(server.routes.map((r) => r.handle[0]!.handler)).toEqual(['static_response', 'templates', 'reverse_proxy']);
     expect(server.routes[2]!.handle[0]).toEqual(swarmTrafficHandler('hello', 3000));

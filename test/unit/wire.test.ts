@@ -32,7 +32,7 @@ describe('archivePieces', () => {
   const layers = bodies.map((b) => ({ diffId: digest(b), size: Buffer.byteLength(b) }));
   const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
 
-  it('cuts the archive into this host\'s bytes and layer bodies that concatenate into the tar of the layout', async () => {
+  it("cuts the archive into this host's bytes and layer bodies that concatenate into the tar of the layout", async () => {
     const archive = thinArchive({ config, layers }, [1], { repository: 'boxship-incoming', tag: 't' });
     const pieces = archivePieces(archive);
     expect(pieces.filter((p) => 'layer' in p)).toEqual([{ layer: 1 }]);

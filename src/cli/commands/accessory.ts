@@ -56,7 +56,11 @@ async function change(verb: Verb, name: string, opts: ChangeOptions, globals: Gl
         // The real command against dry-run runners: reads run, writes are recorded and printed.
         const dry = ctx.hosts.map((h) => new DryRunRunner(h));
         const planCtx = { ...ctx, hosts: dry, report: () => {} };
-        await withLock(planCtx, () => act(planCtx), () => `accessory ${verb} ${name}`);
+        await withLock(
+          planCtx,
+          () => act(planCtx),
+          () => `accessory ${verb} ${name}`,
+        );
         process.stdout.write(`Plan: accessory ${verb} ${name}${opts.removeData ? ' --remove-data' : ''} on ${dry.length} host(s); nothing has been run.\n`);
         for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
         return;
@@ -67,15 +71,25 @@ async function change(verb: Verb, name: string, opts: ChangeOptions, globals: Gl
         (rs) => `accessory ${verb} ${name}: ${rs.map((r) => r.action).join(', ')}`,
       );
       if (opts.json) {
-        printJson({ accessory: name, action: verb, hosts: results.map((r) => ({ host: r.host, action: r.action, ...(r.dataRemoved ? { dataRemoved: true } : {}) })) } satisfies AccessoryJson);
+        printJson({
+          accessory: name,
+          action: verb,
+          hosts: results.map((r) => ({ host: r.host, action: r.action, ...(r.dataRemoved ? { dataRemoved: true } : {}) })),
+        } satisfies AccessoryJson);
         return;
       }
       process.stdout.write('\n');
       for (const r of results) process.stdout.write(`${r.host}: accessory ${name} ${r.action}${r.dataRemoved ? ', data removed' : ''}\n`);
       if (verb === 'down') {
-        process.stdout.write(opts.removeData ? `Its data is gone. To start it afresh: boxship accessory up ${name}\n` : `Its data is kept. To start it again on the same data: boxship accessory up ${name}\n`);
+        process.stdout.write(
+          opts.removeData
+            ? `Its data is gone. To start it afresh: boxship accessory up ${name}\n`
+            : `Its data is kept. To start it again on the same data: boxship accessory up ${name}\n`,
+        );
       } else {
-        process.stdout.write(`Reachable from the app as ${name}${a.port !== undefined ? `:${a.port}` : ''} on the service network. To stop it (data kept): boxship accessory down ${name}\n`);
+        process.stdout.write(
+          `Reachable from the app as ${name}${a.port !== undefined ? `:${a.port}` : ''} on the service network. To stop it (data kept): boxship accessory down ${name}\n`,
+        );
       }
     },
     (config) => hostsOf(config, findAccessory(config, name)),
@@ -90,17 +104,22 @@ async function logs(name: string, opts: AccessoryLogsOptions, globals: GlobalOpt
   const a = findAccessory(config, name);
   const hosts = opts.host ? selectHosts(config, opts.host) : hostsOf(config, a);
   const elsewhere = hosts.filter((h) => !a.hosts.includes(h.name));
-  if (elsewhere.length) throw new InputError(`accessory ${name} does not run on ${elsewhere.map((h) => h.name).join(', ')}`, { hint: `it runs on: ${a.hosts.join(', ')}` });
+  if (elsewhere.length)
+    throw new InputError(`accessory ${name} does not run on ${elsewhere.map((h) => h.name).join(', ')}`, { hint: `it runs on: ${a.hosts.join(', ')}` });
   const container = names.accessory(config.service, name);
-  await printLogs(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: container.length }, {
-    service: config.service,
-    // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
-    list: (following) => listNamedLogSource(container, !opts.follow && !following),
-    what: `${container} container (run: boxship accessory up ${name})`,
-    follow: opts.follow,
-    since: opts.since,
-    lines: opts.lines === 'all' ? undefined : opts.lines,
-  });
+  await printLogs(
+    hosts,
+    { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: container.length },
+    {
+      service: config.service,
+      // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
+      list: (following) => listNamedLogSource(container, !opts.follow && !following),
+      what: `${container} container (run: boxship accessory up ${name})`,
+      follow: opts.follow,
+      since: opts.since,
+      lines: opts.lines === 'all' ? undefined : opts.lines,
+    },
+  );
 }
 
 export function registerAccessory(program: Command): void {

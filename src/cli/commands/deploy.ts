@@ -66,7 +66,9 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
   printReleaseProblems(released);
   const tag = released.built.tag.slice(config.service.length + 1);
   if (released.failed.length) {
-    process.stderr.write(`\nNot rolled out: ${released.failed.length} of ${hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`);
+    process.stderr.write(
+      `\nNot rolled out: ${released.failed.length} of ${hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`,
+    );
     const code = releaseExitCode(released);
     if (opts.json) printJson({ release: releaseJson(released), exitCode: code } satisfies DeployJson);
     return code;
@@ -77,7 +79,13 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
       printJson({
         release: releaseJson(released),
         ...(hooks.length ? { hooks } : {}),
-        rollout: { target: tag, ...(opts.canary !== undefined ? { canary: opts.canary } : {}), exitCode, ok: exitCode === ExitCode.ok, ...(error ? { error } : {}) },
+        rollout: {
+          target: tag,
+          ...(opts.canary !== undefined ? { canary: opts.canary } : {}),
+          exitCode,
+          ok: exitCode === ExitCode.ok,
+          ...(error ? { error } : {}),
+        },
         exitCode,
       } satisfies DeployJson);
   };
@@ -92,7 +100,12 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
       canary: opts.canary,
       parallelHosts: Boolean(opts.parallel),
       // The release just built, by its exact tag: never whatever happens to be newest.
-      pick: (releases, ctx) => pickRelease(releases, tag, ctx.hosts.map((h) => h.name)),
+      pick: (releases, ctx) =>
+        pickRelease(
+          releases,
+          tag,
+          ctx.hosts.map((h) => h.name),
+        ),
     }));
   } catch (err) {
     // A lock held, a host gone between release and rollout: still one JSON document, then the usual error and hint.

@@ -40,7 +40,8 @@ Nothing serving changes; what the command itself does (to volumes, a database) i
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
       notOnSwarm(config, 'boxship exec', `on a node, run: docker exec -it <a task container of ${config.service}> … (boxship status lists the tasks per node)`);
-      if (opts.tty && !process.stdin.isTTY) throw new InputError('-t needs a terminal, and this input is not one', { hint: 'drop -t (keep -i to pipe input in)' });
+      if (opts.tty && !process.stdin.isTTY)
+        throw new InputError('-t needs a terminal, and this input is not one', { hint: 'drop -t (keep -i to pipe input in)' });
       const host = selectHosts(config, opts.host === undefined ? undefined : [opts.host])[0]!;
       const [conn] = await connectAll([host], { acceptNewHostKeys: globals.acceptNewHostKeys });
       if (!conn?.ssh) throw conn!.error;

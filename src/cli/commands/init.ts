@@ -55,13 +55,23 @@ It never overwrites an existing file (exit 2). To undo: delete boxship.yml (and 
       const shown = relative(process.cwd(), configPath) || configPath;
       const out = process.stdout;
       out.write(`Wrote ${shown} for service "${facts.service}"`);
-      out.write(facts.dockerfile ? ` (Dockerfile: port ${facts.exposePort ?? '3000 (no EXPOSE)'}, health check ${facts.healthcheck?.path ?? '/health (no HEALTHCHECK URL)'})\n` : ' (no Dockerfile found: write one first)\n');
+      out.write(
+        facts.dockerfile
+          ? ` (Dockerfile: port ${facts.exposePort ?? '3000 (no EXPOSE)'}, health check ${facts.healthcheck?.path ?? '/health (no HEALTHCHECK URL)'})\n`
+          : ' (no Dockerfile found: write one first)\n',
+      );
       if (Object.keys(pins).length) out.write(`Pinned ${Object.keys(pins).join(', ')} by local image ID.\n`);
       if (unpinned.length) out.write(`Not pinned (no local image): ${unpinned.join(', ')}; pull it, then run: boxship pin\n`);
       if (written.secretsCreated) out.write(`Created ${opts.secretsFile} (empty, mode 0600) for secret values.\n`);
       if (written.gitignoreChanged) out.write(`Added ${opts.secretsFile} to .gitignore.\n`);
       if (!facts.git) out.write('This folder is not a git repository: boxship builds the committed tree, so commit first.\n');
-      out.write(`\nNext:\n${nextCommands(shown, facts, written.gitignoreChanged, Boolean(opts.host?.length)).map((c, i) => `  ${i + 1}. ${c}`).join('\n')}\n`);
-      out.write(`\nTo undo: rm ${shown}${written.secretsCreated ? ` ${opts.secretsFile}` : ''}${written.gitignoreChanged ? ' (and drop its line from .gitignore)' : ''}\n`);
+      out.write(
+        `\nNext:\n${nextCommands(shown, facts, written.gitignoreChanged, Boolean(opts.host?.length))
+          .map((c, i) => `  ${i + 1}. ${c}`)
+          .join('\n')}\n`,
+      );
+      out.write(
+        `\nTo undo: rm ${shown}${written.secretsCreated ? ` ${opts.secretsFile}` : ''}${written.gitignoreChanged ? ' (and drop its line from .gitignore)' : ''}\n`,
+      );
     });
 }

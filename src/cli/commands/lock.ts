@@ -17,8 +17,19 @@ export function registerLock(program: Command): void {
         for (const ssh of ctx.hosts) {
           const holder = parseLockInfo(await ssh.run(readLock(relState(ctx))));
           await ssh.run(releaseLock(relState(ctx)));
-          await ssh.run(appendAudit(relState(ctx), { time: new Date().toISOString(), who: ctx.who, command: ctx.command, host: ssh.name, outcome: 'lock released', detail: holder ? `was held by ${holder.who} (${holder.command}, ${holder.time})` : 'was not held' }));
-          process.stdout.write(`${ssh.name}: ${holder ? `released the lock held by ${holder.who} running "${holder.command}" since ${holder.time}` : 'no lock was held'}\n`);
+          await ssh.run(
+            appendAudit(relState(ctx), {
+              time: new Date().toISOString(),
+              who: ctx.who,
+              command: ctx.command,
+              host: ssh.name,
+              outcome: 'lock released',
+              detail: holder ? `was held by ${holder.who} (${holder.command}, ${holder.time})` : 'was not held',
+            }),
+          );
+          process.stdout.write(
+            `${ssh.name}: ${holder ? `released the lock held by ${holder.who} running "${holder.command}" since ${holder.time}` : 'no lock was held'}\n`,
+          );
         }
       });
     });

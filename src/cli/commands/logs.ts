@@ -16,7 +16,8 @@ export interface LogsOptions {
 
 /** docker logs --since: a Go duration (10m, 1h30m, 90s) or a date/time (2026-11-25, 2026-11-25T18:00:00Z, unix seconds). */
 export function sinceValue(value: string): string {
-  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value) || /^\d{4}-\d\d-\d\d([T ][\d:.]+)?(Z|[+-]\d\d:?\d\d)?$/.test(value) || /^\d+(\.\d+)?$/.test(value)) return value;
+  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value) || /^\d{4}-\d\d-\d\d([T ][\d:.]+)?(Z|[+-]\d\d:?\d\d)?$/.test(value) || /^\d+(\.\d+)?$/.test(value))
+    return value;
   throw new InvalidArgumentError('expected a duration like 10m or 1h30m, or a time like 2026-11-25T18:00:00Z');
 }
 

@@ -40,27 +40,41 @@ Maintenance mode survives a restart of the proxy container.`,
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
       if (config.swarm) {
-        const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+        const mode: ProxyMode =
+          state === 'on'
+            ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' }
+            : { kind: 'serving' };
         return swarmMaintenance(globals, config, mode, opts.plan);
       }
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx, config }) => {
-        const mode: ProxyMode = state === 'on' ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' } : { kind: 'serving' };
+        const mode: ProxyMode =
+          state === 'on'
+            ? { kind: 'maintenance', retryAfterSeconds: opts.retryAfter ?? config.proxy.retryAfterSeconds, message: opts.message ?? '' }
+            : { kind: 'serving' };
         const docker = await localDocker();
         if (opts.plan) {
           // The real command against dry-run runners: reads run, writes are recorded and printed.
           const dry = ctx.hosts.map((h) => new DryRunRunner(h));
           const planCtx = { ...ctx, hosts: dry, report: () => {} };
-          await withLock(planCtx, () => Promise.all(dry.map((h) => ensureHost(planCtx, h, docker, mode))), () => `maintenance ${state}`);
+          await withLock(
+            planCtx,
+            () => Promise.all(dry.map((h) => ensureHost(planCtx, h, docker, mode))),
+            () => `maintenance ${state}`,
+          );
           process.stdout.write(`Plan: maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.\n`);
           for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
           return;
         }
         await withLock(
           ctx,
-          () => withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),
+          () =>
+            withProgress(`Maintenance ${state} on ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map((h) => ensureHost(ctx, h, docker, mode)))),
           () => `maintenance ${state}`,
         );
-        if (state === 'on') process.stdout.write(`\nMaintenance is on: every request gets 503 with Retry-After: ${mode.kind === 'maintenance' ? mode.retryAfterSeconds : ''}.\nTo undo, run: boxship maintenance off\n`);
+        if (state === 'on')
+          process.stdout.write(
+            `\nMaintenance is on: every request gets 503 with Retry-After: ${mode.kind === 'maintenance' ? mode.retryAfterSeconds : ''}.\nTo undo, run: boxship maintenance off\n`,
+          );
         else process.stdout.write('\nMaintenance is off: the proxy serves the instances again.\nTo undo, run: boxship maintenance on\n');
       });
     });

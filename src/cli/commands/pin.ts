@@ -12,8 +12,11 @@ import { shortId } from '../format.js';
 export function registerPin(program: Command): void {
   program
     .command('pin')
-    .description("record the local image ID of each base image the Dockerfile uses under build.pins in boxship.yml")
-    .addHelpText('after', '\nExample:\n  $ boxship pin            after building or importing a new base image\n\nTo undo, restore boxship.yml from git (git checkout boxship.yml).')
+    .description('record the local image ID of each base image the Dockerfile uses under build.pins in boxship.yml')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ boxship pin            after building or importing a new base image\n\nTo undo, restore boxship.yml from git (git checkout boxship.yml).',
+    )
     .action(async (_opts: unknown, cmd: Command) => {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const text = readFileSync(config.build.dockerfile, 'utf8');

@@ -59,8 +59,11 @@ async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<nu
   if (!opts.json) {
     // The files the commit does not pin, so that what went into the image besides the commit is on the record.
     for (const f of r.built.included) process.stdout.write(`included from outside git (build.include): ${f.path} sha256:${f.sha256}\n`);
-    process.stdout.write(`\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`);
-    if (r.failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
+    process.stdout.write(
+      `\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`,
+    );
+    if (r.failed.length)
+      process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
   }
   return Math.max(releaseExitCode(r), catchUp);
 }

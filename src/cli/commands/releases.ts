@@ -13,7 +13,7 @@ export function registerReleases(program: Command): void {
     .description('list the releases recorded on each host, newest first, and whether each image is still present')
     .option('--host <host...>', 'only these hosts')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ boxship releases --json | jq \'.[0].releases[0].tag\'')
+    .addHelpText('after', "\nExample:\n  $ boxship releases --json | jq '.[0].releases[0].tag'")
     .action(async (opts: { host?: string[]; json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
@@ -31,7 +31,8 @@ export function registerReleases(program: Command): void {
             process.stdout.write(`\n${r.host}\n`);
             if ('error' in r && r.error) process.stdout.write(`  unreachable: ${r.error}\n`);
             else if (r.releases.length === 0) process.stdout.write('  no releases yet (run: boxship release)\n');
-            for (const e of r.releases) process.stdout.write(`  ${e.tag.padEnd(42)} ${e.present ? 'present' : 'removed'}  ${shortId(e.imageId)}  ${e.time}  ${e.user}\n`);
+            for (const e of r.releases)
+              process.stdout.write(`  ${e.tag.padEnd(42)} ${e.present ? 'present' : 'removed'}  ${shortId(e.imageId)}  ${e.time}  ${e.user}\n`);
           }
         process.exitCode = rows.some((r) => 'error' in r && r.error) ? ExitCode.failed : ExitCode.ok;
       } finally {

@@ -46,7 +46,10 @@ To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
           // A canary in progress: some instances run something other than the current release. Abort it.
           const canary = releases.current !== undefined && fleet.some((f) => f.state.slots.some((s) => s.tag !== null && s.tag !== releases.current));
           const target = canary ? releases.current : releases.previous;
-          if (!target) throw new InputError('there is no previous release to roll back to', { hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases' });
+          if (!target)
+            throw new InputError('there is no previous release to roll back to', {
+              hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases',
+            });
           return pickRelease(releases, target, hosts);
         },
       });

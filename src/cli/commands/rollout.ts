@@ -45,7 +45,12 @@ Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too 
         canary: opts.canary,
         plan: opts.plan,
         parallelHosts: Boolean(opts.parallel),
-        pick: (releases, ctx) => pickRelease(releases, opts.sha, ctx.hosts.map((h) => h.name)),
+        pick: (releases, ctx) =>
+          pickRelease(
+            releases,
+            opts.sha,
+            ctx.hosts.map((h) => h.name),
+          ),
       });
       process.exitCode = code;
     });

@@ -12,7 +12,10 @@ export function registerSetup(program: Command): void {
   program
     .command('setup')
     .description('prepare every host: Docker check, network, state dirs, env file (0600), proxy container, missing accessories (idempotent)')
-    .addHelpText('after', '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.',
+    )
     .action(async (_o: unknown, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
@@ -24,7 +27,11 @@ export function registerSetup(program: Command): void {
       await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx }) => {
         // Accessories that are missing are started once the host is ready (a running one is never restarted).
         const prepare = (h: Runner) => ensureHost(ctx, h, docker).then(() => ensureAccessories(ctx, h, docker));
-        await withLock(ctx, () => withProgress(`Set up ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map(prepare))), () => 'setup done');
+        await withLock(
+          ctx,
+          () => withProgress(`Set up ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map(prepare))),
+          () => 'setup done',
+        );
         process.stdout.write(`\n${ctx.hosts.length} hosts are ready. Next: boxship release, then boxship rollout.\n`);
       });
     });

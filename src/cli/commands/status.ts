@@ -40,11 +40,30 @@ async function hostStatus(ctx: DeployContext, ssh: Runner) {
     instances
       .sort((a, b) => a.slot - b.slot || a.name.localeCompare(b.name))
       .map(async (i) => {
-        const probe = i.running ? await ssh.exec(probeUpstream(config.service, names.alias(config.service, i.slot, i.colour), config.healthcheck.port, config.healthcheck.path, config.healthcheck.timeoutMs), { allowFailure: true }) : undefined;
+        const probe = i.running
+          ? await ssh.exec(
+              probeUpstream(
+                config.service,
+                names.alias(config.service, i.slot, i.colour),
+                config.healthcheck.port,
+                config.healthcheck.path,
+                config.healthcheck.timeoutMs,
+              ),
+              { allowFailure: true },
+            )
+          : undefined;
         return { ...i, health: !i.running ? 'stopped' : probe?.code === 0 ? 'healthy' : 'unhealthy' };
       }),
   );
-  return { host: ssh.name, mode: mode.kind, proxy: proxy.status, ...currentAndPrevious(deploys), instances: withHealth, ...(accessories.length ? { accessories } : {}), lock: lock ?? null };
+  return {
+    host: ssh.name,
+    mode: mode.kind,
+    proxy: proxy.status,
+    ...currentAndPrevious(deploys),
+    instances: withHealth,
+    ...(accessories.length ? { accessories } : {}),
+    lock: lock ?? null,
+  };
 }
 
 export function registerStatus(program: Command): void {
@@ -77,19 +96,29 @@ type Row = Awaited<ReturnType<typeof hostStatus>> | { host: string; error: strin
 
 function render(r: Row): string {
   if ('error' in r) return `\n${r.host}\n  unreachable: ${r.error}\n`;
-  const lines = [`\n${r.host}`, `  proxy:    ${r.proxy}${r.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`, `  current:  ${r.current ?? '-'}`, `  previous: ${r.previous ?? '-'}`];
+  const lines = [
+    `\n${r.host}`,
+    `  proxy:    ${r.proxy}${r.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`,
+    `  current:  ${r.current ?? '-'}`,
+    `  previous: ${r.previous ?? '-'}`,
+  ];
   if (r.lock) {
     lines.push(`  lock:     held by ${r.lock.who} running "${r.lock.command}" since ${r.lock.time}`);
     if (r.lock.stale) lines.push(`            INTERRUPTED RUN: ${r.lock.stale}; the next rollout or rollback takes the lock over and cleans up after it`);
   }
   const leftovers = r.instances.filter((i) => /\.(next|old-\w+)$/.test(i.name));
-  if (leftovers.length && !r.lock) lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
+  if (leftovers.length && !r.lock)
+    lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
   lines.push('  instances:');
   if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
-  for (const i of r.instances) lines.push(`    ${i.name.padEnd(24)} ${i.tag.slice(0, 12).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`);
+  for (const i of r.instances)
+    lines.push(
+      `    ${i.name.padEnd(24)} ${i.tag.slice(0, 12).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`,
+    );
   if (r.accessories) {
     lines.push('  accessories:');
-    for (const a of r.accessories) lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
+    for (const a of r.accessories)
+      lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
   }
   return lines.join('\n') + '\n';
 }
