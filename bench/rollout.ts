@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   log(`maintenance on/off: ${JSON.stringify({ ...m, failures: m.failures.slice(0, 5) })}`);
 
   // The draining app: the env reaches instances started from now on, so first a release that starts them all.
-  app.writeConfig({ instances: INSTANCES, appYaml: ['  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "' + DRAIN_SECONDS + '" }'] });
+  app.writeConfig({ instances: INSTANCES, appYaml: [`  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "${DRAIN_SECONDS}" }`] });
   await release(app, 'bench-drain-1');
   await timedBoxship(app.dir, ['rollout']);
   await release(app, 'bench-drain-2');

@@ -10,7 +10,7 @@ import { publishSpec } from '../proxy/commands.js';
 import { LABEL, names } from '../rollout/names.js';
 
 /** `<state>/accessories`: every accessory's env file and data folders. */
-export function accessoriesDir(stateDir: string): string {
+function accessoriesDir(stateDir: string): string {
   return `${stateDir}/accessories`;
 }
 
@@ -27,11 +27,9 @@ export function accessoryEnvFile(stateDir: string, name: string): string {
 /** The env file's text: `env`, then the secrets file's values (which win), one KEY=VALUE per line. */
 export function accessoryEnvText(env: Record<string, string>, secrets: Record<string, string> = {}): string {
   const all = { ...env, ...secrets };
-  return (
-    Object.entries(all)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n') + '\n'
-  );
+  return `${Object.entries(all)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`;
 }
 
 /**
@@ -162,10 +160,10 @@ export function removeAccessoryFiles(stateDir: string, name: string, data: boole
 }
 
 /** How long a started accessory may take until it listens on its port (a database's first start initialises it). */
-export const LISTEN_WAIT_SECONDS = 120;
+const LISTEN_WAIT_SECONDS = 120;
 
 /** Exit codes of waitListening. */
-export const LISTEN_EXIT = { exited: 3, timedOut: 4 } as const;
+const _LISTEN_EXIT = { exited: 3, timedOut: 4 } as const;
 
 /**
  * Waits until the container listens on `port`, read from its own sockets (/proc/<pid>/net/tcp and tcp6, state 0A),

@@ -33,7 +33,7 @@ import {
 } from './commands.js';
 
 /** What happened to an accessory on a host. */
-export type AccessoryAction = 'created' | 'recreated' | 'started' | 'unchanged' | 'restarted' | 'removed' | 'absent';
+type AccessoryAction = 'created' | 'recreated' | 'started' | 'unchanged' | 'restarted' | 'removed' | 'absent';
 
 export interface AccessoryResult {
   accessory: string;
@@ -152,7 +152,7 @@ export async function ensureAccessories(ctx: DeployContext, ssh: Runner, docker:
 }
 
 /** Docker answers (installed on a bare host, as setup does) before an accessory command touches the host. */
-export async function ensureDockerFor(ctx: DeployContext, ssh: Runner): Promise<void> {
+async function ensureDockerFor(ctx: DeployContext, ssh: Runner): Promise<void> {
   await ensureDocker(ctx, ssh, parseDockerProbe(await ssh.run(probeDocker())));
 }
 

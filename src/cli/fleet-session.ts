@@ -21,7 +21,7 @@ export interface Session {
  * Connects to every host (or every one of `pick`'s, e.g. an accessory's) or to none: a change must not start on a
  * fleet it cannot finish.
  */
-export async function openSession(globals: GlobalOptions, commandLine: string, pick?: (config: Config) => HostConfig[]): Promise<Session & { close(): void }> {
+async function openSession(globals: GlobalOptions, commandLine: string, pick?: (config: Config) => HostConfig[]): Promise<Session & { close(): void }> {
   const config = configFrom(globals);
   const conns = await connectAll(pick ? pick(config) : config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
   const down = conns.filter((c) => c.error);

@@ -31,7 +31,7 @@ function footer(name: HookName, r: HookResult): void {
   process.stderr.write(`── hook ${name}: ${r.code === 0 ? 'exit 0' : `FAILED, exit ${r.code}${r.signal ? ` (${r.signal})` : ''}`}\n\n`);
 }
 
-export class HookFailed extends BoxshipError {
+class HookFailed extends BoxshipError {
   constructor(
     readonly run: HookRun,
     consequence: string,
@@ -61,7 +61,7 @@ export async function preReleaseHook(config: Config): Promise<HookRun | undefine
  * under the deploy lock. The pre hook prepares that host first (env file, network), as setup does, so that a first
  * deploy can migrate; nothing that serves changes. Returns the run, or undefined when no such hook is configured.
  */
-export async function rolloutHook(
+async function rolloutHook(
   globals: GlobalOptions,
   config: Config,
   name: 'pre_rollout' | 'post_rollout',

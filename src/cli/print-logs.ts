@@ -26,7 +26,7 @@ export async function printLogs(
       ...request,
       hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])),
       signal: stop.signal,
-      onLine: (l) => process.stdout.write(formatLine(l, width, options.timestamps) + '\n'),
+      onLine: (l) => process.stdout.write(`${formatLine(l, width, options.timestamps)}\n`),
       report: (e) => process.stderr.write(`${e.kind === 'warning' ? 'warning: ' : ''}${eventLine(e)}\n`),
     });
   } finally {

@@ -19,7 +19,7 @@ export interface ReleaseRequest {
   allowUnpinned?: boolean;
 }
 
-export type Built = Awaited<ReturnType<typeof BuildRelease>>;
+type Built = Awaited<ReturnType<typeof BuildRelease>>;
 
 export interface ReleaseResult {
   built: Built;
@@ -43,7 +43,7 @@ export interface ReleaseJson {
   hooks?: HookRun[];
 }
 
-export interface TransferJson {
+interface TransferJson {
   codec: string;
   /** What made the codec's layers here: igzip or zlib for gzip, zstd, none. */
   compressor: string;
@@ -63,7 +63,7 @@ export interface TransferJson {
   uplinkBytes: number;
 }
 
-export function transferJson(r: ShipSummary): TransferJson | undefined {
+function transferJson(r: ShipSummary): TransferJson | undefined {
   const t = r.transfer;
   if (!t) return undefined;
   return {
@@ -82,7 +82,7 @@ export function transferJson(r: ShipSummary): TransferJson | undefined {
 }
 
 /** One line for people: what came from the cache, what was compressed, what was relayed. */
-export function transferLine(r: ShipSummary): string | undefined {
+function transferLine(r: ShipSummary): string | undefined {
   const t = transferJson(r);
   if (!t) return undefined;
   const relays = r.hosts.filter((h) => h.relayedFrom).map((h) => `${h.relayedFrom} -> ${h.host}`);
@@ -98,7 +98,7 @@ export function transferLine(r: ShipSummary): string | undefined {
 }
 
 /** A host's result as JSON: the error as its message (see src/ship/release.ts for the fields). */
-export type HostShipJson = Omit<HostShipResult, 'error'> & { error?: string };
+type HostShipJson = Omit<HostShipResult, 'error'> & { error?: string };
 
 export function releaseJson(r: ReleaseResult): ReleaseJson {
   return {

@@ -11,7 +11,7 @@ export interface Address {
 }
 
 /** Which part of an address is wrong, so an error can be reported as e.g. `hosts[1].port`. */
-export type AddressPart = 'user' | 'hostname' | 'port';
+type AddressPart = 'user' | 'hostname' | 'port';
 
 export type AddressResult = { ok: true; value: Address } | { ok: false; part?: AddressPart; message: string };
 

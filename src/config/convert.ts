@@ -18,7 +18,7 @@ import type { AccessoryConfig, Config, HostConfig, SwarmConfig, VolumeConfig } f
 const PATH_HINT = 'relative paths are resolved against the folder of boxship.yml; ~/ is your home folder';
 
 /** `~/x` -> home/x; relative -> against dir. Users copy paths from their shell, where ~ works. */
-export function resolvePath(p: string, dir: string): string {
+function resolvePath(p: string, dir: string): string {
   if (p === '~') return homedir();
   if (p.startsWith('~/')) return path.join(homedir(), p.slice(2));
   return path.resolve(dir, p);

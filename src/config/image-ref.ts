@@ -22,6 +22,7 @@ export function parseImageRef(text: string): ImageRefResult {
   const bad = (why: string): ImageRefResult => ({ ok: false, message: `expected ${IMAGE_REF_FORMAT} (${why})` });
   if (text === '') return bad('it is empty');
   if (text.startsWith('-')) return bad('it starts with "-", so docker would read it as an option');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point of this check.
   if (/[\s\0-\x1f\x7f]/.test(text)) return bad('it contains a space or a control character');
 
   let rest = text;

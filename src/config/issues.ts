@@ -41,7 +41,7 @@ function typeName(expected: string): string {
 }
 
 /** How a value looks in a message: strings quoted, structures named, not dumped. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'nothing (null)';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty map' : 'a map';

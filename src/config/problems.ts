@@ -22,7 +22,7 @@ export interface Problem {
 }
 
 /** `file:line:column: path: message`, the shape compilers use, so terminals and editors make it clickable. */
-export function formatProblem(p: Problem): string {
+function formatProblem(p: Problem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 

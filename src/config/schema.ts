@@ -13,7 +13,7 @@ import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from './duration.js'
 import { IMAGE_REF_FORMAT, parseImageRef } from './image-ref.js';
 
 export const SCHEMA_ID = 'urn:boxship:schema:boxship.yml';
-export const DEFAULT_PROXY_IMAGE = 'boxship-proxy:caddy-2.6.2';
+const DEFAULT_PROXY_IMAGE = 'boxship-proxy:caddy-2.6.2';
 
 function wholeNumber(min: number, max: number) {
   const error = `expected a whole number from ${min} to ${max}`;
@@ -240,13 +240,9 @@ const hostAddress = address('Host as [user@]host[:port]; user defaults to root, 
 const hostObject = z
   .strictObject({
     address: hostAddress,
-    identity_file: localPath()
-      .optional()
-      .describe(IDENTITY_FILE + ' Overrides ssh.identity_file.'),
-    known_hosts: localPath()
-      .optional()
-      .describe(KNOWN_HOSTS + ' Overrides ssh.known_hosts.'),
-    jump: address(JUMP + ' Overrides ssh.jump.').optional(),
+    identity_file: localPath().optional().describe(`${IDENTITY_FILE} Overrides ssh.identity_file.`),
+    known_hosts: localPath().optional().describe(`${KNOWN_HOSTS} Overrides ssh.known_hosts.`),
+    jump: address(`${JUMP} Overrides ssh.jump.`).optional(),
     instances: wholeNumber(1, 20).optional().describe('Instances (containers) on this host. Overrides instances.'),
     relay_address: address(
       'Where the other hosts reach this one over SSH when they relay layers to it (ship.relay), e.g. its private address deploy@10.0.0.6; default: its address above, with user and port as resolved.',
@@ -320,8 +316,7 @@ const releases = z
   .describe('How many old releases are kept.');
 
 /** A Swarm placement constraint, as `docker service create --constraint` takes it. */
-export const CONSTRAINT_RE =
-  /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s=!]+$/;
+const CONSTRAINT_RE = /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[A-Za-z0-9_.-]+)|engine\.labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s=!]+$/;
 
 const swarm = z
   .strictObject({
@@ -418,7 +413,7 @@ function accessoryCommand() {
     );
 }
 
-export const ACCESSORY_NAME_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const ACCESSORY_NAME_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
 const accessory = z
   .strictObject({

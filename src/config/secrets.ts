@@ -8,7 +8,7 @@ import { addSecrets } from '../util/redact.js';
 import { ConfigError, type Problem } from './problems.js';
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const SECRETS_HINT =
+const SECRETS_HINT =
   'write one KEY=VALUE per line (KEY: letters, digits and _, not starting with a digit; the value is everything after ' +
   'the first =, taken as is, without quotes); blank lines and lines starting with # are ignored';
 

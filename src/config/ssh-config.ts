@@ -13,7 +13,7 @@
 import SSHConfig, { LineType, type Line } from 'ssh-config';
 
 /** A value from the file and the line it is on (1-based), for messages. */
-export interface SshValue {
+interface SshValue {
   value: string;
   line: number;
 }

@@ -8,7 +8,7 @@ import type { Command } from '../hosts/command.js';
 import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names, shaOfTag } from '../rollout/names.js';
 
-export const ONE_OFF_LABEL = 'dev.boxship.one-off';
+const ONE_OFF_LABEL = 'dev.boxship.one-off';
 
 export interface OneOffSpec {
   tag: string;

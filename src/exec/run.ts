@@ -10,7 +10,7 @@ import { envFileExists, oneOffRun, type OneOffSpec } from './commands.js';
 import { type StreamIo, type StreamResult, streamCommand } from './stream.js';
 
 /** The release to run: the one named (a sha prefix, present on the host) or the one serving there. */
-export async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promise<string> {
+async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promise<string> {
   const present = (await releasesOnHost(ssh, config.service)).filter((r) => r.present);
   if (wanted !== undefined) {
     if (!present.some((r) => r.tag === wanted || r.tag.startsWith(wanted))) {

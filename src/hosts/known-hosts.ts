@@ -90,7 +90,7 @@ export function keyTypeOf(blob: Buffer): string {
 
 export function fingerprint(blob: Buffer | string): string {
   const buf = typeof blob === 'string' ? Buffer.from(blob, 'base64') : blob;
-  return 'SHA256:' + createHash('sha256').update(buf).digest('base64').replace(/=+$/, '');
+  return `SHA256:${createHash('sha256').update(buf).digest('base64').replace(/=+$/, '')}`;
 }
 
 /**

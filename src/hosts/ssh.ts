@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Client, type ClientChannel, type ConnectConfig, type ExecOptions as ExecChannelOptions, type ServerHostKeyAlgorithm } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
-import { BoxshipError, HostError, errorMessage } from '../util/errors.js';
+import { type BoxshipError, HostError, errorMessage } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
 import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner, type StreamIo, type StreamResult } from './runner.js';
 import { debug } from '../util/debug.js';
@@ -179,7 +179,8 @@ export class SshHost implements Runner {
 
   /** The login user's home: absolute paths are needed for bind mounts and env files. */
   home(): Promise<string> {
-    return (this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory' }));
+    this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory' });
+    return this.homeDir;
   }
 
   /** The host key this host proved it holds when we connected (checked against known_hosts). */
@@ -273,7 +274,7 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
           mkdirSync(dirname(host.knownHosts), { recursive: true });
           // A file whose last line lacks its newline would otherwise get our entry glued onto that line.
           const text = existsSync(host.knownHosts) ? readFileSync(host.knownHosts, 'utf8') : '';
-          appendFileSync(host.knownHosts, (text && !text.endsWith('\n') ? '\n' : '') + knownHostsLine(target.hostname, target.port, blob) + '\n');
+          appendFileSync(host.knownHosts, `${(text && !text.endsWith('\n') ? '\n' : '') + knownHostsLine(target.hostname, target.port, blob)}\n`);
           return true;
         }
         refusal = new HostError(label, `unknown host key ${fp}: ${knownName} has no entry in ${host.knownHosts}`, {

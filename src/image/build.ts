@@ -40,7 +40,7 @@ export interface BuildResult {
   included: IncludedFile[];
 }
 
-export const LABELS = {
+const LABELS = {
   revision: 'org.opencontainers.image.revision',
   service: 'dev.boxship.service',
   tag: 'dev.boxship.tag',

@@ -31,7 +31,7 @@ message StatusResponse {
 }
 `;
 
-export interface Timestamp {
+interface Timestamp {
   seconds: number;
   nanos: number;
 }
@@ -45,7 +45,7 @@ export interface Vertex {
   completed?: Timestamp;
   error?: string;
 }
-export interface VertexStatus {
+interface VertexStatus {
   ID?: string;
   vertex?: string;
   name?: string;
@@ -57,7 +57,7 @@ export interface VertexLog {
   stream?: number;
   msg?: Uint8Array;
 }
-export interface VertexWarning {
+interface VertexWarning {
   vertex: string;
   level?: number;
   short?: Uint8Array;
@@ -89,7 +89,7 @@ function millis(ts: Timestamp | undefined): number | undefined {
 }
 
 /** How many lines of a step's output are kept and shown when it fails. */
-export const TAIL_LINES = 20;
+const TAIL_LINES = 20;
 
 interface StepState {
   number: number;
@@ -290,8 +290,7 @@ export async function followBuild(stream: NodeJS.ReadableStream, report: Report,
   };
   for await (const chunk of stream) {
     buffered += typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk));
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       feed(buffered.slice(0, nl));
       buffered = buffered.slice(nl + 1);
     }

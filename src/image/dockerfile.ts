@@ -5,7 +5,7 @@
  * (continuations, comments inside continuations, the escape directive, ARG scoping for FROM), and nothing more.
  */
 
-export interface ArgDecl {
+interface ArgDecl {
   name: string;
   default?: string;
   line: number;
@@ -21,7 +21,7 @@ export interface Instruction {
   line: number;
 }
 
-export interface FromInstruction {
+interface FromInstruction {
   line: number;
   /** The image expression as written, e.g. "node:${NODE_VERSION}-slim". */
   raw: string;
@@ -30,7 +30,7 @@ export interface FromInstruction {
   platform?: string;
 }
 
-export interface RunInstruction {
+interface RunInstruction {
   line: number;
   /** The command with RUN flags removed; exec form (JSON array) joined with spaces. */
   command: string;
@@ -38,7 +38,7 @@ export interface RunInstruction {
   mountFroms: string[];
 }
 
-export interface CopyInstruction {
+interface CopyInstruction {
   line: number;
   keyword: 'COPY' | 'ADD';
   /** Value of --from, if any: a stage name, a stage index, or an image reference. */
@@ -47,7 +47,7 @@ export interface CopyInstruction {
   dest: string;
 }
 
-export interface Stage {
+interface Stage {
   index: number;
   /** Lower-cased `AS` name: Docker treats stage names case-insensitively. */
   name?: string;
@@ -84,13 +84,13 @@ const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/;
  */
 export function splitInstructions(text: string): Instruction[] {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  let escape = '\\';
+  let escapeChar = '\\';
   let i = 0;
   // Directives must come first; the first non-directive line (even a blank one) ends them, as in Docker.
   for (; i < lines.length; i++) {
     const m = DIRECTIVE.exec(lines[i] ?? '');
     if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escapeChar = m[2];
   }
   const out: Instruction[] = [];
   while (i < lines.length) {
@@ -105,7 +105,7 @@ export function splitInstructions(text: string): Instruction[] {
     for (;;) {
       const trimmed = current.replace(/\s+$/, '');
       i++;
-      if (trimmed.endsWith(escape)) {
+      if (trimmed.endsWith(escapeChar)) {
         joined += trimmed.slice(0, -1);
         // Docker skips comment lines and blank lines inside a continuation rather than ending the instruction.
         while (i < lines.length && /^\s*(#.*)?$/.test(lines[i] ?? '')) i++;
@@ -139,7 +139,7 @@ export function splitInstructions(text: string): Instruction[] {
         }
         if (!closed) continue;
         i = j;
-        args += '\n' + body.join('\n');
+        args += `\n${body.join('\n')}`;
       }
     }
     out.push({ keyword, args, line: startLine });
@@ -325,7 +325,7 @@ function unquote(s: string): string {
  * The stage a reference names, as BuildKit resolves it: a name of an earlier stage (case-insensitive), or for
  * --from a numeric index of an earlier stage. Anything else is an image.
  */
-export function stageNamed(df: ParsedDockerfile, ref: string, before: number, allowIndex: boolean): Stage | undefined {
+function stageNamed(df: ParsedDockerfile, ref: string, before: number, allowIndex: boolean): Stage | undefined {
   if (allowIndex && /^\d+$/.test(ref)) {
     const idx = Number(ref);
     return idx < before ? df.stages[idx] : undefined;

@@ -4,7 +4,7 @@
  * npm / yarn / pnpm / pip invocations anywhere in each simple command (so `sh -c "npm ci"` is seen too).
  */
 
-export type PackageTool = 'npm' | 'yarn' | 'pnpm' | 'pip';
+type PackageTool = 'npm' | 'yarn' | 'pnpm' | 'pip';
 
 export interface PackageInstall {
   tool: PackageTool;
@@ -29,7 +29,7 @@ const VALUED_FLAGS = new Set(['--prefix', '-C', '--cwd', '--dir', '--workspace',
 const EXACT_SPEC = /^(@[^/\s]+\/)?[^@\s]+@v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
 /** Split shell text into simple commands, each a list of words with quotes removed. */
-export function simpleCommands(command: string): string[][] {
+function simpleCommands(command: string): string[][] {
   return command
     .split(/&&|\|\||[;|&\n()`]|\$\(/)
     .map((part) =>

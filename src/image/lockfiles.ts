@@ -29,7 +29,7 @@ export interface LockfileInput {
 }
 
 /** Lockfiles recorded in the image labels when present, whether or not a rule looks at them. */
-export const KNOWN_LOCKFILES = [
+const KNOWN_LOCKFILES = [
   'package-lock.json',
   'npm-shrinkwrap.json',
   'yarn.lock',
@@ -121,7 +121,7 @@ export function checkLockfiles(input: LockfileInput): { problems: PolicyProblem[
         problem(
           file,
           line,
-          `RUN ${install.text} installs ${req} without --require-hashes` + (rel === undefined ? '' : `, and not every requirement in ${rel} carries --hash=`),
+          `RUN ${install.text} installs ${req} without --require-hashes${rel === undefined ? '' : `, and not every requirement in ${rel} carries --hash=`}`,
           'generate hashes (`pip-compile --generate-hashes`) and install with `pip install --require-hashes -r requirements.txt`',
         ),
       );

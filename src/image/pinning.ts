@@ -7,8 +7,6 @@ import { InputError } from '../util/errors.js';
 import { imageUses, parseDockerfile, usedStages, type ImageUse, type ParsedDockerfile } from './dockerfile.js';
 import { checkLockfiles, type LockfileRecord } from './lockfiles.js';
 import { problem, type PolicyProblem } from './problem.js';
-
-export type { PolicyProblem } from './problem.js';
 export type { LockfileRecord } from './lockfiles.js';
 
 export interface PinningInput {
@@ -79,7 +77,7 @@ function lookup<T>(map: Map<string, T> | Record<string, T>, ref: string): T | un
 }
 
 /** linux/arm64 and linux/arm64/v8 are the same platform; otherwise os, architecture and variant must agree. */
-export function samePlatform(a: string, b: string): boolean {
+function samePlatform(a: string, b: string): boolean {
   const norm = (p: string) => {
     const [os = '', arch = '', variant = ''] = p.toLowerCase().split('/');
     const a2 = arch === 'x86_64' ? 'amd64' : arch === 'aarch64' ? 'arm64' : arch;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDockerfile, splitInstructions } from '../image/dockerfile.js';
 
-export const LOCKFILES = [
+const LOCKFILES = [
   'package-lock.json',
   'npm-shrinkwrap.json',
   'yarn.lock',
@@ -57,7 +57,7 @@ export function serviceName(raw: string): string {
 }
 
 /** EXPOSE 3000, EXPOSE 3000/tcp 9229: the first port. */
-export function exposedPort(args: string): number | undefined {
+function exposedPort(args: string): number | undefined {
   const m = /(?:^|\s)(\d{1,5})(?:\/tcp)?(?:\s|$)/.exec(args);
   const n = m ? Number(m[1]) : NaN;
   return n >= 1 && n <= 65535 ? n : undefined;
@@ -77,10 +77,10 @@ export function dockerfileFacts(text: string): Pick<AppFacts, 'exposePort' | 'he
   let exposePort: number | undefined;
   let finalExpose: number | undefined;
   let healthcheck: AppFacts['healthcheck'];
-  let stage = -1;
+  let _stage = -1;
   for (const ins of splitInstructions(text)) {
     if (ins.keyword === 'FROM') {
-      stage++;
+      _stage++;
       finalExpose = undefined;
     }
     if (ins.keyword === 'EXPOSE') {

@@ -43,7 +43,7 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     ),
   ];
   if (facts.finalStage) out.push(line(2, 'target', facts.finalStage, 'the last stage, the one that runs'));
-  if (facts.include.length) out.push(`  include: [${facts.include.map(scalar).join(', ')}]`.padEnd(35) + ' # not in git, but the Dockerfile copies them');
+  if (facts.include.length) out.push(`${`  include: [${facts.include.map(scalar).join(', ')}]`.padEnd(35)} # not in git, but the Dockerfile copies them`);
   const pins = Object.entries(opts.pins ?? {});
   if (pins.length) {
     out.push('  pins:                             # base images pinned by local image ID (`boxship pin` updates them)');
@@ -89,7 +89,7 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     line(0, 'releases', undefined),
     line(2, 'keep', 5, 'images kept per host'),
   );
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** The three commands to run next, as printed by `boxship init`. */

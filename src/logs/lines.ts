@@ -56,7 +56,7 @@ export function mergeByTime<T extends LogLine>(lines: T[]): T[] {
 }
 
 /** The prefix width that lines up the text of every source seen so far. */
-export function prefixWidth(lines: Pick<LogLine, 'host' | 'source'>[]): number {
+function _prefixWidth(lines: Pick<LogLine, 'host' | 'source'>[]): number {
   return Math.max(0, ...lines.map((l) => l.host.length + 1 + l.source.length));
 }
 

@@ -34,7 +34,7 @@
 import type { Config } from '../config/types.js';
 
 export type Colour = 'blue' | 'green';
-export const COLOURS: readonly Colour[] = ['blue', 'green'];
+const COLOURS: readonly Colour[] = ['blue', 'green'];
 
 /** Where the config file is inside the proxy container (its folder is the host's proxy dir, mounted read-only). */
 export const CADDY_CONFIG_DIR = '/etc/boxship';
@@ -65,13 +65,13 @@ export const FORWARDED_FROM_EDGE = {
 };
 
 /** Active health checks run at least this often, whatever healthcheck.interval says: it bounds how fast a swap is noticed. */
-export const MAX_HEALTH_INTERVAL_MS = 1000;
+const MAX_HEALTH_INTERVAL_MS = 1000;
 /** How long Caddy keeps trying other upstreams for one request before it answers 503. */
 export const TRY_DURATION_MS = 3000;
 export const TRY_INTERVAL_MS = 50;
 export const DIAL_TIMEOUT_MS = 500;
 
-export type SelectionPolicy = 'least_conn' | 'round_robin';
+type SelectionPolicy = 'least_conn' | 'round_robin';
 
 export type ProxyMode = { kind: 'serving' } | { kind: 'maintenance'; retryAfterSeconds: number; message: string };
 

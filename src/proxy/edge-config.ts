@@ -39,7 +39,7 @@ export const EDGE_CHOICE_FILE = '/tmp/boxship-edge-config';
 /** The edge's admin API (loopback in the container): used only to reload the edge after a proxy setting changed. */
 export const EDGE_ADMIN_LISTEN = 'localhost:2020';
 /** Request bodies up to this size (Content-Length, in bytes: at most 5 digits) are buffered by the edge (see below). */
-export const EDGE_BUFFERED_BODY_DIGITS = 5;
+const EDGE_BUFFERED_BODY_DIGITS = 5;
 /**
  * Labels the proxy container with how its processes are laid out, so a container started by an older boxship (one
  * Caddy on port 80, no edge) is recognised and replaced instead of being sent an edge reload it has no process for.

@@ -30,11 +30,11 @@ export interface DockerProbe {
 }
 
 /** apt may wait this long for a lock held by unattended-upgrades on a freshly booted server. */
-export const APT_LOCK_WAIT_SECONDS = 300;
+const APT_LOCK_WAIT_SECONDS = 300;
 /** Downloading and unpacking docker.io and its dependencies: minutes on a slow mirror, never seconds. */
-export const INSTALL_TIMEOUT_MS = 20 * 60_000;
+const INSTALL_TIMEOUT_MS = 20 * 60_000;
 /** How long a started engine has to answer `docker info`. */
-export const START_WAIT_SECONDS = 60;
+const START_WAIT_SECONDS = 60;
 
 /** One round trip: is docker there, does it answer, and could boxship install it (root/sudo, apt, systemd). */
 export function probeDocker(): Command {

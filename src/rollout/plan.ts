@@ -7,7 +7,7 @@ import type { Colour } from '../proxy/caddy-config.js';
 
 export type { Colour };
 
-export interface SlotState {
+interface SlotState {
   slot: number;
   /** Release tag the slot runs now, or null if it has no instance. */
   tag: string | null;
@@ -28,7 +28,7 @@ export interface Move {
   colour: Colour;
 }
 
-export function otherColour(c: Colour | null): Colour {
+function otherColour(c: Colour | null): Colour {
   return c === 'blue' ? 'green' : 'blue';
 }
 

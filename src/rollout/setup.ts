@@ -40,11 +40,9 @@ export function envFileText(config: Config): string {
   const env: Record<string, string> = { PORT: String(config.app.port), ...config.app.env };
   if (config.app.configFile) env[config.app.configFile.env] = config.app.configFile.path;
   if (config.app.secretsFile) Object.assign(env, readSecretsFile(config.app.secretsFile));
-  return (
-    Object.entries(env)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n') + '\n'
-  );
+  return `${Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n')}\n`;
 }
 
 export function makeStateDirs(config: Config, stateDir: string): Command {
@@ -84,12 +82,12 @@ export async function readMode(ctx: DeployContext, ssh: Runner): Promise<ProxyMo
 }
 
 /** The proxy's config: the same in every mode (maintenance and each slot's colour are marker files, see caddy-config.ts). */
-export function proxyConfigFor(config: Config, instances: number, settings?: SettingsState): string {
+function proxyConfigFor(config: Config, instances: number, settings?: SettingsState): string {
   return caddyConfigText(settings ? proxyInput(config, instances, settings) : caddyInputFromConfig(config, instances));
 }
 
 /** The host's record of the settings its proxy serves with (settings.ts). */
-export function settingsFile(stateDir: string): string {
+function settingsFile(stateDir: string): string {
   return `${proxyHostDir(stateDir)}/settings.json`;
 }
 
@@ -158,7 +156,7 @@ export async function settleSettings(ctx: DeployContext, ssh: Runner): Promise<v
   await ssh.run(waitProxyHealthy(ctx.config.service));
 }
 
-export function waitProxyHealthy(service: string): Command {
+function waitProxyHealthy(service: string): Command {
   return script(
     'wait until the proxy answers',
     'for i in $(seq 50); do docker exec "$1" wget -q -O /dev/null -T 1 "http://localhost:80$2" 2>/dev/null && exit 0; sleep 0.2; done; echo "the proxy does not answer $2; its log:" >&2; docker logs --tail 20 "$1" >&2 2>&1; exit 1',

@@ -15,7 +15,7 @@ import { names, shaOfTag } from './names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 
-export class HealthCheckFailed extends BoxshipError {
+class HealthCheckFailed extends BoxshipError {
   constructor(
     readonly move: Move,
     container: string,
@@ -101,7 +101,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One active health-check interval of the proxy (capped at 1 s, as the proxy config caps it) and a little slack. */
-export function caddyPickupMs(intervalMs: number): number {
+function caddyPickupMs(intervalMs: number): number {
   return Math.min(intervalMs, 1000) + 100;
 }
 

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const MEDIA = {
+const MEDIA = {
   index: 'application/vnd.oci.image.index.v1+json',
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
@@ -44,7 +44,7 @@ export interface ThinArchive {
   manifestDigest: string;
 }
 
-export const sha256 = (data: Buffer | string) => 'sha256:' + createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const blobPath = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -57,7 +57,7 @@ export function fullImageName({ repository, tag }: ArchiveName): string {
 }
 
 /** The platform the config says the image is for, for the index descriptor (containerd import matches on it). */
-export function configPlatform(config: Buffer): { os: string; architecture: string; variant?: string } {
+function configPlatform(config: Buffer): { os: string; architecture: string; variant?: string } {
   const c = JSON.parse(config.toString('utf8')) as { os?: string; architecture?: string; variant?: string };
   return { os: c.os ?? 'linux', architecture: c.architecture ?? 'amd64', ...(c.variant ? { variant: c.variant } : {}) };
 }

@@ -59,7 +59,7 @@ export class LayerCache {
   /** The entry's header, or undefined when there is none (or it cannot be read: then it is rebuilt). */
   async lookup(codec: CacheEntry['codec'], key: string): Promise<CacheEntry | undefined> {
     const file = this.path(codec, key);
-    let fh;
+    let fh: Awaited<ReturnType<typeof open>> | undefined;
     try {
       fh = await open(file, 'r');
     } catch {

@@ -33,7 +33,7 @@ export function inventory(): Command {
   );
 }
 
-export function incomingDir(stateDir: string): string {
+function incomingDir(stateDir: string): string {
   return `${stateDir}/incoming`;
 }
 
@@ -71,7 +71,7 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
       '}',
       'trap cleanup EXIT',
       "trap 'exit 129' HUP INT TERM PIPE",
-      'L="docker"; command -v timeout >/dev/null && L="timeout ' + LOAD_TIMEOUT_S + ' docker"',
+      `L="docker"; command -v timeout >/dev/null && L="timeout ${LOAD_TIMEOUT_S} docker"`,
       'mkfifo "$tmp/q"',
       // The loader: one part after the other, in order (part k+1 builds on the layers of part k).
       '( while read -r f n; do',
@@ -183,7 +183,7 @@ export function tagImage(imageId: string, tag: string): Command {
   return command(`tag ${imageId.slice(7, 19)} as ${tag}`, 'docker', 'tag', imageId, tag);
 }
 
-export function removeFile(path: string): Command {
+function _removeFile(path: string): Command {
   return command('remove an unfinished upload', 'rm', '-f', path);
 }
 

@@ -19,14 +19,14 @@ import { hasProgram, programCompressor } from './program.js';
 
 const gzipAsync = promisify(gzipCb);
 
-export const GZIP_LEVEL = 1;
+const GZIP_LEVEL = 1;
 /**
  * igzip's level, measured on a 205 MB `docker save` (2 cores): -1 82.0 MB in 0.38 s, -2 80.8 MB in 0.41 s, -3 79.5 MB
  * in 0.57 s (zlib -1 in pieces: 79.6 MB in 2.4 s). -3 costs 0.2 s of one core more than -1 and sends 2.5 MB less
  * (0.2 s per copy on a 100 Mbit/s uplink); a layer is compressed once, then every release takes it from the cache.
  */
-export const IGZIP_LEVEL = 3;
-export const ZSTD_LEVEL = 3;
+const IGZIP_LEVEL = 3;
+const ZSTD_LEVEL = 3;
 const PIECE = 4 << 20;
 
 /** Whether the deployer has the zstd program (checked once). */

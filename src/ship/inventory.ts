@@ -5,7 +5,7 @@
  */
 import { type HostLayers, presentChains } from './layers.js';
 
-export const CONTAINERD_SNAPSHOTTER = 'io.containerd.snapshotter';
+const CONTAINERD_SNAPSHOTTER = 'io.containerd.snapshotter';
 
 export interface HostInventory {
   /** `os/arch` of the engine, e.g. linux/amd64. */

@@ -17,7 +17,7 @@ export function chainIds(diffIds: readonly string[]): string[] {
   const out: string[] = [];
   for (const diff of diffIds) {
     const prev = out[out.length - 1];
-    out.push(prev === undefined ? diff : 'sha256:' + createHash('sha256').update(`${prev} ${diff}`).digest('hex'));
+    out.push(prev === undefined ? diff : `sha256:${createHash('sha256').update(`${prev} ${diff}`).digest('hex')}`);
   }
   return out;
 }
@@ -52,6 +52,8 @@ export function planLayers(diffIds: readonly string[], host: HostLayers): LayerP
       : (i) => host.blobs.has(diffIds[i]!);
   const present: number[] = [];
   const missing: number[] = [];
-  diffIds.forEach((_, i) => (has(i) ? present : missing).push(i));
+  diffIds.forEach((_, i) => {
+    (has(i) ? present : missing).push(i);
+  });
   return { present, missing };
 }

@@ -11,7 +11,7 @@ export interface ImagePlatform {
   variant?: string;
 }
 
-export function platformString(p: ImagePlatform): string {
+function platformString(p: ImagePlatform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 

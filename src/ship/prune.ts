@@ -35,11 +35,7 @@ export interface PruneResult {
  * What each release beyond `keep` is still needed for (pure). `accessories`: the image each accessory container runs
  * (an accessory may run an image of the service, e.g. a worker), which is never removed under it.
  */
-export function protectedReleases(
-  deploys: ReturnType<typeof parseDeploys>,
-  inUse: string[],
-  accessories: { name: string; tag: string }[] = [],
-): Map<string, string> {
+function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: string[], accessories: { name: string; tag: string }[] = []): Map<string, string> {
   const why = new Map<string, string>();
   const { current, previous } = currentAndPrevious(deploys);
   for (const a of accessories) why.set(a.tag, `accessory ${a.name} uses it`);

@@ -36,7 +36,7 @@ import type { Report } from '../util/events.js';
 import { errorMessage, HostError } from '../util/errors.js';
 import { debug } from '../util/debug.js';
 
-export interface ImageToShip {
+interface ImageToShip {
   imageId: string;
   /** `<service>:<tag>` */
   ref: string;
@@ -76,7 +76,7 @@ export interface ShipSummary {
   transfer?: TransferSummary;
 }
 
-export type TransferSummary = SupplyStats & {
+type TransferSummary = SupplyStats & {
   codec: Codec;
   /** What made the layers compressed in this release (compress.ts compressorName). */
   compressor: ReturnType<typeof compressorName>;
@@ -86,7 +86,7 @@ export type TransferSummary = SupplyStats & {
 };
 
 /** A host to ship to: open (a runner) or not reachable (the error says why). */
-export type ShipConnection = { host: HostConfig; ssh?: Runner; error?: Error };
+type ShipConnection = { host: HostConfig; ssh?: Runner; error?: Error };
 
 export interface ShipOptions {
   config: Config;
@@ -359,7 +359,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
           const targets = relayTo.map((m) => relayTarget(opts.connections, m));
           const relayNote = targets.length ? `, relaying to ${relayTo.map((m) => opts.connections[m]!.host.name).join(', ')}` : '';
           if (targets.length) report({ kind: 'step', host: ssh.name, message: `sending ${plan.missing.length} of ${diffIds.length} layers${relayNote}` });
-          let sent;
+          let sent: Awaited<ReturnType<typeof sendImage>>;
           try {
             sent = await sendImage(ssh, supply, {
               stateDir: dir,
@@ -381,10 +381,10 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
             });
           } catch (err) {
             const r = (err as { relayed?: Map<string, RelayOutcome> }).relayed;
-            if (r) relayTo.forEach((m, j) => relayed.get(m)!.resolve(r.get(targets[j]!.label) ?? { ok: false, error: (err as Error).message }));
+            if (r) for (const [j, m] of relayTo.entries()) relayed.get(m)!.resolve(r.get(targets[j]!.label) ?? { ok: false, error: (err as Error).message });
             throw err;
           }
-          relayTo.forEach((m, j) => relayed.get(m)!.resolve(sent.relayed.get(targets[j]!.label)!));
+          for (const [j, m] of relayTo.entries()) relayed.get(m)!.resolve(sent.relayed.get(targets[j]!.label)!);
           if (relayTo.length) result.relayedTo = relayTo.map((m) => opts.connections[m]!.host.name);
           Object.assign(result, {
             bytesSent: sent.bytesSent,

@@ -21,7 +21,7 @@ import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
 import { debug } from '../util/debug.js';
 import { BoxshipError } from '../util/errors.js';
-import { type CacheEntry, type Codec, LayerCache } from './cache.js';
+import type { CacheEntry, Codec, LayerCache } from './cache.js';
 import { compressor } from './compress.js';
 import { compressionOf, saveLayout } from './save-format.js';
 
@@ -238,7 +238,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
     let stream: Readable;
     const early = stats.saves === 1 ? opts.firstSave : undefined;
     try {
-      stream = early ? await early : ((await docker.getImage(imageId).get()) as unknown as Readable);
+      stream = early !== undefined ? await early : ((await docker.getImage(imageId).get()) as unknown as Readable);
     } catch (err) {
       throw new BoxshipError(`docker save of ${imageId} failed: ${(err as Error).message}`, {
         hint: 'is the local Docker engine running and does the image still exist?',
@@ -260,7 +260,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
             for await (const c of body) chunks.push(c as Buffer);
             const buf = Buffer.concat(chunks);
             small.set(header.name, buf);
-            const d = 'sha256:' + createHash('sha256').update(buf).digest('hex');
+            const d = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
             if (layers.has(d)) await takeLayer(d, buf.length, [buf]);
             // The config, known by its digest when it is the image ID (a classic engine's save): ready now. On a
             // containerd store the image ID names the manifest, which is no config: that one waits for the layout.
@@ -295,7 +295,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       const buf = small.get(p);
       if (buf && compressionOf(buf.subarray(0, 4)) === 'gzip' && !seen.has(d)) {
         const raw = gunzipSync(buf);
-        if ('sha256:' + createHash('sha256').update(raw).digest('hex') !== d)
+        if (`sha256:${createHash('sha256').update(raw).digest('hex')}` !== d)
           throw new BoxshipError(`a saved layer unpacks to another digest than the image config's ${d}`);
         await takeLayer(d, raw.length, [raw]);
       }
@@ -431,7 +431,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
         n += (c as Buffer).length;
       }
       await feeding;
-      const d = 'sha256:' + hash.digest('hex');
+      const d = `sha256:${hash.digest('hex')}`;
       if (layers.has(d)) {
         seen.add(d);
         setSize(d, n);
@@ -457,7 +457,7 @@ export function layerSupply(opts: SupplyOptions): LayerSupply {
       await writer.abort();
       throw err;
     }
-    const d = 'sha256:' + hash.digest('hex');
+    const d = `sha256:${hash.digest('hex')}`;
     if (!layers.has(d)) {
       await writer.abort();
       return;

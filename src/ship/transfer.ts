@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Runner } from '../hosts/runner.js';
+import type { ExecResult, Runner } from '../hosts/runner.js';
 import { debug } from '../util/debug.js';
 import { HostError } from '../util/errors.js';
 import { type ArchiveImage, type ArchiveName, expectedImageId } from './archive.js';
@@ -17,7 +17,7 @@ import type { LayerSupply } from './supply.js';
 import { archivePieces, endsPart, partArchive } from './wire.js';
 
 /** The repository every upload is loaded under before it is checked (see receiveAndLoad). */
-export const INCOMING_REPOSITORY = 'boxship-incoming';
+const INCOMING_REPOSITORY = 'boxship-incoming';
 
 export function incomingName(service: string): ArchiveName {
   return { repository: INCOMING_REPOSITORY, tag: `${service.replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}` };
@@ -48,7 +48,7 @@ export interface HostWireOptions {
  * `end <image id>\n` (the ID the loaded image must show, known once the final part is put together).
  * `counted()` says how many payload bytes (framing lines excluded) went out, and how many parts.
  */
-export function hostWire(
+function hostWire(
   supply: LayerSupply,
   opts: HostWireOptions,
 ): { stream: Readable; counted(): { bytes: number; parts: number }; expectedId(store: 'classic' | 'containerd'): string } {
@@ -181,7 +181,7 @@ export async function sendImage(
   let cmd = receive();
   const relay = opts.relay ?? [];
   for (let j = relay.length - 1; j >= 0; j--) cmd = relayHop(receive(), { ...relay[j]!, command: cmd });
-  let r;
+  let r: ExecResult;
   try {
     // No time limit: the upload reports its progress, and a slow uplink is not a hang.
     r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, allowFailure: true, agentForward: relay.length > 0 });

@@ -17,14 +17,14 @@ import { thinArchive } from './archive.js';
 export type Piece = { data: Buffer } | { layer: number };
 
 /** Parts start a new load once the layers sent so far reach this many uncompressed bytes. */
-export const PART_BYTES = 32 << 20;
+const PART_BYTES = 32 << 20;
 
 /** The 512-byte ustar header of a regular file (mtime 0, root, 0644); sizes above 8 GiB in base-256. */
 export function tarHeader(name: string, size: number): Buffer {
   const h = Buffer.alloc(512);
   if (Buffer.byteLength(name) > 100) throw new Error(`tar entry name too long: ${name}`);
   h.write(name, 0, 100, 'utf8');
-  const octal = (value: number, at: number, len: number) => h.write(value.toString(8).padStart(len - 1, '0') + '\0', at, len, 'ascii');
+  const octal = (value: number, at: number, len: number) => h.write(`${value.toString(8).padStart(len - 1, '0')}\0`, at, len, 'ascii');
   octal(0o644, 100, 8);
   octal(0, 108, 8);
   octal(0, 116, 8);
@@ -44,7 +44,7 @@ export function tarHeader(name: string, size: number): Buffer {
   h.write('00', 263, 2, 'ascii');
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
   return h;
 }
 

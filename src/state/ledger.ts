@@ -18,7 +18,7 @@ export interface LedgerEntry {
 
 const LEDGER = 'releases.jsonl';
 
-export function ledgerFile(stateDir: string): string {
+function ledgerFile(stateDir: string): string {
   return `${stateDir}/${LEDGER}`;
 }
 

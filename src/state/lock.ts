@@ -20,10 +20,10 @@ export interface LockInfo {
 }
 
 export const HEARTBEAT_SECONDS = 10;
-export const STALE_AFTER_SECONDS = 45;
+const STALE_AFTER_SECONDS = 45;
 export const LOCK_HELD_EXIT = 75;
 
-export function lockDir(stateDir: string): string {
+function lockDir(stateDir: string): string {
   return `${stateDir}/lock`;
 }
 
@@ -102,7 +102,7 @@ export function parseHeldLock(text: string): { info?: LockInfo; infoText: string
 }
 
 /** Whether a process runs on this machine (signal 0 checks without signalling; EPERM means it exists). */
-export function pidAlive(pid: number): boolean {
+function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

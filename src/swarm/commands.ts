@@ -118,7 +118,7 @@ export function nodeTasks(): Command {
   );
 }
 
-export interface Mount {
+interface Mount {
   /** Absolute folder on every node. */
   source: string;
   target: string;

@@ -10,7 +10,7 @@ import type { Config } from '../config/types.js';
 import { quote } from '../hosts/command.js';
 
 export type HealthTool = 'curl' | 'wget' | 'node' | 'python3';
-export const HEALTH_TOOLS: readonly HealthTool[] = ['curl', 'wget', 'node', 'python3'];
+const HEALTH_TOOLS: readonly HealthTool[] = ['curl', 'wget', 'node', 'python3'];
 
 export type HealthGate = { kind: 'image'; test: string[] } | { kind: 'derived'; tool: HealthTool; command: string } | { kind: 'running' };
 
@@ -39,7 +39,7 @@ export function healthCommand(tool: HealthTool, h: HealthSettings): string {
     case 'node':
       return `node -e ${quote('require("http").get(process.argv[1],(r)=>process.exit(r.statusCode>=200&&r.statusCode<300?0:1)).on("error",()=>process.exit(1))')} ${quote(url)}`;
     case 'python3':
-      return `python3 -c ${quote('import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=' + seconds + ')')} ${quote(url)}`;
+      return `python3 -c ${quote(`import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=${seconds})`)} ${quote(url)}`;
   }
 }
 

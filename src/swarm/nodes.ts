@@ -137,13 +137,13 @@ export function matchNodes(nodes: SwarmNode[], hosts: HostEngine[]): NodeMatch {
   return out;
 }
 
-export interface Constraint {
+interface Constraint {
   key: string;
   op: '==' | '!=';
   value: string;
 }
 
-export function parseConstraint(text: string): Constraint {
+function parseConstraint(text: string): Constraint {
   const m = /^\s*([^=!\s]+)\s*(==|!=)\s*(.+?)\s*$/.exec(text);
   if (!m) throw new Error(`not a placement constraint: ${JSON.stringify(text)}`);
   return { key: m[1]!, op: m[2] as Constraint['op'], value: m[3]! };

@@ -31,7 +31,7 @@ import { readFileCommand } from '../state/jsonl.js';
 import { checkNoLocalNetwork, swarmNames } from './commands.js';
 
 /** How often the proxy looks the tasks up again (Caddy caches the answer this long). */
-export const DNS_REFRESH_MS = 1000;
+const DNS_REFRESH_MS = 1000;
 
 /** The reverse proxy over the tasks' addresses, looked up by DNS on the overlay network. */
 export function swarmTrafficHandler(service: string, appPort: number): Record<string, unknown> {

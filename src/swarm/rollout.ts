@@ -88,7 +88,7 @@ export async function prepareManager(session: SwarmSession): Promise<void> {
 }
 
 /** Which health check gates the update, from what the image on a node that holds it offers. */
-export async function decideGate(config: Config, holder: Runner, image: string): Promise<HealthGate> {
+async function decideGate(config: Config, holder: Runner, image: string): Promise<HealthGate> {
   const own = imageHealthcheck(await holder.run(imageHealthcheckOf(image)));
   if (own) return chooseGate(own, undefined, config.healthcheck);
   const tools = await holder.exec(probeTools(image), { allowFailure: true, timeoutMs: 60_000 });
@@ -102,7 +102,7 @@ function envKeys(config: Config): string[] {
     .map((l) => l.slice(0, l.indexOf('=')));
 }
 
-export function serviceSpec(config: Config, name: string, tag: string, replicas: number, gate: HealthGate, home: string): ServiceSpec {
+function serviceSpec(config: Config, name: string, tag: string, replicas: number, gate: HealthGate, home: string): ServiceSpec {
   const h = config.healthcheck;
   return {
     name,
@@ -119,7 +119,7 @@ export function serviceSpec(config: Config, name: string, tag: string, replicas:
 }
 
 /** Seconds one task may take to be replaced: start and health budget, the monitor window, the old one's stop. */
-export function taskBudgetSeconds(config: Config, gate: HealthGate): number {
+function taskBudgetSeconds(config: Config, gate: HealthGate): number {
   const h = config.healthcheck;
   return Math.ceil((h.retries * h.intervalMs + h.timeoutMs) / 1000) + monitorSeconds(gate, h) + config.app.drainSeconds + config.app.stopTimeoutSeconds + 15;
 }

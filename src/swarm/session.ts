@@ -59,7 +59,7 @@ export function judgeMembership(match: NodeMatch, manager: string): MembershipVe
   const ready = match.missingFromHosts.filter((n) => n.state === 'ready');
   for (const n of ready) problems.push(`swarm node ${describeNode(n)} is not in hosts: it may run tasks but would never get a release`);
   const explained = Math.min(down.length, match.unreachable.length);
-  down.slice(explained).forEach((n) => problems.push(`swarm node ${describeNode(n)} is not in hosts`));
+  for (const n of down.slice(explained)) problems.push(`swarm node ${describeNode(n)} is not in hosts`);
   const unexplained = match.unreachable.slice(explained);
   if (explained > 0) {
     const hosts = match.unreachable
@@ -111,7 +111,7 @@ export async function openSwarmSession(config: Config, opts: OpenOptions): Promi
       }),
     );
     const managerEngine = engines.find((e) => e.host === swarm.manager)?.engine;
-    if (!managerEngine || managerEngine.state !== 'active' || !managerEngine.control) {
+    if (managerEngine?.state !== 'active' || !managerEngine.control) {
       const why = !managerEngine
         ? 'its Docker engine does not answer'
         : managerEngine.state !== 'active'

@@ -4,7 +4,7 @@
  */
 import { redact } from './redact.js';
 
-export const debugEnabled = Boolean(process.env.BOXSHIP_DEBUG);
+const debugEnabled = Boolean(process.env.BOXSHIP_DEBUG);
 
 export function debug(line: string): void {
   if (debugEnabled) process.stderr.write(`[debug ${new Date().toISOString().slice(11, 23)}] ${redact(line)}\n`);

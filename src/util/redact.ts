@@ -10,14 +10,14 @@
  */
 import type { Writable } from 'node:stream';
 
-export const MASK = '***';
+const MASK = '***';
 
 /**
  * Values shorter than this are not masked: a secret of 1 to 3 characters ("1", "yes", "dev") would also match
  * everyday words, numbers and parts of ids, and masking all of those would mangle every line of output. Such a value
  * is no real secret anyway.
  */
-export const MIN_SECRET_LENGTH = 4;
+const MIN_SECRET_LENGTH = 4;
 
 const forms = new Set<string>();
 let pattern: RegExp | undefined;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function savedFiles(ref: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();

@@ -80,7 +80,7 @@ export function exampleConfigYaml(o: ConfigOverrides = {}): string {
     '  retries: 20',
   );
   if (o.extraYaml) lines.push(o.extraYaml);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function makeExampleApp(base = tmpdir()): ExampleApp {

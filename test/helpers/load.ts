@@ -23,7 +23,7 @@ export interface LoadStats {
 }
 
 /** A 0.5 KB JSON body, like an API client's. */
-export const POST_BODY = JSON.stringify({
+const POST_BODY = JSON.stringify({
   kind: 'order',
   items: Array.from({ length: 12 }, (_, i) => ({ sku: `sku-${i}`, qty: i + 1, note: 'boxship load' })),
 }).slice(0, 500);

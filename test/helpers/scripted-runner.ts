@@ -9,7 +9,7 @@ import { type Command, toShell } from '../../src/hosts/command.js';
 import type { ExecOptions, ExecResult, Runner } from '../../src/hosts/runner.js';
 import { HostError } from '../../src/util/errors.js';
 
-export interface Answer {
+interface Answer {
   code?: number;
   stdout?: string;
   stderr?: string;

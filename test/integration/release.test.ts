@@ -129,7 +129,7 @@ describe('boxship release', () => {
     const real = readFileSync(TEST_KNOWN_HOSTS, 'utf8')
       .split('\n')
       .filter((l) => l && !l.startsWith(`${knownName(HOSTS[1])} `));
-    writeFileSync(wrong, [...real, `${knownName(HOSTS[1])} ${fake}`].join('\n') + '\n');
+    writeFileSync(wrong, `${[...real, `${knownName(HOSTS[1])} ${fake}`].join('\n')}\n`);
     app.writeConfig({ knownHosts: wrong });
     const sha = app.bumpVersion('4');
     const r = await boxship(['release'], { cwd: app.dir });
@@ -140,7 +140,7 @@ describe('boxship release', () => {
     expect(await hostImageId(HOSTS[0].container, `hello:${sha}`)).not.toBe('');
 
     // An unknown host is refused too, unless the user accepts new keys explicitly.
-    writeFileSync(wrong, real.join('\n') + '\n');
+    writeFileSync(wrong, `${real.join('\n')}\n`);
     const unknown = await boxship(['release', '--host', `127.0.0.1:${HOSTS[1].sshPort}`], { cwd: app.dir });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('unknown host key SHA256:');

@@ -33,7 +33,7 @@ describe('hosts from an ssh config', () => {
       .slice(1)
       .join(' ');
     const known = join(app.dir, '..', `known_hosts_sshconfig_${stamp}`);
-    writeFileSync(known, readFileSync(TEST_KNOWN_HOSTS, 'utf8') + `${b.container} ${keyOfB}\n`);
+    writeFileSync(known, `${readFileSync(TEST_KNOWN_HOSTS, 'utf8')}${b.container} ${keyOfB}\n`);
     const sshConfig = join(app.dir, '..', `ssh_config_${stamp}`);
     writeFileSync(
       sshConfig,

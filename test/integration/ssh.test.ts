@@ -27,7 +27,7 @@ describe('ssh', () => {
       .slice(1)
       .join(' ');
     const known = join(app.dir, '..', `known_hosts_jump_${Date.now()}`);
-    writeFileSync(known, readFileSync(TEST_KNOWN_HOSTS, 'utf8') + `${HOSTS[1].container} ${keyOfB}\n`);
+    writeFileSync(known, `${readFileSync(TEST_KNOWN_HOSTS, 'utf8')}${HOSTS[1].container} ${keyOfB}\n`);
     app.writeConfig({ hosts: [`root@${HOSTS[1].container}`], knownHosts: known, extraYaml: `` });
     const file = join(app.dir, 'boxship.yml');
     writeFileSync(file, readFileSync(file, 'utf8').replace(/^ssh:\n/m, `ssh:\n  jump: ${HOSTS[0].address}\n`));

@@ -13,7 +13,7 @@ writeFileSync(join(dir, 'db.secrets'), 'POSTGRES_PASSWORD=s3cr3t-value\n');
 writeFileSync(join(dir, 'bad.secrets'), 'no equals sign\n');
 
 const HOSTS = ['hosts:', '  - root@10.0.0.5', '  - address: deploy@10.0.0.6:2222', '    instances: 2'];
-const load = (...lines: string[]) => parseConfig(['service: hello', ...HOSTS, ...lines].join('\n') + '\n', file);
+const load = (...lines: string[]) => parseConfig(`${['service: hello', ...HOSTS, ...lines].join('\n')}\n`, file);
 
 function problems(...lines: string[]): Pick<Problem, 'line' | 'column' | 'path' | 'message'>[] {
   try {
@@ -44,7 +44,7 @@ describe('accessories in boxship.yml', () => {
       '    cmd: redis-server  --appendonly yes',
       '    stop_timeout_seconds: 5',
       '  cache:',
-      '    image: registry.example.com:5000/team/cache@sha256:' + 'a'.repeat(64),
+      `    image: registry.example.com:5000/team/cache@sha256:${'a'.repeat(64)}`,
     );
     expect(config.accessories).toEqual([
       {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type ArchiveEntry, expectedImageId, fullImageName, thinArchive } from '../../src/ship/archive.js';
 
-const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
+const d = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 const hex = (digest: string) => digest.slice(7);
 const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}}');
 const image = {
@@ -36,7 +36,7 @@ describe('thinArchive', () => {
   it('keeps the config bytes exactly: its sha256 is the classic image ID', () => {
     const e = byPath(a.entries, `blobs/sha256/${hex(a.configDigest)}`) as { data: Buffer };
     expect(e.data).toBe(config);
-    expect(a.configDigest).toBe('sha256:' + createHash('sha256').update(config).digest('hex'));
+    expect(a.configDigest).toBe(`sha256:${createHash('sha256').update(config).digest('hex')}`);
   });
 
   it('lists every layer in the OCI manifest, uncompressed, by diffID with its exact size, sent or not', () => {
@@ -52,7 +52,7 @@ describe('thinArchive', () => {
       ],
     });
     const blob = (byPath(a.entries, `blobs/sha256/${hex(a.manifestDigest)}`) as { data: Buffer }).data;
-    expect(a.manifestDigest).toBe('sha256:' + createHash('sha256').update(blob).digest('hex'));
+    expect(a.manifestDigest).toBe(`sha256:${createHash('sha256').update(blob).digest('hex')}`);
   });
 
   it('annotates the index entry with the image name containerd uses and the platform', () => {

@@ -21,7 +21,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function problems(...lines: string[]) {
-  writeFileSync(file, ['service: hello', 'hosts: [root@10.0.0.5]', ...lines].join('\n') + '\n');
+  writeFileSync(file, `${['service: hello', 'hosts: [root@10.0.0.5]', ...lines].join('\n')}\n`);
   try {
     loadConfig(file);
   } catch (err) {

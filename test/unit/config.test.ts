@@ -19,7 +19,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes boxship.yml (lines joined with \n, so line numbers in tests are easy to count) and loads it. */
 function load(...lines: string[]): Config {
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return loadConfig(file);
 }
 

@@ -89,7 +89,7 @@ describe('BuildkitProgress', () => {
     const message = (err as Error).message;
     expect(message).toContain('build failed at step [a 2/3] RUN ./configure: exit code: 2\n');
     expect(message).toContain('last 20 lines of its output:\n  line 11\n');
-    expect(message).toMatch(/  line 30$/);
+    expect(message).toMatch(/ {2}line 30$/);
     expect(message).not.toContain('line 10\n');
     expect(message).not.toContain('sleep 9');
     // The log lines of the failing step are reported too, after its error.

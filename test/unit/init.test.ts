@@ -19,7 +19,7 @@ function exampleCopy(): string {
   return dir;
 }
 
-const PIN = 'sha256:' + 'a'.repeat(64);
+const PIN = `sha256:${'a'.repeat(64)}`;
 
 describe('init: what it sees', () => {
   it('reads EXPOSE, HEALTHCHECK and the final stage of a Dockerfile', () => {

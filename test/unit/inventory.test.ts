@@ -7,7 +7,7 @@ import { chainIds, planLayers } from '../../src/ship/layers.js';
 import { checkPlatform } from '../../src/ship/platform.js';
 import { HostError } from '../../src/util/errors.js';
 
-const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
+const d = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
 describe('parseInventory', () => {
   it('reads a classic host: platform, image IDs and the chains of their layers', () => {

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chainIds, planLayers, presentChains } from '../../src/ship/layers.js';
 
-const d = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
+const d = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
 describe('chainIds', () => {
   it('is the diff ID for the bottom layer and a hash of parent chain + diff above it', () => {
     const [a, b, c] = [d('a'), d('b'), d('c')];
     const chains = chainIds([a, b, c]);
-    const ab = 'sha256:' + createHash('sha256').update(`${a} ${b}`).digest('hex');
-    expect(chains).toEqual([a, ab, 'sha256:' + createHash('sha256').update(`${ab} ${c}`).digest('hex')]);
+    const ab = `sha256:${createHash('sha256').update(`${a} ${b}`).digest('hex')}`;
+    expect(chains).toEqual([a, ab, `sha256:${createHash('sha256').update(`${ab} ${c}`).digest('hex')}`]);
   });
 });
 

@@ -23,7 +23,10 @@ const state: SettingsState = { steady: OLD, transition: beginTransition(OLD, NEW
 /** The dial addresses of every leaf of the proxy's colour tree. */
 function dials(json: unknown): string[] {
   const out = new Set<string>();
-  JSON.stringify(json, (k, v) => (k === 'dial' && typeof v === 'string' && out.add(v), v));
+  JSON.stringify(json, (k, v) => {
+    if (k === 'dial' && typeof v === 'string') out.add(v);
+    return v;
+  });
   return [...out].sort();
 }
 

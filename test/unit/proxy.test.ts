@@ -47,12 +47,16 @@ function server(input: CaddyConfigInput) {
   return caddyConfig(input).apps.http.servers.boxship!;
 }
 
+/** A Caddy handler read loosely: the tests reach into whatever fields it has. */
+// biome-ignore lint/suspicious/noExplicitAny: Caddy JSON is untyped here; the assertions check its shape.
+type Loose = Record<string, any>;
+
 /** Every handler named `name` in a route list, depth first (subroutes included). */
-function handlers(routes: CaddyRoute[], name: string): Record<string, any>[] {
-  const found: Record<string, any>[] = [];
+function handlers(routes: CaddyRoute[], name: string): Loose[] {
+  const found: Loose[] = [];
   const walk = (rs: CaddyRoute[]) => {
     for (const r of rs)
-      for (const h of r.handle as Record<string, any>[]) {
+      for (const h of r.handle as Loose[]) {
         if (h.handler === name) found.push(h);
         if (h.handler === 'subroute') walk(h.routes);
       }
@@ -62,7 +66,7 @@ function handlers(routes: CaddyRoute[], name: string): Record<string, any>[] {
 }
 
 /** The first handler named `name`, depth first. */
-function handler(routes: CaddyRoute[], name: string): Record<string, any> {
+function handler(routes: CaddyRoute[], name: string): Loose {
   const [h] = handlers(routes, name);
   if (!h) throw new Error(`no ${name} handler`);
   return h;
@@ -131,7 +135,7 @@ describe('caddy config: serving', () => {
     const many = trafficRoute({ ...base, instances: MAX_ROUTED_INSTANCES + 1 });
     expect(many.handle).toHaveLength(1);
     expect(many.handle[0]!.handler).toBe('reverse_proxy');
-    expect((many.handle[0] as Record<string, any>).upstreams).toHaveLength(2 * (MAX_ROUTED_INSTANCES + 1));
+    expect((many.handle[0] as Loose).upstreams).toHaveLength(2 * (MAX_ROUTED_INSTANCES + 1));
     expect(JSON.stringify(many)).not.toContain('/live/');
   });
 
@@ -176,7 +180,7 @@ describe('caddy config: serving', () => {
   });
 
   it('uses the configured back-off header name', () => {
-    const h = server({ ...base, backoffHeader: 'X-Slow-Down', retryAfterSeconds: 9 }).errors!.routes[1]!.handle[0] as Record<string, any>;
+    const h = server({ ...base, backoffHeader: 'X-Slow-Down', retryAfterSeconds: 9 }).errors!.routes[1]!.handle[0] as Loose;
     expect(h.headers['X-Slow-Down']).toEqual(['9']);
     expect(h.headers['Retry-After']).toEqual(['9']);
   });
@@ -202,7 +206,7 @@ describe('caddy config: maintenance', () => {
   });
 
   it("answers 503 with the files' message and Retry-After through a templates handler, JSON when asked", () => {
-    const [templates, sub] = server({ ...base, backoffHeader: 'X-Slow-Down' }).routes[1]!.handle as Record<string, any>[];
+    const [templates, sub] = server({ ...base, backoffHeader: 'X-Slow-Down' }).routes[1]!.handle as Loose[];
     expect(templates).toEqual({ handler: 'templates', file_root: '/etc/boxship/maintenance', mime_types: ['text/plain', 'application/json'] });
     expect(sub!.handler).toBe('subroute');
     const [json, text] = sub!.routes as CaddyRoute[];

@@ -65,7 +65,12 @@ describe('redaction of secret values', () => {
 
   it('masks every write to a guarded stream, strings and buffers', () => {
     const chunks: string[] = [];
-    const sink = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) });
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        chunks.push(c.toString());
+        cb();
+      },
+    });
     redactStream(sink);
     addSecrets([DB_URL]);
     sink.write(`error: ${DB_URL}\n`);

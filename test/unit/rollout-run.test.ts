@@ -119,7 +119,13 @@ describe('runRollout', () => {
   it('stops after the move in flight when interrupted, waits for the drains and records nothing as serving', async () => {
     const ctx = context([]);
     const interrupt = { requested: false };
-    const h = host().on({ match: /^hand hello-1 over/, answer: () => ((interrupt.requested = true), {}) });
+    const h = host().on({
+      match: /^hand hello-1 over/,
+      answer: () => {
+        interrupt.requested = true;
+        return {};
+      },
+    });
     const outcome = await runRollout({ ...ctx, hosts: [h], interrupt }, { target: NEW, kind: 'rollout' });
     expect(outcome).toMatchObject({ kind: 'interrupted', remaining: 1 });
     expect(h.whys().filter((w) => w.startsWith('start'))).toEqual([`start hello-1.next (green) on ${NEW}`]);

@@ -28,8 +28,8 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function load(sshLines: string[], ...yaml: string[]): Config {
-  writeFileSync(sshConfig, sshLines.join('\n') + '\n');
-  writeFileSync(file, ['service: hello', 'ssh:', `  config_file: ${sshConfig}`, ...yaml].join('\n') + '\n');
+  writeFileSync(sshConfig, `${sshLines.join('\n')}\n`);
+  writeFileSync(file, `${['service: hello', 'ssh:', `  config_file: ${sshConfig}`, ...yaml].join('\n')}\n`);
   return loadConfig(file);
 }
 
@@ -156,7 +156,7 @@ describe('host aliases from the ssh config', () => {
   });
 
   it('reads no ssh config with config_file: none', () => {
-    writeFileSync(file, ['service: hello', 'ssh:', '  config_file: none', 'hosts: [web]'].join('\n') + '\n');
+    writeFileSync(file, `${['service: hello', 'ssh:', '  config_file: none', 'hosts: [web]'].join('\n')}\n`);
     expect(loadConfig(file).hosts[0]).toMatchObject({ user: 'root', hostname: 'web', port: 22 });
   });
 });
@@ -184,7 +184,7 @@ describe('errors name the ssh config file and line', () => {
   });
 
   it('reports a missing ssh.config_file at its place in boxship.yml', () => {
-    writeFileSync(file, ['service: hello', 'ssh:', '  config_file: no-such-file', 'hosts: [web]'].join('\n') + '\n');
+    writeFileSync(file, `${['service: hello', 'ssh:', '  config_file: no-such-file', 'hosts: [web]'].join('\n')}\n`);
     try {
       loadConfig(file);
       throw new Error('expected an error');

@@ -461,7 +461,7 @@ describe('backend: swarm in boxship.yml', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const load = (...lines: string[]) => {
-    writeFileSync(file, [...lines, 'ssh: { config_file: none }'].join('\n') + '\n');
+    writeFileSync(file, `${[...lines, 'ssh: { config_file: none }'].join('\n')}\n`);
     return loadConfig(file);
   };
   const problems = (...lines: string[]) => {

@@ -7,7 +7,7 @@ import { thinArchive } from '../../src/ship/archive.js';
 import { compressSmall, zstdAvailable, zstdRawFrame } from '../../src/ship/compress.js';
 import { archivePieces, endsPart, partArchive, prefixConfig, tarHeader } from '../../src/ship/wire.js';
 
-const digest = (b: string | Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const digest = (b: string | Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Every entry of a tar stream, by name. */
 async function entries(tar: Buffer): Promise<{ name: string; body: string }[]> {
@@ -61,9 +61,9 @@ describe('archivePieces', () => {
   });
 
   it('writes ustar headers tar reads, with exact sizes', async () => {
-    const h = tarHeader('blobs/sha256/' + 'a'.repeat(64), 5);
+    const h = tarHeader(`blobs/sha256/${'a'.repeat(64)}`, 5);
     const got = await entries(Buffer.concat([h, Buffer.from('12345'), Buffer.alloc(507), Buffer.alloc(1024)]));
-    expect(got).toEqual([{ name: 'blobs/sha256/' + 'a'.repeat(64), body: '12345' }]);
+    expect(got).toEqual([{ name: `blobs/sha256/${'a'.repeat(64)}`, body: '12345' }]);
   });
 });
 

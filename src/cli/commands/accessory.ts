@@ -16,7 +16,7 @@ import { printJson } from '../json-output.js';
 import { linesValue, type LogsOptions, sinceValue } from './logs.js';
 
 /** The documented shape of `accessory up|down|restart --json`. */
-export interface AccessoryJson {
+interface AccessoryJson {
   accessory: string;
   action: 'up' | 'down' | 'restart';
   hosts: { host: string; action: AccessoryResult['action']; dataRemoved?: boolean }[];

@@ -18,7 +18,7 @@ interface DeployOptions {
 }
 
 /** The documented shape of `deploy --json`. */
-export interface DeployJson {
+interface DeployJson {
   release: ReleaseJson;
   /** Absent when the release did not reach every host (then nothing was rolled out). */
   rollout?: { target: string; canary?: number; exitCode: number; ok: boolean; error?: string };

@@ -120,5 +120,5 @@ function render(r: Row): string {
     for (const a of r.accessories)
       lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
