@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AccessoryConfig } from '../config/types.js';
-import { type Command, command, reading, script } from '../hosts/command.js';
+import { type Command, command, script } from '../hosts/command.js';
 import { publishSpec } from '../proxy/commands.js';
 import { LABEL, names } from '../rollout/names.js';
 
@@ -53,7 +53,7 @@ export function accessorySpec(a: AccessoryConfig, envText: string): string {
 /** Creates the accessory's data folders (and the folder of its env file). Relative to the SSH user's home. */
 export function makeAccessoryDirs(stateDir: string, a: AccessoryConfig): Command {
   const dirs = [accessoriesDir(stateDir), ...a.volumes.map((v) => `${accessoryDataDir(stateDir, a.name)}/${v.name}`)];
-  return script(`create the folders of accessory ${a.name}`, 'mkdir -p "$@"', ...dirs);
+  return script('write', `create the folders of accessory ${a.name}`, 'mkdir -p "$@"', ...dirs);
 }
 
 /**
@@ -81,7 +81,7 @@ export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: s
   if (a.publish !== undefined && a.port !== undefined) argv.push('-p', publishSpec(a.publish, a.port, a.port));
   for (const v of a.volumes) argv.push('-v', `${accessoryDataDir(stateDirAbs, a.name)}/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(a.image, ...(a.cmd ?? []));
-  return { argv, why: `start accessory ${a.name} (${a.image})` };
+  return { argv, why: `start accessory ${a.name} (${a.image})`, effect: 'write' };
 }
 
 export interface AccessoryState {
@@ -98,12 +98,11 @@ export interface AccessoryState {
 
 /** One line of JSON about the accessory's container, or nothing when there is none. */
 export function inspectAccessory(service: string, name: string): Command {
-  return reading(
-    script(
-      `inspect accessory ${name}`,
-      `docker container inspect --format '{"status":{{json .State.Status}},"running":{{.State.Running}},"image":{{json .Config.Image}},"imageId":{{json .Image}},"spec":{{json (index .Config.Labels "${LABEL.accessorySpec}")}}}' "$1" 2>/dev/null || true`,
-      names.accessory(service, name),
-    ),
+  return script(
+    'read',
+    `inspect accessory ${name}`,
+    `docker container inspect --format '{"status":{{json .State.Status}},"running":{{.State.Running}},"image":{{json .Config.Image}},"imageId":{{json .Image}},"spec":{{json (index .Config.Labels "${LABEL.accessorySpec}")}}}' "$1" 2>/dev/null || true`,
+    names.accessory(service, name),
   );
 }
 
@@ -119,16 +118,16 @@ export function parseAccessoryState(text: string): AccessoryState {
 
 /** The ID the host's engine has for an image reference (exit 1 when it has none). */
 export function hostImageId(ref: string): Command {
-  return reading(command(`check for ${ref}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', ref));
+  return command('read', `check for ${ref}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', ref);
 }
 
 export function startAccessory(service: string, name: string): Command {
-  return command(`start accessory ${name}`, 'docker', 'start', names.accessory(service, name));
+  return command('write', `start accessory ${name}`, 'docker', 'start', names.accessory(service, name));
 }
 
 /** docker restart: SIGTERM, up to the stop timeout to shut down cleanly, then the same container again (same data). */
 export function restartAccessory(service: string, a: AccessoryConfig): Command {
-  return command(`restart accessory ${a.name}`, 'docker', 'restart', '-t', String(a.stopTimeoutSeconds), names.accessory(service, a.name));
+  return command('write', `restart accessory ${a.name}`, 'docker', 'restart', '-t', String(a.stopTimeoutSeconds), names.accessory(service, a.name));
 }
 
 /**
@@ -138,6 +137,7 @@ export function restartAccessory(service: string, a: AccessoryConfig): Command {
 export function removeAccessoryContainer(service: string, a: AccessoryConfig): Command {
   return {
     ...script(
+      'write',
       `stop and remove accessory ${a.name} (up to ${a.stopTimeoutSeconds}s to shut down)`,
       'docker container inspect "$1" >/dev/null 2>&1 || exit 0\ndocker stop -t "$2" "$1" >/dev/null && docker rm "$1" >/dev/null',
       names.accessory(service, a.name),
@@ -151,12 +151,13 @@ export function removeAccessoryContainer(service: string, a: AccessoryConfig): C
 export function removeAccessoryFiles(stateDir: string, name: string, data: boolean): Command {
   return data
     ? script(
+        'write',
         `remove the env file and the DATA of accessory ${name}`,
         'rm -f "$1" && rm -rf "$2"',
         accessoryEnvFile(stateDir, name),
         accessoryDataDir(stateDir, name),
       )
-    : script(`remove the env file of accessory ${name} (its data stays)`, 'rm -f "$1"', accessoryEnvFile(stateDir, name));
+    : script('write', `remove the env file of accessory ${name} (its data stays)`, 'rm -f "$1"', accessoryEnvFile(stateDir, name));
 }
 
 /** How long a started accessory may take until it listens on its port (a database's first start initialises it). */
@@ -174,6 +175,7 @@ export function waitListening(container: string, port: number, seconds = LISTEN_
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   return {
     ...script(
+      'write',
       `wait until ${container} listens on port ${port} (up to ${seconds}s)`,
       [
         'name=$1 port=$2 hex=$3 limit=$4 i=0',
@@ -199,14 +201,13 @@ export function waitListening(container: string, port: number, seconds = LISTEN_
 
 /** Name and image of every accessory container of the service, one `name<TAB>image` line each (for pruning). */
 export function listAccessoryImages(service: string): Command {
-  return reading(
-    script(
-      `list the ${service} accessories`,
-      `docker ps -a --filter "label=$1=$2" --filter "label=$3" --format '{{.Label "${LABEL.accessory}"}}\t{{.Image}}'`,
-      LABEL.service,
-      service,
-      LABEL.accessory,
-    ),
+  return script(
+    'read',
+    `list the ${service} accessories`,
+    `docker ps -a --filter "label=$1=$2" --filter "label=$3" --format '{{.Label "${LABEL.accessory}"}}\t{{.Image}}'`,
+    LABEL.service,
+    service,
+    LABEL.accessory,
   );
 }
 

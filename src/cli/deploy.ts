@@ -109,7 +109,7 @@ export async function deploy(globals: GlobalOptions, req: DeployRequest): Promis
     const interrupt = { requested: false };
     const stop = onInterrupt(() => (interrupt.requested = true));
     try {
-      // Outside a progress view (taking the lock, reading the fleet) warnings go straight to stderr.
+      // Outside a progress view (taking the lock the fleet) warnings go straight to stderr.
       const report = (e: ProgressEvent) => void (e.kind === 'warning' && process.stderr.write(`warning: ${eventLine(e)}\n`));
       const outcome = await carryOut({ ...ctx, interrupt, report }, req, docker, true);
       return reportOutcome(outcome, config.service, total);

@@ -37,11 +37,12 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   argv.push(names.image(s, spec.tag), ...spec.argv);
   return {
     argv,
+    effect: 'write',
     why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container`,
   };
 }
 
 /** Succeeds when the env file is there, i.e. the host was set up (setup, rollout or deploy wrote it). */
 export function envFileExists(stateDirAbs: string): Command {
-  return { argv: ['test', '-f', envFilePath(stateDirAbs)], why: 'check that the app env file exists' };
+  return { argv: ['test', '-f', envFilePath(stateDirAbs)], why: 'check that the app env file exists', effect: 'read' };
 }

@@ -80,7 +80,7 @@ export interface RecordedStep {
 }
 
 /**
- * Runs reads (commands marked `read: true`: inspect, list, cat) on the real host and records everything else,
+ * Runs reads (commands whose effect is 'read': inspect, list, cat) on the real host and records everything else,
  * answering it with success and no output. The orchestration takes the same branches as a real run would on a
  * host where every write succeeds, so the recorded list is the plan.
  */
@@ -100,7 +100,7 @@ export class DryRunRunner implements Runner {
   }
 
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
-    if (cmd.read) return this.real.exec(cmd, options);
+    if (cmd.effect === 'read') return this.real.exec(cmd, options);
     const stdin = options.stdin;
     const stdinBytes = typeof stdin === 'string' ? Buffer.byteLength(stdin) : Buffer.isBuffer(stdin) ? stdin.length : undefined;
     this.steps.push({ cmd, ...(stdinBytes !== undefined ? { stdinBytes } : {}) });
@@ -113,7 +113,7 @@ export class DryRunRunner implements Runner {
 
   /** Records work a real run does from this machine rather than by a remote command (shipping an image). */
   note(why: string): void {
-    this.steps.push({ cmd: { argv: [], why } });
+    this.steps.push({ cmd: { argv: [], why, effect: 'write' } });
   }
 
   /** The recorded steps as plan text: the why as a comment, the exact command line below it. */

@@ -179,7 +179,7 @@ export class SshHost implements Runner {
 
   /** The login user's home: absolute paths are needed for bind mounts and env files. */
   home(): Promise<string> {
-    this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory' });
+    this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory', effect: 'read' });
     return this.homeDir;
   }
 

@@ -20,13 +20,22 @@ export function listLogSources(service: string, proxy: boolean): Command {
     'docker ps --no-trunc --filter "label=$1=$2" --filter "label=$4" --format "$3"',
     ...(proxy ? ['docker ps --no-trunc --filter "name=^$5$" --format "$3"'] : []),
   ].join('\n');
-  return script(`list the running ${service} containers`, body, LABEL.service, service, fmt, LABEL.slot, ...(proxy ? [proxyContainerName(service)] : []));
+  return script(
+    'write',
+    `list the running ${service} containers`,
+    body,
+    LABEL.service,
+    service,
+    fmt,
+    LABEL.slot,
+    ...(proxy ? [proxyContainerName(service)] : []),
+  );
 }
 
 /** One container by its exact name (an accessory's), in the same format; `all`: also when it is stopped. */
 export function listNamedLogSource(container: string, all: boolean): Command {
   const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;
-  return script(`find the ${container} container`, `docker ps${all ? ' -a' : ''} --no-trunc --filter "name=^$1$" --format "$2"`, container, fmt);
+  return script('read', `find the ${container} container`, `docker ps${all ? ' -a' : ''} --no-trunc --filter "name=^$1$" --format "$2"`, container, fmt);
 }
 
 export function parseLogSources(text: string, service: string): LogSource[] {
@@ -59,9 +68,10 @@ export function containerLogs(id: string, o: LogOptions): Command {
   if (o.since !== undefined) argv.push('--since', o.since);
   if (o.lines !== undefined) argv.push('--tail', String(o.lines));
   argv.push(id);
-  if (!o.follow) return script(`read the logs of ${id.slice(0, 12)}`, '"$@" 2>&1', ...argv);
+  if (!o.follow) return script('read', `read the logs of ${id.slice(0, 12)}`, '"$@" 2>&1', ...argv);
   // A background job's stdin is /dev/null unless redirected, hence fd 3: the watcher reads the channel's real stdin.
   return script(
+    'write',
     `follow the logs of ${id.slice(0, 12)}`,
     ['exec 3<&0', '"$@" 2>&1 <&- & p=$!', '(cat >/dev/null; kill "$p" 2>/dev/null) <&3 >/dev/null 2>&1 &', 'exec 3<&-', 'wait "$p"'].join('\n'),
     ...argv,

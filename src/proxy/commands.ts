@@ -9,7 +9,7 @@
  * inode). Inside the proxy container boxship only ever runs `caddy ...` and `wget -q -O <file> -T <s> <url>`, which
  * work in boxship-proxy (Debian, GNU wget) and in the stock caddy:2 image (alpine, busybox wget) alike.
  */
-import { type Command, command, script, reading } from '../hosts/command.js';
+import { type Command, command, script } from '../hosts/command.js';
 import {
   CADDY_CONFIG_DIR,
   CADDY_CONFIG_PATH,
@@ -44,6 +44,7 @@ export function proxyHostConfigFile(hostDir: string, file = 'caddy.json'): strin
  */
 export function writeProxyConfig(hostDir: string, file?: string): Command {
   return script(
+    'write',
     file ? `write the proxy config ${file}` : 'write the proxy config',
     'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"',
     proxyHostConfigFile(hostDir, file),
@@ -56,6 +57,7 @@ export function writeProxyConfig(hostDir: string, file?: string): Command {
  */
 export function setLiveColour(hostDir: string, slot: number, colour: Colour): Command {
   return script(
+    'write',
     `route slot ${slot} of the proxy to ${colour}`,
     `mkdir -p "$1/${LIVE_DIR}" && case "$3" in green) : > "$1/${LIVE_DIR}/$2-green";; *) rm -f "$1/${LIVE_DIR}/$2-green";; esac`,
     hostDir,
@@ -71,6 +73,7 @@ export function setLiveColour(hostDir: string, slot: number, colour: Colour): Co
  */
 export function syncLiveColours(service: string, hostDir: string, instances: number, labels: { service: string; colour: string }): Command {
   return script(
+    'write',
     'route each slot of the proxy to the colour of its instance',
     [
       `mkdir -p "$1/${LIVE_DIR}"`,
@@ -95,10 +98,11 @@ export function syncLiveColours(service: string, hostDir: string, instances: num
  */
 export function applyProxyMode(hostDir: string, mode: ProxyMode): Command {
   const dir = `${hostDir}/${MAINTENANCE_DIR}`;
-  if (mode.kind === 'serving') return script('take the proxy out of maintenance', `rm -f "$1/${MAINTENANCE_FILES.on}"`, dir);
+  if (mode.kind === 'serving') return script('write', 'take the proxy out of maintenance', `rm -f "$1/${MAINTENANCE_FILES.on}"`, dir);
   const f = maintenanceFiles(mode);
   const put = (n: number, file: string) => `printf %s "$${n}" > "$1/${file}.tmp" && mv "$1/${file}.tmp" "$1/${file}"`;
   return script(
+    'write',
     `put the proxy in maintenance (Retry-After: ${f.retryAfter})`,
     [
       'mkdir -p "$1"',
@@ -158,6 +162,7 @@ export const PROXY_SUPERVISOR = [
  */
 export function startProxy(o: StartProxyOptions): Command {
   return script(
+    'write',
     `start the proxy on ${o.bind}:${o.port}`,
     [
       'set -e',
@@ -179,12 +184,13 @@ export function startProxy(o: StartProxyOptions): Command {
  * proxy setting changes only: never part of an instance swap or of maintenance mode (both are marker files).
  */
 export function reloadProxy(service: string): Command {
-  return command('reload the proxy config', 'docker', 'exec', proxyContainerName(service), 'caddy', 'reload', '--config', CADDY_CONFIG_PATH);
+  return command('write', 'reload the proxy config', 'docker', 'exec', proxyContainerName(service), 'caddy', 'reload', '--config', CADDY_CONFIG_PATH);
 }
 
 /** Makes the edge load its config file (after it was rewritten): through the edge's own admin address. */
 export function reloadEdge(service: string): Command {
   return command(
+    'write',
     'reload the proxy edge config',
     'docker',
     'exec',
@@ -208,9 +214,12 @@ export function probeUpstream(service: string, alias: string, port: number, path
   return wgetInProxy(`check that ${alias} answers through the proxy network`, service, '/dev/null', wgetSeconds(timeoutMs), `http://${alias}:${port}${path}`);
 }
 
-/** `wget` inside the proxy container: the only client both boxship-proxy and caddy:2 (busybox) have. */
+/**
+ * `wget` inside the proxy container: the only client both boxship-proxy and caddy:2 (busybox) have. A write for a
+ * plan's sake: what it probes (a new instance) exists only in a real run, so a dry run records it as passing.
+ */
 function wgetInProxy(why: string, service: string, output: string, timeoutSeconds: string, url: string): Command {
-  return command(why, 'docker', 'exec', proxyContainerName(service), 'wget', '-q', '-O', output, '-T', timeoutSeconds, url);
+  return command('write', why, 'docker', 'exec', proxyContainerName(service), 'wget', '-q', '-O', output, '-T', timeoutSeconds, url);
 }
 
 /**
@@ -250,12 +259,11 @@ export function parseUpstreams(text: string): UpstreamCounters[] {
  * its PROXY_LAYOUT_LABEL, `<no value>` on a container from an older boxship), or `missing`.
  */
 export function proxyState(service: string): Command {
-  return reading(
-    script(
-      'check the proxy container',
-      `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${PROXY_LAYOUT_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
-      proxyContainerName(service),
-    ),
+  return script(
+    'read',
+    'check the proxy container',
+    `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${PROXY_LAYOUT_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
+    proxyContainerName(service),
   );
 }
 
@@ -276,6 +284,7 @@ export function currentLayout(state: ProxyState): boolean {
 /** Removes the proxy container if there is one (e.g. before starting it again with another image or port). */
 export function removeProxy(service: string): Command {
   return script(
+    'write',
     'remove the proxy container',
     'if docker container inspect "$1" >/dev/null 2>&1; then docker rm -f "$1" >/dev/null; fi',
     proxyContainerName(service),

@@ -34,6 +34,7 @@ function takeName(config: Config, c: InstanceInfo, to: string): Command {
   return {
     argv: ['sh', '-c', `docker rename "$1" "$2" && docker update --restart unless-stopped "$2" >/dev/null && ${toShell(route)}`, 'sh', c.name, to],
     why: `give ${c.name} the slot's name ${to}`,
+    effect: 'write',
   };
 }
 

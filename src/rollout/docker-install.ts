@@ -6,7 +6,7 @@
  *
  * The builders here are pure (argv in, argv out) and unit-tested for their exact command lines.
  */
-import { type Command, reading, script } from '../hosts/command.js';
+import { type Command, script } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { HostError } from '../util/errors.js';
 import type { DeployContext } from './context.js';
@@ -38,19 +38,18 @@ const START_WAIT_SECONDS = 60;
 
 /** One round trip: is docker there, does it answer, and could boxship install it (root/sudo, apt, systemd). */
 export function probeDocker(): Command {
-  return reading(
-    script(
-      'check that Docker is installed and answers',
-      [
-        'if command -v docker >/dev/null 2>&1; then echo installed=yes; else echo installed=no; fi',
-        `if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "server=$v"; else echo "error=$(printf %s "$v" | tr '\\n' ' ')"; fi`,
-        'if [ "$(id -u)" = 0 ]; then echo root=yes; else echo root=no; fi',
-        'if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi',
-        'if command -v apt-get >/dev/null 2>&1; then echo apt=yes; else echo apt=no; fi',
-        'if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then echo systemd=yes; else echo systemd=no; fi',
-        'echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"',
-      ].join('\n'),
-    ),
+  return script(
+    'read',
+    'check that Docker is installed and answers',
+    [
+      'if command -v docker >/dev/null 2>&1; then echo installed=yes; else echo installed=no; fi',
+      `if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "server=$v"; else echo "error=$(printf %s "$v" | tr '\\n' ' ')"; fi`,
+      'if [ "$(id -u)" = 0 ]; then echo root=yes; else echo root=no; fi',
+      'if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then echo sudo=yes; else echo sudo=no; fi',
+      'if command -v apt-get >/dev/null 2>&1; then echo apt=yes; else echo apt=no; fi',
+      'if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then echo systemd=yes; else echo systemd=no; fi',
+      'echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"',
+    ].join('\n'),
   );
 }
 
@@ -86,6 +85,7 @@ export function installDocker(prefix: string[]): Command {
   return {
     argv: [...prefix, 'env', 'DEBIAN_FRONTEND=noninteractive', 'sh', '-c', `${apt} update -q && ${apt} install -y -q docker.io`],
     why: 'install Docker (docker.io from the distribution)',
+    effect: 'write',
     timeoutMs: INSTALL_TIMEOUT_MS,
   };
 }
@@ -101,6 +101,7 @@ export function startDocker(prefix: string[], systemd: boolean): Command {
     : `docker info >/dev/null 2>&1 || { setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null & }; ${wait}; echo "dockerd did not answer after ${START_WAIT_SECONDS}s; the end of /var/log/dockerd.log:" >&2; tail -n 20 /var/log/dockerd.log >&2; exit 1`;
   return {
     argv: [...prefix, 'sh', '-c', body],
+    effect: 'write',
     why: systemd ? 'start Docker and enable it at boot (systemctl enable --now docker)' : 'start dockerd in the background (no systemd)',
     timeoutMs: (START_WAIT_SECONDS + 30) * 1000,
   };
@@ -108,7 +109,7 @@ export function startDocker(prefix: string[], systemd: boolean): Command {
 
 /** A non-root login user may use the engine through the docker group (the group applies from its next login). */
 export function addToDockerGroup(prefix: string[], user: string): Command {
-  return { argv: [...prefix, 'usermod', '-aG', 'docker', user], why: `add ${user} to the docker group` };
+  return { argv: [...prefix, 'usermod', '-aG', 'docker', user], why: `add ${user} to the docker group`, effect: 'write' };
 }
 
 /** What to run by hand on a host boxship cannot install Docker on. */

@@ -1,7 +1,7 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import type { Config } from '../config/types.js';
 import type { ProxySettings } from '../proxy/settings.js';
-import { type Command, reading, script, toShell } from '../hosts/command.js';
+import { type Command, script, toShell } from '../hosts/command.js';
 import { HostError } from '../util/errors.js';
 import { LABEL, names } from './names.js';
 import type { Colour } from './plan.js';
@@ -69,7 +69,7 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   if (spec.settings && spec.settings.appPort !== config.app.port) argv.push('-e', `PORT=${spec.settings.appPort}`);
   argv.push(...volumeArgs(config, spec.stateDirAbs));
   argv.push(names.image(s, spec.tag));
-  return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}` };
+  return { argv, why: `start ${spec.name} (${spec.colour}) on ${spec.tag}`, effect: 'write' };
 }
 
 /** docker's answer to `run --pull never` of an image the engine lacks (20.10: "No such image: x"; 26 and later too). */
@@ -110,6 +110,7 @@ export function waitHealthy(config: Config, container: string, alias: string, se
   const url = `http://${alias}:${settings?.healthPort ?? h.port}${settings?.healthPath ?? h.path}`;
   const { stepMs, budgetMs, probeSeconds } = healthPolling(h.intervalMs, h.retries, h.timeoutMs);
   const cmd = script(
+    'write',
     `wait until ${container} passes ${settings?.healthPath ?? h.path} (up to ${budgetMs / 1000}s)`,
     [
       'name=$1 proxy=$2 url=$3 step=$4 probe=$5 budget=$6',
@@ -150,6 +151,7 @@ export function waitHealthy(config: Config, container: string, alias: string, se
  */
 export function handOver(live: string, incoming: string, draining: string, route?: Command): Command {
   return script(
+    'write',
     `hand ${live} over to ${incoming}`,
     `${route ? `${toShell(route)} && ` : ''}docker update --restart no "$1" >/dev/null && docker rename "$1" "$3" && docker rename "$2" "$1" && docker update --restart unless-stopped "$1" >/dev/null`,
     live,
@@ -165,6 +167,7 @@ export function handOver(live: string, incoming: string, draining: string, route
  */
 export function startDrain(container: string, seconds: number): Command {
   return script(
+    'write',
     `drain ${container} in the background (up to ${seconds}s), then remove it`,
     'nohup sh -c \'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1\' sh "$1" "$2" >/dev/null 2>&1 </dev/null &',
     container,
@@ -176,6 +179,7 @@ export function startDrain(container: string, seconds: number): Command {
 export function waitDrained(containers: string[], seconds: number): Command {
   return {
     ...script(
+      'write',
       `wait for ${containers.length} old instance(s) to finish draining (up to ${seconds}s)`,
       [
         'limit=$1; shift; i=0',
@@ -195,19 +199,18 @@ export function waitDrained(containers: string[], seconds: number): Command {
 }
 
 export function removeNow(container: string): Command {
-  return script(`remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
+  return script('write', `remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
 }
 
 /** One line per instance of the service (a container with a slot: not an accessory): name, labels and running state as JSON. */
 export function listInstances(service: string): Command {
-  return reading(
-    script(
-      `list the ${service} instances`,
-      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
-      LABEL.service,
-      service,
-      LABEL.slot,
-    ),
+  return script(
+    'read',
+    `list the ${service} instances`,
+    `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
+    LABEL.service,
+    service,
+    LABEL.slot,
   );
 }
 

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
-import { type Command, command, reading, script } from '../hosts/command.js';
+import { type Command, command, script } from '../hosts/command.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
 import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
 import {
@@ -47,16 +47,17 @@ export function envFileText(config: Config): string {
 
 export function makeStateDirs(config: Config, stateDir: string): Command {
   const dirs = [stateDir, proxyHostDir(stateDir), ...config.app.volumes.map((v) => `${stateDir}/volumes/${v.name}`)];
-  return script('create the state dirs', 'mkdir -p "$@" && chmod 700 "$1"', ...dirs);
+  return script('write', 'create the state dirs', 'mkdir -p "$@" && chmod 700 "$1"', ...dirs);
 }
 
 /** Writes stdin to a file readable only by its owner, atomically. */
 export function writePrivateFile(path: string, why: string): Command {
-  return script(why, 'umask 077 && cat > "$1.tmp" && mv "$1.tmp" "$1"', path);
+  return script('write', why, 'umask 077 && cat > "$1.tmp" && mv "$1.tmp" "$1"', path);
 }
 
 export function ensureNetwork(service: string): Command {
   return script(
+    'write',
     `create the ${names.network(service)} network`,
     'docker network inspect "$1" >/dev/null 2>&1 || docker network create "$1" >/dev/null',
     names.network(service),
@@ -158,6 +159,7 @@ export async function settleSettings(ctx: DeployContext, ssh: Runner): Promise<v
 
 function waitProxyHealthy(service: string): Command {
   return script(
+    'write',
     'wait until the proxy answers',
     'for i in $(seq 50); do docker exec "$1" wget -q -O /dev/null -T 1 "http://localhost:80$2" 2>/dev/null && exit 0; sleep 0.2; done; echo "the proxy does not answer $2; its log:" >&2; docker logs --tail 20 "$1" >&2 2>&1; exit 1',
     names.proxy(service),
@@ -178,7 +180,7 @@ export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: 
     return;
   }
   ctx.report({ kind: 'step', host: ssh.name, message: `pulling the proxy image ${image} on the host` });
-  await ssh.exec(command(`pull ${image}`, 'docker', 'pull', image), { timeoutMs: 10 * 60_000 }).catch((err: Error) => {
+  await ssh.exec(command('write', `pull ${image}`, 'docker', 'pull', image), { timeoutMs: 10 * 60_000 }).catch((err: Error) => {
     throw new HostError(ssh.name, `the proxy image ${image} is neither on the host nor here, and the host cannot pull it: ${err.message}`, {
       hint: 'build it here (scripts/setup.sh builds boxship-proxy:caddy-2.6.2 from dockerfiles/proxy) or set proxy.image to an image the host can pull',
     });
@@ -200,7 +202,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
     ssh.run(ensureNetwork(config.service)),
     ssh
-      .exec(reading(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image)), {
+      .exec(command('read', `check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), {
         allowFailure: true,
       })
       .then((r) => r.code === 0),
@@ -250,7 +252,7 @@ export async function reconcileProxy(
       startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }),
     );
   } else if (state.status !== 'running') {
-    await ssh.run(command('start the proxy', 'docker', 'start', names.proxy(config.service)));
+    await ssh.run(command('write', 'start the proxy', 'docker', 'start', names.proxy(config.service)));
   } else {
     if (edgeChanged) {
       ctx.report({ kind: 'step', host: ssh.name, message: 'reloading the proxy edge (proxy.retry_after or proxy.backoff_header changed)' });

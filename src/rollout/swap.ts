@@ -62,8 +62,8 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
       handover: sequence(`retire ${live}`, [
         // An empty slot is routed to blue (the colour it starts with next time); a green instance leaves rotation here.
         setLiveColour(proxyHostDir(stateDirAbs), move.slot, 'blue'),
-        { argv: ['docker', 'update', '--restart', 'no', live], why: `keep ${live} from restarting` },
-        { argv: ['docker', 'rename', live, draining], why: `rename ${live} to ${draining}` },
+        { argv: ['docker', 'update', '--restart', 'no', live], why: `keep ${live} from restarting`, effect: 'write' },
+        { argv: ['docker', 'rename', live, draining], why: `rename ${live} to ${draining}`, effect: 'write' },
       ]),
       drain: { command: startDrain(draining, seconds), container: draining },
     };

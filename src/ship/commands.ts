@@ -3,7 +3,7 @@
  * the service's state dir; only a verified, fully loaded image ever gets the `<service>:<tag>` tag, so a transfer cut
  * half-way leaves nothing a rollout could pick up.
  */
-import { type Command, command, reading, script, toShell } from '../hosts/command.js';
+import { type Command, command, script, toShell } from '../hosts/command.js';
 
 /**
  * Prints what inventory.ts parses, in one round trip: the engine's platform and version, the store's driver status, every image's
@@ -11,25 +11,24 @@ import { type Command, command, reading, script, toShell } from '../hosts/comman
  * containerd socket: root, or sudo without a password; without it the host still works, just not thin.
  */
 export function inventory(): Command {
-  return reading(
-    script(
-      'list the images and layers the host already has',
-      [
-        // Independent docker calls run side by side: on a busy host each one costs a fraction of a second.
-        't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
-        `docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}' > "$t/v" 2> "$t/ve" & v=$!`,
-        // An image removed between ls and inspect only makes the host look poorer: more is sent, never too little.
-        `(docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format 'image {{.Id}} {{json .RootFS.Layers}}' 2>/dev/null || true) > "$t/i" &`,
-        `d=$(docker info --format '{{json .DriverStatus}}') || exit 1`,
-        'case "$d" in *io.containerd.snapshotter*)',
-        '  if out=$(ctr -n moby content ls -q 2>&1) || out=$(sudo -n ctr -n moby content ls -q 2>&1); then printf "%s\n" "$out" | sed "s/^/blob /" > "$t/c"',
-        '  else echo "noblobs $(printf "%s" "$out" | head -c 200 | tr "\n" " ")" > "$t/c"; fi ;;',
-        'esac',
-        'wait "$v" || { cat "$t/ve" >&2; exit 1; }',
-        'wait',
-        'echo "platform $(cat "$t/v")"; echo "driver $d"; cat "$t/i"; [ ! -f "$t/c" ] || cat "$t/c"',
-      ].join('\n'),
-    ),
+  return script(
+    'read',
+    'list the images and layers the host already has',
+    [
+      // Independent docker calls run side by side: on a busy host each one costs a fraction of a second.
+      't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
+      `docker version --format '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}' > "$t/v" 2> "$t/ve" & v=$!`,
+      // An image removed between ls and inspect only makes the host look poorer: more is sent, never too little.
+      `(docker image ls -aq --no-trunc | sort -u | xargs -r docker image inspect --format 'image {{.Id}} {{json .RootFS.Layers}}' 2>/dev/null || true) > "$t/i" &`,
+      `d=$(docker info --format '{{json .DriverStatus}}') || exit 1`,
+      'case "$d" in *io.containerd.snapshotter*)',
+      '  if out=$(ctr -n moby content ls -q 2>&1) || out=$(sudo -n ctr -n moby content ls -q 2>&1); then printf "%s\n" "$out" | sed "s/^/blob /" > "$t/c"',
+      '  else echo "noblobs $(printf "%s" "$out" | head -c 200 | tr "\n" " ")" > "$t/c"; fi ;;',
+      'esac',
+      'wait "$v" || { cat "$t/ve" >&2; exit 1; }',
+      'wait',
+      'echo "platform $(cat "$t/v")"; echo "driver $d"; cat "$t/i"; [ ! -f "$t/c" ] || cat "$t/c"',
+    ].join('\n'),
   );
 }
 
@@ -54,6 +53,7 @@ const LOAD_TIMEOUT_S = 15 * 60;
  */
 export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none', incoming: string, tag: string): Command {
   return script(
+    'write',
     `receive, check and load the image, tag it ${tag}`,
     [
       'd="$1" codec="$2" incoming="$3" tag="$4" lp="" want=""',
@@ -132,6 +132,7 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
 export function relayHop(inner: Command, next: { label: string; dest: string; port: number; knownHostsLine: string; command: Command }): Command {
   return {
     ...script(
+      'write',
       `${inner.why}, relaying to ${next.label}`,
       [
         'kh="$1" port="$2" dest="$3" next="$4" label="$5"; shift 5',
@@ -163,6 +164,7 @@ export function relayHop(inner: Command, next: { label: string; dest: string; po
  */
 export function relayProbe(targets: { label: string; dest: string; port: number; knownHostsLine: string }[]): Command {
   return script(
+    'write',
     `check that the host reaches ${targets.map((t) => t.label).join(', ')} over SSH (relay)`,
     [
       't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
@@ -180,17 +182,25 @@ export function relayProbe(targets: { label: string; dest: string; port: number;
 
 /** Tags an image the host already has (no transfer needed). */
 export function tagImage(imageId: string, tag: string): Command {
-  return command(`tag ${imageId.slice(7, 19)} as ${tag}`, 'docker', 'tag', imageId, tag);
+  return command('write', `tag ${imageId.slice(7, 19)} as ${tag}`, 'docker', 'tag', imageId, tag);
 }
 
 function _removeFile(path: string): Command {
-  return command('remove an unfinished upload', 'rm', '-f', path);
+  return command('write', 'remove an unfinished upload', 'rm', '-f', path);
 }
 
 /** Prints `<repository>:<tag> <image id>` for every tag of the service's images on the host (one docker call). */
 export function presentImages(service: string): Command {
-  return reading(
-    command('check which releases are still on the host', 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}', service),
+  return command(
+    'read',
+    'check which releases are still on the host',
+    'docker',
+    'image',
+    'ls',
+    '--no-trunc',
+    '--format',
+    '{{.Repository}}:{{.Tag}} {{.ID}}',
+    service,
   );
 }
 

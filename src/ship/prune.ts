@@ -70,7 +70,7 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
     });
     const removed: string[] = [];
     for (const tag of tagsToPrune(newestFirst, keep, new Set(protect.keys()))) {
-      const r = await ssh.exec(command(`remove old release ${tag}`, 'docker', 'image', 'rm', `${service}:${tag}`), { allowFailure: true });
+      const r = await ssh.exec(command('write', `remove old release ${tag}`, 'docker', 'image', 'rm', `${service}:${tag}`), { allowFailure: true });
       if (r.code === 0) removed.push(tag);
     }
     return { removed, kept };

@@ -1,12 +1,12 @@
 /** The state files on a host are JSON-lines logs: appended to with one command, read whole with another. */
-import { type Command, reading, script } from '../hosts/command.js';
+import { type Command, script } from '../hosts/command.js';
 
 export function appendJsonLine(why: string, dir: string, file: string, value: unknown): Command {
-  return script(why, 'mkdir -p "$1" && printf "%s\\n" "$2" >> "$1/$3"', dir, JSON.stringify(value), file);
+  return script('write', why, 'mkdir -p "$1" && printf "%s\\n" "$2" >> "$1/$3"', dir, JSON.stringify(value), file);
 }
 
 export function readFileCommand(why: string, path: string): Command {
-  return reading(script(why, 'cat "$1" 2>/dev/null || true', path));
+  return script('read', why, 'cat "$1" 2>/dev/null || true', path);
 }
 
 /** Parse each line; lines that do not parse (a torn last line) are skipped, not fatal. */

@@ -7,7 +7,7 @@
  * interrupted run: the next command takes it over and converges what that run left.
  */
 import { hostname } from 'node:os';
-import { type Command, reading, script } from '../hosts/command.js';
+import { type Command, script } from '../hosts/command.js';
 import { readFileCommand } from './jsonl.js';
 
 export interface LockInfo {
@@ -34,6 +34,7 @@ export function lockInfoHere(who: string, command: string): LockInfo {
 /** Exit 0 and take the lock, or exit 75 and print `{"age":<seconds since the last heartbeat>,"info":{...}}`. */
 export function acquireLock(stateDir: string, info: LockInfo): Command {
   return script(
+    'write',
     `take the deploy lock (${info.command})`,
     [
       'mkdir -p "$1"',
@@ -50,7 +51,7 @@ export function acquireLock(stateDir: string, info: LockInfo): Command {
 
 /** Shows the holder is alive: the lock's mtime is its heartbeat. */
 export function heartbeat(stateDir: string): Command {
-  return script('refresh the deploy lock', 'touch "$1/info.json" 2>/dev/null || true', lockDir(stateDir));
+  return script('write', 'refresh the deploy lock', 'touch "$1/info.json" 2>/dev/null || true', lockDir(stateDir));
 }
 
 /**
@@ -59,6 +60,7 @@ export function heartbeat(stateDir: string): Command {
  */
 export function breakStaleLock(stateDir: string, heldInfoText: string): Command {
   return script(
+    'write',
     'take over a stale deploy lock',
     '[ "$(cat "$1/info.json" 2>/dev/null)" = "$2" ] && mv "$1" "$1.stale.$$" && rm -rf "$1.stale.$$"',
     lockDir(stateDir),
@@ -67,7 +69,7 @@ export function breakStaleLock(stateDir: string, heldInfoText: string): Command 
 }
 
 export function releaseLock(stateDir: string): Command {
-  return script('release the deploy lock', 'rm -rf "$1"', lockDir(stateDir));
+  return script('write', 'release the deploy lock', 'rm -rf "$1"', lockDir(stateDir));
 }
 
 export function readLock(stateDir: string): Command {
@@ -76,8 +78,11 @@ export function readLock(stateDir: string): Command {
 
 /** Seconds since the lock's last heartbeat, by the host's clock; empty output when there is no lock. */
 export function lockAge(stateDir: string): Command {
-  return reading(
-    script('check the deploy lock heartbeat', 'f="$1/info.json"; [ -e "$f" ] && echo $(( $(date +%s) - $(stat -c %Y "$f") )) || true', lockDir(stateDir)),
+  return script(
+    'read',
+    'check the deploy lock heartbeat',
+    'f="$1/info.json"; [ -e "$f" ] && echo $(( $(date +%s) - $(stat -c %Y "$f") )) || true',
+    lockDir(stateDir),
   );
 }
 

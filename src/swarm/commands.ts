@@ -7,7 +7,7 @@
  * file on the manager and adds one `--env-add KEY=VALUE` per line there. Swarm keeps the values in the service spec
  * (its Raft store, `docker service inspect`), as it does for any service environment.
  */
-import { type Command, command, reading, script } from '../hosts/command.js';
+import { type Command, command, script } from '../hosts/command.js';
 import { LABEL, shaOfTag } from '../rollout/names.js';
 
 /** Names of what the Swarm backend creates. */
@@ -21,12 +21,12 @@ export const swarmNames = {
 
 /** What the engine behind an SSH address says about its swarm membership. */
 export function engineSwarm(): Command {
-  return reading(command('read the swarm state of the engine', 'docker', 'info', '--format', '{{json .Swarm}}'));
+  return command('read', 'read the swarm state of the engine', 'docker', 'info', '--format', '{{json .Swarm}}');
 }
 
 /** Every node of the swarm as a JSON array (manager only). */
 export function inspectNodes(): Command {
-  return reading(script('list the swarm nodes', 'docker node ls -q | xargs -r docker node inspect'));
+  return script('read', 'list the swarm nodes', 'docker node ls -q | xargs -r docker node inspect');
 }
 
 /**
@@ -35,6 +35,7 @@ export function inspectNodes(): Command {
  */
 export function ensureOverlayNetwork(network: string): Command {
   return script(
+    'write',
     `create the overlay network ${network}`,
     [
       'd=$(docker network inspect --format "{{.Driver}}" "$1" 2>/dev/null || true)',
@@ -48,32 +49,31 @@ export function ensureOverlayNetwork(network: string): Command {
 
 /** On a node: fails when a local (non-overlay) network of that name would shadow the overlay for `docker run`. */
 export function checkNoLocalNetwork(network: string): Command {
-  return reading(
-    script(
-      `check that no local network shadows ${network}`,
-      'd=$(docker network inspect --format "{{.Driver}}" "$1" 2>/dev/null || true); if [ -n "$d" ] && [ "$d" != overlay ]; then echo "a local network named $1 (driver $d) shadows the overlay network: remove it (docker network rm $1) once nothing uses it" >&2; exit 1; fi',
-      network,
-    ),
+  return script(
+    'read',
+    `check that no local network shadows ${network}`,
+    'd=$(docker network inspect --format "{{.Driver}}" "$1" 2>/dev/null || true); if [ -n "$d" ] && [ "$d" != overlay ]; then echo "a local network named $1 (driver $d) shadows the overlay network: remove it (docker network rm $1) once nothing uses it" >&2; exit 1; fi',
+    network,
   );
 }
 
 /** `docker service inspect` of the service as a JSON array, `[]` when there is none. */
 export function inspectService(name: string): Command {
-  return reading(script(`read the service ${name}`, 'out=$(docker service inspect "$1" 2>/dev/null) && printf "%s\\n" "$out" || echo "[]"', name));
+  return script('read', `read the service ${name}`, 'out=$(docker service inspect "$1" 2>/dev/null) && printf "%s\\n" "$out" || echo "[]"', name);
 }
 
 /** Every task of the service (history included), one JSON object per line. */
 export function serviceTasks(name: string): Command {
-  return reading(script(`list the tasks of ${name}`, 'docker service ps "$1" --no-trunc --format "{{json .}}" 2>/dev/null || true', name));
+  return script('read', `list the tasks of ${name}`, 'docker service ps "$1" --no-trunc --format "{{json .}}" 2>/dev/null || true', name);
 }
 
 export function removeService(name: string): Command {
-  return script(`remove the service ${name}`, 'docker service rm "$1" >/dev/null 2>&1 || true', name);
+  return script('write', `remove the service ${name}`, 'docker service rm "$1" >/dev/null 2>&1 || true', name);
 }
 
 /** The image's own HEALTHCHECK (JSON, `null` when it has none). */
 export function imageHealthcheckOf(ref: string): Command {
-  return reading(command(`read the HEALTHCHECK of ${ref}`, 'docker', 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', ref));
+  return command('read', `read the HEALTHCHECK of ${ref}`, 'docker', 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', ref);
 }
 
 /**
@@ -81,22 +81,21 @@ export function imageHealthcheckOf(ref: string): Command {
  * prints the first of curl, wget, node, python3 found on its PATH; no output (or a failure: no /bin/sh) means none.
  */
 export function probeTools(ref: string): Command {
-  return reading(
-    command(
-      `look for an HTTP client in ${ref} (for a health check)`,
-      'docker',
-      'run',
-      '--rm',
-      '--pull',
-      'never',
-      '--network',
-      'none',
-      '--entrypoint',
-      '/bin/sh',
-      ref,
-      '-c',
-      'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
-    ),
+  return command(
+    'read',
+    `look for an HTTP client in ${ref} (for a health check)`,
+    'docker',
+    'run',
+    '--rm',
+    '--pull',
+    'never',
+    '--network',
+    'none',
+    '--entrypoint',
+    '/bin/sh',
+    ref,
+    '-c',
+    'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
   );
 }
 
@@ -105,16 +104,15 @@ export function probeTools(ref: string): Command {
  * line (parseNodeTasks keeps the services asked for; docker ps ANDs label filters, so one filter on the key).
  */
 export function nodeTasks(): Command {
-  return reading(
-    command(
-      'list the service tasks on this node',
-      'docker',
-      'ps',
-      '--filter',
-      'label=com.docker.swarm.service.name',
-      '--format',
-      '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}',
-    ),
+  return command(
+    'read',
+    'list the service tasks on this node',
+    'docker',
+    'ps',
+    '--filter',
+    'label=com.docker.swarm.service.name',
+    '--format',
+    '{{.Label "com.docker.swarm.task.name"}}\t{{.Image}}\t{{.Status}}\t{{.Label "com.docker.swarm.service.name"}}',
   );
 }
 
@@ -187,6 +185,7 @@ function releaseEnv(s: ServiceSpec): string[] {
  */
 function withEnvFile(why: string, envFile: string, flag: '--env' | '--env-add', last: string, argv: string[]): Command {
   return script(
+    'write',
     why,
     [
       'f=$1; flag=$2; last=$3; shift 3',

@@ -67,7 +67,9 @@ export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: 
   const [, hasImage, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(checkNoLocalNetwork(network))),
     ssh
-      .exec(command(`check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), { allowFailure: true })
+      .exec(command('read', `check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), {
+        allowFailure: true,
+      })
       .then((r) => r.code === 0),
     mode ? Promise.resolve(mode) : ssh.run(readFileCommand('read the proxy mode', modeFile(rel))).then(parseMode),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),

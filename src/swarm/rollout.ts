@@ -83,7 +83,7 @@ export async function prepareManager(session: SwarmSession): Promise<void> {
   const rel = stateDir(config.service);
   const home = await manager.home();
   await manager.run(ensureOverlayNetwork(swarmNames.network(config.service)));
-  await manager.run(command('create the state dir', 'mkdir', '-p', `${home}/${rel}`));
+  await manager.run(command('write', 'create the state dir', 'mkdir', '-p', `${home}/${rel}`));
   await manager.run(writePrivateFile(envFilePath(`${home}/${rel}`), 'write the app env file (mode 0600)'), envFileText(config));
 }
 
@@ -145,7 +145,7 @@ async function failedTaskLogs(manager: Runner, tasks: TaskRow[], image: string):
   const t = tasks.find((x) => x.image === image && isFailure(x));
   if (!t) return '';
   const r = await manager
-    .exec(command("read the failed task's log", 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 })
+    .exec(command('read', "read the failed task's log", 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 })
     .catch(() => undefined);
   const text = `${r?.stdout ?? ''}${r?.stderr ?? ''}`.trim();
   return text
@@ -254,7 +254,7 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
       throw new InputError(`nothing serves ${config.service} yet: a canary runs beside the service`, { hint: 'run boxship rollout (without --canary) first' });
     const spec = serviceSpec(config, canaryName, target, req.canary, gate, home);
     report({ kind: 'step', message: `${canary ? 'updating' : 'starting'} the canary ${canaryName}: ${req.canary} task(s) of ${image}` });
-    if (canary) await manager.run(command('remove the old canary', 'docker', 'service', 'rm', canaryName));
+    if (canary) await manager.run(command('write', 'remove the old canary', 'docker', 'service', 'rm', canaryName));
     await manager.run(createService(spec, envFile));
     const r = await followStart({ manager, name: canaryName, image, replicas: req.canary, deadlineMs: req.canary * budget + 60_000, report, interrupt, gate });
     if ('interrupted' in r) return { kind: 'interrupted', target };

@@ -113,7 +113,7 @@ describe('accessory commands', () => {
     expect(toShell(inspectAccessory('hello', 'cache'))).toBe(
       `sh -c 'docker container inspect --format '\\''{"status":{{json .State.Status}},"running":{{.State.Running}},"image":{{json .Config.Image}},"imageId":{{json .Image}},"spec":{{json (index .Config.Labels "dev.boxship.accessory-spec")}}}'\\'' "$1" 2>/dev/null || true' sh hello-cache`,
     );
-    expect(inspectAccessory('hello', 'cache').read).toBe(true);
+    expect(inspectAccessory('hello', 'cache').effect).toBe('read');
     expect(parseAccessoryState('')).toEqual({ exists: false, running: false });
     expect(parseAccessoryState('{"status":"exited","running":false,"image":"r:1","imageId":"sha256:1","spec":null}\n')).toEqual({
       exists: true,

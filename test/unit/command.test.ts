@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quote, script, toShell } from '../../src/hosts/command.js';
+import { type Command, command, quote, script, sequence, toShell } from '../../src/hosts/command.js';
 import { receiveAndLoad } from '../../src/ship/commands.js';
 import { appendLedgerCommand, parseLedger, releasesNewestFirst } from '../../src/state/ledger.js';
 import { tagsToPrune } from '../../src/ship/prune.js';
@@ -13,8 +13,20 @@ describe('remote commands', () => {
     expect(toShell(['echo', 'a b', '$HOME'])).toBe(`echo 'a b' '$HOME'`);
   });
 
+  it('makes every command say whether it reads or writes: a forgotten one does not compile', () => {
+    // @ts-expect-error a command without its effect is a type error, not a plan that runs or skips the wrong step
+    const bare: Command = { argv: ['docker', 'ps'], why: 'list' };
+    // @ts-expect-error the effect comes first, so an old call that starts with the why does not type-check
+    command('list containers', 'docker', 'ps');
+    expect(bare.argv).toEqual(['docker', 'ps']);
+    const r = command('read', 'list', 'docker', 'ps');
+    const w = command('write', 'stop', 'docker', 'stop', 'x');
+    expect(sequence('both', [r, r]).effect).toBe('read');
+    expect(sequence('both', [r, w]).effect).toBe('write');
+  });
+
   it('passes script arguments positionally, never interpolated', () => {
-    const c = script('x', 'echo "$1"', '$(rm -rf /)');
+    const c = script('write', 'x', 'echo "$1"', '$(rm -rf /)');
     expect(c.argv).toEqual(['sh', '-c', 'echo "$1"', 'sh', '$(rm -rf /)']);
     expect(toShell(c)).toBe(`sh -c 'echo "$1"' sh '$(rm -rf /)'`);
   });

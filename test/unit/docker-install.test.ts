@@ -31,7 +31,7 @@ const bare: DockerProbe = {
 describe('docker install commands', () => {
   it('probes in one read-only round trip and parses what it printed', () => {
     const c = probeDocker();
-    expect(c.read).toBe(true);
+    expect(c.effect).toBe('read');
     expect(c.argv[2]).toContain('command -v docker');
     expect(c.argv[2]).toContain('sudo -n true');
     expect(c.argv[2]).toContain('/proc/1/comm');
@@ -57,7 +57,7 @@ describe('docker install commands', () => {
       "env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get -o DPkg::Lock::Timeout=300 update -q && apt-get -o DPkg::Lock::Timeout=300 install -y -q docker.io'",
     );
     expect(root.timeoutMs).toBe(20 * 60_000);
-    expect(root.read).toBeUndefined();
+    expect(root.effect).toBe('write');
     expect(installDocker(['sudo', '-n']).argv.slice(0, 4)).toEqual(['sudo', '-n', 'env', 'DEBIAN_FRONTEND=noninteractive']);
   });
 

@@ -390,7 +390,7 @@ describe('swarm command lines', () => {
       '-c',
       'for t in curl wget node python3; do if command -v "$t" >/dev/null 2>&1; then echo "$t"; exit 0; fi; done; exit 0',
     ]);
-    expect(probeTools('hello:abc').read).toBe(true);
+    expect(probeTools('hello:abc').effect).toBe('read');
   });
 
   it('parses service inspect, service ps and the tasks on a node', () => {
