@@ -7,7 +7,7 @@
 import type Docker from 'dockerode';
 import { readSecretsFile } from '../config/secrets.js';
 import type { AccessoryConfig, Config } from '../config/types.js';
-import { DryRunRunner, type Runner } from '../hosts/runner.js';
+import { type Runner } from '../hosts/runner.js';
 import { absState, type DeployContext, relState } from '../rollout/context.js';
 import { ensureDocker, parseDockerProbe, probeDocker } from '../rollout/docker-install.js';
 import { names } from '../rollout/names.js';
@@ -79,7 +79,7 @@ async function ensureImage(ctx: DeployContext, ssh: Runner, docker: Docker, a: A
     .inspect()
     .catch(() => undefined);
   if (local) {
-    if (ssh instanceof DryRunRunner) return ssh.note(`ship the image ${a.image} of accessory ${a.name} from here (layer-thin, only the layers the host lacks)`);
+    if (ssh.dryRun) return ssh.note(`ship the image ${a.image} of accessory ${a.name} from here (layer-thin, only the layers the host lacks)`);
     ctx.report({ kind: 'step', host: ssh.name, message: `accessory ${a.name}: shipping ${a.image}` });
     await shipSupportImage({ config: ctx.config, docker, ref: a.image, imageId: local.Id, ssh, report: ctx.report });
     return;

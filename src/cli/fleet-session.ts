@@ -4,10 +4,9 @@
  */
 import { Listr } from 'listr2';
 import type { Config, HostConfig } from '../config/types.js';
-import { closeAll, connectAll } from '../hosts/fleet.js';
+import { openFleet } from '../hosts/fleet.js';
 import type { DeployContext } from '../rollout/context.js';
 import { whoAmI } from '../state/ledger.js';
-import { BoxshipError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { redact } from '../util/redact.js';
 import { configFrom, listrOptions, type GlobalOptions } from './context.js';
@@ -23,20 +22,9 @@ export interface Session {
  */
 async function openSession(globals: GlobalOptions, commandLine: string, pick?: (config: Config) => HostConfig[]): Promise<Session & { close(): void }> {
   const config = configFrom(globals);
-  const conns = await connectAll(pick ? pick(config) : config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
-  const down = conns.filter((c) => c.error);
-  if (down.length) {
-    closeAll(conns);
-    const first = down[0]!.error;
-    throw new BoxshipError(
-      `cannot reach ${down.map((d) => d.host.name).join(', ')}; nothing was changed:\n${down.map((d) => `  ${d.error!.message}`).join('\n')}`,
-      {
-        hint: first instanceof BoxshipError ? first.hint : 'check the hosts, then run the command again',
-      },
-    );
-  }
-  const ctx: DeployContext = { config, hosts: conns.map((c) => c.ssh!), who: whoAmI(), command: commandLine, report: () => {} };
-  return { config, ctx, close: () => closeAll(conns) };
+  const fleet = await openFleet(pick ? pick(config) : config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys, requireAll: true });
+  const ctx: DeployContext = { config, hosts: fleet.hosts, who: whoAmI(), command: commandLine, report: () => {} };
+  return { config, ctx, close: fleet.close };
 }
 
 /** Opens the session, runs `work`, and always closes the connections. */

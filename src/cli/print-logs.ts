@@ -4,7 +4,7 @@
  * Ctrl-C while following.
  */
 import type { HostConfig } from '../config/types.js';
-import { closeAll, connectAll } from '../hosts/fleet.js';
+import { openFleet } from '../hosts/fleet.js';
 import { formatLine } from '../logs/lines.js';
 import { type LogsRequest, readLogs } from '../logs/read.js';
 import { ExitCode } from '../util/errors.js';
@@ -15,8 +15,8 @@ export async function printLogs(
   options: { acceptNewHostKeys?: boolean; timestamps?: boolean; sourceWidth: number },
   request: Omit<LogsRequest, 'hosts' | 'signal' | 'onLine' | 'report'>,
 ): Promise<void> {
-  const conns = await connectAll(hosts, { acceptNewHostKeys: options.acceptNewHostKeys });
-  for (const c of conns) if (c.error) process.stderr.write(`error: ${c.error.message}\n`);
+  const fleet = await openFleet(hosts, { acceptNewHostKeys: options.acceptNewHostKeys });
+  for (const u of fleet.unreachable) process.stderr.write(`error: ${u.error.message}\n`);
   const width = Math.max(...hosts.map((h) => h.name.length)) + 1 + options.sourceWidth;
   const stop = new AbortController();
   const onSigint = () => stop.abort();
@@ -24,14 +24,14 @@ export async function printLogs(
   try {
     await readLogs({
       ...request,
-      hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])),
+      hosts: fleet.hosts,
       signal: stop.signal,
       onLine: (l) => process.stdout.write(`${formatLine(l, width, options.timestamps)}\n`),
       report: (e) => process.stderr.write(`${e.kind === 'warning' ? 'warning: ' : ''}${eventLine(e)}\n`),
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
-    closeAll(conns);
+    fleet.close();
   }
-  process.exitCode = conns.some((c) => c.error) ? ExitCode.failed : ExitCode.ok;
+  process.exitCode = fleet.unreachable.length ? ExitCode.failed : ExitCode.ok;
 }

@@ -5,7 +5,7 @@
 import { Listr } from 'listr2';
 import type { buildRelease as BuildRelease } from '../image/build.js';
 import type { Config, HostConfig } from '../config/types.js';
-import { closeAll, connectAll, type Connection } from '../hosts/fleet.js';
+import { type Fleet, openFleet } from '../hosts/fleet.js';
 import { type HostShipResult, type ShipSummary, shipImage } from '../ship/release.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
@@ -134,7 +134,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
   const hook = await preReleaseHook(config);
   const docker = await localDocker();
   const { buildRelease } = await import('../image/build.js');
-  const ctx: { built?: Built; connections?: Connection[]; summary?: ShipSummary } = {};
+  const ctx: { built?: Built; fleet?: Fleet; summary?: ShipSummary } = {};
   const hostDone = new Map<string, (r: HostShipResult) => void>();
   const hostResults = new Map(hosts.map((h) => [h.name, new Promise<HostShipResult>((resolve) => hostDone.set(h.name, resolve))]));
   const hostOutput = new Map<string, (line: string) => void>();
@@ -173,8 +173,8 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
       {
         title: `Connect to ${hosts.length} host${hosts.length === 1 ? '' : 's'}`,
         task: async (_c, task) => {
-          ctx.connections = await connectAll(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
-          const down = ctx.connections.filter((c) => c.error).length;
+          ctx.fleet = await openFleet(hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+          const down = ctx.fleet.unreachable.length;
           task.title = down ? `Connected to ${hosts.length - down} of ${hosts.length} hosts` : `Connected to ${hosts.length} hosts`;
         },
       },
@@ -187,7 +187,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
             config,
             docker,
             image: { imageId: built.imageId, ref: built.tag, tag: built.tag.slice(config.service.length + 1), sha: built.sha },
-            connections: ctx.connections!,
+            connections: ctx.fleet!.connections,
             report: onEvent,
             onHostDone: (r) => hostDone.get(r.host)?.(r),
           }).then((s) => {
@@ -220,7 +220,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
   try {
     await tasks.run();
   } finally {
-    if (ctx.connections) closeAll(ctx.connections);
+    ctx.fleet?.close();
   }
   const summary = ctx.summary!;
   return { built: ctx.built!, summary, failed: summary.hosts.filter((h) => !h.ok), warnings, ...(hook ? { hooks: [hook] } : {}) };

@@ -68,8 +68,15 @@ export interface Runner {
   home(): Promise<string>;
   /** Runs a command with its output streamed live (only runners with a real session: SSH). */
   stream?(cmd: Command, io: StreamIo): Promise<StreamResult>;
-  /** True when writes are only recorded (a plan): callers skip work that has no command (a local docker save). */
-  readonly dryRun?: boolean;
+  /**
+   * True when writes are only recorded (a plan): callers skip work that has no remote command (a local docker save)
+   * and say so with note(). The one way to ask "is this a dry run?".
+   */
+  readonly dryRun: boolean;
+  /** Records, in a plan, work a real run does from this machine rather than by a remote command; a no-op otherwise. */
+  note(why: string): void;
+  /** The host key this host proved it holds when we connected (a relay hop pins it); undefined when not connected over SSH. */
+  hostKey(): Buffer | undefined;
 }
 
 /** One command a dry run did not run, with what it would have been fed on stdin. */
@@ -98,6 +105,9 @@ export class DryRunRunner implements Runner {
   home(): Promise<string> {
     return this.real.home();
   }
+  hostKey(): Buffer | undefined {
+    return this.real.hostKey();
+  }
 
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
     if (cmd.effect === 'read') return this.real.exec(cmd, options);
@@ -111,7 +121,6 @@ export class DryRunRunner implements Runner {
     return (await this.exec(cmd, { stdin })).stdout;
   }
 
-  /** Records work a real run does from this machine rather than by a remote command (shipping an image). */
   note(why: string): void {
     this.steps.push({ cmd: { argv: [], why, effect: 'write' } });
   }

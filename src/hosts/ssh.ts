@@ -51,6 +51,7 @@ const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = [
 ];
 
 export class SshHost implements Runner {
+  readonly dryRun = false;
   private closed = false;
   private constructor(
     readonly config: HostConfig,
@@ -182,6 +183,8 @@ export class SshHost implements Runner {
     this.homeDir ??= this.run({ argv: ['sh', '-c', 'printf %s "$HOME"'], why: 'find the home directory', effect: 'read' });
     return this.homeDir;
   }
+
+  note(): void {}
 
   /** The host key this host proved it holds when we connected (checked against known_hosts). */
   hostKey(): Buffer | undefined {

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 import { type Command, command, script } from '../hosts/command.js';
-import { DryRunRunner, type Runner } from '../hosts/runner.js';
+import { type Runner } from '../hosts/runner.js';
 import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
 import {
   applyProxyMode,
@@ -211,7 +211,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
   if (!hasImage) {
-    if (ssh instanceof DryRunRunner) ssh.note(`ship the proxy image ${config.proxy.image} from here (layer-thin, as release does), or let the host pull it`);
+    if (ssh.dryRun) ssh.note(`ship the proxy image ${config.proxy.image} from here (layer-thin, as release does), or let the host pull it`);
     else await ensureProxyImage(ctx, ssh, docker);
   }
 

@@ -204,7 +204,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
     opts.connections.forEach((c, k) => {
       const p = plans[k];
       const inv = settled[k]!.status === 'fulfilled' ? (settled[k] as PromiseFulfilledResult<HostInventory>).value : undefined;
-      const key = c.ssh && 'hostKey' in c.ssh ? (c.ssh as { hostKey(): Buffer | undefined }).hostKey() : undefined;
+      const key = c.ssh?.hostKey();
       if (!c.ssh || c.ssh.dryRun || !p || !inv || p.missing.length === 0 || !key) return;
       try {
         checkPlatform(c.ssh.name, image.ref, platform, inv.platform);
@@ -452,7 +452,7 @@ export async function shipImage(opts: ShipOptions): Promise<ShipSummary> {
 function relayTarget(connections: ShipConnection[], m: number): RelayTarget {
   const h = connections[m]!.host;
   const a = h.relayAddress ?? { user: h.user, hostname: h.hostname, port: h.port };
-  const key = (connections[m]!.ssh as unknown as { hostKey(): Buffer }).hostKey();
+  const key = connections[m]!.ssh!.hostKey()!;
   return { label: `h${m}`, dest: `${a.user}@${a.hostname}`, port: a.port, knownHostsLine: knownHostsLine(a.hostname, a.port, key) };
 }
 
@@ -472,9 +472,7 @@ function relayProbes(opts: ShipOptions): (head: number, members: number[]) => Pr
     asked.set(head, { members, out });
     return out;
   };
-  const live = opts.connections.flatMap((c, k) =>
-    c.ssh && !c.ssh.dryRun && 'hostKey' in c.ssh && (c.ssh as { hostKey(): Buffer | undefined }).hostKey() ? [k] : [],
-  );
+  const live = opts.connections.flatMap((c, k) => (c.ssh && !c.ssh.dryRun && c.ssh.hostKey() ? [k] : []));
   if (opts.config.ship.relay === 'auto' && live.length >= 2) void ask(live[0]!, live.slice(1));
   return ask;
 }

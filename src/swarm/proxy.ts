@@ -12,7 +12,7 @@
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
-import { DryRunRunner, type Runner } from '../hosts/runner.js';
+import { type Runner } from '../hosts/runner.js';
 import {
   caddyConfig,
   caddyInputFromConfig,
@@ -76,7 +76,7 @@ export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: 
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
   if (!hasImage) {
-    if (ssh instanceof DryRunRunner) ssh.note(`ship the proxy image ${config.proxy.image} from here`);
+    if (ssh.dryRun) ssh.note(`ship the proxy image ${config.proxy.image} from here`);
     else await ensureProxyImage(ctx, ssh, docker);
   }
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));

@@ -4,7 +4,7 @@
  * leads to would get tasks but never an image; a host that is not a node would get images and never a task.
  */
 import type { Config } from '../config/types.js';
-import { closeAll, connectAll, type Connection } from '../hosts/fleet.js';
+import { type Connection, openFleet } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
 import type { DeployContext } from '../rollout/context.js';
 import { whoAmI } from '../state/ledger.js';
@@ -91,7 +91,8 @@ export interface OpenOptions {
 
 export async function openSwarmSession(config: Config, opts: OpenOptions): Promise<SwarmSession> {
   const swarm = config.swarm!;
-  const connections = await connectAll(config.hosts, { acceptNewHostKeys: opts.acceptNewHostKeys });
+  const fleet = await openFleet(config.hosts, { acceptNewHostKeys: opts.acceptNewHostKeys });
+  const connections = fleet.connections;
   try {
     const managerConn = connections.find((c) => c.host.name === swarm.manager)!;
     if (!managerConn.ssh) {
@@ -159,10 +160,10 @@ export async function openSwarmSession(config: Config, opts: OpenOptions): Promi
       warnings: verdict.warnings,
       ctx,
       connections,
-      close: () => closeAll(connections),
+      close: fleet.close,
     };
   } catch (err) {
-    closeAll(connections);
+    fleet.close();
     throw err;
   }
 }

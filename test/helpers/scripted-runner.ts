@@ -30,6 +30,7 @@ export function hostConfig(name: string, instances = 2): HostConfig {
 }
 
 export class ScriptedRunner implements Runner {
+  readonly dryRun = false;
   readonly ran: { why: string; line: string; stdin?: string }[] = [];
   private readonly rules: (Rule & { used: number })[] = [];
   constructor(
@@ -51,6 +52,12 @@ export class ScriptedRunner implements Runner {
 
   home(): Promise<string> {
     return Promise.resolve('/root');
+  }
+
+  note(): void {}
+
+  hostKey(): Buffer | undefined {
+    return undefined;
   }
 
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {

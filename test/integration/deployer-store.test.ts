@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { connectAll, closeAll } from '../../src/hosts/fleet.js';
+import { openFleet } from '../../src/hosts/fleet.js';
 import { shipImage } from '../../src/ship/release.js';
 import { silent } from '../../src/util/events.js';
 import { compressedOnly, loadGzipped } from '../helpers/compressed.js';
@@ -80,7 +80,8 @@ describe.runIf(deployer && target)('a deployer engine on the containerd store', 
 
     const app = makeExampleApp();
     const config = parseConfig(exampleConfigYaml({ hosts: [target!.address] }), join(app.dir, 'boxship.yml'));
-    const connections = await connectAll(config.hosts);
+    const fleet = await openFleet(config.hosts);
+    const connections = fleet.connections;
     try {
       const image = { imageId: onDeployer.Id, ref: IMAGE, tag: IMAGE, sha: '' };
       const first = await shipImage({ config, docker, image, connections, report: silent, recordRelease: false });
@@ -94,7 +95,7 @@ describe.runIf(deployer && target)('a deployer engine on the containerd store', 
       const again = await shipImage({ config, docker, image, connections, report: silent, recordRelease: false });
       expect(again.hosts[0]).toMatchObject({ ok: true, alreadyPresent: true, bytesSent: 0 });
     } finally {
-      closeAll(connections);
+      fleet.close();
     }
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { closeAll, connectAll } from '../../src/hosts/fleet.js';
+import { openFleet } from '../../src/hosts/fleet.js';
 import { shipImage } from '../../src/ship/release.js';
 import { BoxshipError } from '../../src/util/errors.js';
 import { silent } from '../../src/util/events.js';
@@ -48,7 +48,8 @@ describe('platforms', () => {
   it('refuses an arm64 image for amd64 hosts before sending anything, naming both platforms and the fix', async () => {
     const app = makeExampleApp();
     const config = parseConfig(exampleConfigYaml(), join(app.dir, 'boxship.yml'));
-    const connections = await connectAll(config.hosts);
+    const fleet = await openFleet(config.hosts);
+    const connections = fleet.connections;
     try {
       const summary = await shipImage({
         config,
@@ -74,7 +75,7 @@ describe('platforms', () => {
         ).toBe('');
       }
     } finally {
-      closeAll(connections);
+      fleet.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 /** `boxship exec -- CMD…`: a one-off container of the serving (or a named) release on one host; its exit code is ours. */
 import type { Command } from 'commander';
 import { execOneOff } from '../../exec/run.js';
-import { connectAll, selectHosts } from '../../hosts/fleet.js';
+import { openFleet, selectHosts } from '../../hosts/fleet.js';
 import { ExitCode, InputError } from '../../util/errors.js';
 import { notOnSwarm } from '../swarm.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -43,9 +43,9 @@ Nothing serving changes; what the command itself does (to volumes, a database) i
       if (opts.tty && !process.stdin.isTTY)
         throw new InputError('-t needs a terminal, and this input is not one', { hint: 'drop -t (keep -i to pipe input in)' });
       const host = selectHosts(config, opts.host === undefined ? undefined : [opts.host])[0]!;
-      const [conn] = await connectAll([host], { acceptNewHostKeys: globals.acceptNewHostKeys });
-      if (!conn?.ssh) throw conn!.error;
-      const ssh = conn.ssh;
+      const fleet = await openFleet([host], { acceptNewHostKeys: globals.acceptNewHostKeys });
+      const ssh = fleet.hosts[0];
+      if (!ssh) throw fleet.unreachable[0]!.error;
       const stdin = process.stdin;
       const raw = Boolean(opts.tty && stdin.isTTY);
       try {
@@ -71,7 +71,7 @@ Nothing serving changes; what the command itself does (to volumes, a database) i
       } finally {
         if (raw) stdin.setRawMode(false);
         if (opts.interactive) stdin.pause();
-        ssh.close();
+        fleet.close();
       }
     });
 }

@@ -1,6 +1,6 @@
 /** `boxship releases`: the release ledger of each host, newest first, and whether each image is still there. */
 import type { Command } from 'commander';
-import { closeAll, connectAll, selectHosts } from '../../hosts/fleet.js';
+import { openFleet, selectHosts } from '../../hosts/fleet.js';
 import { releasesOnHost } from '../../ship/present.js';
 import { ExitCode } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -17,10 +17,10 @@ export function registerReleases(program: Command): void {
     .action(async (opts: { host?: string[]; json?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const config = configFrom(globals);
-      const conns = await connectAll(selectHosts(config, opts.host), { acceptNewHostKeys: globals.acceptNewHostKeys });
+      const fleet = await openFleet(selectHosts(config, opts.host), { acceptNewHostKeys: globals.acceptNewHostKeys });
       try {
         const rows = await Promise.all(
-          conns.map(async (c) => {
+          fleet.connections.map(async (c) => {
             if (!c.ssh) return { host: c.host.name, error: c.error.message, releases: [] };
             return { host: c.host.name, releases: await releasesOnHost(c.ssh, config.service) };
           }),
@@ -36,7 +36,7 @@ export function registerReleases(program: Command): void {
           }
         process.exitCode = rows.some((r) => 'error' in r && r.error) ? ExitCode.failed : ExitCode.ok;
       } finally {
-        closeAll(conns);
+        fleet.close();
       }
     });
 }

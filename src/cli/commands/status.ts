@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { inspectAccessory, parseAccessoryState } from '../../accessories/commands.js';
 import { accessoriesOn } from '../../accessories/run.js';
-import { closeAll, connectAll } from '../../hosts/fleet.js';
+import { openFleet } from '../../hosts/fleet.js';
 import type { Runner } from '../../hosts/runner.js';
 import { parseProxyState, probeUpstream, proxyState } from '../../proxy/commands.js';
 import type { DeployContext } from '../../rollout/context.js';
@@ -79,15 +79,17 @@ export function registerStatus(program: Command): void {
         process.exitCode = await swarmStatusCommand(globals, config, Boolean(opts.json));
         return;
       }
-      const conns = await connectAll(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
+      const fleet = await openFleet(config.hosts, { acceptNewHostKeys: globals.acceptNewHostKeys });
       try {
-        const ctx: DeployContext = { config, hosts: conns.flatMap((c) => (c.ssh ? [c.ssh] : [])), who: whoAmI(), command: 'status', report: () => {} };
-        const rows = await Promise.all(conns.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))));
+        const ctx: DeployContext = { config, hosts: fleet.hosts, who: whoAmI(), command: 'status', report: () => {} };
+        const rows = await Promise.all(
+          fleet.connections.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))),
+        );
         if (opts.json) printJson(rows);
         else for (const r of rows) process.stdout.write(render(r));
         process.exitCode = rows.some((r) => 'error' in r) ? ExitCode.failed : ExitCode.ok;
       } finally {
-        closeAll(conns);
+        fleet.close();
       }
     });
 }
