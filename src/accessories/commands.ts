@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { AccessoryConfig } from '../config/types.js';
 import { type Command, command, script } from '../hosts/command.js';
 import { publishSpec } from '../proxy/commands.js';
-import { LABEL, names } from '../rollout/names.js';
+import { LABEL, names } from '../fleet/names.js';
 
 /** `<state>/accessories`: every accessory's env file and data folders. */
 function accessoriesDir(stateDir: string): string {

@@ -6,12 +6,12 @@
 import type Docker from 'dockerode';
 import { ensureAccessories } from '../accessories/run.js';
 import { DryRunRunner } from '../hosts/runner.js';
-import type { DeployContext } from '../rollout/context.js';
+import type { DeployContext } from '../fleet/context.js';
 import { type HostRuntime, readFleet } from '../rollout/fleet.js';
 import { type RolloutOutcome, runRollout } from '../rollout/run.js';
-import { withLock } from '../rollout/session.js';
+import { withLock } from '../fleet/lock.js';
 import { ensureHost, ensureProxyRunning, settleSettings } from '../rollout/setup.js';
-import { type FleetReleases, fleetReleases } from '../rollout/target.js';
+import { type FleetReleases, fleetReleases } from '../fleet/releases.js';
 import type { GlobalOptions } from './context.js';
 import { localDocker } from './context.js';
 import { eventLine, withProgress, withSession } from './fleet-session.js';

@@ -5,7 +5,7 @@
 import { Listr } from 'listr2';
 import type { Config, HostConfig } from '../config/types.js';
 import { openFleet } from '../hosts/fleet.js';
-import type { DeployContext } from '../rollout/context.js';
+import type { DeployContext } from '../fleet/context.js';
 import { whoAmI } from '../state/ledger.js';
 import type { ProgressEvent } from '../util/events.js';
 import { redact } from '../util/redact.js';

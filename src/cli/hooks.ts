@@ -6,10 +6,10 @@
 import type { Config } from '../config/types.js';
 import { type HookName, type HookResult, runContainerHook, runLocalHook } from '../hooks/run.js';
 import { ensureAccessories } from '../accessories/run.js';
-import { withLock } from '../rollout/session.js';
+import { withLock } from '../fleet/lock.js';
 import { ensureHost } from '../rollout/setup.js';
-import { type FleetReleases, fleetReleases } from '../rollout/target.js';
-import type { DeployContext } from '../rollout/context.js';
+import { type FleetReleases, fleetReleases } from '../fleet/releases.js';
+import type { DeployContext } from '../fleet/context.js';
 import { toShell } from '../hosts/command.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
 import { localDocker, type GlobalOptions } from './context.js';
@@ -107,7 +107,7 @@ export interface HookedRollout {
  */
 export async function rolloutWithHooks(globals: GlobalOptions, config: Config, req: HookedRollout): Promise<{ code: number; hooks: HookRun[] }> {
   const { deploy } = await import('./deploy.js');
-  const { pickRelease } = await import('../rollout/target.js');
+  const { pickRelease } = await import('../fleet/releases.js');
   const hooks: HookRun[] = [];
   const hosts = (ctx: DeployContext) => ctx.hosts.map((h) => h.name);
   if (req.plan || !(config.hooks?.preRollout || config.hooks?.postRollout)) {

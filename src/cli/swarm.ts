@@ -5,8 +5,8 @@
  */
 import type { Config, HostConfig } from '../config/types.js';
 import type { ProxyMode } from '../proxy/caddy-config.js';
-import { withLock } from '../rollout/session.js';
-import { pickRelease } from '../rollout/target.js';
+import { withLock } from '../fleet/lock.js';
+import { pickRelease } from '../fleet/releases.js';
 import { describeGate } from '../swarm/health.js';
 import { describeNode } from '../swarm/nodes.js';
 import { ensureSwarmProxy } from '../swarm/proxy.js';

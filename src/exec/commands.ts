@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
 import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
-import { names, shaOfTag } from '../rollout/names.js';
+import { names, shaOfTag } from '../fleet/names.js';
 
 const ONE_OFF_LABEL = 'dev.boxship.one-off';
 

@@ -1,7 +1,7 @@
 /** `boxship exec`: which release a one-off container runs on which host, then running it with the terminal attached. */
 import type { Config } from '../config/types.js';
 import type { Runner } from '../hosts/runner.js';
-import { pickRelease } from '../rollout/target.js';
+import { pickRelease } from '../fleet/releases.js';
 import { releasesOnHost } from '../ship/present.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { stateDir } from '../state/paths.js';

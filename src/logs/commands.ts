@@ -1,7 +1,7 @@
 /** The remote commands of `boxship logs` (pure: they return Command data, tested as exact command lines). */
 import { type Command, script } from '../hosts/command.js';
 import { proxyContainerName } from '../proxy/commands.js';
-import { LABEL } from '../rollout/names.js';
+import { LABEL } from '../fleet/names.js';
 
 export interface LogSource {
   /** Container ID: stays the same when `hello-1.next` is renamed to `hello-1`. */

@@ -14,7 +14,7 @@ import type { Command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import type { InstanceInfo } from './instance-commands.js';
 import { removeNow, startDrain } from './instance-commands.js';
-import { names } from './names.js';
+import { names } from '../fleet/names.js';
 import { stopSeconds } from './swap.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 import { stateDir } from '../state/paths.js';

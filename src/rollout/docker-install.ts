@@ -9,7 +9,7 @@
 import { type Command, script } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { HostError } from '../util/errors.js';
-import type { DeployContext } from './context.js';
+import type { DeployContext } from '../fleet/context.js';
 
 /** What the probe found on a host. */
 export interface DockerProbe {

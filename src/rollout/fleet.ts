@@ -1,8 +1,8 @@
 /** Reads what each host runs now (from the containers' labels) into the planner's HostState. */
 import type { Runner } from '../hosts/runner.js';
-import type { DeployContext } from './context.js';
+import type { DeployContext } from '../fleet/context.js';
 import { type InstanceInfo, listInstances, parseInstances } from './instance-commands.js';
-import { names } from './names.js';
+import { names } from '../fleet/names.js';
 import type { HostState } from './plan.js';
 
 export interface HostRuntime {

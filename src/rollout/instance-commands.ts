@@ -3,7 +3,7 @@ import type { Config } from '../config/types.js';
 import type { ProxySettings } from '../proxy/settings.js';
 import { type Command, script, toShell } from '../hosts/command.js';
 import { HostError } from '../util/errors.js';
-import { LABEL, names } from './names.js';
+import { LABEL, names } from '../fleet/names.js';
 import type { Colour } from './plan.js';
 
 export interface InstanceSpec {

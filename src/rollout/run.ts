@@ -7,10 +7,10 @@
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
 import { converge, convergeSteps } from './converge.js';
-import { hostByName, relState, type DeployContext } from './context.js';
+import { hostByName, relState, type DeployContext } from '../fleet/context.js';
 import { containerNames, type HostRuntime, readFleet } from './fleet.js';
 import { removeNow, waitDrained } from './instance-commands.js';
-import { names } from './names.js';
+import { names } from '../fleet/names.js';
 import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove, stopSeconds } from './swap.js';
 

@@ -30,10 +30,10 @@ import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
 import { readHost } from './fleet.js';
 import { ensureDocker, parseDockerProbe, probeDocker } from './docker-install.js';
-import { absState, relState, type DeployContext } from './context.js';
+import { absState, relState, type DeployContext } from '../fleet/context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
-import { LABEL, names } from './names.js';
+import { LABEL, names } from '../fleet/names.js';
 
 /** The env file the instances read: config env, secrets, and the config-file pointer, KEY=VALUE per line. */
 export function envFileText(config: Config): string {

@@ -9,9 +9,9 @@ import { type ProxySettings, sameSettings, settingsFor, settingsOf } from '../pr
 import { type Command, sequence } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
-import { absState, type DeployContext } from './context.js';
+import { absState, type DeployContext } from '../fleet/context.js';
 import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
-import { names, shaOfTag } from './names.js';
+import { names, shaOfTag } from '../fleet/names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 

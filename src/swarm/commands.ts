@@ -8,7 +8,7 @@
  * (its Raft store, `docker service inspect`), as it does for any service environment.
  */
 import { type Command, command, script } from '../hosts/command.js';
-import { LABEL, shaOfTag } from '../rollout/names.js';
+import { LABEL, shaOfTag } from '../fleet/names.js';
 
 /** Names of what the Swarm backend creates. */
 export const swarmNames = {

@@ -24,8 +24,8 @@ import {
   TRY_INTERVAL_MS,
 } from '../proxy/caddy-config.js';
 import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
-import type { DeployContext } from '../rollout/context.js';
-import { relState } from '../rollout/context.js';
+import type { DeployContext } from '../fleet/context.js';
+import { relState } from '../fleet/context.js';
 import { ensureProxyImage, makeStateDirs, modeFile, parseMode, reconcileProxy, writePrivateFile } from '../rollout/setup.js';
 import { readFileCommand } from '../state/jsonl.js';
 import { checkNoLocalNetwork, swarmNames } from './commands.js';

@@ -16,7 +16,7 @@ import type { Runner } from '../hosts/runner.js';
 import { currentAndPrevious, parseDeploys, readDeploys, appendDeploy } from '../state/deploys.js';
 import { stateDir } from '../state/paths.js';
 import { releasesOnHost } from '../ship/present.js';
-import type { FleetReleases } from '../rollout/target.js';
+import type { FleetReleases } from '../fleet/releases.js';
 import { envFilePath } from '../rollout/instance-commands.js';
 import { envFileText, writePrivateFile } from '../rollout/setup.js';
 import { HostError, InputError, errorMessage } from '../util/errors.js';

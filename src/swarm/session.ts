@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.js';
 import { type Connection, openFleet } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
-import type { DeployContext } from '../rollout/context.js';
+import type { DeployContext } from '../fleet/context.js';
 import { whoAmI } from '../state/ledger.js';
 import { BoxshipError, ExitCode, InputError, errorMessage } from '../util/errors.js';
 import type { Report } from '../util/events.js';

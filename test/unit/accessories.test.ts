@@ -20,7 +20,7 @@ import type { AccessoryConfig, Config } from '../../src/config/types.js';
 import { toShell } from '../../src/hosts/command.js';
 import { DryRunRunner } from '../../src/hosts/runner.js';
 import { listInstances } from '../../src/rollout/instance-commands.js';
-import type { DeployContext } from '../../src/rollout/context.js';
+import type { DeployContext } from '../../src/fleet/context.js';
 import { InputError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { toShell } from '../../src/hosts/command.js';
 import { DryRunRunner } from '../../src/hosts/runner.js';
-import type { DeployContext } from '../../src/rollout/context.js';
+import type { DeployContext } from '../../src/fleet/context.js';
 import {
   addToDockerGroup,
   asRoot,

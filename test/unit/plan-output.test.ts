@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { DryRunRunner } from '../../src/hosts/runner.js';
 import type { ProxyMode } from '../../src/proxy/caddy-config.js';
-import type { DeployContext } from '../../src/rollout/context.js';
+import type { DeployContext } from '../../src/fleet/context.js';
 import { ensureHost } from '../../src/rollout/setup.js';
 import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 

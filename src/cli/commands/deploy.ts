@@ -1,6 +1,6 @@
 /** `boxship deploy`: release then rollout in one command; exits with rollout's codes. */
 import type { Command } from 'commander';
-import { pickRelease } from '../../rollout/target.js';
+import { pickRelease } from '../../fleet/releases.js';
 import { BoxshipError, ExitCode, errorMessage } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { type HookRun, rolloutWithHooks } from '../hooks.js';

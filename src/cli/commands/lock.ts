@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseLockInfo, readLock, releaseLock } from '../../state/lock.js';
 import { appendAudit } from '../../state/audit.js';
-import { relState } from '../../rollout/context.js';
+import { relState } from '../../fleet/context.js';
 import type { GlobalOptions } from '../context.js';
 import { withSession } from '../fleet-session.js';
 

@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { DryRunRunner } from '../../hosts/runner.js';
 import type { ProxyMode } from '../../proxy/caddy-config.js';
-import { withLock } from '../../rollout/session.js';
+import { withLock } from '../../fleet/lock.js';
 import { ensureHost } from '../../rollout/setup.js';
 import { configFrom, localDocker, type GlobalOptions } from '../context.js';
 import { swarmMaintenance } from '../swarm.js';

@@ -3,7 +3,7 @@
  * one instance at a time with health checks.
  */
 import type { Command } from 'commander';
-import { pickRelease } from '../../rollout/target.js';
+import { pickRelease } from '../../fleet/releases.js';
 import { InputError } from '../../util/errors.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { swarmDeploy } from '../swarm.js';

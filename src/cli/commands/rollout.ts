@@ -1,6 +1,6 @@
 /** `boxship rollout`: put a shipped release into service, one instance at a time, with health checks. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { pickRelease } from '../../rollout/target.js';
+import { pickRelease } from '../../fleet/releases.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { rolloutWithHooks } from '../hooks.js';
 import { swarmDeploy } from '../swarm.js';

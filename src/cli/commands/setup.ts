@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ensureAccessories } from '../../accessories/run.js';
 import type { Runner } from '../../hosts/runner.js';
-import { withLock } from '../../rollout/session.js';
+import { withLock } from '../../fleet/lock.js';
 import { ensureHost } from '../../rollout/setup.js';
 import { configFrom, localDocker, type GlobalOptions } from '../context.js';
 import { swarmSetup } from '../swarm.js';

@@ -1,6 +1,6 @@
 /** Names of the things boxship creates on a host for a service. One place, so commands and status agree. */
 import { proxyContainerName } from '../proxy/commands.js';
-import type { Colour } from './plan.js';
+import type { Colour } from '../rollout/plan.js';
 
 export const LABEL = {
   service: 'dev.boxship.service',
