@@ -7,7 +7,7 @@
 import type Docker from 'dockerode';
 import { readSecretsFile } from '../config/secrets.js';
 import type { AccessoryConfig, Config } from '../config/types.js';
-import { type Runner } from '../hosts/runner.js';
+import type { Runner } from '../hosts/runner.js';
 import { absState, type DeployContext, relState } from '../fleet/context.js';
 import { ensureDocker, parseDockerProbe, probeDocker } from '../rollout/docker-install.js';
 import { names } from '../fleet/names.js';

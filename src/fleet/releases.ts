@@ -15,6 +15,18 @@ export interface FleetReleases {
   previous?: string;
 }
 
+/**
+ * The releases whose image every holder has (per holder: its present ledger entries), newest first by the release's
+ * own time: a host that got an old release later (a Swarm node caught up) keeps its original time, so it does not
+ * become the newest there.
+ */
+export function presentOnEvery(perHolder: LedgerEntry[][]): LedgerEntry[] {
+  const [first, ...rest] = perHolder;
+  const newest = new Map<string, string>();
+  for (const e of perHolder.flat()) if ((newest.get(e.tag) ?? '') < e.time) newest.set(e.tag, e.time);
+  return (first ?? []).filter((e) => rest.every((h) => h.some((x) => x.tag === e.tag))).sort((a, b) => newest.get(b.tag)!.localeCompare(newest.get(a.tag)!));
+}
+
 export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> {
   const dir = relState(ctx);
   const perHost = await Promise.all(
@@ -23,11 +35,23 @@ export async function fleetReleases(ctx: DeployContext): Promise<FleetReleases> 
       return { ledger: releases.filter((e) => e.present), deploys };
     }),
   );
-  const [first, ...rest] = perHost;
-  const everywhere = (first?.ledger ?? []).filter((e) => rest.every((h) => h.ledger.some((x) => x.tag === e.tag)));
   // Hosts agree unless a run was cut off; the first host's history speaks for the fleet.
-  const { current, previous } = currentAndPrevious(first?.deploys ?? []);
-  return { everywhere, current, previous };
+  const { current, previous } = currentAndPrevious(perHost[0]?.deploys ?? []);
+  return { everywhere: presentOnEvery(perHost.map((h) => h.ledger)), current, previous };
+}
+
+/**
+ * Where `rollback` goes without --to, on either backend: a canary in progress is aborted (back to the current
+ * release); otherwise the release that served before the current one.
+ */
+export function rollbackTarget(releases: FleetReleases, canaryInProgress: boolean): { target: string; abortsCanary: boolean } {
+  if (canaryInProgress && releases.current !== undefined) return { target: releases.current, abortsCanary: true };
+  if (!releases.previous) {
+    throw new InputError('there is no previous release to roll back to', {
+      hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases',
+    });
+  }
+  return { target: releases.previous, abortsCanary: false };
 }
 
 export function pickRelease(releases: FleetReleases, wanted: string | undefined, hosts: string[]): string {

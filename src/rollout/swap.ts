@@ -98,7 +98,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../util/clock.js';
 
 /** One active health-check interval of the proxy (capped at 1 s, as the proxy config caps it) and a little slack. */
 function caddyPickupMs(intervalMs: number): number {

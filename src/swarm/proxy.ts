@@ -12,7 +12,7 @@
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
-import { type Runner } from '../hosts/runner.js';
+import type { Runner } from '../hosts/runner.js';
 import {
   caddyConfig,
   caddyInputFromConfig,

@@ -16,7 +16,7 @@ import type { Runner } from '../hosts/runner.js';
 import { currentAndPrevious, parseDeploys, readDeploys, appendDeploy } from '../state/deploys.js';
 import { stateDir } from '../state/paths.js';
 import { releasesOnHost } from '../ship/present.js';
-import type { FleetReleases } from '../fleet/releases.js';
+import { type FleetReleases, presentOnEvery } from '../fleet/releases.js';
 import { envFilePath } from '../rollout/instance-commands.js';
 import { envFileText, writePrivateFile } from '../rollout/setup.js';
 import { HostError, InputError, errorMessage } from '../util/errors.js';
@@ -62,14 +62,7 @@ export async function swarmReleases(session: SwarmSession): Promise<FleetRelease
     manager.run(readDeploys(stateDir(config.service))).then(parseDeploys),
     manager.run(inspectService(swarmNames.canary(config.service))).then(parseServiceSpec),
   ]);
-  const [first, ...rest] = perNode;
-  // Newest first by the release's time (a node that got an old release later, from catchUpReleases, has it with its
-  // original time, so it does not become the newest there).
-  const newest = new Map<string, string>();
-  for (const e of perNode.flat()) if ((newest.get(e.tag) ?? '') < e.time) newest.set(e.tag, e.time);
-  const everywhere = (first ?? [])
-    .filter((e) => rest.every((h) => h.some((x) => x.tag === e.tag)))
-    .sort((a, b) => newest.get(b.tag)!.localeCompare(newest.get(a.tag)!));
+  const everywhere = presentOnEvery(perNode);
   const tagOf = (image: string) => image.slice(config.service.length + 1);
   return { everywhere, ...currentAndPrevious(deploys), ...(canary ? { canary: tagOf(canary.image) } : {}) };
 }
