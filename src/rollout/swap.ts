@@ -14,6 +14,7 @@ import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain
 import { names, shaOfTag } from '../fleet/names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
+import { sleep } from '../util/clock.js';
 
 class HealthCheckFailed extends BoxshipError {
   constructor(
@@ -97,8 +98,6 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
     discard: removeNow(incoming),
   };
 }
-
-import { sleep } from '../util/clock.js';
 
 /** One active health-check interval of the proxy (capped at 1 s, as the proxy config caps it) and a little slack. */
 function caddyPickupMs(intervalMs: number): number {
