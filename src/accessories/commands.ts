@@ -163,9 +163,6 @@ export function removeAccessoryFiles(stateDir: string, name: string, data: boole
 /** How long a started accessory may take until it listens on its port (a database's first start initialises it). */
 const LISTEN_WAIT_SECONDS = 120;
 
-/** Exit codes of waitListening. */
-const _LISTEN_EXIT = { exited: 3, timedOut: 4 } as const;
-
 /**
  * Waits until the container listens on `port`, read from its own sockets (/proc/<pid>/net/tcp and tcp6, state 0A),
  * so it works whatever the image holds (no shell, no client needed inside it). Fails at once if it exits, with its

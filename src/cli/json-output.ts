@@ -15,18 +15,8 @@ export function divertStdoutToStderr(): void {
   process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => (process.stderr.write as (c: unknown, ...r: unknown[]) => boolean)(chunk, ...rest)) as Write;
 }
 
-function _jsonMode(): boolean {
-  return realWrite !== undefined;
-}
-
 /** The one JSON document of the run, on the real stdout (pretty-printed, newline-terminated). */
 export function printJson(value: unknown): void {
   const text = `${JSON.stringify(value, null, 2)}\n`;
   (realWrite ?? (process.stdout.write.bind(process.stdout) as Write))(text);
-}
-
-/** For tests: stdout back to itself. */
-function _restoreStdout(): void {
-  if (realWrite) process.stdout.write = realWrite;
-  realWrite = undefined;
 }
