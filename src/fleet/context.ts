@@ -17,6 +17,11 @@ export interface DeployContext {
   proxySettings?: Map<string, SettingsState>;
   /** Set by the CLI on SIGINT/SIGTERM: the move in flight finishes (or is put back), then the run stops. */
   interrupt?: { requested: boolean };
+  /**
+   * Whether this command holds the deploy lock already (shared by the copies of a context, hence an object): the
+   * lock is re-entrant, so the hooks and the rollout between them run under one lock, taken once.
+   */
+  lock?: { held: boolean };
 }
 
 export function hostByName(ctx: DeployContext, name: string): Runner {

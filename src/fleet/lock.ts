@@ -48,7 +48,12 @@ async function takeLock(ctx: DeployContext, ssh: Runner): Promise<void> {
   }
 }
 
+/**
+ * Runs `action` under the lock on every host of `ctx`. Re-entrant: inside an action that holds it already (the
+ * hooks around a rollout, then the rollout), it runs the inner action as it is and leaves the audit to the outer one.
+ */
 export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, outcomeOf: (r: T) => AuditOutcome): Promise<T> {
+  if (ctx.lock?.held) return action();
   const dir = relState(ctx);
   const taken: Runner[] = [];
   try {
@@ -67,6 +72,8 @@ export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, 
   beat.unref();
   let outcome = 'error';
   let detail: string | undefined;
+  const lock = ctx.lock;
+  if (lock) lock.held = true;
   try {
     const result = await action();
     const o = outcomeOf(result);
@@ -77,6 +84,7 @@ export async function withLock<T>(ctx: DeployContext, action: () => Promise<T>, 
     detail = errorMessage(err);
     throw err;
   } finally {
+    if (lock) lock.held = false;
     clearInterval(beat);
     await Promise.all(
       taken.map(async (ssh) => {

@@ -13,6 +13,8 @@ export const ExitCode = {
   failed: 1,
   /** A person must act first: bad input or config (nothing was touched), or a rollback that failed too. */
   needsAction: 2,
+  /** Stopped by Ctrl-C or SIGTERM after the move in flight (as shells report SIGINT). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
