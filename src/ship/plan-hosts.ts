@@ -9,6 +9,7 @@ import { knownHostsLine } from '../hosts/known-hosts.js';
 import type { Runner } from '../hosts/runner.js';
 import type { Codec } from './cache.js';
 import { type HostInventory, loadsZstd } from './inventory.js';
+import { checkPlatform, type ImagePlatform } from './platform.js';
 import type { RelayOutcome, RelayTarget } from './transfer.js';
 
 /** A host to ship to: open (a runner) or not reachable (the error says why). */
@@ -28,6 +29,36 @@ export function chooseCodec(setting: Config['ship']['compression'], hosts: Pick<
   if (!haveZstd) return { codec: 'gzip', why: 'no zstd program on this machine' };
   if (old.length) return { codec: 'gzip', why: 'a host runs a Docker older than 23 (no zstd in docker load)' };
   return { codec: 'zstd', why: 'every host loads zstd' };
+}
+
+/** One host as far as relaying goes. */
+export interface RelayHost {
+  /** Live (not a dry run) with a host key the deployer checked, so a head can reach it under that key. */
+  reachable: boolean;
+  /** The layer indexes it lacks (undefined: its inventory failed). */
+  missing?: readonly number[];
+  /** Its engine's `os/arch`, from its inventory. */
+  platform?: string;
+}
+
+/**
+ * Who may be in a relay chain (relayChains' input): with ship.relay auto, the reachable hosts whose inventory came
+ * in and that run the image's platform (any other is refused before a byte is sent, so it relays nothing either).
+ */
+export function relayCandidates(
+  relay: Config['ship']['relay'],
+  image: { ref: string; platform: ImagePlatform },
+  hosts: readonly RelayHost[],
+): (readonly number[] | undefined)[] {
+  return hosts.map((h, k) => {
+    if (relay !== 'auto' || !h.reachable || !h.missing || h.platform === undefined) return undefined;
+    try {
+      checkPlatform(`h${k}`, image.ref, image.platform, h.platform);
+    } catch {
+      return undefined;
+    }
+    return h.missing;
+  });
 }
 
 export interface RelayChains {

@@ -9,31 +9,26 @@
  * host that lacks it gets those bytes. A code-only change compresses only its new layer.
  *
  * This module is the orchestration only: the plans are plan-hosts.ts, the relays relay.ts, one host's send
- * ship-host.ts. Where the image comes from is an ImageSource (the local engine, or a stand-in in a unit test).
+ * ship-host.ts. Where the image comes from is an ImageSource (deployer.ts: the local engine, or a stand-in in a unit test).
  */
-import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import type { Runner } from '../hosts/runner.js';
 import { stateDir } from '../state/paths.js';
 import { debug } from '../util/debug.js';
-import { errorMessage, HostError } from '../util/errors.js';
+import { HostError } from '../util/errors.js';
 import type { Report } from '../util/events.js';
 import { shortDigest } from '../util/short.js';
-import { type Codec, cacheLimits, LayerCache } from './cache.js';
+import { type Codec, cacheLimits } from './cache.js';
+import { engineImages, type ImageSource, usableCache } from './deployer.js';
 import { inventory } from './commands.js';
 import { compressorName, zstdAvailable } from './compress.js';
 import { parseInventory } from './inventory.js';
 import { type LayerSupply, layerSupply } from './layer-supply.js';
 import { planLayers } from './layers.js';
-import { chooseCodec, type ShipConnection } from './plan-hosts.js';
-import { checkPlatform, type ImagePlatform } from './platform.js';
+import { chooseCodec, relayCandidates, type ShipConnection } from './plan-hosts.js';
 import { relayProbes, relays } from './relay.js';
-import type { SaveSource } from './save-stream.js';
 import { type HostShipResult, type ImageToShip, type ShipRun, shipHost } from './ship-host.js';
 import type { SupplyStats } from './supply-state.js';
 
@@ -63,46 +58,6 @@ export interface ShipOptions {
   onHostDone?: (r: HostShipResult) => void;
   /** Record a release in the ledger and prune old ones (false for support images such as the proxy). */
   recordRelease?: boolean;
-}
-
-/** The image on the deployer: its layers and platform (`docker image inspect`) and its `docker save`. */
-export interface ImageSource extends SaveSource {
-  inspect(imageId: string): Promise<{ diffIds: string[]; platform: ImagePlatform }>;
-}
-
-/** The local engine as an ImageSource. */
-function engineImages(docker: Docker): ImageSource {
-  return {
-    async inspect(imageId) {
-      const inspected = (await docker.getImage(imageId).inspect()) as { RootFS?: { Layers?: string[] }; Os?: string; Architecture?: string; Variant?: string };
-      return {
-        diffIds: inspected.RootFS?.Layers ?? [],
-        platform: {
-          os: inspected.Os || 'linux',
-          architecture: inspected.Architecture || 'amd64',
-          ...(inspected.Variant ? { variant: inspected.Variant } : {}),
-        },
-      };
-    },
-    save: (imageId) => docker.getImage(imageId).get() as unknown as Promise<Readable>,
-  };
-}
-
-/** The layer cache, or, where it cannot be written (a read-only home), one in the temp dir for this run. */
-async function usableCache(report: Report): Promise<LayerCache> {
-  const cache = new LayerCache();
-  try {
-    await mkdir(cache.dir, { recursive: true });
-    await access(cache.dir, constants.W_OK);
-    return cache;
-  } catch (err) {
-    const fallback = new LayerCache(join(tmpdir(), `boxship-layers-${process.getuid?.() ?? 'user'}`));
-    report({
-      kind: 'warning',
-      message: `cannot use the layer cache ${cache.dir} (${errorMessage(err)}): using ${fallback.dir}; set BOXSHIP_CACHE_DIR to a writable folder to keep compressed layers between releases`,
-    });
-    return fallback;
-  }
 }
 
 export function shipImage(opts: ShipOptions): Promise<ShipSummary> {
@@ -158,18 +113,18 @@ export async function shipImageFrom(images: ImageSource, opts: Omit<ShipOptions,
   };
   if (live) getSupply();
 
-  // Who may be in a relay chain: live hosts with a checked host key that lack something and run the image's platform.
-  const candidates = connections.map((c, k) => {
-    const p = plans[k];
-    const r = settled[k]!;
-    if (config.ship.relay !== 'auto' || !c.ssh || c.ssh.dryRun || !p || r.status !== 'fulfilled' || !c.ssh.hostKey()) return undefined;
-    try {
-      checkPlatform(c.ssh.name, image.ref, platform, r.value.platform);
-    } catch {
-      return undefined;
-    }
-    return p.missing;
-  });
+  const candidates = relayCandidates(
+    config.ship.relay,
+    { ref: image.ref, platform },
+    connections.map((c, k) => {
+      const r = settled[k]!;
+      return {
+        reachable: !!c.ssh && !c.ssh.dryRun && !!c.ssh.hostKey(),
+        missing: plans[k]?.missing,
+        platform: r.status === 'fulfilled' ? r.value.platform : undefined,
+      };
+    }),
+  );
   const run: ShipRun = {
     ...opts,
     dir: stateDir(config.service),

@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { probeVerdict, relayChains, relayTarget, relayVerdict } from '../../src/ship/plan-hosts.js';
+import { probeVerdict, relayCandidates, relayChains, relayTarget, relayVerdict } from '../../src/ship/plan-hosts.js';
 import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 
 const KEY = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.alloc(36, 7)]);
+
+describe('relay candidates', () => {
+  const image = { ref: 'hello:abc', platform: { os: 'linux', architecture: 'amd64' } };
+  it('are the reachable hosts whose inventory came in and that run the image platform', () => {
+    const hosts = [
+      { reachable: true, missing: [0, 1], platform: 'linux/amd64' },
+      { reachable: false, missing: [0, 1], platform: 'linux/amd64' },
+      { reachable: true, platform: 'linux/amd64' },
+      { reachable: true, missing: [0, 1], platform: 'linux/arm64' },
+      { reachable: true, missing: [1], platform: '' },
+    ];
+    expect(relayCandidates('auto', image, hosts)).toEqual([[0, 1], undefined, undefined, undefined, [1]]);
+  });
+  it('are nobody with ship.relay off', () => {
+    expect(relayCandidates('off', image, [{ reachable: true, missing: [0], platform: 'linux/amd64' }])).toEqual([undefined]);
+  });
+});
 
 describe('relay chains', () => {
   it('chains hosts that lack the same layers, the first of them the head, in host order', () => {

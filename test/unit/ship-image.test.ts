@@ -11,7 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { LayerCache } from '../../src/ship/cache.js';
-import { type ImageSource, shipImageFrom } from '../../src/ship/ship-image.js';
+import type { ImageSource } from '../../src/ship/deployer.js';
+import { shipImageFrom } from '../../src/ship/ship-image.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 import { hostConfig, type Rule, ScriptedRunner } from '../helpers/scripted-runner.js';
 
