@@ -12,7 +12,7 @@ import { absState, type DeployContext, relState } from '../fleet/context.js';
 import { ensureDocker, parseDockerProbe, probeDocker } from '../rollout/docker-install.js';
 import { names } from '../fleet/names.js';
 import { ensureNetwork, writePrivateFile } from '../rollout/setup.js';
-import { shipSupportImage } from '../ship/release.js';
+import { shipSupportImage } from '../ship/ship-image.js';
 import { HostError, InputError } from '../util/errors.js';
 import {
   accessoryDataDir,

@@ -6,7 +6,8 @@ import { Listr } from 'listr2';
 import type { buildRelease as BuildRelease } from '../image/build.js';
 import type { Config, HostConfig } from '../config/types.js';
 import { type Fleet, openFleet } from '../hosts/fleet.js';
-import { type HostShipResult, type ShipSummary, shipImage } from '../ship/release.js';
+import type { HostShipResult } from '../ship/ship-host.js';
+import { type ShipSummary, shipImage } from '../ship/ship-image.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { redact } from '../util/redact.js';
@@ -97,7 +98,7 @@ function transferLine(r: ShipSummary): string | undefined {
     .join('; ');
 }
 
-/** A host's result as JSON: the error as its message (see src/ship/release.ts for the fields). */
+/** A host's result as JSON: the error as its message (see src/ship/ship-host.ts for the fields). */
 type HostShipJson = Omit<HostShipResult, 'error'> & { error?: string };
 
 export function releaseJson(r: ReleaseResult): ReleaseJson {

@@ -25,7 +25,7 @@ import {
   writeProxyConfig,
 } from '../proxy/commands.js';
 import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../proxy/edge-config.js';
-import { shipSupportImage } from '../ship/release.js';
+import { shipSupportImage } from '../ship/ship-image.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
 import { readHost } from './fleet.js';

@@ -4,6 +4,7 @@
  * half-way leaves nothing a rollout could pick up.
  */
 import { type Command, command, script, toShell } from '../hosts/command.js';
+import { shortDigest } from '../util/short.js';
 
 /**
  * Prints what inventory.ts parses, in one round trip: the engine's platform and version, the store's driver status, every image's
@@ -182,7 +183,7 @@ export function relayProbe(targets: { label: string; dest: string; port: number;
 
 /** Tags an image the host already has (no transfer needed). */
 export function tagImage(imageId: string, tag: string): Command {
-  return command('write', `tag ${imageId.slice(7, 19)} as ${tag}`, 'docker', 'tag', imageId, tag);
+  return command('write', `tag ${shortDigest(imageId)} as ${tag}`, 'docker', 'tag', imageId, tag);
 }
 
 function _removeFile(path: string): Command {

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { gzip as gzipCb, gzipSync } from 'node:zlib';
 import type { Codec } from './cache.js';
+import type { Compressor } from './compressor.js';
 import { hasProgram, programCompressor } from './program.js';
 
 const gzipAsync = promisify(gzipCb);
@@ -39,15 +40,6 @@ export const igzipAvailable = (): boolean => hasProgram('igzip');
 export function compressorName(codec: Codec): 'igzip' | 'zlib' | 'zstd' | 'none' {
   if (codec === 'gzip') return igzipAvailable() ? 'igzip' : 'zlib';
   return codec;
-}
-
-/** A compressor fed chunk by chunk; `sink` gets the compressed bytes in order. */
-export interface Compressor {
-  /** Resolves when the compressor can take more (backpressure). */
-  write(chunk: Buffer): Promise<void>;
-  /** Flushes; resolves when every compressed byte has been given to the sink. */
-  end(): Promise<void>;
-  abort(): void;
 }
 
 export function compressor(codec: Codec, sink: (chunk: Buffer) => Promise<void> | void): Compressor {

@@ -3,7 +3,7 @@
  * backpressure both ways, and whether this machine has the program (asked once per run).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import type { Compressor } from './compress.js';
+import type { Compressor } from './compressor.js';
 
 const found = new Map<string, boolean>();
 

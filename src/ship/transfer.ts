@@ -13,7 +13,7 @@ import { type ArchiveImage, type ArchiveName, expectedImageId } from './archive.
 import type { CacheEntry } from './cache.js';
 import { receiveAndLoad, relayHop } from './commands.js';
 import { compressSmall } from './compress.js';
-import type { LayerSupply } from './supply.js';
+import type { LayerSupply } from './layer-supply.js';
 import { archivePieces, endsPart, partArchive } from './wire.js';
 
 /** The repository every upload is loaded under before it is checked (see receiveAndLoad). */

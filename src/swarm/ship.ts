@@ -7,7 +7,7 @@
 import type Docker from 'dockerode';
 import type { HostConfig } from '../config/types.js';
 import { parsePresent, presentImages } from '../ship/commands.js';
-import { shipImage } from '../ship/release.js';
+import { shipImage } from '../ship/ship-image.js';
 import { appendLedgerCommand, readLedger, releasesNewestFirst, type LedgerEntry } from '../state/ledger.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { stateDir } from '../state/paths.js';

@@ -4,6 +4,7 @@
  * lost connection), and everything that ran is recorded. It stands in for a host only to exercise boxship's logic;
  * the integration suites prove the same paths on real hosts.
  */
+import { Readable } from 'node:stream';
 import type { HostConfig } from '../../src/config/types.js';
 import { type Command, toShell } from '../../src/hosts/command.js';
 import type { ExecOptions, ExecResult, Runner } from '../../src/hosts/runner.js';
@@ -20,7 +21,8 @@ interface Answer {
 export interface Rule {
   /** Matched against `why` and the shell command line. */
   match: RegExp;
-  answer: Answer | ((cmd: Command, line: string) => Answer);
+  /** `stdin`: what the command was fed, when the runner reads a streamed stdin (readStdin). */
+  answer: Answer | ((cmd: Command, line: string, stdin?: Buffer) => Answer);
   /** Answer only this many times, then let later rules match. */
   times?: number;
 }
@@ -56,8 +58,23 @@ export class ScriptedRunner implements Runner {
 
   note(): void {}
 
+  private key: Buffer | undefined;
+  private reads = false;
+
+  /** Reads a streamed stdin to its end before answering (as a host would), and hands it to the answer. */
+  readStdin(): this {
+    this.reads = true;
+    return this;
+  }
+
+  /** Gives the host a checked host key (none by default), which relay chains need: a head reaches a member under it. */
+  withHostKey(key: Buffer): this {
+    this.key = key;
+    return this;
+  }
+
   hostKey(): Buffer | undefined {
-    return undefined;
+    return this.key;
   }
 
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
@@ -65,7 +82,13 @@ export class ScriptedRunner implements Runner {
     this.ran.push({ why: cmd.why, line, ...(typeof options.stdin === 'string' ? { stdin: options.stdin } : {}) });
     const rule = this.rules.find((r) => (r.times === undefined || r.used < r.times) && (r.match.test(cmd.why) || r.match.test(line)));
     if (rule) rule.used++;
-    const a = rule ? (typeof rule.answer === 'function' ? rule.answer(cmd, line) : rule.answer) : {};
+    let fed: Buffer | undefined;
+    if (this.reads && options.stdin instanceof Readable) {
+      const chunks: Buffer[] = [];
+      for await (const c of options.stdin) chunks.push(Buffer.from(c as Buffer));
+      fed = Buffer.concat(chunks);
+    }
+    const a = rule ? (typeof rule.answer === 'function' ? rule.answer(cmd, line, fed) : rule.answer) : {};
     if (a.error) throw a.error;
     const result = { code: a.code ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
     if (result.code !== 0 && !options.allowFailure)

@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { openFleet } from '../../src/hosts/fleet.js';
-import { shipImage } from '../../src/ship/release.js';
+import { shipImage } from '../../src/ship/ship-image.js';
 import { silent } from '../../src/util/events.js';
 import { compressedOnly, loadGzipped } from '../helpers/compressed.js';
 import { exampleConfigYaml, makeExampleApp } from '../helpers/example.js';

@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { openFleet } from '../../src/hosts/fleet.js';
-import { shipImage } from '../../src/ship/release.js';
+import { shipImage } from '../../src/ship/ship-image.js';
 import { BoxshipError } from '../../src/util/errors.js';
 import { silent } from '../../src/util/events.js';
 import { exampleConfigYaml, makeExampleApp } from '../helpers/example.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultCacheDir, LayerCache } from '../../src/ship/cache.js';
-import { chooseCodec } from '../../src/ship/release.js';
+import { chooseCodec } from '../../src/ship/plan-hosts.js';
 import { parseRelayOutput } from '../../src/ship/transfer.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { type Compressor, compressor, compressorName, compressSmall, igzipAvailable, igzipCompressor, zlibGzipCompressor } from '../../src/ship/compress.js';
+import { compressor, compressorName, compressSmall, igzipAvailable, igzipCompressor, zlibGzipCompressor } from '../../src/ship/compress.js';
+import type { Compressor } from '../../src/ship/compressor.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
