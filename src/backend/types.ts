@@ -138,6 +138,8 @@ export interface LogsRequest {
   onLine(line: LogLine): void;
   /** Aborted on Ctrl-C while following. */
   signal: AbortSignal;
+  /** Told before any line, for each host that cannot be reached (the others still print). */
+  onUnreachable(host: string, error: Error): void;
 }
 
 export interface LogsResult extends Coded {

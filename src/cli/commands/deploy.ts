@@ -1,13 +1,14 @@
 /** `boxship deploy`: release then rollout in one command; exits with rollout's codes. */
 import type { Command } from 'commander';
-import { pickRelease } from '../../fleet/releases.js';
+import type { HookRun } from '../../backend/types.js';
+import { releaseAndRollout } from '../../release/deploy.js';
 import { BoxshipError, ExitCode, errorMessage } from '../../util/errors.js';
-import { configFrom, type GlobalOptions } from '../context.js';
-import { type HookRun, rolloutWithHooks } from '../hooks.js';
+import type { GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
-import { printReleaseProblems, releaseExitCode, releaseJson, runRelease, type ReleaseJson } from '../release-run.js';
+import { printReleaseProblems, type ReleaseJson, releaseJson, releaseView } from '../render/release.js';
+import { renderDeploy, renderTargets } from '../render/results.js';
+import { withBackend } from '../session.js';
 import { positiveInt } from './rollout.js';
-import { prepareSwarmRelease, printCatchUpProblems, swarmDeploy } from '../swarm.js';
 
 interface DeployOptions {
   canary?: number;
@@ -54,64 +55,49 @@ a rollback that failed too (what to do is printed). To undo a deploy, run: boxsh
 }
 
 async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<number> {
-  const config = configFrom(globals);
-  let hosts = config.hosts;
-  let catchUp = 0;
-  if (config.swarm) {
-    const prepared = await prepareSwarmRelease(config, globals);
-    hosts = prepared.hosts;
-    catchUp = printCatchUpProblems(prepared.catchUp);
-  }
-  const released = await runRelease(config, hosts, opts, globals);
-  printReleaseProblems(released);
-  const tag = released.built.tag.slice(config.service.length + 1);
-  if (released.failed.length) {
-    process.stderr.write(
-      `\nNot rolled out: ${released.failed.length} of ${hosts.length} hosts lack ${tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`,
-    );
-    const code = releaseExitCode(released);
-    if (opts.json) printJson({ release: releaseJson(released), exitCode: code } satisfies DeployJson);
-    return code;
-  }
-  let hooks: HookRun[] = [];
-  const report = (exitCode: number, error?: string) => {
-    if (opts.json)
-      printJson({
-        release: releaseJson(released),
-        ...(hooks.length ? { hooks } : {}),
-        rollout: {
-          target: tag,
-          ...(opts.canary !== undefined ? { canary: opts.canary } : {}),
-          exitCode,
-          ok: exitCode === ExitCode.ok,
-          ...(error ? { error } : {}),
-        },
-        exitCode,
-      } satisfies DeployJson);
-  };
-  let code: number;
-  try {
-    if (config.swarm) {
-      code = Math.max((await swarmDeploy(globals, config, { kind: 'rollout', wanted: tag, canary: opts.canary })).code, catchUp);
-      report(code);
-      return code;
-    }
-    ({ code, hooks } = await rolloutWithHooks(globals, config, {
-      canary: opts.canary,
-      parallelHosts: Boolean(opts.parallel),
-      // The release just built, by its exact tag: never whatever happens to be newest.
-      pick: (releases, ctx) =>
-        pickRelease(
-          releases,
-          tag,
-          ctx.hosts.map((h) => h.name),
-        ),
-    }));
-  } catch (err) {
-    // A lock held, a host gone between release and rollout: still one JSON document, then the usual error and hint.
-    report(err instanceof BoxshipError ? err.exitCode : ExitCode.failed, errorMessage(err));
-    throw err;
-  }
-  report(code);
-  return code;
+  return withBackend(
+    globals,
+    async ({ config, env, backend }) => {
+      let json: DeployJson | undefined;
+      try {
+        const r = await releaseAndRollout(backend, config, { ...opts, parallelHosts: Boolean(opts.parallel) }, env, (hosts) => {
+          return releaseView(config.service, hosts);
+        });
+        renderTargets(r.targets);
+        printReleaseProblems(r.released);
+        json = { release: releaseJson(r.released), exitCode: r.exitCode };
+        if (!r.rollout) {
+          process.stderr.write(
+            `\nNot rolled out: ${r.released.failed.length} of ${r.targets.hosts.length} hosts lack ${r.tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`,
+          );
+          return r.exitCode;
+        }
+        renderDeploy(r.rollout);
+        const hooks = r.rollout.backend === 'hosts' ? r.rollout.hooks : [];
+        const error = r.rollout.backend === 'hosts' && r.rollout.hookFailure ? r.rollout.hookFailure.message : undefined;
+        json = {
+          ...json,
+          ...(hooks.length ? { hooks } : {}),
+          rollout: {
+            target: r.tag,
+            ...(opts.canary !== undefined ? { canary: opts.canary } : {}),
+            exitCode: r.rollout.exitCode,
+            ok: r.rollout.exitCode === ExitCode.ok,
+            ...(error ? { error } : {}),
+          },
+        };
+        return r.exitCode;
+      } catch (err) {
+        // A lock held, a host gone between release and rollout: still one JSON document, then the usual error and hint.
+        if (json) {
+          const exitCode = err instanceof BoxshipError ? err.exitCode : ExitCode.failed;
+          json = { ...json, rollout: { target: json.release.tag.split(':').pop()!, exitCode, ok: false, error: errorMessage(err) }, exitCode };
+        }
+        throw err;
+      } finally {
+        if (opts.json && json) printJson(json);
+      }
+    },
+    { interruptible: true },
+  );
 }

@@ -4,10 +4,12 @@
  */
 import type { Command } from 'commander';
 import { selectHosts } from '../../hosts/fleet.js';
-import { configFrom, type GlobalOptions } from '../context.js';
+import { releaseExitCode, runRelease } from '../../release/run.js';
+import type { GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
-import { prepareSwarmRelease, printCatchUpProblems } from '../swarm.js';
-import { printReleaseProblems, releaseExitCode, releaseJson, runRelease } from '../release-run.js';
+import { printReleaseProblems, releaseJson, releaseView } from '../render/release.js';
+import { renderTargets } from '../render/results.js';
+import { withBackend } from '../session.js';
 
 interface ReleaseOptions {
   allowDirty?: boolean;
@@ -43,27 +45,22 @@ Running release again finishes a transfer that was cut: hosts that have the imag
 }
 
 async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<number> {
-  const config = configFrom(globals);
-  let hosts = selectHosts(config, opts.host);
-  let catchUp = 0;
-  if (config.swarm) {
-    // The node check first (a mismatch stops here), then only the nodes that may run a task get the release.
-    const prepared = await prepareSwarmRelease(config, globals, opts.host ? hosts : undefined);
-    hosts = prepared.hosts;
-    catchUp = printCatchUpProblems(prepared.catchUp);
-  }
-  const r = await runRelease(config, hosts, opts, globals);
-  if (opts.json) printJson(releaseJson(r));
-  printReleaseProblems(r);
-  const okHosts = r.summary.hosts.filter((h) => h.ok).length;
-  if (!opts.json) {
-    // The files the commit does not pin, so that what went into the image besides the commit is on the record.
-    for (const f of r.built.included) process.stdout.write(`included from outside git (build.include): ${f.path} sha256:${f.sha256}\n`);
-    process.stdout.write(
-      `\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`,
-    );
-    if (r.failed.length)
-      process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
-  }
-  return Math.max(releaseExitCode(r), catchUp);
+  return withBackend(globals, async ({ config, env, backend }) => {
+    // Swarm: the node check first (a mismatch stops here), then only the nodes that may run a task get the release.
+    const targets = await backend.releaseTargets(opts.host ? selectHosts(config, opts.host) : undefined);
+    renderTargets(targets);
+    const r = await runRelease(config, targets.hosts, opts, env, releaseView(config.service, targets.hosts.map((h) => h.name)));
+    if (opts.json) printJson(releaseJson(r));
+    printReleaseProblems(r);
+    const okHosts = r.summary.hosts.filter((h) => h.ok).length;
+    if (!opts.json) {
+      // The files the commit does not pin, so that what went into the image besides the commit is on the record.
+      for (const f of r.built.included) process.stdout.write(`included from outside git (build.include): ${f.path} sha256:${f.sha256}\n`);
+      process.stdout.write(
+        `\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`,
+      );
+      if (r.failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
+    }
+    return Math.max(releaseExitCode(r), targets.exitCode);
+  });
 }

@@ -3,11 +3,9 @@
  * one instance at a time with health checks.
  */
 import type { Command } from 'commander';
-import { pickRelease } from '../../fleet/releases.js';
-import { InputError } from '../../util/errors.js';
-import { configFrom, type GlobalOptions } from '../context.js';
-import { swarmDeploy } from '../swarm.js';
-import { deploy } from '../deploy.js';
+import type { GlobalOptions } from '../context.js';
+import { renderDeploy } from '../render/results.js';
+import { withBackend } from '../session.js';
 
 export function registerRollback(program: Command): void {
   program
@@ -30,28 +28,14 @@ Every host changes one instance at a time, with health checks; hosts go at once 
 To undo a rollback, roll out the release again: boxship rollout --sha <sha>`,
     )
     .action(async (opts: { to?: string; plan?: boolean; serial?: boolean }, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(globals);
-      if (config.swarm) {
-        process.exitCode = (await swarmDeploy(globals, config, { kind: 'rollback', wanted: opts.to, plan: opts.plan })).code;
-        return;
-      }
-      process.exitCode = await deploy(globals, {
-        kind: 'rollback',
-        plan: opts.plan,
-        parallelHosts: !opts.serial,
-        chooseTarget: (releases, fleet, ctx) => {
-          const hosts = ctx.hosts.map((h) => h.name);
-          if (opts.to) return pickRelease(releases, opts.to, hosts);
-          // A canary in progress: some instances run something other than the current release. Abort it.
-          const canary = releases.current !== undefined && fleet.some((f) => f.state.slots.some((s) => s.tag !== null && s.tag !== releases.current));
-          const target = canary ? releases.current : releases.previous;
-          if (!target)
-            throw new InputError('there is no previous release to roll back to', {
-              hint: 'boxship rollback works once a second release has been rolled out; see: boxship releases',
-            });
-          return pickRelease(releases, target, hosts);
+      await withBackend(
+        cmd.optsWithGlobals<GlobalOptions>(),
+        async ({ backend }) => {
+          const r = await backend.deploy({ kind: 'rollback', wanted: opts.to, plan: opts.plan, parallelHosts: !opts.serial });
+          renderDeploy(r);
+          process.exitCode = r.exitCode;
         },
-      });
+        { interruptible: true },
+      );
     });
 }

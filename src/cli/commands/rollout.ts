@@ -1,9 +1,8 @@
 /** `boxship rollout`: put a shipped release into service, one instance at a time, with health checks. */
 import { type Command, InvalidArgumentError } from 'commander';
-import { pickRelease } from '../../fleet/releases.js';
-import { configFrom, type GlobalOptions } from '../context.js';
-import { rolloutWithHooks } from '../hooks.js';
-import { swarmDeploy } from '../swarm.js';
+import type { GlobalOptions } from '../context.js';
+import { renderDeploy } from '../render/results.js';
+import { withBackend } from '../session.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -34,24 +33,15 @@ Exit codes: 0 done; 1 failed and rolled back cleanly; 2 the rollback failed too 
 130 interrupted by Ctrl-C after the move in flight (how far it got is printed; run rollout again to finish).`,
     )
     .action(async (opts: { sha?: string; canary?: number; plan?: boolean; parallel?: boolean }, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(globals);
-      if (config.swarm) {
-        process.exitCode = (await swarmDeploy(globals, config, { kind: 'rollout', wanted: opts.sha, canary: opts.canary, plan: opts.plan })).code;
-        return;
-      }
-      // hooks.pre_rollout / post_rollout around the rollout (without hooks this is deploy() as it is).
-      const { code } = await rolloutWithHooks(globals, config, {
-        canary: opts.canary,
-        plan: opts.plan,
-        parallelHosts: Boolean(opts.parallel),
-        pick: (releases, ctx) =>
-          pickRelease(
-            releases,
-            opts.sha,
-            ctx.hosts.map((h) => h.name),
-          ),
-      });
-      process.exitCode = code;
+      await withBackend(
+        cmd.optsWithGlobals<GlobalOptions>(),
+        async ({ backend }) => {
+          // hooks.pre_rollout / post_rollout run around it, under the same lock.
+          const r = await backend.deploy({ kind: 'rollout', wanted: opts.sha, canary: opts.canary, plan: opts.plan, parallelHosts: Boolean(opts.parallel) });
+          renderDeploy(r);
+          process.exitCode = r.exitCode;
+        },
+        { interruptible: true },
+      );
     });
 }
