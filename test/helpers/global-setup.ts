@@ -1,6 +1,7 @@
 /**
- * Brings the simulated hosts up once for the whole run (a no-op when they already run). Unit tests do not need
- * them; set BOXSHIP_NO_HOSTS=1 to skip this when running only those.
+ * Brings the simulated hosts up once for the whole run (a no-op when they already run). Only the integration project
+ * (vitest.config.ts) runs it, so a unit run never starts a container; BOXSHIP_NO_HOSTS=1 skips it there too, for
+ * hosts that something else keeps up.
  *
  * Without BOXSHIP_TEST_HOSTS the hosts are this checkout's slot (host-slots.ts): a fresh clone on a machine where
  * another checkout's hosts are up gets hosts of its own instead of failing on, or wiping, the other's.
