@@ -19,7 +19,11 @@ export async function accessoryVerb(config: Config, env: BackendEnv, req: Access
   const a = findAccessory(config, req.name);
   const docker = req.verb === 'up' ? await env.docker() : undefined;
   const actOn = (ctx: DeployContext, h: Runner) =>
-    req.verb === 'up' ? accessoryUp(ctx, h, docker!, a) : req.verb === 'restart' ? accessoryRestart(ctx, h, a) : accessoryDown(ctx, h, a, Boolean(req.removeData));
+    req.verb === 'up'
+      ? accessoryUp(ctx, h, docker!, a)
+      : req.verb === 'restart'
+        ? accessoryRestart(ctx, h, a)
+        : accessoryDown(ctx, h, a, Boolean(req.removeData));
   const act = async (ctx: DeployContext) => {
     const settled = await Promise.allSettled(ctx.hosts.map((h) => actOn(ctx, h)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');

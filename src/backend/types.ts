@@ -121,7 +121,7 @@ export interface Backend {
   accessory(req: AccessoryRequest): Promise<AccessoryResultSet>;
 }
 
-export interface LockReleaseResult extends Coded {
+interface LockReleaseResult extends Coded {
   hosts: { host: string; heldBy?: { who: string; command: string; time: string } }[];
 }
 
@@ -144,11 +144,9 @@ export interface LogsRequest {
 
 export interface LogsResult extends Coded {
   unreachable: { host: string; error: string }[];
-  /** Width of the longest "host source" prefix, so the CLI aligns the lines it prints. */
-  prefixWidth: number;
 }
 
-export interface ExecRequest {
+interface ExecRequest {
   /** The host to run on (as in boxship.yml, or its hostname); default the first. */
   host?: string;
   argv: string[];

@@ -14,7 +14,7 @@ import { onInterrupt } from './interrupt.js';
  * Redacted here as well as on the way out: on a terminal listr2 wraps a long line to its width, and a secret cut in
  * two by the wrap would no longer be recognised by the stream guard.
  */
-export function eventLine(e: ProgressEvent): string | undefined {
+function eventLine(e: ProgressEvent): string | undefined {
   if (e.kind === 'bytes') return undefined;
   const text = 'message' in e ? redact(e.message) : '';
   return 'host' in e && e.host ? `${e.host}: ${text}` : text;
@@ -30,7 +30,7 @@ function stderrReport(verbose: boolean): Report {
   };
 }
 
-export function commandLine(): string {
+function commandLine(): string {
   return ['boxship', ...process.argv.slice(2)].join(' ');
 }
 

@@ -5,9 +5,6 @@
  */
 import { ExitCode } from '../util/errors.js';
 
-/** Exit code of a run stopped by a signal, as shells report SIGINT. */
-export const INTERRUPTED_EXIT = ExitCode.interrupted;
-
 export function onInterrupt(request: () => void): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
@@ -20,7 +17,7 @@ export function onInterrupt(request: () => void): () => void {
       return;
     }
     process.stderr.write(`\n${signal} again: quitting now. Run \`boxship status\`; the next rollout or rollback takes over the lock and cleans up.\n`);
-    process.exit(INTERRUPTED_EXIT);
+    process.exit(ExitCode.interrupted);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

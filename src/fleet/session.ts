@@ -8,13 +8,13 @@ import { openFleet } from '../hosts/fleet.js';
 import { whoAmI } from '../state/ledger.js';
 import type { DeployContext } from './context.js';
 
-export interface HostSession {
+interface HostSession {
   ctx: DeployContext;
   close(): void;
 }
 
 /** Connects to `hosts` (default: every host), all or none. */
-export async function openHostSession(config: Config, env: BackendEnv, hosts: HostConfig[] = config.hosts): Promise<HostSession> {
+async function openHostSession(config: Config, env: BackendEnv, hosts: HostConfig[] = config.hosts): Promise<HostSession> {
   const fleet = await openFleet(hosts, { acceptNewHostKeys: env.acceptNewHostKeys, requireAll: true });
   const ctx: DeployContext = {
     config,

@@ -28,7 +28,7 @@ function footer(io: StreamIo, name: HookName, r: HookResult): void {
   io.stderr.write(`── hook ${name}: ${r.code === 0 ? 'exit 0' : `FAILED, exit ${r.code}${r.signal ? ` (${r.signal})` : ''}`}\n\n`);
 }
 
-export class HookFailed extends BoxshipError {
+class HookFailed extends BoxshipError {
   constructor(
     readonly run: HookRun,
     consequence: string,

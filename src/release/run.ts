@@ -18,7 +18,7 @@ export interface ReleaseRequest {
   allowUnpinned?: boolean;
 }
 
-export type Built = Awaited<ReturnType<typeof BuildRelease>>;
+type Built = Awaited<ReturnType<typeof BuildRelease>>;
 
 export interface ReleaseResult {
   built: Built;

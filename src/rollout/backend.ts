@@ -40,10 +40,18 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
         if (plan) {
           const dry = planned(ctx.hosts);
           const planCtx = { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } };
-          await withLock(planCtx, () => Promise.all(dry.runners.map(prepare(planCtx))), () => 'setup done');
+          await withLock(
+            planCtx,
+            () => Promise.all(dry.runners.map(prepare(planCtx))),
+            () => 'setup done',
+          );
           return { backend: 'plan', plan: dry.plan(`setup on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
         }
-        await withLock(ctx, () => env.step(`Set up ${ctx.hosts.length} hosts`, () => Promise.all(ctx.hosts.map(prepare(ctx)))), () => 'setup done');
+        await withLock(
+          ctx,
+          () => env.step(`Set up ${ctx.hosts.length} hosts`, () => Promise.all(ctx.hosts.map(prepare(ctx)))),
+          () => 'setup done',
+        );
         return { backend: 'hosts', hosts: ctx.hosts.length, caughtUp: [], exitCode: ExitCode.ok };
       }),
 
@@ -56,7 +64,11 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
         if (plan) {
           const dry = planned(ctx.hosts);
           const planCtx = { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } };
-          await withLock(planCtx, () => Promise.all(dry.runners.map((h) => ensureHost(planCtx, h, docker, mode))), () => `maintenance ${state}`);
+          await withLock(
+            planCtx,
+            () => Promise.all(dry.runners.map((h) => ensureHost(planCtx, h, docker, mode))),
+            () => `maintenance ${state}`,
+          );
           return { backend: 'plan', plan: dry.plan(`maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
         }
         await withLock(
@@ -71,7 +83,9 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
       const fleet = await openFleet(config.hosts, { acceptNewHostKeys: env.acceptNewHostKeys });
       try {
         const ctx = { config, hosts: fleet.hosts, who: '', command: 'status', report: env.report };
-        const rows = await Promise.all(fleet.connections.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))));
+        const rows = await Promise.all(
+          fleet.connections.map((c) => (c.ssh ? hostStatus(ctx, c.ssh) : Promise.resolve({ host: c.host.name, error: c.error.message }))),
+        );
         return { backend: 'hosts', rows, exitCode: rows.some((r) => 'error' in r) ? ExitCode.failed : ExitCode.ok };
       } finally {
         fleet.close();
@@ -120,7 +134,6 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
 /** The app's logs on every (or each --host) host, or one accessory's on its hosts; an unreachable host is reported. */
 async function hostLogs(config: Config, env: BackendEnv, req: LogsRequest): Promise<LogsResult> {
   let hosts = req.hosts ?? config.hosts;
-  let sourceWidth = Math.max(config.service.length + 8, 'proxy'.length);
   let list: ((following: boolean) => ReturnType<typeof listNamedLogSource>) | undefined;
   let what: string | undefined;
   if (req.accessory !== undefined) {
@@ -131,7 +144,6 @@ async function hostLogs(config: Config, env: BackendEnv, req: LogsRequest): Prom
       throw new InputError(`accessory ${a.name} does not run on ${elsewhere.map((h) => h.name).join(', ')}`, { hint: `it runs on: ${a.hosts.join(', ')}` });
     }
     const container = names.accessory(config.service, a.name);
-    sourceWidth = container.length;
     // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
     list = (following) => listNamedLogSource(container, !req.follow && !following);
     what = `${container} container (run: boxship accessory up ${a.name})`;
@@ -155,5 +167,5 @@ async function hostLogs(config: Config, env: BackendEnv, req: LogsRequest): Prom
   } finally {
     fleet.close();
   }
-  return { unreachable, prefixWidth: Math.max(...hosts.map((h) => h.name.length)) + 1 + sourceWidth, exitCode: unreachable.length ? ExitCode.failed : ExitCode.ok };
+  return { unreachable, exitCode: unreachable.length ? ExitCode.failed : ExitCode.ok };
 }

@@ -25,7 +25,7 @@ function chooseTarget(req: DeployRequest, releases: FleetReleases, fleet: HostRu
   return pickRelease(releases, rollbackTarget(releases, canary).target, hosts);
 }
 
-export function outcomeExitCode(o: RolloutOutcome): number {
+function outcomeExitCode(o: RolloutOutcome): number {
   return o.kind === 'done' ? ExitCode.ok : o.kind === 'interrupted' ? ExitCode.interrupted : o.kind === 'rolled-back' ? ExitCode.failed : ExitCode.needsAction;
 }
 

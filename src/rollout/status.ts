@@ -35,7 +35,13 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
       .map(async (i) => {
         const probe = i.running
           ? await ssh.exec(
-              probeUpstream(config.service, names.alias(config.service, i.slot, i.colour), config.healthcheck.port, config.healthcheck.path, config.healthcheck.timeoutMs),
+              probeUpstream(
+                config.service,
+                names.alias(config.service, i.slot, i.colour),
+                config.healthcheck.port,
+                config.healthcheck.path,
+                config.healthcheck.timeoutMs,
+              ),
               { allowFailure: true },
             )
           : undefined;

@@ -1,18 +1,12 @@
 /** `boxship accessory up|down|restart|logs NAME`: one accessory (a database, a cache) on its hosts. */
 import type { Command } from 'commander';
-import { accessoryDown, accessoryRestart, accessoryUp, type AccessoryResult, findAccessory } from '../../accessories/run.js';
-import type { AccessoryConfig, Config } from '../../config/types.js';
+import { type AccessoryResult, findAccessory } from '../../accessories/run.js';
 import { selectHosts } from '../../hosts/fleet.js';
-import { DryRunRunner, type Runner } from '../../hosts/runner.js';
-import { listNamedLogSource } from '../../logs/commands.js';
-import type { DeployContext } from '../../fleet/context.js';
-import { names } from '../../fleet/names.js';
-import { withLock } from '../../fleet/lock.js';
-import { InputError } from '../../util/errors.js';
-import { printLogs } from '../print-logs.js';
-import { configFrom, type GlobalOptions, localDocker } from '../context.js';
-import { withProgress, withSession } from '../fleet-session.js';
+import type { GlobalOptions } from '../context.js';
 import { printJson } from '../json-output.js';
+import { printLogs } from '../print-logs.js';
+import { printPlan } from '../render/plan.js';
+import { withBackend } from '../session.js';
 import { linesValue, type LogsOptions, sinceValue } from './logs.js';
 
 /** The documented shape of `accessory up|down|restart --json`. */
@@ -30,95 +24,53 @@ interface ChangeOptions {
 
 type Verb = 'up' | 'down' | 'restart';
 
-const TITLES: Record<Verb, string> = { up: 'Start', down: 'Stop and remove', restart: 'Restart' };
-
-/** The hosts of an accessory, as configured (its `host`/`hosts`, default the first host). */
-function hostsOf(config: Config, a: AccessoryConfig) {
-  return config.hosts.filter((h) => a.hosts.includes(h.name));
-}
-
 async function change(verb: Verb, name: string, opts: ChangeOptions, globals: GlobalOptions): Promise<void> {
-  const a = findAccessory(configFrom(globals), name);
-  const docker = verb === 'up' ? await localDocker() : undefined;
-  const actOn = (ctx: DeployContext, h: Runner) =>
-    verb === 'up' ? accessoryUp(ctx, h, docker!, a) : verb === 'restart' ? accessoryRestart(ctx, h, a) : accessoryDown(ctx, h, a, Boolean(opts.removeData));
-  // Every host finishes (or fails) before the lock is given back; then the first failure is the error.
-  const act = async (ctx: DeployContext) => {
-    const settled = await Promise.allSettled(ctx.hosts.map((h) => actOn(ctx, h)));
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<AccessoryResult>).value);
-  };
-  await withSession(
-    globals,
-    async ({ ctx, config }) => {
-      if (opts.plan) {
-        // The real command against dry-run runners: reads run, writes are recorded and printed.
-        const dry = ctx.hosts.map((h) => new DryRunRunner(h));
-        const planCtx = { ...ctx, hosts: dry, report: () => {} };
-        await withLock(
-          planCtx,
-          () => act(planCtx),
-          () => `accessory ${verb} ${name}`,
-        );
-        process.stdout.write(`Plan: accessory ${verb} ${name}${opts.removeData ? ' --remove-data' : ''} on ${dry.length} host(s); nothing has been run.\n`);
-        for (const d of dry) process.stdout.write(`\n${d.name}\n${d.describe().join('\n')}\n`);
-        return;
-      }
-      const results = await withLock(
-        ctx,
-        () => withProgress(`${TITLES[verb]} accessory ${name} (${names.accessory(config.service, name)}) on ${ctx.hosts.length} host(s)`, ctx, () => act(ctx)),
-        (rs) => `accessory ${verb} ${name}: ${rs.map((r) => r.action).join(', ')}`,
+  await withBackend(globals, async ({ config, backend }) => {
+    const r = await backend.accessory({ verb, name, removeData: opts.removeData, plan: opts.plan });
+    process.exitCode = r.exitCode;
+    if (r.backend === 'plan') return printPlan(r.plan);
+    if (opts.json) {
+      printJson({
+        accessory: name,
+        action: verb,
+        hosts: r.hosts.map((h) => ({ host: h.host, action: h.action, ...(h.dataRemoved ? { dataRemoved: true } : {}) })),
+      } satisfies AccessoryJson);
+      return;
+    }
+    process.stdout.write('\n');
+    for (const h of r.hosts) process.stdout.write(`${h.host}: accessory ${name} ${h.action}${h.dataRemoved ? ', data removed' : ''}\n`);
+    if (verb === 'down') {
+      process.stdout.write(
+        opts.removeData
+          ? `Its data is gone. To start it afresh: boxship accessory up ${name}\n`
+          : `Its data is kept. To start it again on the same data: boxship accessory up ${name}\n`,
       );
-      if (opts.json) {
-        printJson({
-          accessory: name,
-          action: verb,
-          hosts: results.map((r) => ({ host: r.host, action: r.action, ...(r.dataRemoved ? { dataRemoved: true } : {}) })),
-        } satisfies AccessoryJson);
-        return;
-      }
-      process.stdout.write('\n');
-      for (const r of results) process.stdout.write(`${r.host}: accessory ${name} ${r.action}${r.dataRemoved ? ', data removed' : ''}\n`);
-      if (verb === 'down') {
-        process.stdout.write(
-          opts.removeData
-            ? `Its data is gone. To start it afresh: boxship accessory up ${name}\n`
-            : `Its data is kept. To start it again on the same data: boxship accessory up ${name}\n`,
-        );
-      } else {
-        process.stdout.write(
-          `Reachable from the app as ${name}${a.port !== undefined ? `:${a.port}` : ''} on the service network. To stop it (data kept): boxship accessory down ${name}\n`,
-        );
-      }
-    },
-    (config) => hostsOf(config, findAccessory(config, name)),
-  );
+    } else {
+      const a = findAccessory(config, name);
+      process.stdout.write(
+        `Reachable from the app as ${name}${a.port !== undefined ? `:${a.port}` : ''} on the service network. To stop it (data kept): boxship accessory down ${name}\n`,
+      );
+    }
+  });
 }
 
 /** `boxship logs`'s options, less --proxy. */
 type AccessoryLogsOptions = Omit<LogsOptions, 'proxy'>;
 
 async function logs(name: string, opts: AccessoryLogsOptions, globals: GlobalOptions): Promise<void> {
-  const config = configFrom(globals);
-  const a = findAccessory(config, name);
-  const hosts = opts.host ? selectHosts(config, opts.host) : hostsOf(config, a);
-  const elsewhere = hosts.filter((h) => !a.hosts.includes(h.name));
-  if (elsewhere.length)
-    throw new InputError(`accessory ${name} does not run on ${elsewhere.map((h) => h.name).join(', ')}`, { hint: `it runs on: ${a.hosts.join(', ')}` });
-  const container = names.accessory(config.service, name);
-  await printLogs(
-    hosts,
-    { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: container.length },
-    {
-      service: config.service,
-      // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
-      list: (following) => listNamedLogSource(container, !opts.follow && !following),
-      what: `${container} container (run: boxship accessory up ${name})`,
-      follow: opts.follow,
-      since: opts.since,
-      lines: opts.lines === 'all' ? undefined : opts.lines,
+  await withBackend(
+    globals,
+    async ({ config, backend }) => {
+      const a = findAccessory(config, name);
+      const hosts = opts.host ? selectHosts(config, opts.host) : config.hosts.filter((h) => a.hosts.includes(h.name));
+      process.exitCode = await printLogs(
+        backend,
+        config,
+        { accessory: name, hosts, follow: opts.follow, since: opts.since, lines: opts.lines === 'all' ? undefined : opts.lines },
+        opts.timestamps,
+      );
     },
+    { verbose: true },
   );
 }
 

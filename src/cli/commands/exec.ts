@@ -1,10 +1,8 @@
 /** `boxship exec -- CMD…`: a one-off container of the serving (or a named) release on one host; its exit code is ours. */
 import type { Command } from 'commander';
-import { execOneOff } from '../../exec/run.js';
-import { openFleet, selectHosts } from '../../hosts/fleet.js';
 import { ExitCode, InputError } from '../../util/errors.js';
-import { notOnSwarm } from '../swarm.js';
-import { configFrom, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { withBackend } from '../session.js';
 
 interface ExecOptions {
   host?: string;
@@ -37,42 +35,34 @@ The exit code is the command's (125 to 127 are docker's own: the container could
 Nothing serving changes; what the command itself does (to volumes, a database) is not undone.`,
     )
     .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(globals);
-      notOnSwarm(config, 'boxship exec', `on a node, run: docker exec -it <a task container of ${config.service}> … (boxship status lists the tasks per node)`);
       if (opts.tty && !process.stdin.isTTY)
         throw new InputError('-t needs a terminal, and this input is not one', { hint: 'drop -t (keep -i to pipe input in)' });
-      const host = selectHosts(config, opts.host === undefined ? undefined : [opts.host])[0]!;
-      const fleet = await openFleet([host], { acceptNewHostKeys: globals.acceptNewHostKeys });
-      const ssh = fleet.hosts[0];
-      if (!ssh) throw fleet.unreachable[0]!.error;
-      const stdin = process.stdin;
-      const raw = Boolean(opts.tty && stdin.isTTY);
-      try {
-        if (raw) stdin.setRawMode(true);
-        const result = await execOneOff(
-          ssh,
-          config,
-          { argv, release: opts.release, interactive: opts.interactive, tty: opts.tty },
-          {
-            stdout: process.stdout,
-            stderr: process.stderr,
-            stdin: opts.interactive ? stdin : undefined,
-            pty: opts.tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80, term: process.env.TERM ?? 'xterm' } : undefined,
-            onChannel: (channel) => {
-              if (!opts.tty) return;
-              const resize = () => channel.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
-              process.stdout.on('resize', resize);
-              channel.on('close', () => process.stdout.off('resize', resize));
+      await withBackend(cmd.optsWithGlobals<GlobalOptions>(), async ({ backend }) => {
+        const stdin = process.stdin;
+        const raw = Boolean(opts.tty && stdin.isTTY);
+        try {
+          if (raw) stdin.setRawMode(true);
+          const result = await backend.exec(
+            { host: opts.host, argv, release: opts.release, interactive: opts.interactive, tty: opts.tty },
+            {
+              stdout: process.stdout,
+              stderr: process.stderr,
+              stdin: opts.interactive ? stdin : undefined,
+              pty: opts.tty ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80, term: process.env.TERM ?? 'xterm' } : undefined,
+              onChannel: (channel) => {
+                if (!opts.tty) return;
+                const resize = () => channel.setWindow(process.stdout.rows ?? 24, process.stdout.columns ?? 80, 0, 0);
+                process.stdout.on('resize', resize);
+                channel.on('close', () => process.stdout.off('resize', resize));
+              },
             },
-          },
-        );
-        process.exitCode = result.code ?? (result.signal ? 128 + signalNumber(result.signal) : ExitCode.failed);
-      } finally {
-        if (raw) stdin.setRawMode(false);
-        if (opts.interactive) stdin.pause();
-        fleet.close();
-      }
+          );
+          process.exitCode = result.code ?? (result.signal ? 128 + signalNumber(result.signal) : ExitCode.failed);
+        } finally {
+          if (raw) stdin.setRawMode(false);
+          if (opts.interactive) stdin.pause();
+        }
+      });
     });
 }
 

@@ -1,9 +1,9 @@
 /** `boxship logs`: the logs of every instance on every host (and the proxy), merged, each line prefixed. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { selectHosts } from '../../hosts/fleet.js';
-import { notOnSwarm } from '../swarm.js';
+import type { GlobalOptions } from '../context.js';
 import { printLogs } from '../print-logs.js';
-import { configFrom, type GlobalOptions } from '../context.js';
+import { withBackend } from '../session.js';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -50,14 +50,23 @@ Examples:
 Lines look like: <host> <service>-<slot>/<colour> | <text>. Only reads: nothing on the hosts changes.`,
     )
     .action(async (opts: LogsOptions, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(globals);
-      notOnSwarm(config, 'boxship logs', `on the manager, run: docker service logs --timestamps ${config.service}`);
-      const hosts = selectHosts(config, opts.host);
-      await printLogs(
-        hosts,
-        { acceptNewHostKeys: globals.acceptNewHostKeys, timestamps: opts.timestamps, sourceWidth: Math.max(config.service.length + 8, 'proxy'.length) },
-        { service: config.service, proxy: opts.proxy, follow: opts.follow, since: opts.since, lines: opts.lines === 'all' ? undefined : opts.lines },
+      await withBackend(
+        cmd.optsWithGlobals<GlobalOptions>(),
+        async ({ config, backend }) => {
+          process.exitCode = await printLogs(
+            backend,
+            config,
+            {
+              hosts: opts.host ? selectHosts(config, opts.host) : undefined,
+              proxy: opts.proxy,
+              follow: opts.follow,
+              since: opts.since,
+              lines: opts.lines === 'all' ? undefined : opts.lines,
+            },
+            opts.timestamps,
+          );
+        },
+        { verbose: true },
       );
     });
 }

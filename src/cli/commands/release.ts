@@ -49,7 +49,16 @@ async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<nu
     // Swarm: the node check first (a mismatch stops here), then only the nodes that may run a task get the release.
     const targets = await backend.releaseTargets(opts.host ? selectHosts(config, opts.host) : undefined);
     renderTargets(targets);
-    const r = await runRelease(config, targets.hosts, opts, env, releaseView(config.service, targets.hosts.map((h) => h.name)));
+    const r = await runRelease(
+      config,
+      targets.hosts,
+      opts,
+      env,
+      releaseView(
+        config.service,
+        targets.hosts.map((h) => h.name),
+      ),
+    );
     if (opts.json) printJson(releaseJson(r));
     printReleaseProblems(r);
     const okHosts = r.summary.hosts.filter((h) => h.ok).length;
@@ -59,7 +68,8 @@ async function release(opts: ReleaseOptions, globals: GlobalOptions): Promise<nu
       process.stdout.write(
         `\nReleased ${r.built.tag} to ${okHosts} of ${r.summary.hosts.length} hosts. It is not serving yet: run \`boxship rollout\` to put it into service.\n`,
       );
-      if (r.failed.length) process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
+      if (r.failed.length)
+        process.stdout.write(`To finish the failed hosts once they are fixed, run: boxship release${r.failed.map((f) => ` --host ${f.host}`).join('')}\n`);
     }
     return Math.max(releaseExitCode(r), targets.exitCode);
   });

@@ -1,12 +1,8 @@
 /** `boxship setup`: prepare every host (idempotent). Rollout does this too; run it alone to check a new host. */
 import type { Command } from 'commander';
-import { ensureAccessories } from '../../accessories/run.js';
-import type { Runner } from '../../hosts/runner.js';
-import { withLock } from '../../fleet/lock.js';
-import { ensureHost } from '../../rollout/setup.js';
-import { configFrom, localDocker, type GlobalOptions } from '../context.js';
-import { swarmSetup } from '../swarm.js';
-import { withProgress, withSession } from '../fleet-session.js';
+import type { GlobalOptions } from '../context.js';
+import { renderSetup } from '../render/results.js';
+import { withBackend } from '../session.js';
 
 export function registerSetup(program: Command): void {
   program
@@ -16,23 +12,11 @@ export function registerSetup(program: Command): void {
       'after',
       '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.',
     )
-    .action(async (_o: unknown, cmd: Command) => {
-      const globals = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(globals);
-      if (config.swarm) {
-        process.exitCode = await swarmSetup(globals, config);
-        return;
-      }
-      const docker = await localDocker();
-      await withSession(cmd.optsWithGlobals<GlobalOptions>(), async ({ ctx }) => {
-        // Accessories that are missing are started once the host is ready (a running one is never restarted).
-        const prepare = (h: Runner) => ensureHost(ctx, h, docker).then(() => ensureAccessories(ctx, h, docker));
-        await withLock(
-          ctx,
-          () => withProgress(`Set up ${ctx.hosts.length} hosts`, ctx, () => Promise.all(ctx.hosts.map(prepare))),
-          () => 'setup done',
-        );
-        process.stdout.write(`\n${ctx.hosts.length} hosts are ready. Next: boxship release, then boxship rollout.\n`);
+    .action(async (opts: { plan?: boolean }, cmd: Command) => {
+      await withBackend(cmd.optsWithGlobals<GlobalOptions>(), async ({ backend }) => {
+        const r = await backend.setup({ plan: opts.plan });
+        renderSetup(r);
+        process.exitCode = r.exitCode;
       });
     });
 }

@@ -21,21 +21,23 @@ export function renderTargets(t: ReleaseTargets): void {
 }
 
 export function renderSetup(r: SetupResult): void {
-  if (r.backend === 'plan') return printPlan(r.plan);
-  if (r.backend === 'swarm') return swarm.renderSwarmSetup(r);
-  process.stdout.write(`\n${r.hosts} hosts are ready. Next: boxship release, then boxship rollout.\n`);
+  if (r.backend === 'plan') printPlan(r.plan);
+  else if (r.backend === 'swarm') swarm.renderSwarmSetup(r);
+  else process.stdout.write(`\n${r.hosts} hosts are ready. Next: boxship release, then boxship rollout.\n`);
 }
 
 export function renderMaintenance(r: MaintenanceResult): void {
-  if (r.backend === 'plan') return printPlan(r.plan);
-  if (r.backend === 'swarm') return swarm.renderSwarmMaintenance(r);
-  if (r.mode.kind === 'maintenance') {
+  if (r.backend === 'plan') printPlan(r.plan);
+  else if (r.backend === 'swarm') swarm.renderSwarmMaintenance(r);
+  else if (r.mode.kind === 'maintenance') {
     process.stdout.write(`\nMaintenance is on: every request gets 503 with Retry-After: ${r.mode.retryAfterSeconds}.\nTo undo, run: boxship maintenance off\n`);
   } else process.stdout.write('\nMaintenance is off: the proxy serves the instances again.\nTo undo, run: boxship maintenance on\n');
 }
 
 export function renderStatus(r: StatusResult, json: boolean): void {
-  if (r.backend === 'swarm') return json ? printJson(r.status) : swarm.renderSwarmStatus(r.status);
-  if (json) printJson(r.rows);
+  if (r.backend === 'swarm') {
+    if (json) printJson(r.status);
+    else swarm.renderSwarmStatus(r.status);
+  } else if (json) printJson(r.rows);
   else for (const row of r.rows) process.stdout.write(renderHostStatus(row));
 }

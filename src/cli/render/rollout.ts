@@ -25,7 +25,9 @@ export function renderHostsDeploy(r: HostsDeploy): void {
     process.stderr.write(
       `\nInterrupted: ${o.moved.length} instance(s) moved to ${short(o.target)}, ${o.remaining} still run the release they had; every move finished cleanly and the lock is released.\n`,
     );
-    process.stderr.write(`To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`);
+    process.stderr.write(
+      `To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`,
+    );
     return;
   }
   if (o.kind === 'rolled-back') {
@@ -35,7 +37,9 @@ export function renderHostsDeploy(r: HostsDeploy): void {
     return;
   }
   process.stderr.write(`\nerror: ${o.error.message}\n\nThe automatic rollback failed too: ${o.rollbackError.message}\n`);
-  process.stderr.write(`Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`);
+  process.stderr.write(
+    `Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`,
+  );
   process.stderr.write(
     'What to do next: run `boxship status` to see what serves; fix the host named above; then run `boxship rollback --to <the release that served before>`.\n',
   );

@@ -15,14 +15,18 @@ export function renderHostStatus(r: HostStatusRow): string {
     if (r.lock.stale) lines.push(`            INTERRUPTED RUN: ${r.lock.stale}; the next rollout or rollback takes the lock over and cleans up after it`);
   }
   const leftovers = r.instances.filter((i) => /\.(next|old-\w+)$/.test(i.name));
-  if (leftovers.length && !r.lock) lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
+  if (leftovers.length && !r.lock)
+    lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
   lines.push('  instances:');
   if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
   for (const i of r.instances)
-    lines.push(`    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`);
+    lines.push(
+      `    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`,
+    );
   if (r.accessories) {
     lines.push('  accessories:');
-    for (const a of r.accessories) lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
+    for (const a of r.accessories)
+      lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }
