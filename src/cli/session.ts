@@ -20,8 +20,8 @@ export async function withBackend<T>(
   opts: { verbose?: boolean; interruptible?: boolean } = {},
 ): Promise<T> {
   const config = configFrom(globals);
-  // The Swarm commands say what they wait for outside a step, as they always have.
-  const env = cliEnv(globals, { verbose: opts.verbose ?? Boolean(config.swarm), interruptible: opts.interruptible });
+  // Outside a step, progress is said on stderr too (what a command waits for before its first step).
+  const env = cliEnv(globals, { verbose: opts.verbose ?? true, interruptible: opts.interruptible });
   try {
     return await work({ config, env, backend: await openBackend(config, env) });
   } finally {

@@ -13,6 +13,7 @@ import { convergeSteps } from '../../src/rollout/converge.js';
 import { parseInstances } from '../../src/rollout/instance-commands.js';
 import { runRollout } from '../../src/rollout/run.js';
 import { LockHeldError, withLock } from '../../src/fleet/lock.js';
+import { rolloutHook } from '../../src/hooks/around.js';
 import { staleReason } from '../../src/state/lock.js';
 import { HostError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';
@@ -227,6 +228,41 @@ describe('withLock', () => {
     ).rejects.toThrow('boom');
     expect(h.whys().slice(-2)).toEqual(['append to the audit log', 'release the deploy lock']);
     expect(h.ran.find((r) => r.why === 'append to the audit log')?.line).toContain('boom');
+  });
+
+  it('is re-entrant: hooks and the rollout between them run under one lock, taken and released once', async () => {
+    const h = host('h1');
+    const ctx = { ...context([h]), lock: { held: false } };
+    const inner = await withLock(
+      ctx,
+      // Copies of the context (a rollout makes one) share the lock: the inner lock is the outer one.
+      () =>
+        withLock(
+          { ...ctx, proxySettings: new Map() },
+          async () => 'moved',
+          () => 'inner',
+        ),
+      () => 'outer',
+    );
+    expect(inner).toBe('moved');
+    expect(h.whys()).toEqual(['take the deploy lock (boxship rollout)', 'append to the audit log', 'release the deploy lock']);
+    expect(h.ran.find((r) => r.why === 'append to the audit log')?.line).toContain('outer');
+    expect(ctx.lock.held).toBe(false);
+  });
+});
+
+describe('hooks in a plan', () => {
+  it('records the post_rollout hook with what it would run, and runs nothing', async () => {
+    const hooked = parseConfig(
+      ['service: hello', 'hosts: [root@h1]', 'app: { port: 3000 }', "hooks: { post_rollout: 'node scripts/warm-cache.js' }"].join('\n'),
+      join(dir, 'boxship.yml'),
+    );
+    const real = host('h1');
+    const dry = new DryRunRunner(real);
+    const run = await rolloutHook({ ...context([dry]), config: hooked }, 'post_rollout', NEW, { stdout: process.stdout, stderr: process.stderr }, {} as never);
+    expect(run).toEqual({ name: 'post_rollout', host: 'h1', exitCode: 0 });
+    expect(dry.describe().join('\n')).toContain(`run the post_rollout hook in a one-off container of hello:${NEW.slice(0, 12)}: node scripts/warm-cache.js`);
+    expect(real.whys()).toEqual([]);
   });
 });
 
