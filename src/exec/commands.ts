@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
 import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
+import { shortSha } from '../util/short.js';
 
 const ONE_OFF_LABEL = 'dev.boxship.one-off';
 
@@ -38,7 +39,7 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   return {
     argv,
     effect: 'write',
-    why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, spec.tag.slice(0, 12))} container`,
+    why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, shortSha(spec.tag))} container`,
   };
 }
 

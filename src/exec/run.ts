@@ -8,6 +8,7 @@ import { stateDir } from '../state/paths.js';
 import { HostError, InputError } from '../util/errors.js';
 import { envFileExists, oneOffRun, type OneOffSpec } from './commands.js';
 import { type StreamIo, type StreamResult, streamCommand } from './stream.js';
+import { shortSha } from '../util/short.js';
 
 /** The release to run: the one named (a sha prefix, present on the host) or the one serving there. */
 async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promise<string> {
@@ -15,7 +16,7 @@ async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promi
   if (wanted !== undefined) {
     if (!present.some((r) => r.tag === wanted || r.tag.startsWith(wanted))) {
       throw new InputError(`release "${wanted}" has no image on ${ssh.name}`, {
-        hint: `releases there: ${present.map((r) => r.tag.slice(0, 12)).join(', ') || 'none'}; ship it with: boxship release`,
+        hint: `releases there: ${present.map((r) => shortSha(r.tag)).join(', ') || 'none'}; ship it with: boxship release`,
       });
     }
     return pickRelease({ everywhere: present }, wanted, [ssh.name]);
@@ -26,7 +27,7 @@ async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promi
       hint: 'roll one out first (boxship deploy), or name a shipped one with --release <sha>',
     });
   if (!present.some((r) => r.tag === current))
-    throw new HostError(ssh.name, `the serving release ${current.slice(0, 12)} has no image on the host any more`, {
+    throw new HostError(ssh.name, `the serving release ${shortSha(current)} has no image on the host any more`, {
       hint: 'name another with --release <sha> (see: boxship releases)',
     });
   return current;

@@ -7,6 +7,7 @@ import type { LedgerEntry } from '../state/ledger.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { InputError } from '../util/errors.js';
 import { relState, type DeployContext } from './context.js';
+import { shortSha } from '../util/short.js';
 
 export interface FleetReleases {
   /** Releases present on every host, newest first. */
@@ -69,6 +70,6 @@ export function pickRelease(releases: FleetReleases, wanted: string | undefined,
       hint: 'give more of the sha',
     });
   throw new InputError(`release "${wanted}" is not present on every host`, {
-    hint: `releases on every host: ${releases.everywhere.map((e) => e.tag.slice(0, 12)).join(', ') || 'none'}; ship it first with: boxship release`,
+    hint: `releases on every host: ${releases.everywhere.map((e) => shortSha(e.tag)).join(', ') || 'none'}; ship it first with: boxship release`,
   });
 }

@@ -15,6 +15,7 @@ import type { StreamIo } from '../hosts/runner.js';
 import { ensureHost } from '../rollout/setup.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
 import { type HookName, type HookResult, runContainerHook, runLocalHook } from './run.js';
+import { shortSha } from '../util/short.js';
 
 function shown(argv: string[]): string {
   return argv.length === 3 && argv[0] === 'sh' && argv[1] === '-c' ? argv[2]! : toShell(argv);
@@ -77,10 +78,10 @@ export async function rolloutHook(
     }
   }
   if (first.dryRun) {
-    first.note(`run the ${name} hook in a one-off container of ${config.service}:${tag.slice(0, 12)}: ${shown(argv)}`);
+    first.note(`run the ${name} hook in a one-off container of ${config.service}:${shortSha(tag)}: ${shown(argv)}`);
     return { name, host: first.name, exitCode: 0 };
   }
-  header(io, name, argv, `${config.service}:${tag.slice(0, 12)} on ${first.name}`);
+  header(io, name, argv, `${config.service}:${shortSha(tag)} on ${first.name}`);
   const r = await runContainerHook(first, config, name, tag, argv, io);
   footer(io, name, r);
   return { name, host: first.name, exitCode: r.code };

@@ -2,6 +2,7 @@
 import { type Command, script } from '../hosts/command.js';
 import { proxyContainerName } from '../proxy/commands.js';
 import { LABEL } from '../fleet/names.js';
+import { shortSha } from '../util/short.js';
 
 export interface LogSource {
   /** Container ID: stays the same when `hello-1.next` is renamed to `hello-1`. */
@@ -68,11 +69,11 @@ export function containerLogs(id: string, o: LogOptions): Command {
   if (o.since !== undefined) argv.push('--since', o.since);
   if (o.lines !== undefined) argv.push('--tail', String(o.lines));
   argv.push(id);
-  if (!o.follow) return script('read', `read the logs of ${id.slice(0, 12)}`, '"$@" 2>&1', ...argv);
+  if (!o.follow) return script('read', `read the logs of ${shortSha(id)}`, '"$@" 2>&1', ...argv);
   // A background job's stdin is /dev/null unless redirected, hence fd 3: the watcher reads the channel's real stdin.
   return script(
     'write',
-    `follow the logs of ${id.slice(0, 12)}`,
+    `follow the logs of ${shortSha(id)}`,
     ['exec 3<&0', '"$@" 2>&1 <&- & p=$!', '(cat >/dev/null; kill "$p" 2>/dev/null) <&3 >/dev/null 2>&1 &', 'exec 3<&-', 'wait "$p"'].join('\n'),
     ...argv,
   );

@@ -12,6 +12,7 @@ import type { HostShipResult } from '../ship/ship-host.js';
 import { type ShipSummary, shipImage } from '../ship/ship-image.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
 import type { Report } from '../util/events.js';
+import { shortDigest } from '../util/short.js';
 
 export interface ReleaseRequest {
   allowDirty?: boolean;
@@ -49,7 +50,7 @@ export async function runRelease(config: Config, hosts: HostConfig[], req: Relea
   const built = await progress.phase(
     'build',
     (report) => buildRelease({ config, allowDirty: Boolean(req.allowDirty), allowUnpinned: Boolean(req.allowUnpinned), report: collect(report) }),
-    (b) => `Built ${b.tag} (${b.imageId.replace(/^sha256:/, '').slice(0, 12)})`,
+    (b) => `Built ${b.tag} (${shortDigest(b.imageId)})`,
   );
   let fleet: Fleet | undefined;
   try {

@@ -15,6 +15,7 @@ import { names, shaOfTag } from '../fleet/names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 import { sleep } from '../util/clock.js';
+import { shortSha } from '../util/short.js';
 
 class HealthCheckFailed extends BoxshipError {
   constructor(
@@ -22,7 +23,7 @@ class HealthCheckFailed extends BoxshipError {
     container: string,
     detail: string,
   ) {
-    super(`${move.host}: ${container} on ${move.to.slice(0, 12)} failed its health check:\n${detail}`, {
+    super(`${move.host}: ${container} on ${shortSha(move.to)} failed its health check:\n${detail}`, {
       hint: "the lines above are the app's own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)",
     });
   }
@@ -117,7 +118,7 @@ export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, exi
   const settings = hostSettings && move.to ? settingsFor(hostSettings, settingsOf(config), move.slot, move.colour) : undefined;
   const steps = moveSteps(config, move, await absState(ctx, ssh), existing, settings && !sameSettings(settings, settingsOf(config)) ? settings : undefined);
   if (steps.start && steps.wait) {
-    report({ kind: 'step', host: ssh.name, message: `${live}: starting ${move.to.slice(0, 12)} (${move.colour}), waiting for ${config.healthcheck.path}` });
+    report({ kind: 'step', host: ssh.name, message: `${live}: starting ${shortSha(move.to)} (${move.colour}), waiting for ${config.healthcheck.path}` });
     await ssh.run(sequence(steps.start.why, [...steps.prepare, steps.start])).catch((err: unknown) => {
       throw missingImage(ssh.name, names.image(config.service, move.to), errorMessage(err)) ?? err;
     });
@@ -138,11 +139,15 @@ export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, exi
   if (steps.handover) {
     await ssh.run(steps.handover);
     if (steps.drain) {
-      report({ kind: 'step', host: ssh.name, message: move.to ? `${live}: ${move.from?.slice(0, 12)} drains in the background` : `${live}: removing it` });
+      report({
+        kind: 'step',
+        host: ssh.name,
+        message: move.to ? `${live}: ${move.from ? shortSha(move.from) : '(empty)'} drains in the background` : `${live}: removing it`,
+      });
       await ssh.run(steps.drain.command);
       draining = steps.drain.container;
     }
   }
-  if (move.to) report({ kind: 'step', host: ssh.name, message: `${live}: serving ${move.to.slice(0, 12)}` });
+  if (move.to) report({ kind: 'step', host: ssh.name, message: `${live}: serving ${shortSha(move.to)}` });
   return draining ? { draining } : {};
 }

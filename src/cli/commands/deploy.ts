@@ -9,6 +9,7 @@ import { printReleaseProblems, type ReleaseJson, releaseJson, releaseView } from
 import { renderDeploy, renderTargets } from '../render/results.js';
 import { withBackend } from '../session.js';
 import { positiveInt } from './rollout.js';
+import { shortSha } from '../../util/short.js';
 
 interface DeployOptions {
   canary?: number;
@@ -68,7 +69,7 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
         json = { release: releaseJson(r.released), exitCode: r.exitCode };
         if (!r.rollout) {
           process.stderr.write(
-            `\nNot rolled out: ${r.released.failed.length} of ${r.targets.hosts.length} hosts lack ${r.tag.slice(0, 12)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`,
+            `\nNot rolled out: ${r.released.failed.length} of ${r.targets.hosts.length} hosts lack ${shortSha(r.tag)}. Nothing serving was changed.\nhint: fix the host(s), then run: boxship deploy\n`,
           );
           return r.exitCode;
         }
