@@ -242,7 +242,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       backoffHeader: raw.proxy.backoff_header,
     },
     releases: { keep: raw.releases.keep },
-    ship: { compression: raw.ship.compression, relay: raw.ship.relay },
+    ship: { compression: raw.ship.compression, relay: raw.ship.relay, relayAgent: raw.ship.relay_agent },
   };
   if (raw.hooks) {
     const argv = (c: string | string[] | undefined) => (c === undefined ? undefined : typeof c === 'string' ? ['sh', '-c', c] : c);

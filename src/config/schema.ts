@@ -358,6 +358,12 @@ const ship = z
       .describe(
         'auto: when several hosts lack the same layers, send them once to the first host and let it forward them to the next over SSH (each host needs an SSH key, or a forwarded agent, that the next one accepts; see relay_address); a failed hop falls back to a direct send. off: every host gets its own copy.',
       ),
+    relay_agent: z
+      .enum(['forward', 'off'], { error: 'expected forward or off' })
+      .default('off')
+      .describe(
+        "off: a relay head opens the next hop with its own SSH key (a deploy key the next host accepts); without one, hosts get direct sends. forward: lend the deployer's ssh-agent to the relay hop's command (only that one), so root on a relay head can use the deployer's keys while it runs.",
+      ),
   })
   .prefault({})
   .describe('How images travel to the hosts.');

@@ -127,6 +127,8 @@ export interface Config {
     compression: 'auto' | 'gzip' | 'zstd' | 'none';
     /** auto: hosts lacking the same layers forward them to each other; off: a copy per host from here. */
     relay: 'auto' | 'off';
+    /** forward: a relay hop's command (only that one) gets the deployer's ssh-agent; off: the head's own key. */
+    relayAgent: 'forward' | 'off';
   };
   /** Present when boxship.yml has hooks: each one as argv (a string in the file becomes ["sh", "-c", string]). */
   hooks?: {

@@ -72,7 +72,7 @@ function project(files: Record<string, string>, build: Partial<Config['build']> 
     healthcheck: { path: '/', port: 8080, intervalMs: 100, timeoutMs: 100, retries: 1 },
     proxy: { image: 'caddy', port: 80, bind: '127.0.0.1', retryAfterSeconds: 1, backoffHeader: 'X-Backoff' },
     releases: { keep: 3 },
-    ship: { compression: 'auto', relay: 'auto' },
+    ship: { compression: 'auto', relay: 'auto', relayAgent: 'off' },
   };
   return { config, sha: git(dir, 'rev-parse', 'HEAD').trim() };
 }

@@ -46,7 +46,7 @@ const defaults = (hosts: Config['hosts']): Config => ({
   healthcheck: { path: '/health', port: 3000, intervalMs: 1000, timeoutMs: 2000, retries: 10 },
   proxy: { image: 'boxship-proxy:caddy-2.6.2', port: 8080, bind: '0.0.0.0', retryAfterSeconds: 5, backoffHeader: 'X-Backoff' },
   releases: { keep: 5 },
-  ship: { compression: 'auto', relay: 'auto' },
+  ship: { compression: 'auto', relay: 'auto', relayAgent: 'off' },
 });
 
 describe('valid files', () => {
@@ -168,13 +168,19 @@ describe('valid files', () => {
       healthcheck: { path: '/ready', port: 4000, intervalMs: 500, timeoutMs: 1500, retries: 3 },
       proxy: { image: 'my-proxy:1', port: 80, bind: '127.0.0.1', retryAfterSeconds: 10, backoffHeader: 'X-Slow-Down' },
       releases: { keep: 3 },
-      ship: { compression: 'auto', relay: 'auto' },
+      ship: { compression: 'auto', relay: 'auto', relayAgent: 'off' },
     } satisfies Config);
   });
 
   it('takes an explicit healthcheck port and minute durations', () => {
     const config = load('service: hello', 'hosts: [a.example]', 'healthcheck: { port: 9000, interval: 1m, timeout: 2 }');
     expect(config.healthcheck).toEqual({ path: '/health', port: 9000, intervalMs: 60_000, timeoutMs: 2000, retries: 10 });
+  });
+
+  it('lends the agent to relay hops only when ship.relay_agent says forward', () => {
+    expect(load('service: hello', 'hosts: [a.example]').ship.relayAgent).toBe('off');
+    expect(load('service: hello', 'hosts: [a.example]', 'ship: { relay_agent: forward }').ship.relayAgent).toBe('forward');
+    expect(problemsOf('service: hello', 'hosts: [a.example]', 'ship: { relay_agent: yes }').message).toMatch(/expected forward or off/);
   });
 
   it('parses text without reading the config file, resolving paths against its folder', () => {
