@@ -161,16 +161,8 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     hostVerifier,
     sock,
     algorithms: { serverHostKey },
+    ...connectAuth(host, process.env.SSH_AUTH_SOCK, label),
   };
-  if (host.identityFile) config.privateKey = readKey(host.identityFile, label);
-  else if (process.env.SSH_AUTH_SOCK) {
-    config.agent = process.env.SSH_AUTH_SOCK;
-    config.agentForward = true;
-  } else
-    throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', {
-      hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key',
-    });
-
   return new Promise((resolve, reject) => {
     const client = new Client();
     // The key the verifier last saw is the one the server proved it holds: 'ready' follows only a passed check.
@@ -185,6 +177,23 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     } catch (err) {
       reject(new HostError(label, errorMessage(err), { hint: 'check identity_file (an encrypted key needs ssh-agent)' }));
     }
+  });
+}
+
+/**
+ * How a connection authenticates: the identity file when there is one, else the ssh-agent at `agentSocket`. Never
+ * `agentForward` here: on the connection it would lend the agent to every channel, so root on any host could use the
+ * deployer's keys for as long as boxship is connected. A relay hop asks for it on its own channel (ssh.ts exec).
+ */
+export function connectAuth(
+  host: HostConfig,
+  agentSocket: string | undefined,
+  label = host.name,
+): Pick<ConnectConfig, 'privateKey' | 'agent' | 'agentForward'> {
+  if (host.identityFile) return { privateKey: readKey(host.identityFile, label) };
+  if (agentSocket) return { agent: agentSocket };
+  throw new HostError(label, 'no identity_file is configured and no ssh-agent is running (SSH_AUTH_SOCK is unset)', {
+    hint: 'set identity_file for this host in boxship.yml, or start ssh-agent and ssh-add your key',
   });
 }
 

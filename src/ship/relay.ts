@@ -21,14 +21,19 @@ type Probe = (head: number, members: number[]) => Promise<string>;
  * auto and two or more live hosts, the first of them (the head of any chain it is in: chains are in host order) asks
  * about all the others at once, beside the inventories, so a relay waits for one round trip less (0.4 s of a 4-host
  * first release measured here); it is an SSH session on that host, whose answer goes unused when nothing is relayed.
+ * With ship.relay_agent off (the default) the head has only its own keys, so a head without a deploy key the members
+ * accept fails the probe and its members get direct sends.
  */
-export function relayProbes(connections: readonly ShipConnection[], relay: Config['ship']['relay']): Probe {
+export function relayProbes(connections: readonly ShipConnection[], relay: Config['ship']['relay'], relayAgent: Config['ship']['relayAgent']): Probe {
   const asked = new Map<number, { members: number[]; out: Promise<string> }>();
   const ask = (head: number, members: number[]): Promise<string> => {
     const known = asked.get(head);
     if (known && members.every((m) => known.members.includes(m))) return known.out;
     const targets = members.map((m) => relayTarget(connections, m));
-    const out = connections[head]!.ssh!.run(relayProbe(targets)).catch((e: Error) => members.map((m) => `fail h${m} ${e.message}`).join('\n'));
+    // The probe opens the same kind of session as the hop, so it gets the deployer's agent exactly when the hop does.
+    const out = connections[head]!.ssh!.exec(relayProbe(targets), { agentForward: relayAgent === 'forward' })
+      .then((r) => r.stdout)
+      .catch((e: Error) => members.map((m) => `fail h${m} ${e.message}`).join('\n'));
     asked.set(head, { members, out });
     return out;
   };
@@ -62,6 +67,8 @@ export interface RelaySetup {
   size(layer: number): Promise<number>;
   probe: Probe;
   report: Report;
+  /** Whether the heads have the deployer's agent (ship.relay_agent), for the note on a member they cannot reach. */
+  relayAgent: Config['ship']['relayAgent'];
 }
 
 export function relays(s: RelaySetup): Relays {
@@ -86,7 +93,7 @@ export function relays(s: RelaySetup): Relays {
           s.report({
             kind: 'step',
             host: s.connections[m]!.host.name,
-            message: `no relay from ${s.connections[head]!.host.name} (${why}): sending directly`,
+            message: `no relay from ${s.connections[head]!.host.name} (${why}): sending directly${s.relayAgent === 'off' ? ` (with ship.relay_agent off the head has only its own SSH key: give it a deploy key this host accepts, see the README's security section)` : ''}`,
           });
         }
         return relay;

@@ -142,7 +142,7 @@ export async function shipHost(run: ShipRun, conn: ShipConnection, k: number): P
           report({
             kind: 'warning',
             host: ssh.name,
-            message: `relay from ${headName} failed (${verdict.why}): sending directly (a relay needs ${headName} to reach this host at its relay_address, with an SSH key or a forwarded agent that this host accepts)`,
+            message: `relay from ${headName} failed (${verdict.why}): sending directly (a relay needs ${headName} to reach this host at its relay_address, with an SSH key that this host accepts, or the deployer's agent with ship.relay_agent: forward)`,
           });
           result.relayFailed = verdict.why;
         }
@@ -166,6 +166,7 @@ export async function shipHost(run: ShipRun, conn: ShipConnection, k: number): P
             platform,
             store: inv.store,
             relay: targets,
+            relayAgent: config.ship.relayAgent,
             onBytes: (n) => {
               const now = Date.now();
               if (now - last < 250) return;

@@ -79,7 +79,7 @@ export async function shipImageFrom(images: ImageSource, opts: Omit<ShipOptions,
     firstSave = images.save(image.imageId);
     firstSave.catch(() => {});
   }
-  const probe = relayProbes(connections, config.ship.relay);
+  const probe = relayProbes(connections, config.ship.relay, config.ship.relayAgent);
   // Every host's inventory, in parallel; the codec and what to compress follow from all of them.
   const inventories = connections.map((conn) => {
     if (!conn.ssh) return Promise.reject(conn.error ?? new Error('not connected'));
@@ -142,6 +142,7 @@ export async function shipImageFrom(images: ImageSource, opts: Omit<ShipOptions,
       size: (i) => getSupply().size(diffIds[i]!),
       probe,
       report,
+      relayAgent: config.ship.relayAgent,
     }),
   };
 

@@ -173,7 +173,7 @@ function outcomeOf(lines: string[] | undefined): RelayOutcome {
 export async function sendImage(
   host: Runner,
   supply: LayerSupply,
-  opts: HostWireOptions & { stateDir: string; tag: string; relay?: RelayTarget[] },
+  opts: HostWireOptions & { stateDir: string; tag: string; relay?: RelayTarget[]; relayAgent?: 'forward' | 'off' },
 ): Promise<TransferResult & { imageId: string; ids: { classic: string; containerd: string }; relayed: Map<string, RelayOutcome> }> {
   const wire = hostWire(supply, opts);
   const incoming = `${opts.name.repository}:${opts.name.tag}`;
@@ -183,8 +183,10 @@ export async function sendImage(
   for (let j = relay.length - 1; j >= 0; j--) cmd = relayHop(receive(), { ...relay[j]!, command: cmd });
   let r: ExecResult;
   try {
-    // No time limit: the upload reports its progress, and a slow uplink is not a hang.
-    r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, allowFailure: true, agentForward: relay.length > 0 });
+    // No time limit: the upload reports its progress, and a slow uplink is not a hang. The deployer's agent goes to
+    // this one command, and only when ship.relay_agent says forward: root on the head can use it while it runs.
+    const agentForward = relay.length > 0 && opts.relayAgent === 'forward';
+    r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, allowFailure: true, agentForward });
   } finally {
     wire.stream.destroy();
   }

@@ -33,7 +33,7 @@ export function hostConfig(name: string, instances = 2): HostConfig {
 
 export class ScriptedRunner implements Runner {
   readonly dryRun = false;
-  readonly ran: { why: string; line: string; stdin?: string }[] = [];
+  readonly ran: { why: string; line: string; stdin?: string; agentForward?: boolean }[] = [];
   private readonly rules: (Rule & { used: number })[] = [];
   constructor(
     readonly config: HostConfig,
@@ -79,7 +79,12 @@ export class ScriptedRunner implements Runner {
 
   async exec(cmd: Command, options: ExecOptions = {}): Promise<ExecResult> {
     const line = toShell(cmd);
-    this.ran.push({ why: cmd.why, line, ...(typeof options.stdin === 'string' ? { stdin: options.stdin } : {}) });
+    this.ran.push({
+      why: cmd.why,
+      line,
+      ...(typeof options.stdin === 'string' ? { stdin: options.stdin } : {}),
+      ...(options.agentForward ? { agentForward: true } : {}),
+    });
     const rule = this.rules.find((r) => (r.times === undefined || r.used < r.times) && (r.match.test(cmd.why) || r.match.test(line)));
     if (rule) rule.used++;
     let fed: Buffer | undefined;

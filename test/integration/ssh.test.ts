@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
-import { HOSTS, knownName, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { HOSTS, knownName, TEST_KEY, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { SshHost } from '../../src/hosts/ssh.js';
 import { boxship, jsonOutput, onHostSync } from '../helpers/run.js';
 
 describe('ssh', () => {
@@ -47,6 +48,38 @@ describe('ssh', () => {
     const r = await boxship(['releases'], { cwd: app.dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`nobody@127.0.0.1:${HOSTS[0].sshPort}: authentication failed for user nobody`);
+  });
+});
+
+describe("the deployer's ssh-agent", () => {
+  it('is not forwarded to a host by an ordinary command, only by a channel that asks for it (a relay hop)', async () => {
+    const out = execFileSync('ssh-agent', ['-s'], { encoding: 'utf8' });
+    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(out)![1]!;
+    const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(out)![1]);
+    const saved = process.env.SSH_AUTH_SOCK;
+    let ssh: SshHost | undefined;
+    try {
+      execFileSync('ssh-add', [TEST_KEY], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      process.env.SSH_AUTH_SOCK = sock;
+      const h = HOSTS[0];
+      ssh = await SshHost.connect({ name: h.address, user: 'root', hostname: '127.0.0.1', port: h.sshPort, knownHosts: TEST_KNOWN_HOSTS, instances: 1 });
+      const probe = { argv: ['sh', '-c', 'echo "[$SSH_AUTH_SOCK]"; ls /tmp/ssh-* 2>/dev/null | wc -l'], why: 'look for an agent', effect: 'read' as const };
+      // Root on the host sees no agent socket of ours while an ordinary command runs.
+      expect((await ssh.run(probe)).split('\n')[0]).toBe('[]');
+      expect((await ssh.exec(probe, { timeoutMs: 10_000 })).stdout.split('\n').slice(0, 2)).toEqual(['[]', '0']);
+      // A relay hop asks for it on its own channel, and gets a working agent there.
+      const relay = await ssh.exec(
+        { argv: ['sh', '-c', 'echo "[$SSH_AUTH_SOCK]"; ssh-add -l'], why: 'relay hop', effect: 'read' },
+        { agentForward: true, allowFailure: true },
+      );
+      expect(relay.stdout).toMatch(/^\[\/.+\]$/m);
+      expect(relay.stdout).toMatch(/ED25519/);
+    } finally {
+      ssh?.close();
+      process.env.SSH_AUTH_SOCK = saved;
+      if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+      process.kill(pid);
+    }
   });
 });
 

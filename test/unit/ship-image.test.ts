@@ -60,10 +60,10 @@ function host(name: string, ...rules: Rule[]): ScriptedRunner {
 
 const receives = (h: ScriptedRunner) => h.whys().filter((w) => w.startsWith('receive, check and load'));
 
-async function ship(hosts: ScriptedRunner[]) {
+async function ship(hosts: ScriptedRunner[], relayAgent: 'forward' | 'off' = config.ship.relayAgent) {
   const events: ProgressEvent[] = [];
   const summary = await shipImageFrom(images, {
-    config,
+    config: { ...config, ship: { ...config.ship, relayAgent } },
     image,
     connections: hosts.map((ssh) => ({ host: ssh.config, ssh })),
     report: (e) => events.push(e),
@@ -118,6 +118,23 @@ describe('shipImage relays', () => {
     expect(receives(b)).toEqual([]);
     expect(receives(c)).toEqual([`receive, check and load the image, tag it ${image.ref}`]);
     expect(byHost.get('web-b')!.imageId).toBe(byHost.get('web-c')!.imageId);
+  });
+
+  it("lends the deployer's agent to the relay's own commands only with ship.relay_agent forward", async () => {
+    const hop = (_c: unknown, _l: string, stdin?: Buffer) => {
+      const [classic] = expectedIds(stdin);
+      const n = stdin?.length ?? 0;
+      return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 part=1 ${n}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
+    };
+    const head = () => host('web-a', { match: /over SSH \(relay\)$/, answer: { stdout: 'ok h1\n' } }, { match: /relaying to h1$/, answer: hop });
+    const lent = (h: ScriptedRunner) => h.ran.filter((r) => r.agentForward).map((r) => r.why);
+    const off = [head(), host('web-b')];
+    expect((await ship(off)).summary.hosts.every((r) => r.ok)).toBe(true);
+    expect(off.map(lent)).toEqual([[], []]);
+    const on = [head(), host('web-b')];
+    expect((await ship(on, 'forward')).byHost.get('web-b')).toMatchObject({ relayedFrom: 'web-a' });
+    expect(lent(on[0]!)).toEqual([expect.stringMatching(/over SSH \(relay\)$/), expect.stringMatching(/relaying to h1$/)]);
+    expect(lent(on[1]!)).toEqual([]);
   });
 
   it('sends directly to every member when the head fails mid-send, and each result says relayFailed', async () => {

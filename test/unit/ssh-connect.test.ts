@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { HostConfig } from '../../src/config/types.js';
-import { describeConnectError } from '../../src/hosts/ssh-connect.js';
+import { connectAuth, describeConnectError } from '../../src/hosts/ssh-connect.js';
 import { HostError } from '../../src/util/errors.js';
 
 const host: HostConfig = { name: 'deploy@web1', user: 'deploy', hostname: 'web1', port: 22, knownHosts: '/k/known_hosts', instances: 1 };
@@ -46,5 +46,24 @@ describe('describeConnectError', () => {
     const e = describeConnectError('h', fail('Handshake failed: no matching key exchange algorithm'), host);
     expect(e.message).toBe('h: Handshake failed: no matching key exchange algorithm');
     expect(e.hint).toBeUndefined();
+  });
+});
+
+describe('authentication of a connection', () => {
+  it('uses the agent without forwarding it on the connection: only a relay hop may ask for it, per channel', () => {
+    const auth = connectAuth(host, '/tmp/agent.sock');
+    expect(auth.agent).toBe('/tmp/agent.sock');
+    expect(auth.agentForward).toBeUndefined();
+  });
+
+  it('uses the identity file when there is one, and never the agent then', () => {
+    const auth = connectAuth({ ...host, identityFile: '/dev/null' }, '/tmp/agent.sock');
+    expect(auth.privateKey).toBeInstanceOf(Buffer);
+    expect(auth.agent).toBeUndefined();
+    expect(auth.agentForward).toBeUndefined();
+  });
+
+  it('names what is missing when there is neither', () => {
+    expect(() => connectAuth(host, undefined)).toThrow(/no identity_file is configured and no ssh-agent is running/);
   });
 });
