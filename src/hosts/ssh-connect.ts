@@ -36,6 +36,9 @@ interface Endpoint {
   port: number;
 }
 
+/** How long a connect may take, and the jump host's forward to the target with it. */
+const READY_TIMEOUT_MS = 15_000;
+
 const DEFAULT_HOST_KEY_ORDER: ServerHostKeyAlgorithm[] = [
   'ssh-ed25519',
   'ecdsa-sha2-nistp256',
@@ -56,15 +59,16 @@ export interface Connection {
 /** Connects to the host, through its jump host when it has one; a failure leaves nothing open. */
 export async function openConnection(config: HostConfig, options: ConnectOptions): Promise<Connection> {
   let jump: Client | undefined;
-  let sock: ConnectConfig['sock'];
-  if (config.jump) {
-    jump = (await openClient(config.jump, config, options)).client;
-    sock = await forward(jump, config);
-  }
   try {
+    let sock: ConnectConfig['sock'];
+    if (config.jump) {
+      jump = (await openClient(config.jump, config, options)).client;
+      sock = await forward(jump, config, options.readyTimeoutMs ?? READY_TIMEOUT_MS);
+    }
     const { client, hostKey } = await openClient(config, config, options, sock);
     return { client, jump, hostKey };
   } catch (err) {
+    // An open jump connection would keep the process alive after the command has said why it failed.
     jump?.end();
     throw err;
   }
@@ -156,7 +160,7 @@ function openClient(target: Endpoint, host: HostConfig, options: ConnectOptions,
     host: target.hostname,
     port: target.port,
     username: target.user,
-    readyTimeout: options.readyTimeoutMs ?? 15_000,
+    readyTimeout: options.readyTimeoutMs ?? READY_TIMEOUT_MS,
     keepaliveInterval: 10_000,
     hostVerifier,
     sock,
@@ -222,10 +226,23 @@ export function describeConnectError(label: string, err: Error & { level?: strin
   return new HostError(label, err.message, { cause: err });
 }
 
-function forward(jump: Client, target: HostConfig): Promise<ClientChannel> {
+/**
+ * The jump host's channel to the target. Limited like a connect: a jump host whose packets to the target are dropped
+ * answers only when its TCP connect gives up (minutes), so the channel would otherwise keep the command waiting.
+ */
+function forward(jump: Client, target: HostConfig, timeoutMs: number): Promise<ClientChannel> {
+  const cannot = (why: string) => new HostError(target.name, `jump host ${target.jump?.name} cannot reach ${target.hostname}:${target.port}: ${why}`);
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(cannot(`no answer within ${Math.round(timeoutMs / 1000)}s`));
+    }, timeoutMs);
     jump.forwardOut('127.0.0.1', 0, target.hostname, target.port, (err, stream) => {
-      if (err) reject(new HostError(target.name, `jump host ${target.jump?.name} cannot reach ${target.hostname}:${target.port}: ${err.message}`));
+      clearTimeout(timer);
+      if (settled) return stream?.destroy();
+      settled = true;
+      if (err) reject(cannot(err.message));
       else resolve(stream);
     });
   });

@@ -43,6 +43,28 @@ describe('ssh', () => {
     expect(direct.stdout + direct.stderr).toMatch(new RegExp(`root@${HOSTS[1].container}: (host name not found|no answer)`));
   });
 
+  it('gives up on a jump host that cannot reach the target within the connect timeout, naming both, and exits', async () => {
+    // A blackholed target: the jump host drops what it sends there, so its forward would wait for TCP to give up.
+    const target = '192.0.2.1';
+    const drop = `OUTPUT -d ${target} -j DROP`;
+    onHostSync(HOSTS[0].container, `iptables -I ${drop}`);
+    try {
+      app.writeConfig({ hosts: [`root@${target}`], extraYaml: '' });
+      const file = join(app.dir, 'boxship.yml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/^ssh:\n/m, `ssh:\n  jump: ${HOSTS[0].address}\n`));
+      const t0 = Date.now();
+      const r = await Promise.race([
+        boxship(['releases'], { cwd: app.dir }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('boxship did not exit within 45 s')), 45_000)),
+      ]);
+      expect(Date.now() - t0).toBeLessThan(40_000);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toContain(`jump host ${HOSTS[0].address} cannot reach ${target}:22`);
+    } finally {
+      onHostSync(HOSTS[0].container, `iptables -D ${drop}`);
+    }
+  }, 60_000);
+
   it('names the user and the key when authentication fails', async () => {
     app.writeConfig({ hosts: [`nobody@127.0.0.1:${HOSTS[0].sshPort}`] });
     const r = await boxship(['releases'], { cwd: app.dir });
