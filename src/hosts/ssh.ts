@@ -45,8 +45,10 @@ export class SshHost implements Runner {
     const result = await new Promise<ExecResult>((resolve, reject) => {
       const onChannel = (err: Error | undefined, channel: ClientChannel) => {
         if (err) return reject(new HostError(this.name, `cannot start "${cmd.why}": ${err.message}`));
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
+        // A caller that consumes stdout as it streams (logs -f) needs only its end, for an error message: keeping
+        // it all would grow for as long as the command runs.
+        const out = options.onStdout ? tail(STREAMED_TAIL_BYTES) : all();
+        const errOut = options.onStdout ? tail(STREAMED_TAIL_BYTES) : all();
         let exit: { code: number | null; signal?: string } | undefined;
         const onConnClose = () => {
           clearTimeout(timer);
@@ -81,7 +83,7 @@ export class SshHost implements Runner {
         channel.on('close', () => {
           clearTimeout(timer);
           this.client.removeListener('close', onConnClose);
-          resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+          resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: out.text(), stderr: errOut.text() });
         });
         feedStdin(channel, options.stdin);
       };
@@ -154,6 +156,38 @@ export class SshHost implements Runner {
     this.client.end();
     this.jump?.end();
   }
+}
+
+/** How much of a streamed command's stdout (and stderr) is kept, for the error message when it fails. */
+const STREAMED_TAIL_BYTES = 64 * 1024;
+
+interface Collected {
+  push(chunk: Buffer): void;
+  text(): string;
+}
+
+function all(): Collected {
+  const chunks: Buffer[] = [];
+  return { push: (c) => chunks.push(c), text: () => Buffer.concat(chunks).toString() };
+}
+
+/** The last `max` bytes pushed (a cut first character is dropped by the decoder as invalid, which is fine here). */
+function tail(max: number): Collected {
+  let chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    push(c) {
+      chunks.push(c);
+      size += c.length;
+      while (size - chunks[0]!.length >= max) size -= chunks.shift()!.length;
+      if (size > 2 * max) {
+        const joined = Buffer.concat(chunks).subarray(-max);
+        chunks = [Buffer.from(joined)];
+        size = joined.length;
+      }
+    },
+    text: () => Buffer.concat(chunks).subarray(-max).toString(),
+  };
 }
 
 function feedStdin(channel: ClientChannel, stdin: ExecOptions['stdin']): void {

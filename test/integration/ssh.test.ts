@@ -105,6 +105,50 @@ describe("the deployer's ssh-agent", () => {
   });
 });
 
+describe('a command whose output the caller consumes as it streams (logs -f)', () => {
+  it('keeps only a small tail of it however much passes through', async () => {
+    const h = HOSTS[0];
+    const ssh = await SshHost.connect({
+      name: h.address,
+      user: 'root',
+      hostname: '127.0.0.1',
+      port: h.sshPort,
+      knownHosts: TEST_KNOWN_HOSTS,
+      identityFile: TEST_KEY,
+      instances: 1,
+    });
+    try {
+      // 200k log-like lines, about 12 MB: an hour of a busy service's logs, at once.
+      let seen = 0;
+      let lastLine = '';
+      const r = await ssh.exec(
+        {
+          argv: ['sh', '-c', 'seq 1 200000 | sed "s/^/2026-12-03T10:00:00.000000000Z a log line number /"; echo failing >&2; exit 3'],
+          why: 'stream',
+          effect: 'read',
+        },
+        {
+          allowFailure: true,
+          timeoutMs: 0,
+          onStdout: (c) => {
+            seen += c.length;
+            lastLine = c.toString().trimEnd().split('\n').pop() ?? lastLine;
+          },
+        },
+      );
+      expect(seen).toBeGreaterThan(10_000_000);
+      expect(lastLine).toMatch(/number 200000$/);
+      expect(r.code).toBe(3);
+      // What stays is enough for an error message, not the stream.
+      expect(r.stdout.length).toBeLessThanOrEqual(64 * 1024);
+      expect(r.stdout).toMatch(/number 200000\n$/);
+      expect(r.stderr).toBe('failing\n');
+    } finally {
+      ssh.close();
+    }
+  });
+});
+
 describe('host keys, as OpenSSH checks them', () => {
   let app: ExampleApp;
   const host = () => HOSTS[0];
