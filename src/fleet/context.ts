@@ -21,7 +21,13 @@ export interface DeployContext {
    * Whether this command holds the deploy lock already (shared by the copies of a context, hence an object): the
    * lock is re-entrant, so the hooks and the rollout between them run under one lock, taken once.
    */
-  lock?: { held: boolean };
+  lock?: {
+    held: boolean;
+    /** Set once another command has taken the lock over from this one (it stalled past the stale window). */
+    lost?: Error;
+    /** While held: throws `lost` if the lock on that host is no longer ours (checked before each change). */
+    verify?: (host: string) => Promise<void>;
+  };
 }
 
 export function hostByName(ctx: DeployContext, name: string): Runner {

@@ -90,6 +90,8 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
     );
     const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
     if (error) {
+      // Putting back is the new holder's business now: it converges what this run left.
+      if (ctx.lock?.lost) throw ctx.lock.lost;
       ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
       return await revert(ctx, req.target, done, error.error, req.parallelHosts ?? false, drains);
     }
@@ -132,6 +134,8 @@ async function applyMoves(
         return;
       }
       try {
+        // A run that was taken over (it stalled past the stale window) must not change what the new holder owns.
+        await ctx.lock?.verify?.(move.host);
         // The container that last had this colour of the slot may still drain under its alias: a new instance
         // must not share the alias with it (the health check could reach the old one).
         const clash = names.draining(ctx.config.service, move.slot, move.colour);

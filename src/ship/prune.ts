@@ -48,7 +48,8 @@ function protectedReleases(deploys: ReturnType<typeof parseDeploys>, inUse: stri
 export async function pruneReleases(ssh: Runner, service: string, newestFirst: LedgerEntry[], keep: number): Promise<PruneResult> {
   if (newestFirst.length <= keep) return { removed: [], kept: [] };
   const dir = stateDir(service);
-  const lock = await ssh.exec(acquireLock(dir, lockInfoHere(whoAmI(), 'boxship release (pruning old releases)')), { allowFailure: true });
+  const info = lockInfoHere(whoAmI(), 'boxship release (pruning old releases)');
+  const lock = await ssh.exec(acquireLock(dir, info), { allowFailure: true });
   if (lock.code !== 0)
     return { removed: [], kept: [], skipped: 'another boxship command holds the deploy lock; old releases are pruned after the next release' };
   try {
@@ -75,6 +76,6 @@ export async function pruneReleases(ssh: Runner, service: string, newestFirst: L
     }
     return { removed, kept };
   } finally {
-    await ssh.run(releaseLock(dir)).catch(() => {});
+    await ssh.run(releaseLock(dir, JSON.stringify(info))).catch(() => {});
   }
 }

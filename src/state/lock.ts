@@ -2,10 +2,14 @@
  * A per-service lock on each host for commands that change what serves (rollout, rollback, maintenance).
  * `mkdir` is atomic on every filesystem, so taking the lock is one command with no race between check and take.
  * The holder is known (who, which command, which machine and pid) and alive: it touches the lock every
- * HEARTBEAT_SECONDS. A lock whose holder is gone (its pid no longer runs on this machine) or silent for
- * STALE_AFTER_SECONDS (measured by the host's own clock, so skew between machines does not matter) was left by an
- * interrupted run: the next command takes it over and converges what that run left.
+ * HEARTBEAT_SECONDS. A lock whose holder is gone (its pid no longer runs in this machine's pid namespace) or silent
+ * for STALE_AFTER_SECONDS (measured by the host's own clock, so skew between machines does not matter) was left by an
+ * interrupted run: the next command takes it over and converges what that run left. A holder knows its lock by a
+ * random token: its heartbeat and its release act only while the lock is still the one it wrote, so a holder that
+ * stalled past the window (a laptop asleep, Ctrl-Z) and was taken over learns it, and never removes the new lock.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Command, script } from '../hosts/command.js';
 import { readFileCommand } from './jsonl.js';
@@ -17,18 +21,46 @@ export interface LockInfo {
   /** Deployer machine and process holding the lock (absent in locks written by older boxship versions). */
   machine?: string;
   pid?: number;
+  /**
+   * The kernel boot and pid namespace of that process: containers (CI runners) share a fixed host name but not
+   * their pids, so "its pid is gone" means something only in the same namespace.
+   */
+  pidns?: string;
+  /** Random per acquisition: tells this holder's lock from a later holder's. */
+  token?: string;
 }
 
 export const HEARTBEAT_SECONDS = 10;
-const STALE_AFTER_SECONDS = 45;
+/** BOXSHIP_LOCK_STALE_SECONDS shortens it for tests of a stalled holder. */
+const STALE_AFTER_SECONDS = Number(process.env.BOXSHIP_LOCK_STALE_SECONDS) || 45;
 export const LOCK_HELD_EXIT = 75;
+/** Exit status of the heartbeat when the lock is no longer ours; it prints the lock's info then. */
+export const LOCK_LOST_EXIT = 76;
 
 function lockDir(stateDir: string): string {
   return `${stateDir}/lock`;
 }
 
 export function lockInfoHere(who: string, command: string): LockInfo {
-  return { who, command, time: new Date().toISOString(), machine: hostname(), pid: process.pid };
+  const pidns = pidNamespace();
+  return {
+    who,
+    command,
+    time: new Date().toISOString(),
+    machine: hostname(),
+    pid: process.pid,
+    ...(pidns ? { pidns } : {}),
+    token: randomBytes(12).toString('hex'),
+  };
+}
+
+/** "<boot id>/pid:[<inode>]" on Linux; undefined where there is no /proc (macOS has no pid namespaces). */
+function pidNamespace(): string | undefined {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Exit 0 and take the lock, or exit 75 and print `{"age":<seconds since the last heartbeat>,"info":{...}}`. */
@@ -49,9 +81,18 @@ export function acquireLock(stateDir: string, info: LockInfo): Command {
   );
 }
 
-/** Shows the holder is alive: the lock's mtime is its heartbeat. */
-export function heartbeat(stateDir: string): Command {
-  return script('write', 'refresh the deploy lock', 'touch "$1/info.json" 2>/dev/null || true', lockDir(stateDir));
+/**
+ * Shows the holder is alive (the lock's mtime is its heartbeat), if the lock is still the one it wrote (`infoText`);
+ * else exits LOCK_LOST_EXIT printing the lock's info now.
+ */
+export function heartbeat(stateDir: string, infoText: string): Command {
+  return script(
+    'write',
+    'refresh the deploy lock',
+    `i=$(cat "$1/info.json" 2>/dev/null); [ "$i" = "$2" ] || { printf '%s\\n' "$i"; exit ${LOCK_LOST_EXIT}; }; touch "$1/info.json" 2>/dev/null || true`,
+    lockDir(stateDir),
+    infoText,
+  );
 }
 
 /**
@@ -68,8 +109,16 @@ export function breakStaleLock(stateDir: string, heldInfoText: string): Command 
   );
 }
 
-export function releaseLock(stateDir: string): Command {
-  return script('write', 'release the deploy lock', 'rm -rf "$1"', lockDir(stateDir));
+/** Removes the lock if it is still the one written as `heldInfoText`; without it, whatever lock is there (lock release). */
+export function releaseLock(stateDir: string, heldInfoText?: string): Command {
+  if (heldInfoText === undefined) return script('write', 'release the deploy lock', 'rm -rf "$1"', lockDir(stateDir));
+  return script(
+    'write',
+    'release the deploy lock',
+    '[ "$(cat "$1/info.json" 2>/dev/null)" = "$2" ] || exit 0; mv "$1" "$1.released.$$" && rm -rf "$1.released.$$"',
+    lockDir(stateDir),
+    heldInfoText,
+  );
 }
 
 export function readLock(stateDir: string): Command {
@@ -118,16 +167,18 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Why a held lock is stale, or undefined when its holder may still be working. Pure given `alive`, for tests.
- * A holder on this machine whose pid is gone is stale at once; any holder is stale after STALE_AFTER_SECONDS of
- * silence (older locks without a machine or pid only that way).
+ * A holder on this machine, in this pid namespace, whose pid is gone is stale at once; any holder is stale after
+ * STALE_AFTER_SECONDS of silence (older locks without a machine, pid or namespace only that way).
  */
 export function staleReason(
   held: { info?: LockInfo; ageSeconds: number },
   here: string = hostname(),
   alive: (pid: number) => boolean = pidAlive,
+  ns: string | undefined = pidNamespace(),
 ): string | undefined {
   const info = held.info;
-  if (info?.machine === here && typeof info.pid === 'number' && !alive(info.pid)) return `its process ${info.pid} on ${here} is gone`;
+  const samePids = info?.machine === here && info.pidns === ns;
+  if (samePids && typeof info?.pid === 'number' && !alive(info.pid)) return `its process ${info.pid} on ${here} is gone`;
   if (held.ageSeconds > STALE_AFTER_SECONDS) return `no heartbeat for ${held.ageSeconds}s`;
   return undefined;
 }

@@ -14,7 +14,7 @@ import { parseInstances } from '../../src/rollout/instance-commands.js';
 import { runRollout } from '../../src/rollout/run.js';
 import { LockHeldError, withLock } from '../../src/fleet/lock.js';
 import { rolloutHook } from '../../src/hooks/around.js';
-import { staleReason } from '../../src/state/lock.js';
+import { lockInfoHere, staleReason } from '../../src/state/lock.js';
 import { HostError } from '../../src/util/errors.js';
 import type { ProgressEvent } from '../../src/util/events.js';
 import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
@@ -197,7 +197,8 @@ describe('withLock', () => {
 
   it('takes over a lock whose holder died on this machine, saying which run it was', async () => {
     const events: ProgressEvent[] = [];
-    const h = host('h1').on(held({ who: 'me@here', command: 'boxship rollout', time: 't', machine: hostname(), pid: 2 ** 22 + 12345 }, 1));
+    const here = lockInfoHere('me@here', 'boxship rollout');
+    const h = host('h1').on(held({ who: 'me@here', command: 'boxship rollout', time: 't', machine: hostname(), pid: 2 ** 22 + 12345, pidns: here.pidns }, 1));
     await withLock(
       context([h], events),
       async () => 1,
@@ -268,11 +269,11 @@ describe('hooks in a plan', () => {
 
 describe('staleReason', () => {
   it('is stale when the holder pid is gone here, or after 45 s without a heartbeat anywhere', () => {
-    const info = { who: 'x', command: 'c', time: 't', machine: 'm1', pid: 42 };
-    expect(staleReason({ info, ageSeconds: 5 }, 'm1', () => false)).toBe('its process 42 on m1 is gone');
-    expect(staleReason({ info, ageSeconds: 5 }, 'm1', () => true)).toBeUndefined();
-    expect(staleReason({ info, ageSeconds: 5 }, 'm2', () => false)).toBeUndefined();
-    expect(staleReason({ info, ageSeconds: 46 }, 'm2', () => true)).toBe('no heartbeat for 46s');
+    const info = { who: 'x', command: 'c', time: 't', machine: 'm1', pid: 42, pidns: 'ns1' };
+    expect(staleReason({ info, ageSeconds: 5 }, 'm1', () => false, 'ns1')).toBe('its process 42 on m1 is gone');
+    expect(staleReason({ info, ageSeconds: 5 }, 'm1', () => true, 'ns1')).toBeUndefined();
+    expect(staleReason({ info, ageSeconds: 5 }, 'm2', () => false, 'ns1')).toBeUndefined();
+    expect(staleReason({ info, ageSeconds: 46 }, 'm2', () => true, 'ns1')).toBe('no heartbeat for 46s');
   });
 });
 

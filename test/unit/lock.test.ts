@@ -1,0 +1,128 @@
+/**
+ * The deploy lock's ownership: a holder knows its lock by a token, its heartbeat notices a takeover, a run that lost
+ * its lock stops before changing more and never removes the new holder's lock; and the "its pid is gone" rule holds
+ * only within the pid namespace it was written in. The lock scripts run here in sh, on a temp folder.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { DeployContext } from '../../src/fleet/context.js';
+import { withLock } from '../../src/fleet/lock.js';
+import { type Command, toShell } from '../../src/hosts/command.js';
+import { runRollout } from '../../src/rollout/run.js';
+import { acquireLock, heartbeat, lockInfoHere, releaseLock, staleReason } from '../../src/state/lock.js';
+import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'boxship-lock-'));
+writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
+const config = parseConfig(['service: hello', 'hosts: [root@h1]', 'instances: 2', 'app: { port: 3000 }'].join('\n'), join(dir, 'boxship.yml'));
+const OLD = 'a'.repeat(40);
+const NEW = 'b'.repeat(40);
+
+const sh = (cmd: Command): number => {
+  try {
+    execFileSync('sh', ['-c', toShell(cmd)], { stdio: 'pipe' });
+    return 0;
+  } catch (err) {
+    return (err as { status: number }).status;
+  }
+};
+
+function host(): ScriptedRunner {
+  return new ScriptedRunner(hostConfig('h1'), [
+    { match: /^list the hello instances$/, answer: { stdout: [1, 2].map((s) => containerLine('hello', `hello-${s}`, OLD, s, 'blue')).join('\n') } },
+  ]);
+}
+
+function context(h: ScriptedRunner): DeployContext & { lock: NonNullable<DeployContext['lock']> } {
+  return { config, hosts: [h], who: 'ann@laptop', command: 'boxship rollout', report: () => {}, lock: { held: false } };
+}
+
+describe('the lock scripts', () => {
+  it('refresh and release the lock only while it is still ours', () => {
+    const state = mkdtempSync(join(tmpdir(), 'boxship-lockdir-'));
+    const mine = lockInfoHere('ann@laptop', 'boxship rollout');
+    const theirs = lockInfoHere('bob@ci', 'boxship rollout');
+    expect(mine.token).toMatch(/^[0-9a-f]{16,}$/);
+    expect(mine.token).not.toBe(theirs.token);
+    expect(sh(acquireLock(state, mine))).toBe(0);
+    expect(sh(heartbeat(state, JSON.stringify(mine)))).toBe(0);
+    // Taken over while we were stalled: the new holder's info is in the lock now.
+    writeFileSync(join(state, 'lock', 'info.json'), `${JSON.stringify(theirs)}\n`);
+    expect(sh(heartbeat(state, JSON.stringify(mine)))).not.toBe(0);
+    expect(sh(releaseLock(state, JSON.stringify(mine)))).toBe(0);
+    expect(readFileSync(join(state, 'lock', 'info.json'), 'utf8')).toBe(`${JSON.stringify(theirs)}\n`);
+    expect(sh(releaseLock(state, JSON.stringify(theirs)))).toBe(0);
+    expect(existsSync(join(state, 'lock'))).toBe(false);
+  });
+});
+
+describe('a holder that lost its lock', () => {
+  const takenOver = {
+    match: /^refresh the deploy lock/,
+    answer: { code: 76, stdout: JSON.stringify({ who: 'bob@ci', command: 'boxship rollout', time: '2026-12-03T10:00:00Z' }) },
+  };
+
+  it('notices at its next check, fails naming the new holder, and leaves the new lock alone', async () => {
+    const h = host().on(takenOver);
+    const ctx = context(h);
+    await expect(
+      withLock(
+        ctx,
+        () => ctx.lock.verify!('h1'),
+        () => 'done',
+      ),
+    ).rejects.toThrow(/h1: lost the deploy lock: bob@ci running "boxship rollout" since 2026-12-03T10:00:00Z took it over/);
+    expect(h.whys()).not.toContain('release the deploy lock');
+  });
+
+  it('stops a rollout before its next move, without putting back what another holder now owns', async () => {
+    // Ours at the check before the first move, taken over by the second.
+    const h = host().on({ match: /^refresh the deploy lock/, times: 1, answer: {} }, takenOver);
+    const ctx = context(h);
+    await expect(
+      withLock(
+        ctx,
+        () => runRollout(ctx, { target: NEW, kind: 'rollout' }),
+        () => 'done',
+      ),
+    ).rejects.toThrow(/lost the deploy lock/);
+    expect(h.whys().filter((w) => w.startsWith('start '))).toEqual([`start hello-1.next (green) on ${NEW}`]);
+    // Nothing changes after the check that found the lock taken over: no next move, nothing put back.
+    const whys = h.whys();
+    expect(whys.slice(whys.lastIndexOf('refresh the deploy lock') + 1)).toEqual([
+      'wait for 1 old instance(s) to finish draining (up to 17s)',
+      'append to the audit log',
+    ]);
+  });
+
+  it('releases with its token when it kept the lock to the end', async () => {
+    const h = host();
+    await withLock(
+      context(h),
+      async () => 1,
+      () => 'done',
+    );
+    const token = /"token":"([0-9a-f]+)"/.exec(h.ran[0]!.line)?.[1];
+    expect(token).toBeTruthy();
+    expect(h.ran.find((r) => r.why === 'release the deploy lock')!.line).toContain(token);
+  });
+});
+
+describe('the pid rule of staleness', () => {
+  const info = { who: 'x', command: 'c', time: 't', machine: 'ci', pid: 42, pidns: 'boot-1/pid:[4026532500]' };
+  it('holds only in the pid namespace the lock was written in (containers share a host name, not their pids)', () => {
+    expect(staleReason({ info, ageSeconds: 5 }, 'ci', () => false, 'boot-1/pid:[4026532500]')).toBe('its process 42 on ci is gone');
+    expect(staleReason({ info, ageSeconds: 5 }, 'ci', () => false, 'boot-1/pid:[4026532777]')).toBeUndefined();
+    expect(staleReason({ info: { ...info, pidns: undefined }, ageSeconds: 5 }, 'ci', () => false, 'boot-1/pid:[4026532500]')).toBeUndefined();
+    expect(staleReason({ info, ageSeconds: 46 }, 'ci', () => true, 'other')).toBe('no heartbeat for 46s');
+  });
+
+  it('is written with the lock: the boot and the pid namespace of this process', () => {
+    if (!existsSync('/proc/self/ns/pid')) return;
+    expect(lockInfoHere('x', 'c').pidns).toMatch(/^[0-9a-f-]{36}\/pid:\[\d+\]$/);
+  });
+});
