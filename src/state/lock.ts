@@ -3,7 +3,7 @@
  * `mkdir` is atomic on every filesystem, so taking the lock is one command with no race between check and take.
  * The holder is known (who, which command, which machine and pid) and alive: it touches the lock every
  * HEARTBEAT_SECONDS. A lock whose holder is gone (its pid no longer runs in this machine's pid namespace) or silent
- * for STALE_AFTER_SECONDS (measured by the host's own clock, so skew between machines does not matter) was left by an
+ * for the stale window (staleAfterSeconds) (measured by the host's own clock, so skew between machines does not matter) was left by an
  * interrupted run: the next command takes it over and converges what that run left. A holder knows its lock by a
  * random token: its heartbeat and its release act only while the lock is still the one it wrote, so a holder that
  * stalled past the window (a laptop asleep, Ctrl-Z) and was taken over learns it, and never removes the new lock.
@@ -31,8 +31,8 @@ export interface LockInfo {
 }
 
 export const HEARTBEAT_SECONDS = 10;
-/** BOXSHIP_LOCK_STALE_SECONDS shortens it for tests of a stalled holder. */
-const STALE_AFTER_SECONDS = Number(process.env.BOXSHIP_LOCK_STALE_SECONDS) || 45;
+/** 45 s; BOXSHIP_LOCK_STALE_SECONDS shortens it for tests of a stalled holder. */
+const staleAfterSeconds = (): number => Number(process.env.BOXSHIP_LOCK_STALE_SECONDS) || 45;
 export const LOCK_HELD_EXIT = 75;
 /** Exit status of the heartbeat when the lock is no longer ours; it prints the lock's info then. */
 export const LOCK_LOST_EXIT = 76;
@@ -168,7 +168,7 @@ function pidAlive(pid: number): boolean {
 /**
  * Why a held lock is stale, or undefined when its holder may still be working. Pure given `alive`, for tests.
  * A holder on this machine, in this pid namespace, whose pid is gone is stale at once; any holder is stale after
- * STALE_AFTER_SECONDS of silence (older locks without a machine, pid or namespace only that way).
+ * the stale window (staleAfterSeconds) of silence (older locks without a machine, pid or namespace only that way).
  */
 export function staleReason(
   held: { info?: LockInfo; ageSeconds: number },
@@ -179,6 +179,6 @@ export function staleReason(
   const info = held.info;
   const samePids = info?.machine === here && info.pidns === ns;
   if (samePids && typeof info?.pid === 'number' && !alive(info.pid)) return `its process ${info.pid} on ${here} is gone`;
-  if (held.ageSeconds > STALE_AFTER_SECONDS) return `no heartbeat for ${held.ageSeconds}s`;
+  if (held.ageSeconds > staleAfterSeconds()) return `no heartbeat for ${held.ageSeconds}s`;
   return undefined;
 }
