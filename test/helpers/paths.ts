@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HostConfig } from '../../src/config/types.js';
 import { MAX_SLOT, slot, swarmSpecsFor } from './host-slots.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -88,3 +89,16 @@ export const SWARM_HOSTS: readonly [TestHost, TestHost, ...TestHost[]] = (() => 
 
 /** known_hosts name of a test host, as OpenSSH writes it. */
 export const knownName = (h: TestHost) => `[127.0.0.1]:${h.sshPort}`;
+
+/** A test host as boxship's own config has it, for tests that connect with SshHost directly (the test key unless `agent`). */
+export function testHostConfig(h: TestHost, auth: 'key' | 'agent' = 'key'): HostConfig {
+  return {
+    name: h.address,
+    user: 'root',
+    hostname: '127.0.0.1',
+    port: h.sshPort,
+    knownHosts: TEST_KNOWN_HOSTS,
+    ...(auth === 'key' ? { identityFile: TEST_KEY } : {}),
+    instances: 1,
+  };
+}

@@ -8,23 +8,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Config, HostConfig } from '../../src/config/types.js';
+import type { Config } from '../../src/config/types.js';
 import type { DeployContext } from '../../src/fleet/context.js';
 import { SshHost } from '../../src/hosts/ssh.js';
-import { HOSTS, REPO, TEST_KEY, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { HOSTS, REPO, testHostConfig } from '../helpers/paths.js';
 import { onHost } from '../helpers/run.js';
 
 const STALE_SECONDS = 3;
 const h = HOSTS[0];
-const hostConfig: HostConfig = {
-  name: h.address,
-  user: 'root',
-  hostname: '127.0.0.1',
-  port: h.sshPort,
-  knownHosts: TEST_KNOWN_HOSTS,
-  identityFile: TEST_KEY,
-  instances: 1,
-};
+const hostConfig = testHostConfig(h);
 const service = `locktest${Date.now()}`;
 const marker = `/tmp/${service}.changes`;
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
-import { HOSTS, knownName, TEST_KEY, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
+import { HOSTS, knownName, TEST_KEY, TEST_KNOWN_HOSTS, testHostConfig } from '../helpers/paths.js';
 import { SshHost } from '../../src/hosts/ssh.js';
 import { boxship, jsonOutput, onHostSync } from '../helpers/run.js';
 
@@ -83,8 +83,7 @@ describe("the deployer's ssh-agent", () => {
     try {
       execFileSync('ssh-add', [TEST_KEY], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       process.env.SSH_AUTH_SOCK = sock;
-      const h = HOSTS[0];
-      ssh = await SshHost.connect({ name: h.address, user: 'root', hostname: '127.0.0.1', port: h.sshPort, knownHosts: TEST_KNOWN_HOSTS, instances: 1 });
+      ssh = await SshHost.connect(testHostConfig(HOSTS[0], 'agent'));
       const probe = { argv: ['sh', '-c', 'echo "[$SSH_AUTH_SOCK]"; ls /tmp/ssh-* 2>/dev/null | wc -l'], why: 'look for an agent', effect: 'read' as const };
       // Root on the host sees no agent socket of ours while an ordinary command runs.
       expect((await ssh.run(probe)).split('\n')[0]).toBe('[]');
@@ -107,16 +106,7 @@ describe("the deployer's ssh-agent", () => {
 
 describe('a command whose output the caller consumes as it streams (logs -f)', () => {
   it('keeps only a small tail of it however much passes through', async () => {
-    const h = HOSTS[0];
-    const ssh = await SshHost.connect({
-      name: h.address,
-      user: 'root',
-      hostname: '127.0.0.1',
-      port: h.sshPort,
-      knownHosts: TEST_KNOWN_HOSTS,
-      identityFile: TEST_KEY,
-      instances: 1,
-    });
+    const ssh = await SshHost.connect(testHostConfig(HOSTS[0]));
     try {
       // 200k log-like lines, about 12 MB: an hour of a busy service's logs, at once.
       let seen = 0;
