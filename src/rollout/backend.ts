@@ -24,6 +24,8 @@ import { deployOnHosts } from './deploy.js';
 import { ensureHost } from './setup.js';
 import { hostStatus } from './status.js';
 
+const hostsWord = (n: number) => `${n} host${n === 1 ? '' : 's'}`;
+
 export function hostsBackend(config: Config, env: BackendEnv): Backend {
   return {
     kind: 'hosts',
@@ -45,7 +47,7 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
             () => Promise.all(dry.runners.map(prepare(planCtx))),
             () => 'setup done',
           );
-          return { backend: 'plan', plan: dry.plan(`setup on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
+          return { backend: 'plan', plan: dry.plan(`setup on ${hostsWord(ctx.hosts.length)}; nothing has been run.`), exitCode: ExitCode.ok };
         }
         await withLock(
           ctx,
@@ -69,7 +71,7 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
             () => Promise.all(dry.runners.map((h) => ensureHost(planCtx, h, docker, mode))),
             () => `maintenance ${state}`,
           );
-          return { backend: 'plan', plan: dry.plan(`maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
+          return { backend: 'plan', plan: dry.plan(`maintenance ${state} on ${hostsWord(ctx.hosts.length)}; nothing has been run.`), exitCode: ExitCode.ok };
         }
         await withLock(
           ctx,
