@@ -31,6 +31,7 @@
  * the configured back-off header, never a 502/504: a JSON body when their Accept header mentions json, text otherwise.
  * `/__boxship/health` always answers 200 so that an outer load balancer keeps the host while it is in maintenance.
  */
+import { SERVICE_RE, SERVICE_RULE } from '../config/service-name.js';
 import type { Config } from '../config/types.js';
 
 export type Colour = 'blue' | 'green';
@@ -141,9 +142,6 @@ export function upstreamNames(service: string, instances: number): string[] {
   return names;
 }
 
-/** The `<service>-<n>-<colour>` aliases are DNS labels: at most 63 characters. */
-const SERVICE_RE = /^[a-z0-9][a-z0-9-]*$/;
-
 /** Caddy duration string: whole seconds as `3s`, anything else in milliseconds. */
 export function duration(ms: number): string {
   const n = Math.round(ms);
@@ -189,8 +187,9 @@ function healthRoute(): CaddyRoute {
 
 function check(input: CaddyConfigInput): void {
   const wholePositive = (n: number) => Number.isInteger(n) && n > 0;
-  if (!SERVICE_RE.test(input.service)) throw new RangeError(`service name ${JSON.stringify(input.service)} is not [a-z0-9][a-z0-9-]*`);
+  if (!SERVICE_RE.test(input.service)) throw new RangeError(`service name ${JSON.stringify(input.service)} must be ${SERVICE_RULE}`);
   if (!wholePositive(input.instances)) throw new RangeError(`instances must be a whole number of at least 1, got ${input.instances}`);
+  // The `<service>-<n>-<colour>` aliases are DNS labels too: the suffix must fit in 63 characters as well.
   const longest = upstreamName(input.service, input.instances, 'green');
   if (longest.length > 63) throw new RangeError(`upstream name ${longest} is longer than a DNS label (63 characters)`);
   for (const [name, port] of [
