@@ -4,7 +4,7 @@
  * progress with listr2, the outcome told with the exit code and the next command to run.
  */
 import type { Config, HostConfig } from '../config/types.js';
-import type { ProxyMode } from '../proxy/caddy-config.js';
+import type { ProxyMode } from '../proxy/caddy-answers.js';
 import { withLock } from '../rollout/session.js';
 import { pickRelease } from '../rollout/target.js';
 import { describeGate } from '../swarm/health.js';

@@ -1,7 +1,7 @@
 /** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { DryRunRunner } from '../../hosts/runner.js';
-import type { ProxyMode } from '../../proxy/caddy-config.js';
+import type { ProxyMode } from '../../proxy/caddy-answers.js';
 import { withLock } from '../../rollout/session.js';
 import { ensureHost } from '../../rollout/setup.js';
 import { configFrom, localDocker, type GlobalOptions } from '../context.js';
