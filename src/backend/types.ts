@@ -11,7 +11,7 @@ import type Docker from 'dockerode';
 import type { HostConfig } from '../config/types.js';
 import type { HookName } from '../hooks/run.js';
 import type { StreamIo, StreamResult } from '../hosts/runner.js';
-import type { ProxyMode } from '../proxy/caddy-config.js';
+import type { ProxyMode } from '../proxy/caddy-answers.js';
 import type { RolloutOutcome } from '../rollout/run.js';
 import type { SwarmOutcome } from '../swarm/rollout.js';
 import type { SwarmStatusJson } from '../swarm/status.js';
