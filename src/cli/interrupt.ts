@@ -3,8 +3,10 @@
  * finishes, or is put back), releasing the locks and saying what state each host is in (exit 130). A second one
  * quits at once; the next boxship command finds the lock's holder gone and cleans up after this run.
  */
+import { ExitCode } from '../util/errors.js';
+
 /** Exit code of a run stopped by a signal, as shells report SIGINT. */
-export const INTERRUPTED_EXIT = 130;
+export const INTERRUPTED_EXIT = ExitCode.interrupted;
 
 export function onInterrupt(request: () => void): () => void {
   let count = 0;

@@ -13,6 +13,8 @@ export const ExitCode = {
   failed: 1,
   /** A person must act first: bad input or config (nothing was touched), or a rollback that failed too. */
   needsAction: 2,
+  /** Stopped by a signal (Ctrl-C), as shells report SIGINT: the move in flight finished, the locks were released. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
