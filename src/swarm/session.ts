@@ -4,7 +4,7 @@
  * leads to would get tasks but never an image; a host that is not a node would get images and never a task.
  */
 import type { Config, HostConfig } from '../config/types.js';
-import { openFleet } from '../hosts/fleet.js';
+import { type Connection, openFleet } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
 import type { DeployContext } from '../fleet/context.js';
 import { whoAmI } from '../state/ledger.js';
@@ -38,7 +38,7 @@ export interface SwarmSession {
 }
 
 /** A configured host as the transport left it: connected (a Runner), or not and why. */
-export type HostLink = { host: string; runner: Runner; error?: undefined } | { host: string; runner?: undefined; error: string };
+type HostLink = { host: string; runner: Runner; error?: undefined } | { host: string; runner?: undefined; error: string };
 
 /**
  * How the hosts are reached: over SSH through openFleet in a run; scripted runners in unit tests, so that the whole
@@ -49,7 +49,7 @@ export type ConnectHosts = (hosts: HostConfig[], acceptNewHostKeys?: boolean) =>
 export const connectOverSsh: ConnectHosts = async (hosts, acceptNewHostKeys) => {
   const fleet = await openFleet(hosts, { acceptNewHostKeys });
   return {
-    links: fleet.connections.map((c): HostLink => (c.ssh ? { host: c.host.name, runner: c.ssh } : { host: c.host.name, error: c.error.message })),
+    links: fleet.connections.map((c: Connection): HostLink => (c.ssh ? { host: c.host.name, runner: c.ssh } : { host: c.host.name, error: c.error.message })),
     close: fleet.close,
   };
 };
