@@ -14,7 +14,7 @@ import { prepareManager, recordDeploy, removeCanary, type SwarmOutcome, swarmRel
 import { openSwarmSession, type SwarmSession } from '../swarm/session.js';
 import { type CatchUpResult, catchUpReleases, releaseHosts, skippedMembers } from '../swarm/ship.js';
 import { swarmStatus } from '../swarm/status.js';
-import { renderSwarmStatus } from './render/swarm.js';
+import { swarmStatusText } from './render/swarm.js';
 import { ExitCode, InputError, errorMessage } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { localDocker, type GlobalOptions } from './context.js';
@@ -259,7 +259,7 @@ export async function swarmStatusCommand(globals: GlobalOptions, config: Config,
   try {
     const s = await swarmStatus(session);
     if (json) printJson(s);
-    else process.stdout.write(renderSwarmStatus(s));
+    else process.stdout.write(swarmStatusText(s));
     return s.unreachable.length ? ExitCode.failed : ExitCode.ok;
   } catch (err) {
     process.stderr.write(`error: ${errorMessage(err)}\n`);

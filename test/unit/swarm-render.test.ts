@@ -3,12 +3,12 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { DeployResult } from '../../src/backend/types.js';
 import {
-  renderCatchUpProblems,
+  renderReleaseTargets,
   renderSwarmDeploy,
   renderSwarmMaintenance,
   renderSwarmSetup,
-  renderSwarmSkipped,
   renderSwarmStatus,
+  swarmStatusText,
 } from '../../src/cli/render/swarm.js';
 import type { SwarmOutcome } from '../../src/swarm/rollout.js';
 
@@ -61,11 +61,18 @@ describe('rendering swarm results', () => {
 
   it('skipped nodes, failed catch-ups, setup and maintenance', () => {
     const s = streams();
-    renderSwarmSkipped(
-      { hosts: [], skipped: [{ host: 'root@w2', node: 'w2 (worker)', why: 'no task of hello can run there' }], caughtUp: [], exitCode: 0 },
+    renderReleaseTargets(
+      {
+        hosts: [],
+        skipped: [{ host: 'root@w2', node: 'w2 (worker)', why: 'no task of hello can run there' }],
+        caughtUp: [
+          { host: 'root@w1', tag: T, ok: true },
+          { host: 'root@w2', tag: T, ok: false, error: 'w2 lacks it' },
+        ],
+        exitCode: 1,
+      },
       s.err,
     );
-    renderCatchUpProblems([{ host: 'root@w2', tag: T, ok: false, error: 'w2 lacks it' }], s.err);
     renderSwarmSetup({ backend: 'swarm', hosts: 3, caughtUp: [{ host: 'root@w1', tag: T, ok: true }], exitCode: 0 }, s.out, s.err);
     renderSwarmMaintenance({ backend: 'swarm', mode: { kind: 'maintenance', retryAfterSeconds: 60, message: '' }, hosts: 3, exitCode: 0 }, s.out);
     expect(s.text.err).toBe(
@@ -76,7 +83,7 @@ describe('rendering swarm results', () => {
   });
 
   it('status: the service, the canary, and each node with its tasks', () => {
-    const text = renderSwarmStatus({
+    const status: Parameters<typeof swarmStatusText>[0] = {
       backend: 'swarm',
       manager: 'root@m1',
       service: { name: 'hello', image: `hello:${T}`, replicas: 2, running: 2, update: null, healthcheck: null },
@@ -85,7 +92,11 @@ describe('rendering swarm results', () => {
       lock: null,
       nodes: [{ host: 'root@m1', node: 'm1', role: 'manager', availability: 'active', state: 'ready', proxy: 'running', mode: 'serving', tasks: [] }],
       unreachable: [{ host: 'root@w9', error: 'timed out' }],
-    });
+    };
+    const text = swarmStatusText(status);
+    const s = streams();
+    renderSwarmStatus(status, s.out);
+    expect(s.text.out).toBe(text);
     expect(text).toContain(`service:  hello hello:${T.slice(0, 12)}, 2 of 2 task(s) running   manager: root@m1`);
     expect(text).toContain('  tasks:    none');
     expect(text).toContain('root@w9\n  unreachable: timed out');

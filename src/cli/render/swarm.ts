@@ -12,13 +12,17 @@ type SwarmDeploy = Extract<DeployResult, { backend: 'swarm' }>;
 
 const short = (t: string) => t.slice(0, 12);
 
-/** Nodes that get no release (before `release` builds). */
-export function renderSwarmSkipped(t: ReleaseTargets, err: Out): void {
+/**
+ * Before `release` builds: the nodes that get no release, then the earlier releases a node that joined could not be
+ * given (the exit code is t.exitCode).
+ */
+export function renderReleaseTargets(t: ReleaseTargets, err: Out = process.stderr): void {
   for (const s of t.skipped) err.write(`${s.host}${s.node ? ` (node ${s.node})` : ''} gets no release: ${s.why}\n`);
+  renderCatchUpProblems(t.caughtUp, err);
 }
 
 /** Earlier releases a node that joined could not be given, and how to fix that. */
-export function renderCatchUpProblems(caughtUp: ReleaseTargets['caughtUp'], err: Out): void {
+function renderCatchUpProblems(caughtUp: ReleaseTargets['caughtUp'], err: Out): void {
   for (const f of caughtUp.filter((r) => !r.ok))
     err.write(
       `\nerror: ${f.error}\nhint: release it again from a checkout of that commit (git checkout ${f.tag.slice(0, 12)} && boxship release), then come back\n`,
@@ -26,7 +30,7 @@ export function renderCatchUpProblems(caughtUp: ReleaseTargets['caughtUp'], err:
 }
 
 /** How a rollout or rollback on the swarm ended, and the command to run next. */
-export function renderSwarmDeploy(r: SwarmDeploy, out: Out, err: Out): void {
+export function renderSwarmDeploy(r: SwarmDeploy, out: Out = process.stdout, err: Out = process.stderr): void {
   const o = r.outcome;
   const svc = r.service;
   const replicas = r.replicas;
@@ -66,12 +70,12 @@ export function renderSwarmDeploy(r: SwarmDeploy, out: Out, err: Out): void {
   );
 }
 
-export function renderSwarmSetup(r: Exclude<SetupResult, { backend: 'plan' }>, out: Out, err: Out): void {
+export function renderSwarmSetup(r: Exclude<SetupResult, { backend: 'plan' }>, out: Out = process.stdout, err: Out = process.stderr): void {
   renderCatchUpProblems(r.caughtUp, err);
   out.write(`\n${r.hosts} nodes are ready (overlay network, proxy on each). Next: boxship release, then boxship rollout.\n`);
 }
 
-export function renderSwarmMaintenance(r: Exclude<MaintenanceResult, { backend: 'plan' }>, out: Out): void {
+export function renderSwarmMaintenance(r: Exclude<MaintenanceResult, { backend: 'plan' }>, out: Out = process.stdout): void {
   if (r.mode.kind === 'maintenance')
     out.write(
       `\nMaintenance is on on every node: every request gets 503 with Retry-After: ${r.mode.retryAfterSeconds}.\nTo undo, run: boxship maintenance off\n`,
@@ -79,7 +83,12 @@ export function renderSwarmMaintenance(r: Exclude<MaintenanceResult, { backend: 
   else out.write('\nMaintenance is off: the proxies serve the tasks again.\nTo undo, run: boxship maintenance on\n');
 }
 
-export function renderSwarmStatus(s: SwarmStatusJson): string {
+export function renderSwarmStatus(s: SwarmStatusJson, out: Out = process.stdout): void {
+  out.write(swarmStatusText(s));
+}
+
+/** `status` as text (what renderSwarmStatus writes). */
+export function swarmStatusText(s: SwarmStatusJson): string {
   const short = (t?: string) => (t ? t.slice(0, 12) : '-');
   const lines: string[] = [];
   if (!s.service) lines.push(`service:  none yet (run: boxship rollout)   manager: ${s.manager}`);
