@@ -3,7 +3,7 @@
  * lock is given back, then the first failure is the error. With --plan, the same against dry-run runners.
  */
 import type { AccessoryRequest, AccessoryResultSet, BackendEnv } from '../backend/types.js';
-import { planned } from '../backend/plan.js';
+import { plannedContext } from '../backend/plan.js';
 import type { Config } from '../config/types.js';
 import type { DeployContext } from '../fleet/context.js';
 import { withLock } from '../fleet/lock.js';
@@ -36,9 +36,8 @@ export async function accessoryVerb(config: Config, env: BackendEnv, req: Access
     env,
     async (ctx): Promise<AccessoryResultSet> => {
       if (req.plan) {
-        const dry = planned(ctx.hosts);
-        const planCtx = { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } };
-        await withLock(planCtx, () => act(planCtx), audit);
+        const dry = plannedContext(ctx);
+        await withLock(dry.ctx, () => act(dry.ctx), audit);
         const title = `accessory ${req.verb} ${req.name}${req.removeData ? ' --remove-data' : ''} on ${ctx.hosts.length} host(s); nothing has been run.`;
         return { backend: 'plan', plan: dry.plan(title), exitCode: ExitCode.ok };
       }

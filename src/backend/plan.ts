@@ -2,6 +2,7 @@
  * `--plan`: the real orchestration run against dry-run runners (reads run, writes are recorded), so a plan cannot
  * drift from what a run does. This is the one place that wraps a fleet's runners and collects what they recorded.
  */
+import type { DeployContext } from '../fleet/context.js';
 import { DryRunRunner, type Runner } from '../hosts/runner.js';
 
 export interface Plan {
@@ -20,4 +21,13 @@ export function planned(hosts: Runner[]): { runners: DryRunRunner[]; plan(title:
     runners,
     plan: (title, notes = []) => ({ title, notes, hosts: runners.map((r) => ({ name: r.name, steps: r.describe() })) }),
   };
+}
+
+/**
+ * A command's context for a plan: its hosts replaced by dry-run runners, no progress shown, and a lock of its own
+ * (taken on the dry runners, so recorded like any write, never held for real).
+ */
+export function plannedContext(ctx: DeployContext): { ctx: DeployContext; plan(title: string, notes?: string[]): Plan } {
+  const dry = planned(ctx.hosts);
+  return { ctx: { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } }, plan: dry.plan };
 }

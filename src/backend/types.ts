@@ -11,7 +11,7 @@ import type Docker from 'dockerode';
 import type { HostConfig } from '../config/types.js';
 import type { HookName } from '../hooks/run.js';
 import type { StreamIo, StreamResult } from '../hosts/runner.js';
-import type { ProxyMode } from '../proxy/caddy-config.js';
+import type { ProxyMode } from '../proxy/caddy-answers.js';
 import type { RolloutOutcome } from '../rollout/run.js';
 import type { SwarmOutcome } from '../swarm/rollout.js';
 import type { SwarmStatusJson } from '../swarm/status.js';
@@ -54,8 +54,8 @@ export interface HookRun {
 /** Before `release` builds: which hosts get the image, which were left out and why, what was caught up. */
 export interface ReleaseTargets extends Coded {
   hosts: HostConfig[];
-  /** Hosts that get no release, with why (a Swarm node no task can be placed on). */
-  skipped: { host: string; why: string }[];
+  /** Hosts that get no release, with why (a Swarm node no task can be placed on: `node` describes it). */
+  skipped: { host: string; node?: string; why: string }[];
   /** Earlier releases shipped to hosts that lacked them (Swarm nodes that joined), and the ones that failed. */
   caughtUp: { host: string; tag: string; ok: boolean; error?: string }[];
 }
@@ -121,7 +121,7 @@ export interface Backend {
   accessory(req: AccessoryRequest): Promise<AccessoryResultSet>;
 }
 
-interface LockReleaseResult extends Coded {
+export interface LockReleaseResult extends Coded {
   hosts: { host: string; heldBy?: { who: string; command: string; time: string } }[];
 }
 

@@ -77,3 +77,9 @@ export function parseAddress(text: string): AddressResult {
   }
   return { ok: true, value: { user, hostname, port } };
 }
+
+/** Which parts of `[user@]host[:port]` were written (the rest is a default, or comes from the ssh config). */
+export function writtenParts(text: string): { user: boolean; port: boolean } {
+  const rest = text.slice(text.lastIndexOf('@') + 1);
+  return { user: text.includes('@'), port: rest.startsWith('[') ? rest.includes(']:') : rest.includes(':') };
+}

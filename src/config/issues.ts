@@ -105,8 +105,6 @@ function hintFor(path: readonly PathSegment[], root: Schema): string | undefined
   return schemaAt(root, path).description;
 }
 
-type Def = Record<string, unknown> & { type: string };
-const defOf = (schema: Schema) => schema._zod.def as unknown as Def;
 const describedAs = (schema: Schema) => z.globalRegistry.get(schema)?.description;
 
 /** Looks through wrappers (default, optional, pipe...) to the schema that does the checking, noting descriptions. */
@@ -114,21 +112,27 @@ function unwrap(schema: Schema, descriptions: string[]): Schema {
   for (;;) {
     const description = describedAs(schema);
     if (description) descriptions.push(description);
-    const def = defOf(schema);
-    if (['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch'].includes(def.type)) schema = def.innerType as Schema;
-    else if (def.type === 'pipe') schema = def.in as Schema;
+    if (
+      schema instanceof z.ZodDefault ||
+      schema instanceof z.ZodPrefault ||
+      schema instanceof z.ZodOptional ||
+      schema instanceof z.ZodNullable ||
+      schema instanceof z.ZodReadonly ||
+      schema instanceof z.ZodCatch
+    )
+      schema = schema.unwrap();
+    else if (schema instanceof z.ZodPipe) schema = schema.in;
     else return schema;
   }
 }
 
 function child(schema: Schema, segment: PathSegment, descriptions: string[]): Schema | undefined {
-  const def = defOf(schema);
-  if (def.type === 'object') return (def.shape as Record<string, Schema>)[String(segment)];
-  if (def.type === 'array') return def.element as Schema;
-  if (def.type === 'record') return def.valueType as Schema;
-  if (def.type === 'union') {
+  if (schema instanceof z.ZodObject) return Object.hasOwn(schema.shape, segment) ? schema.shape[String(segment)] : undefined;
+  if (schema instanceof z.ZodArray) return schema.element;
+  if (schema instanceof z.ZodRecord) return schema.valueType;
+  if (schema instanceof z.ZodUnion) {
     // The option that has this key: for hosts, the object form.
-    for (const option of def.options as Schema[]) {
+    for (const option of schema.options) {
       const seen: string[] = [];
       const found = child(unwrap(option, seen), segment, seen);
       if (found) {
@@ -154,9 +158,9 @@ function schemaAt(root: Schema, path: readonly PathSegment[]): { schema: Schema;
 }
 
 function objectKeys(schema: Schema): string[] {
-  const def = defOf(unwrap(schema, []));
-  if (def.type === 'object') return Object.keys(def.shape as object);
-  if (def.type === 'union') return [...new Set((def.options as Schema[]).flatMap(objectKeys))];
+  const inner = unwrap(schema, []);
+  if (inner instanceof z.ZodObject) return Object.keys(inner.shape);
+  if (inner instanceof z.ZodUnion) return [...new Set(inner.options.flatMap(objectKeys))];
   return [];
 }
 
@@ -164,13 +168,12 @@ function objectKeys(schema: Schema): string[] {
 function pathsOfKey(root: Schema, key: string): string[] {
   const found: string[] = [];
   const visit = (schema: Schema, at: string) => {
-    const def = defOf(unwrap(schema, []));
-    if (def.type === 'object') {
-      const shape = def.shape as Record<string, Schema>;
-      if (key in shape) found.push(at || 'the top level');
-      for (const [name, inner] of Object.entries(shape)) visit(inner, at ? `${at}.${name}` : name);
-    } else if (def.type === 'array') visit(def.element as Schema, `${at}[n]`);
-    else if (def.type === 'union') for (const option of def.options as Schema[]) visit(option, at);
+    const inner = unwrap(schema, []);
+    if (inner instanceof z.ZodObject) {
+      if (key in inner.shape) found.push(at || 'the top level');
+      for (const [name, field] of Object.entries<Schema>(inner.shape)) visit(field, at ? `${at}.${name}` : name);
+    } else if (inner instanceof z.ZodArray) visit(inner.element, `${at}[n]`);
+    else if (inner instanceof z.ZodUnion) for (const option of inner.options) visit(option, at);
   };
   visit(root, '');
   return found;

@@ -66,7 +66,7 @@ export interface Config {
   file: string;
   /** Folder of that file: relative paths in it are resolved against this. */
   dir: string;
-  /** Service name: [a-z0-9][a-z0-9-]*, used for image, container, network and state-dir names. */
+  /** Service name (SERVICE_RE in service-name.ts), used for image, container, network and state-dir names. */
   service: string;
   build: {
     context: string;

@@ -2,15 +2,16 @@
  * Connections to the configured hosts, opened in parallel. A host that cannot be reached is reported, not fatal:
  * the others carry on and the caller decides the exit code.
  */
+import { findHost } from '../config/host-lookup.js';
 import type { Config, HostConfig } from '../config/types.js';
 import { BoxshipError, InputError } from '../util/errors.js';
 import { type ConnectOptions, SshHost } from './ssh.js';
 
-/** The hosts a command acts on: all of them, or those named with --host (by address or hostname). */
+/** The hosts a command acts on: all of them, or those named with --host (as findHost reads a host's name). */
 export function selectHosts(config: Config, names: string[] | undefined): HostConfig[] {
   if (!names || names.length === 0) return config.hosts;
   const picked = names.map((n) => {
-    const h = config.hosts.find((c) => c.name === n || c.hostname === n || `${c.hostname}:${c.port}` === n);
+    const h = findHost(config.hosts, n);
     if (!h) throw new InputError(`--host ${n} is not a host in ${config.file}`, { hint: `hosts are: ${config.hosts.map((c) => c.name).join(', ')}` });
     return h;
   });

@@ -6,10 +6,9 @@
  * build.include names them, and are hashed into a label.
  *
  * With a tar body (`POST /build`), the engine does not apply .dockerignore itself (the CLI normally does), so it is
- * applied here. The same selection gives the file list the pinning checks look at, so they judge exactly what the
+ * applied here (dockerignore.ts). The same selection gives the file list the pinning checks look at, so they judge exactly what the
  * build sees.
  */
-import dockerignoreModule from '@balena/dockerignore';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
@@ -17,6 +16,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { InputError } from '../util/errors.js';
+import { applyDockerignore } from './dockerignore.js';
 import { gitSync } from './git.js';
 import { BlobReader, commitFiles, commitTime, isTracked, worktreeFiles, type RepoFile } from './git-tree.js';
 
@@ -113,8 +113,6 @@ function readEntry(root: string, entry: EntrySource): Buffer {
   if (entry.type === 'dir') return Buffer.alloc(0);
   return readFileSync(entry.disk);
 }
-
-type Node = { dir: Map<string, Node> } | { file: string };
 
 export async function selectContext(options: ContextOptions): Promise<BuildContext> {
   const { root, sha, source } = options;
@@ -214,63 +212,15 @@ export async function selectContext(options: ContextOptions): Promise<BuildConte
 
   const ignoreEntry = candidates.get('.dockerignore');
   const ignoreText = ignoreEntry && ignoreEntry.type === 'file' ? readEntry(root, ignoreEntry).toString('utf8') : '';
-  const patterns = ignoreText
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  // The package is CommonJS typed as an ES default export; its factory is also on `.default`, which both agree on.
-  const matcher = dockerignoreModule.default({ ignorecase: false }).add(patterns);
-  const hasExceptions = patterns.some((p) => p.startsWith('!'));
   // Docker always sends these two, even when .dockerignore lists them: the engine needs them to build. Files named
   // in build.include are sent too: naming a file there is explicit.
   const alwaysKept = new Set(['.dockerignore', ...(dfRel !== undefined ? [dfRel] : []), ...includedEntries.keys()]);
-
-  // The candidates as a tree, walked as Docker walks a folder: an ignored folder is not entered unless the ignore
-  // file has exceptions (`!pattern`), which may re-include a file under it.
-  const tree = new Map<string, Node>();
   const entries = new Map<string, EntrySource>([...candidates, ...includedEntries]);
-  for (const [rel, entry] of entries) {
-    const parts = rel.split('/');
-    let level = tree;
-    for (const [i, part] of parts.entries()) {
-      const last = i === parts.length - 1;
-      if (last && entry.type !== 'dir') {
-        level.set(part, { file: rel });
-        break;
-      }
-      let next = level.get(part);
-      if (next === undefined || !('dir' in next)) {
-        next = { dir: new Map() };
-        level.set(part, next);
-      }
-      level = next.dir;
-    }
-  }
-  const files: string[] = [];
-  const dirs: string[] = [];
-  const walk = (level: Map<string, Node>, relDir: string): boolean => {
-    let kept = false;
-    for (const name of [...level.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const node = level.get(name)!;
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const ignored = matcher.ignores(rel) && !alwaysKept.has(rel);
-      if ('dir' in node) {
-        const holdsKept = [...alwaysKept].some((k) => k.startsWith(`${rel}/`));
-        if (ignored && !hasExceptions && !holdsKept) continue;
-        const before = dirs.length;
-        const hasKept = walk(node.dir, rel);
-        if (!ignored || hasKept) {
-          dirs.splice(before, 0, rel); // parent before its children, as in a tar
-          kept = true;
-        }
-      } else if (!ignored) {
-        files.push(rel);
-        kept = true;
-      }
-    }
-    return kept;
-  };
-  walk(tree, '');
+  const { files, dirs } = applyDockerignore(
+    [...entries].map(([rel, entry]) => ({ path: rel, dir: entry.type === 'dir' })),
+    ignoreText,
+    alwaysKept,
+  );
   const sent = new Set(files);
   for (const rel of entries.keys()) if (!sent.has(rel)) entries.delete(rel);
 

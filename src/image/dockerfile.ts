@@ -3,21 +3,13 @@
  * starts from, which stages depend on which, what RUN executes and what COPY/ADD bring in, each with its line number.
  * It is pure: no file system, no Docker. It follows Docker's own parsing rules where they change what a line means
  * (continuations, comments inside continuations, the escape directive, ARG scoping for FROM), and nothing more.
+ * Lines become instructions in dockerfile-lines.ts; which stages and images a build uses is dockerfile-stages.ts.
  */
+import { type Instruction, splitInstructions } from './dockerfile-lines.js';
 
 interface ArgDecl {
   name: string;
   default?: string;
-  line: number;
-}
-
-/** One logical instruction: continuation lines joined, comment lines inside it dropped. */
-export interface Instruction {
-  /** Upper-cased keyword, e.g. "RUN". */
-  keyword: string;
-  /** Everything after the keyword, continuations joined with a space; heredoc bodies appended after a newline. */
-  args: string;
-  /** 1-based line of the keyword; problems are reported here. */
   line: number;
 }
 
@@ -61,90 +53,6 @@ export interface ParsedDockerfile {
   globalArgs: ArgDecl[];
   stages: Stage[];
   instructions: Instruction[];
-}
-
-/** Where an image (not a stage, not scratch) is pulled into the build. */
-export interface ImageUse {
-  /** The reference after ARG substitution. */
-  ref: string;
-  /** As written in the Dockerfile, before substitution (FROM only; otherwise same as ref). */
-  written: string;
-  line: number;
-  via: 'FROM' | 'COPY --from' | 'RUN --mount';
-  stage: number;
-  /** `FROM --platform=…` (expanded): the platform this use of the image is for. */
-  platform?: string;
-}
-
-const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/;
-
-/**
- * Split the text into logical instructions. Parser directives (`# escape=`, `# syntax=`, `# check=`) are read only
- * for the escape character, which changes what a line continuation looks like; otherwise they are comments.
- */
-export function splitInstructions(text: string): Instruction[] {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  let escapeChar = '\\';
-  let i = 0;
-  // Directives must come first; the first non-directive line (even a blank one) ends them, as in Docker.
-  for (; i < lines.length; i++) {
-    const m = DIRECTIVE.exec(lines[i] ?? '');
-    if (!m) break;
-    if (m[1]!.toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escapeChar = m[2];
-  }
-  const out: Instruction[] = [];
-  while (i < lines.length) {
-    const first = lines[i] ?? '';
-    if (first.trim() === '' || first.trim().startsWith('#')) {
-      i++;
-      continue;
-    }
-    const startLine = i + 1;
-    let joined = '';
-    let current = first;
-    for (;;) {
-      const trimmed = current.replace(/\s+$/, '');
-      i++;
-      if (trimmed.endsWith(escapeChar)) {
-        joined += trimmed.slice(0, -1);
-        // Docker skips comment lines and blank lines inside a continuation rather than ending the instruction.
-        while (i < lines.length && /^\s*(#.*)?$/.test(lines[i] ?? '')) i++;
-        if (i >= lines.length) break;
-        current = lines[i] ?? '';
-        continue;
-      }
-      joined += trimmed;
-      break;
-    }
-    const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(joined);
-    if (!m) continue;
-    const keyword = m[1]!.toUpperCase();
-    let args = m[2]!.trim();
-    // Heredocs (`RUN <<EOF`): their bodies are part of the instruction, not new instructions. A `<<` must start a
-    // word, and a heredoc whose terminator never comes is not one (e.g. `echo "a <<b"`): nothing is consumed then.
-    if (keyword === 'RUN' || keyword === 'COPY' || keyword === 'ADD') {
-      for (const d of args.matchAll(/(?:^|\s)<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g)) {
-        const stripTabs = d[1] === '-';
-        const word = d[3]!;
-        const body: string[] = [];
-        let j = i;
-        let closed = false;
-        while (j < lines.length) {
-          const l = stripTabs ? (lines[j++] ?? '').replace(/^\t+/, '') : (lines[j++] ?? '');
-          if (l === word) {
-            closed = true;
-            break;
-          }
-          body.push(l);
-        }
-        if (!closed) continue;
-        i = j;
-        args += `\n${body.join('\n')}`;
-      }
-    }
-    out.push({ keyword, args, line: startLine });
-  }
-  return out;
 }
 
 /**
@@ -319,61 +227,4 @@ export function parseDockerfile(text: string, buildArgs: Record<string, string> 
 function unquote(s: string): string {
   if (s.length >= 2 && (s[0] === '"' || s[0] === "'") && s[s.length - 1] === s[0]) return s.slice(1, -1);
   return s;
-}
-
-/**
- * The stage a reference names, as BuildKit resolves it: a name of an earlier stage (case-insensitive), or for
- * --from a numeric index of an earlier stage. Anything else is an image.
- */
-function stageNamed(df: ParsedDockerfile, ref: string, before: number, allowIndex: boolean): Stage | undefined {
-  if (allowIndex && /^\d+$/.test(ref)) {
-    const idx = Number(ref);
-    return idx < before ? df.stages[idx] : undefined;
-  }
-  const lower = ref.toLowerCase();
-  for (let i = before - 1; i >= 0; i--) if (df.stages[i]!.name === lower) return df.stages[i];
-  return undefined;
-}
-
-/**
- * Indices of the stages a build of `target` needs: the target and everything it reaches through FROM <stage>,
- * COPY --from=<stage> and RUN --mount from=<stage>. Without a target: every stage (stricter than BuildKit, which
- * builds only what the last stage needs, so that a later `--target` cannot bring an unchecked stage in).
- * Returns undefined when the target names no stage.
- */
-export function usedStages(df: ParsedDockerfile, target?: string): Set<number> | undefined {
-  if (target === undefined || target === '') return new Set(df.stages.map((s) => s.index));
-  const start = df.stages.find((s) => s.name === target.toLowerCase());
-  if (!start) return undefined;
-  const used = new Set<number>();
-  const queue = [start.index];
-  while (queue.length > 0) {
-    const idx = queue.pop()!;
-    if (used.has(idx)) continue;
-    used.add(idx);
-    const stage = df.stages[idx]!;
-    const deps = [
-      stageNamed(df, stage.from.image, idx, false),
-      ...stage.copies.map((c) => (c.from === undefined ? undefined : stageNamed(df, c.from, idx, true))),
-      ...stage.runs.flatMap((r) => r.mountFroms.map((f) => stageNamed(df, f, idx, true))),
-    ];
-    for (const d of deps) if (d) queue.push(d.index);
-  }
-  return used;
-}
-
-/** Every image (not a stage, not scratch) the given stages pull in, in Dockerfile order. */
-export function imageUses(df: ParsedDockerfile, stages: Set<number>): ImageUse[] {
-  const uses: ImageUse[] = [];
-  for (const stage of df.stages) {
-    if (!stages.has(stage.index)) continue;
-    const add = (ref: string, line: number, via: ImageUse['via'], allowIndex: boolean, written = ref, platform?: string) => {
-      if (ref.toLowerCase() === 'scratch' || stageNamed(df, ref, stage.index, allowIndex)) return;
-      uses.push({ ref, written, line, via, stage: stage.index, ...(platform ? { platform } : {}) });
-    };
-    add(stage.from.image, stage.from.line, 'FROM', false, stage.from.raw, stage.from.platform);
-    for (const c of stage.copies) if (c.from !== undefined) add(c.from, c.line, 'COPY --from', true);
-    for (const r of stage.runs) for (const f of r.mountFroms) add(f, r.line, 'RUN --mount', true);
-  }
-  return uses.sort((a, b) => a.line - b.line);
 }

@@ -4,7 +4,8 @@
  * Pure over its inputs: the caller resolves local image IDs and supplies the context's files.
  */
 import { InputError } from '../util/errors.js';
-import { imageUses, parseDockerfile, usedStages, type ImageUse, type ParsedDockerfile } from './dockerfile.js';
+import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
+import { type ImageUse, imageUses, usedStages } from './dockerfile-stages.js';
 import { checkLockfiles, type LockfileRecord } from './lockfiles.js';
 import { problem, type PolicyProblem } from './problem.js';
 export type { LockfileRecord } from './lockfiles.js';

@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseDockerfile, splitInstructions } from '../image/dockerfile.js';
+import { parseDockerfile } from '../image/dockerfile.js';
+import { splitInstructions } from '../image/dockerfile-lines.js';
 
 const LOCKFILES = [
   'package-lock.json',

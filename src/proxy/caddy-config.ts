@@ -23,24 +23,15 @@
  * leaves are reverse proxies over one colour per slot; beyond MAX_ROUTED_INSTANCES slots (16 leaves, each with its
  * own active health checks) the config falls back to one proxy over both colours of every slot.
  *
- * Maintenance mode is a file too (`maintenance/on`, checked per request), so turning it on or off changes no config
- * and reloads nothing: a reload would close idle keep-alive client connections. Its message and Retry-After are files
- * next to it, read by a `templates` handler (Caddy 2.6.2 has no {file.*} placeholder).
- *
- * When no upstream answers within the try duration (or in maintenance mode), clients get a 503 with Retry-After and
- * the configured back-off header, never a 502/504: a JSON body when their Accept header mentions json, text otherwise.
- * `/__boxship/health` always answers 200 so that an outer load balancer keeps the host while it is in maintenance.
+ * The answers the proxy gives by itself (health, maintenance, 503) and the server shell are in caddy-answers.ts.
  */
+import { SERVICE_RE, SERVICE_RULE } from '../config/service-name.js';
 import type { Config } from '../config/types.js';
+import { type CaddyJson, type CaddyRoute, caddyServerConfig, fileExists, healthRoute, maintenanceRoute } from './caddy-answers.js';
 
 export type Colour = 'blue' | 'green';
 const COLOURS: readonly Colour[] = ['blue', 'green'];
 
-/** Where the config file is inside the proxy container (its folder is the host's proxy dir, mounted read-only). */
-export const CADDY_CONFIG_DIR = '/etc/boxship';
-export const CADDY_CONFIG_PATH = `${CADDY_CONFIG_DIR}/caddy.json`;
-/** Answers 200 `ok` whenever the proxy runs, in every mode. */
-export const PROXY_HEALTH_PATH = '/__boxship/health';
 /** Caddy's admin API: loopback inside the proxy container only, never published. */
 export const PROXY_ADMIN_LISTEN = 'localhost:2019';
 /** Port the proxy (its edge: edge-config.ts) listens on inside its container; proxy.port is published onto it. */
@@ -73,16 +64,10 @@ export const DIAL_TIMEOUT_MS = 500;
 
 type SelectionPolicy = 'least_conn' | 'round_robin';
 
-export type ProxyMode = { kind: 'serving' } | { kind: 'maintenance'; retryAfterSeconds: number; message: string };
-
 /** Up to this many slots per host, each slot's serving colour is picked per request from its marker file. */
 export const MAX_ROUTED_INSTANCES = 4;
 /** Folder (inside the proxy dir) of the per-slot colour markers: `<slot>-green` present means green serves the slot. */
 export const LIVE_DIR = 'live';
-/** Folder (inside the proxy dir) of the maintenance switch and the answer's parts. */
-export const MAINTENANCE_DIR = 'maintenance';
-export const MAINTENANCE_FILES = { on: 'on', retryAfter: 'retry-after', text: 'message.txt', json: 'message.json' } as const;
-
 /** The marker file of a slot, relative to the proxy dir. */
 export function liveMarker(slot: number): string {
   return `${LIVE_DIR}/${slot}-green`;
@@ -109,26 +94,6 @@ export interface CaddyConfigInput {
   activeHealth?: boolean;
 }
 
-/** The subset of Caddy's JSON config that boxship writes. */
-export type CaddyRoute = { match?: Record<string, unknown>[]; handle: Record<string, unknown>[]; terminal?: boolean };
-export interface CaddyJson {
-  admin: { listen: string; config: { persist: boolean } };
-  logging: { logs: { default: { level: string } } };
-  apps: {
-    http: {
-      servers: Record<
-        string,
-        {
-          listen: string[];
-          automatic_https: { disable: boolean };
-          routes: CaddyRoute[];
-          errors: { routes: CaddyRoute[] };
-        }
-      >;
-    };
-  };
-}
-
 /** The Docker network alias of one colour of one instance slot, e.g. `hello-1-blue`. */
 export function upstreamName(service: string, slot: number, colour: Colour): string {
   return `${service}-${slot}-${colour}`;
@@ -141,56 +106,17 @@ export function upstreamNames(service: string, instances: number): string[] {
   return names;
 }
 
-/** The `<service>-<n>-<colour>` aliases are DNS labels: at most 63 characters. */
-const SERVICE_RE = /^[a-z0-9][a-z0-9-]*$/;
-
 /** Caddy duration string: whole seconds as `3s`, anything else in milliseconds. */
 export function duration(ms: number): string {
   const n = Math.round(ms);
   return n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
 }
 
-/**
- * static_response bodies go through Caddy's placeholder replacer, which would expand `{...}` in them (a message
- * mentioning `{http.request.uri}`, or JSON). A backslash before each brace makes the replacer emit the brace itself.
- */
-export function escapePlaceholders(text: string): string {
-  return text.replace(/[{}]/g, (c) => `\\${c}`);
-}
-
-const ACCEPTS_JSON = { header_regexp: { Accept: { pattern: '(?i)json' } } };
-
-/** 503 responses: JSON when the client's Accept header mentions json, plain text otherwise. */
-function unavailable(retryAfterSeconds: number, backoffHeader: string, json: Record<string, unknown>, text: string): CaddyRoute[] {
-  const s = String(retryAfterSeconds);
-  const headers = (type: string) => ({ 'Content-Type': [type], 'Retry-After': [s], [backoffHeader]: [s], 'Cache-Control': ['no-store'] });
-  return [
-    {
-      match: [ACCEPTS_JSON],
-      handle: [{ handler: 'static_response', status_code: 503, headers: headers('application/json'), body: escapePlaceholders(`${JSON.stringify(json)}\n`) }],
-      terminal: true,
-    },
-    {
-      handle: [{ handler: 'static_response', status_code: 503, headers: headers('text/plain; charset=utf-8'), body: escapePlaceholders(`${text}\n`) }],
-      terminal: true,
-    },
-  ];
-}
-
-function healthRoute(): CaddyRoute {
-  return {
-    match: [{ path: [PROXY_HEALTH_PATH] }],
-    handle: [
-      { handler: 'static_response', status_code: 200, headers: { 'Content-Type': ['text/plain; charset=utf-8'], 'Cache-Control': ['no-store'] }, body: 'ok\n' },
-    ],
-    terminal: true,
-  };
-}
-
 function check(input: CaddyConfigInput): void {
   const wholePositive = (n: number) => Number.isInteger(n) && n > 0;
-  if (!SERVICE_RE.test(input.service)) throw new RangeError(`service name ${JSON.stringify(input.service)} is not [a-z0-9][a-z0-9-]*`);
+  if (!SERVICE_RE.test(input.service)) throw new RangeError(`service name ${JSON.stringify(input.service)} must be ${SERVICE_RULE}`);
   if (!wholePositive(input.instances)) throw new RangeError(`instances must be a whole number of at least 1, got ${input.instances}`);
+  // The `<service>-<n>-<colour>` aliases are DNS labels too: the suffix must fit in 63 characters as well.
   const longest = upstreamName(input.service, input.instances, 'green');
   if (longest.length > 63) throw new RangeError(`upstream name ${longest} is longer than a DNS label (63 characters)`);
   for (const [name, port] of [
@@ -235,11 +161,6 @@ function reverseProxy(input: CaddyConfigInput, names: string[]): Record<string, 
   };
 }
 
-/** `file` matcher: does this file (relative to the proxy dir) exist right now? Checked per request, no reload. */
-function fileExists(relative: string): Record<string, unknown> {
-  return { file: { root: CADDY_CONFIG_DIR, try_files: [`/${relative}`] } };
-}
-
 /**
  * Routes that pick slot `slot`'s colour from its marker, then the next slot's, and so on; at the leaf, a reverse proxy
  * over the chosen colour of every slot. Depth N, so a request costs N stat calls.
@@ -262,80 +183,14 @@ function traffic(input: CaddyConfigInput): Record<string, unknown> {
 }
 
 /**
- * Go template text (run by the templates handler) that sets Retry-After and the back-off header from the
- * `retry-after` file and writes the file `body` as the answer. Braces are escaped for Caddy's placeholder replacer,
- * which runs on static_response bodies before the template does; the files' contents are not expanded by either.
- */
-function maintenanceTemplate(backoffHeader: string, body: string): string {
-  const r = JSON.stringify(MAINTENANCE_FILES.retryAfter);
-  return escapePlaceholders(
-    `{{$r := include ${r}}}{{.RespHeader.Set "Retry-After" $r}}{{.RespHeader.Set ${JSON.stringify(backoffHeader)} $r}}{{include ${JSON.stringify(body)}}}\n`,
-  );
-}
-
-/** While `maintenance/on` exists: 503 with the user's message and Retry-After, read from the files beside it. */
-function maintenanceRoute(input: CaddyConfigInput): CaddyRoute {
-  const answer = (type: string, body: string) => ({
-    handler: 'static_response',
-    status_code: 503,
-    headers: { 'Content-Type': [type], 'Cache-Control': ['no-store'] },
-    body: maintenanceTemplate(input.backoffHeader, body),
-  });
-  return {
-    match: [fileExists(`${MAINTENANCE_DIR}/${MAINTENANCE_FILES.on}`)],
-    handle: [
-      { handler: 'templates', file_root: `${CADDY_CONFIG_DIR}/${MAINTENANCE_DIR}`, mime_types: ['text/plain', 'application/json'] },
-      {
-        handler: 'subroute',
-        routes: [
-          { match: [ACCEPTS_JSON], handle: [answer('application/json', MAINTENANCE_FILES.json)], terminal: true },
-          { handle: [answer('text/plain; charset=utf-8', MAINTENANCE_FILES.text)], terminal: true },
-        ],
-      },
-    ],
-    terminal: true,
-  };
-}
-
-/**
  * The whole Caddy config of the proxy of one service on one host: the same in every mode and at every swap.
  * `trafficHandler` replaces the per-host colour routes (the Swarm backend proxies to DNS-resolved tasks instead);
  * the health endpoint, maintenance mode and the 503 answers stay the same.
  */
 export function caddyConfig(input: CaddyConfigInput, trafficHandler?: Record<string, unknown>): CaddyJson {
   check(input);
-  const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input), { handle: [trafficHandler ?? traffic(input)], terminal: true }];
+  const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input.backoffHeader), { handle: [trafficHandler ?? traffic(input)], terminal: true }];
   return caddyServerConfig({ adminListen: PROXY_ADMIN_LISTEN, name: 'boxship', listen: ROUTER_LISTEN, routes }, input);
-}
-
-/**
- * A whole Caddy config around one HTTP server, as both of the proxy's processes run it (the router here, the edge in
- * edge-config.ts): admin on loopback, not persisted, WARN logs, no automatic HTTPS, and the 503 + Retry-After +
- * back-off answers whenever a handler fails.
- */
-export function caddyServerConfig(
-  server: { adminListen: string; name: string; listen: string; routes: CaddyRoute[] },
-  answers: Pick<CaddyConfigInput, 'retryAfterSeconds' | 'backoffHeader'>,
-): CaddyJson {
-  const { retryAfterSeconds, backoffHeader } = answers;
-  return {
-    admin: { listen: server.adminListen, config: { persist: false } },
-    logging: { logs: { default: { level: 'WARN' } } },
-    apps: {
-      http: {
-        servers: {
-          [server.name]: {
-            listen: [server.listen],
-            automatic_https: { disable: true },
-            routes: server.routes,
-            errors: {
-              routes: unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable'),
-            },
-          },
-        },
-      },
-    },
-  };
 }
 
 /** The config file's text: what gets written to the host and mounted into the proxy. */
@@ -355,16 +210,5 @@ export function caddyInputFromConfig(config: Config, instances: number): CaddyCo
     healthTimeoutMs: config.healthcheck.timeoutMs,
     retryAfterSeconds: config.proxy.retryAfterSeconds,
     backoffHeader: config.proxy.backoffHeader,
-  };
-}
-
-/** The maintenance answer's files (MAINTENANCE_FILES), as written into the proxy dir's maintenance folder. */
-export function maintenanceFiles(mode: Extract<ProxyMode, { kind: 'maintenance' }>): { retryAfter: string; text: string; json: string } {
-  if (!Number.isInteger(mode.retryAfterSeconds) || mode.retryAfterSeconds < 0)
-    throw new RangeError(`Retry-After must be whole seconds, got ${mode.retryAfterSeconds}`);
-  return {
-    retryAfter: String(mode.retryAfterSeconds),
-    text: mode.message,
-    json: JSON.stringify({ error: 'maintenance', message: mode.message, retry_after: mode.retryAfterSeconds }),
   };
 }

@@ -10,18 +10,8 @@
  * work in boxship-proxy (Debian, GNU wget) and in the stock caddy:2 image (alpine, busybox wget) alike.
  */
 import { type Command, command, script } from '../hosts/command.js';
-import {
-  CADDY_CONFIG_DIR,
-  CADDY_CONFIG_PATH,
-  type Colour,
-  LIVE_DIR,
-  MAINTENANCE_DIR,
-  MAINTENANCE_FILES,
-  type ProxyMode,
-  PROXY_ADMIN_LISTEN,
-  PROXY_CONTAINER_PORT,
-  maintenanceFiles,
-} from './caddy-config.js';
+import { CADDY_CONFIG_DIR, CADDY_CONFIG_PATH, MAINTENANCE_DIR, MAINTENANCE_FILES, type ProxyMode, maintenanceFiles } from './caddy-answers.js';
+import { type Colour, LIVE_DIR, PROXY_ADMIN_LISTEN, PROXY_CONTAINER_PORT } from './caddy-config.js';
 import { EDGE_ADMIN_LISTEN, EDGE_CHOICE_FILE, EDGE_CONFIG_FILES, PROXY_LAYOUT, PROXY_LAYOUT_LABEL } from './edge-config.js';
 
 export function proxyContainerName(service: string): string {

@@ -15,17 +15,8 @@
  * (while the container starts), like the router itself does when no instance answers. It changes only when
  * proxy.retry_after or proxy.backoff_header change; then it is reloaded through its own admin address.
  */
-import {
-  type CaddyConfigInput,
-  type CaddyJson,
-  caddyServerConfig,
-  DIAL_TIMEOUT_MS,
-  PROXY_CONTAINER_PORT,
-  ROUTER_LISTEN,
-  TRY_DURATION_MS,
-  TRY_INTERVAL_MS,
-  duration,
-} from './caddy-config.js';
+import { type CaddyJson, caddyServerConfig } from './caddy-answers.js';
+import { type CaddyConfigInput, DIAL_TIMEOUT_MS, PROXY_CONTAINER_PORT, ROUTER_LISTEN, TRY_DURATION_MS, TRY_INTERVAL_MS, duration } from './caddy-config.js';
 
 /**
  * Caddy before 2.7 buffers a request body with `buffer_requests` (no size limit); 2.7 and later with

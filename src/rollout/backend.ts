@@ -5,7 +5,7 @@
 import { accessoryVerb } from '../accessories/verbs.js';
 import { findAccessory } from '../accessories/run.js';
 import type { Backend, BackendEnv, LogsRequest, LogsResult, MaintenanceResult, ReleaseTargets, SetupResult, StatusResult } from '../backend/types.js';
-import { planned } from '../backend/plan.js';
+import { plannedContext } from '../backend/plan.js';
 import type { Config, HostConfig } from '../config/types.js';
 import { relState } from '../fleet/context.js';
 import { withLock } from '../fleet/lock.js';
@@ -24,6 +24,8 @@ import { deployOnHosts } from './deploy.js';
 import { ensureHost } from './setup.js';
 import { hostStatus } from './status.js';
 
+const hostsWord = (n: number) => `${n} host${n === 1 ? '' : 's'}`;
+
 export function hostsBackend(config: Config, env: BackendEnv): Backend {
   return {
     kind: 'hosts',
@@ -38,14 +40,13 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
         // Accessories that are missing are started once the host is ready (a running one is never restarted).
         const prepare = (c: typeof ctx) => (h: Runner) => ensureHost(c, h, docker).then(() => ensureAccessories(c, h, docker));
         if (plan) {
-          const dry = planned(ctx.hosts);
-          const planCtx = { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } };
+          const dry = plannedContext(ctx);
           await withLock(
-            planCtx,
-            () => Promise.all(dry.runners.map(prepare(planCtx))),
+            dry.ctx,
+            () => Promise.all(dry.ctx.hosts.map(prepare(dry.ctx))),
             () => 'setup done',
           );
-          return { backend: 'plan', plan: dry.plan(`setup on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
+          return { backend: 'plan', plan: dry.plan(`setup on ${hostsWord(ctx.hosts.length)}; nothing has been run.`), exitCode: ExitCode.ok };
         }
         await withLock(
           ctx,
@@ -62,14 +63,13 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
         const docker = await env.docker();
         const state = mode.kind === 'serving' ? 'off' : 'on';
         if (plan) {
-          const dry = planned(ctx.hosts);
-          const planCtx = { ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } };
+          const dry = plannedContext(ctx);
           await withLock(
-            planCtx,
-            () => Promise.all(dry.runners.map((h) => ensureHost(planCtx, h, docker, mode))),
+            dry.ctx,
+            () => Promise.all(dry.ctx.hosts.map((h) => ensureHost(dry.ctx, h, docker, mode))),
             () => `maintenance ${state}`,
           );
-          return { backend: 'plan', plan: dry.plan(`maintenance ${state} on ${ctx.hosts.length} hosts; nothing has been run.`), exitCode: ExitCode.ok };
+          return { backend: 'plan', plan: dry.plan(`maintenance ${state} on ${hostsWord(ctx.hosts.length)}; nothing has been run.`), exitCode: ExitCode.ok };
         }
         await withLock(
           ctx,

@@ -7,7 +7,7 @@
 import type Docker from 'dockerode';
 import { ensureAccessories } from '../accessories/run.js';
 import type { BackendEnv, DeployRequest, DeployResult, HookFailure, HookRun } from '../backend/types.js';
-import { planned } from '../backend/plan.js';
+import { plannedContext } from '../backend/plan.js';
 import type { DeployContext } from '../fleet/context.js';
 import { withLock } from '../fleet/lock.js';
 import { type FleetReleases, fleetReleases, pickRelease, rollbackTarget } from '../fleet/releases.js';
@@ -127,8 +127,8 @@ export async function deployOnHosts(ctx: DeployContext, req: DeployRequest, env:
   const docker = await env.docker();
   const total = ctx.hosts.reduce((n, h) => n + h.config.instances, 0);
   if (req.plan) {
-    const dry = planned(ctx.hosts);
-    const { outcome, hooks } = await carryOut({ ...ctx, hosts: dry.runners, report: () => {}, lock: { held: false } }, req, env, docker, plainStep);
+    const dry = plannedContext(ctx);
+    const { outcome, hooks } = await carryOut(dry.ctx, req, env, docker, plainStep);
     const order = req.parallelHosts ? 'all hosts at once, one instance at a time on each' : 'host after host, one instance at a time';
     const moves =
       outcome.moved.length === 0

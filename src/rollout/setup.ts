@@ -8,7 +8,8 @@ import { readSecretsFile } from '../config/secrets.js';
 import type { Config } from '../config/types.js';
 import { type Command, command, script } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
-import { type Colour, type ProxyMode, caddyConfigText, caddyInputFromConfig, PROXY_HEALTH_PATH } from '../proxy/caddy-config.js';
+import { type ProxyMode, PROXY_HEALTH_PATH } from '../proxy/caddy-answers.js';
+import { type Colour, caddyConfigText, caddyInputFromConfig } from '../proxy/caddy-config.js';
 import {
   applyProxyMode,
   currentLayout,

@@ -13,16 +13,8 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
 import { command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
-import {
-  caddyConfig,
-  caddyInputFromConfig,
-  DIAL_TIMEOUT_MS,
-  duration,
-  FORWARDED_FROM_EDGE,
-  type ProxyMode,
-  TRY_DURATION_MS,
-  TRY_INTERVAL_MS,
-} from '../proxy/caddy-config.js';
+import type { ProxyMode } from '../proxy/caddy-answers.js';
+import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, FORWARDED_FROM_EDGE, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
 import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
 import type { DeployContext } from '../fleet/context.js';
 import { relState } from '../fleet/context.js';

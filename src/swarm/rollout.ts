@@ -19,25 +19,12 @@ import { releasesOnHost } from '../ship/present.js';
 import { type FleetReleases, presentOnEvery } from '../fleet/releases.js';
 import { envFilePath } from '../rollout/instance-commands.js';
 import { envFileText, writePrivateFile } from '../rollout/setup.js';
-import { HostError, InputError, errorMessage } from '../util/errors.js';
-import type { Report } from '../util/events.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { command } from '../hosts/command.js';
-import {
-  createService,
-  type CurrentSpec,
-  ensureOverlayNetwork,
-  imageHealthcheckOf,
-  inspectService,
-  parseServiceSpec,
-  parseTasks,
-  probeTools,
-  removeService,
-  type ServiceSpec,
-  serviceTasks,
-  swarmNames,
-  type TaskRow,
-  updateService,
-} from './commands.js';
+import { ensureOverlayNetwork, imageHealthcheckOf, inspectService, probeTools, removeService, swarmNames } from './commands.js';
+import { followStart, followUpdate, type UpdateEnd } from './follow.js';
+import { createService, type CurrentSpec, parseServiceSpec, type ServiceSpec, updateService } from './service-spec.js';
 import { chooseGate, describeGate, type HealthGate, healthFlags, imageHealthcheck, monitorSeconds } from './health.js';
 import type { Member, SwarmSession } from './session.js';
 
@@ -117,117 +104,23 @@ function taskBudgetSeconds(config: Config, gate: HealthGate): number {
   return Math.ceil((h.retries * h.intervalMs + h.timeoutMs) / 1000) + monitorSeconds(gate, h) + config.app.drainSeconds + config.app.stopTimeoutSeconds + 15;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const isRunning = (t: TaskRow) => t.desired === 'Running' && t.current.startsWith('Running');
-const isFailure = (t: TaskRow) => /^(Failed|Rejected|Complete|Orphaned)/.test(t.current) || (t.error !== '' && !t.current.startsWith('Running'));
-
-/**
- * Why tasks of `image` failed. A task Swarm stops because it never became healthy ends without an error of its own
- * (an app that exits cleanly on SIGTERM is "Complete"), so that is said in words.
- */
-function taskError(tasks: TaskRow[], image: string, gate?: HealthGate): string | undefined {
-  const bad = tasks.filter((t) => t.image === image && isFailure(t));
-  const t = bad[0];
-  if (!t) return undefined;
-  const why = t.error || (gate && gate.kind !== 'running' ? `it did not pass its health check and was stopped (${t.current})` : `it ended (${t.current})`);
-  return `task ${t.name} on ${t.node}: ${why}${bad.length > 1 ? ` (and ${bad.length - 1} more failed task(s) of this release)` : ''}`;
-}
-
-/** The last log lines of a failed task, best effort (its node may be the problem). */
-async function failedTaskLogs(manager: Runner, tasks: TaskRow[], image: string): Promise<string> {
-  const t = tasks.find((x) => x.image === image && isFailure(x));
-  if (!t) return '';
-  const r = await manager
-    .exec(command('read', "read the failed task's log", 'docker', 'service', 'logs', '--raw', '--tail', '15', t.id), { allowFailure: true, timeoutMs: 15_000 })
-    .catch(() => undefined);
-  const text = `${r?.stdout ?? ''}${r?.stderr ?? ''}`.trim();
-  return text
-    ? `\nits last log lines:\n${text
-        .split('\n')
-        .map((l) => `  ${l}`)
-        .join('\n')}`
-    : '';
-}
-
-interface Follow {
-  manager: Runner;
-  name: string;
-  image: string;
-  replicas: number;
-  deadlineMs: number;
-  report: Report;
-  interrupt?: { requested: boolean };
-  gate?: HealthGate;
-}
-
-/** Waits until `replicas` tasks of `image` run (a created service or canary); the first failed task ends it. */
-async function followStart(f: Follow): Promise<{ ok: true } | { ok: false; error: string } | { interrupted: true }> {
-  const until = Date.now() + f.deadlineMs;
-  let last = '';
-  for (;;) {
-    const tasks = parseTasks(await f.manager.run(serviceTasks(f.name)));
-    const running = tasks.filter((t) => isRunning(t) && t.image === f.image).length;
-    const line = `${running} of ${f.replicas} task(s) of ${f.name} run ${f.image}`;
-    if (line !== last) f.report({ kind: 'step', message: line });
-    last = line;
-    if (running >= f.replicas) return { ok: true };
-    const failed = taskError(tasks, f.image, f.gate);
-    if (failed) return { ok: false, error: `${failed}${await failedTaskLogs(f.manager, tasks, f.image)}` };
-    if (f.interrupt?.requested) return { interrupted: true };
-    if (Date.now() > until) return { ok: false, error: `${line} after ${Math.round(f.deadlineMs / 1000)}s` };
-    await sleep(1000);
-  }
-}
-
-type UpdateEnd = { state: 'completed' | 'unchanged' } | { state: 'rolled-back' | 'paused' | 'timeout'; message: string } | { state: 'interrupted' };
-
-/** Follows a rolling update from the moment it was asked for until Swarm says how it ended. */
-async function followUpdate(f: Follow, startedBefore: string | undefined): Promise<UpdateEnd> {
-  const asked = Date.now();
-  const until = asked + f.deadlineMs;
-  let last = '';
-  for (;;) {
-    const [spec, tasks] = await Promise.all([
-      f.manager.run(inspectService(f.name)).then(parseServiceSpec),
-      f.manager.run(serviceTasks(f.name)).then(parseTasks),
-    ]);
-    if (!spec) throw new HostError(f.manager.name, `the service ${f.name} disappeared during the update`);
-    const running = tasks.filter((t) => isRunning(t) && t.image === f.image).length;
-    const started = spec.updateStartedAt !== undefined && spec.updateStartedAt !== startedBefore;
-    const state = started ? spec.updateState : undefined;
-    const line = state === 'rollback_started' ? `Swarm is rolling back: ${spec.updateMessage ?? ''}` : `${running} of ${f.replicas} task(s) run ${f.image}`;
-    if (line !== last) f.report({ kind: state === 'rollback_started' ? 'warning' : 'step', message: line });
-    last = line;
-    if (state === 'completed') return { state: 'completed' };
-    if (state === 'rollback_completed') {
-      const cause = taskError(tasks, f.image, f.gate);
-      return {
-        state: 'rolled-back',
-        message: `${spec.updateMessage ?? 'rolled back'}${cause ? `; ${cause}${await failedTaskLogs(f.manager, tasks, f.image)}` : ''}`,
-      };
-    }
-    if (state === 'paused' || state === 'rollback_paused') return { state: 'paused', message: `update ${state}: ${spec.updateMessage ?? ''}` };
-    // Nothing to change (the spec was already this one): Swarm starts no update.
-    if (!started && Date.now() - asked > 5000 && spec.image === f.image && running >= f.replicas) return { state: 'unchanged' };
-    if (f.interrupt?.requested) return { state: 'interrupted' };
-    if (Date.now() > until)
-      return {
-        state: 'timeout',
-        message: `the update did not end within ${Math.round(f.deadlineMs / 1000)}s (Swarm's update state: ${state ?? 'not started'}; ${line})`,
-      };
-    await sleep(1000);
-  }
-}
-
 /**
  * Puts `target` into service (or, with req.canary, beside it). Call under the manager's lock, after
  * prepareManager and with every proxy up. The release must be on every node that may run a task (the caller checks).
+ * In a plan (a dry-run manager) nothing was asked of Swarm, so nothing is followed: the plan is that of a run in
+ * which Swarm does what it was asked.
  */
-export async function swarmRollout(session: SwarmSession, target: string, req: SwarmRequest, gateHolder: Runner): Promise<SwarmOutcome> {
+export async function swarmRollout(
+  session: SwarmSession,
+  target: string,
+  req: SwarmRequest,
+  gateHolder: Runner,
+  clock: Clock = systemClock,
+): Promise<SwarmOutcome> {
   const { config, manager } = session;
   const report = session.ctx.report;
   const interrupt = session.ctx.interrupt;
-  const t0 = Date.now();
+  const t0 = clock.now();
   const image = `${config.service}:${target}`;
   const home = await manager.home();
   const envFile = envFilePath(`${home}/${stateDir(config.service)}`);
@@ -240,7 +133,10 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
     manager.run(inspectService(config.service)).then(parseServiceSpec),
     manager.run(inspectService(canaryName)).then(parseServiceSpec),
   ]);
-  const seconds = () => (Date.now() - t0) / 1000;
+  const seconds = () => (clock.now() - t0) / 1000;
+  const follow = { manager, image, report, clock, interrupt, gate };
+  const started = (name: string, n: number) =>
+    manager.dryRun ? Promise.resolve({ ok: true as const }) : followStart({ ...follow, name, replicas: n, deadlineMs: n * budget + 60_000 });
 
   if (req.canary !== undefined) {
     if (!current)
@@ -249,7 +145,7 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
     report({ kind: 'step', message: `${canary ? 'updating' : 'starting'} the canary ${canaryName}: ${req.canary} task(s) of ${image}` });
     if (canary) await manager.run(command('write', 'remove the old canary', 'docker', 'service', 'rm', canaryName));
     await manager.run(createService(spec, envFile));
-    const r = await followStart({ manager, name: canaryName, image, replicas: req.canary, deadlineMs: req.canary * budget + 60_000, report, interrupt, gate });
+    const r = await started(canaryName, req.canary);
     if ('interrupted' in r) return { kind: 'interrupted', target };
     if (!r.ok) {
       await manager.run(removeService(canaryName));
@@ -261,7 +157,7 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
   if (!current) {
     report({ kind: 'step', message: `creating the service ${config.service}: ${replicas} task(s) of ${image}` });
     await manager.run(createService(serviceSpec(config, config.service, target, replicas, gate, home), envFile));
-    const r = await followStart({ manager, name: config.service, image, replicas, deadlineMs: replicas * budget + 60_000, report, interrupt, gate });
+    const r = await started(config.service, replicas);
     if ('interrupted' in r) return { kind: 'interrupted', target };
     if (!r.ok) {
       await manager.run(removeService(config.service));
@@ -274,17 +170,14 @@ export async function swarmRollout(session: SwarmSession, target: string, req: S
   const before = parseServiceSpec(await manager.run(inspectService(config.service)))?.updateStartedAt;
   report({ kind: 'step', message: `rolling update of ${config.service} to ${image}, one task at a time (start-first)` });
   await manager.run(updateService(spec, current satisfies CurrentSpec, envFile, envKeys(config)));
-  const end = await followUpdate(
-    { manager, name: config.service, image, replicas, deadlineMs: 2 * Math.max(replicas, current.replicas) * budget + 60_000, report, interrupt, gate },
-    before,
-  );
+  const end: UpdateEnd = manager.dryRun
+    ? { state: 'completed' }
+    : await followUpdate({ ...follow, name: config.service, replicas, deadlineMs: 2 * Math.max(replicas, current.replicas) * budget + 60_000 }, before);
   // A canary has done its job once the service runs its release (or failed with it): it goes either way.
-  const dropCanary = async () => {
-    if (!canary || end.state === 'interrupted') return;
+  if (canary && end.state !== 'interrupted') {
     report({ kind: 'step', message: `removing the canary ${canaryName}` });
     await manager.run(removeService(canaryName));
-  };
-  await dropCanary();
+  }
   switch (end.state) {
     case 'completed':
     case 'unchanged':

@@ -3,7 +3,7 @@
  * nodes, and check that the two lists are the same set before anything is shipped or changed. A node that no host
  * leads to would get tasks but never an image; a host that is not a node would get images and never a task.
  */
-import type { Config } from '../config/types.js';
+import type { Config, HostConfig } from '../config/types.js';
 import { type Connection, openFleet } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
 import type { DeployContext } from '../fleet/context.js';
@@ -34,9 +34,25 @@ export interface SwarmSession {
   warnings: string[];
   /** For the lock and audit log (the manager only) and for reports. */
   ctx: DeployContext;
-  connections: Connection[];
   close(): void;
 }
+
+/** A configured host as the transport left it: connected (a Runner), or not and why. */
+type HostLink = { host: string; runner: Runner; error?: undefined } | { host: string; runner?: undefined; error: string };
+
+/**
+ * How the hosts are reached: over SSH through openFleet in a run; scripted runners in unit tests, so that the whole
+ * backend (node check, lock, plan) runs there without a host.
+ */
+export type ConnectHosts = (hosts: HostConfig[], acceptNewHostKeys?: boolean) => Promise<{ links: HostLink[]; close(): void }>;
+
+export const connectOverSsh: ConnectHosts = async (hosts, acceptNewHostKeys) => {
+  const fleet = await openFleet(hosts, { acceptNewHostKeys });
+  return {
+    links: fleet.connections.map((c: Connection): HostLink => (c.ssh ? { host: c.host.name, runner: c.ssh } : { host: c.host.name, error: c.error.message })),
+    close: fleet.close,
+  };
+};
 
 /** What the node check found wrong (exit 2), what it only warns about, and which unreachable hosts stay errors. */
 export interface MembershipVerdict {
@@ -87,27 +103,34 @@ export interface OpenOptions {
   report?: Report;
   /** Refuse to go on when a host is unreachable (changes); release instead reports it as a failed host. */
   requireAll: boolean;
+  /** Default: over SSH. */
+  connect?: ConnectHosts;
+  /**
+   * Stands in for the connected runners (in config order) before anything runs, e.g. dry-run runners for a plan:
+   * every Runner the session holds (manager, members, the lock's hosts) is one of these.
+   */
+  wrap?: (runners: Runner[]) => Runner[];
 }
 
 export async function openSwarmSession(config: Config, opts: OpenOptions): Promise<SwarmSession> {
   const swarm = config.swarm!;
-  const fleet = await openFleet(config.hosts, { acceptNewHostKeys: opts.acceptNewHostKeys });
-  const connections = fleet.connections;
+  const fleet = await (opts.connect ?? connectOverSsh)(config.hosts, opts.acceptNewHostKeys);
   try {
-    const managerConn = connections.find((c) => c.host.name === swarm.manager)!;
-    if (!managerConn.ssh) {
-      throw new BoxshipError(`cannot reach the swarm manager ${swarm.manager}; nothing was changed: ${managerConn.error.message}`, {
+    const connections = wrapLinks(fleet.links, opts.wrap);
+    const managerConn = connections.find((c) => c.host === swarm.manager)!;
+    if (!managerConn.runner) {
+      throw new BoxshipError(`cannot reach the swarm manager ${swarm.manager}; nothing was changed: ${managerConn.error}`, {
         hint: 'check the host, or set swarm.manager to another manager of the swarm',
       });
     }
-    const manager = managerConn.ssh;
+    const manager = managerConn.runner;
     const engines: HostEngine[] = await Promise.all(
       connections.map(async (c): Promise<HostEngine> => {
-        if (!c.ssh) return { host: c.host.name, error: c.error.message };
+        if (!c.runner) return { host: c.host, error: c.error };
         try {
-          return { host: c.host.name, engine: parseEngineSwarm(await c.ssh.run(engineSwarm())) };
+          return { host: c.host, engine: parseEngineSwarm(await c.runner.run(engineSwarm())) };
         } catch (err) {
-          return { host: c.host.name, error: errorMessage(err) };
+          return { host: c.host, error: errorMessage(err) };
         }
       }),
     );
@@ -145,7 +168,7 @@ export async function openSwarmSession(config: Config, opts: OpenOptions): Promi
         },
       );
     }
-    const members: Member[] = match.pairs.map((p) => ({ ssh: connections.find((c) => c.host.name === p.host)!.ssh!, node: p.node }));
+    const members: Member[] = match.pairs.map((p) => ({ ssh: connections.find((c) => c.host === p.host)!.runner!, node: p.node }));
     const targetIds = new Set(shipTargets(nodes, swarm.constraints).map((n) => n.id));
     const schedulableIds = new Set(schedulable(nodes, swarm.constraints).map((n) => n.id));
     const ctx: DeployContext = { config, hosts: [manager], who: whoAmI(), command: opts.command, report: opts.report ?? (() => {}) };
@@ -159,11 +182,17 @@ export async function openSwarmSession(config: Config, opts: OpenOptions): Promi
       unreachable: verdict.unreachable,
       warnings: verdict.warnings,
       ctx,
-      connections,
       close: fleet.close,
     };
   } catch (err) {
     fleet.close();
     throw err;
   }
+}
+
+function wrapLinks(links: HostLink[], wrap: OpenOptions['wrap']): HostLink[] {
+  if (!wrap) return links;
+  const connected = links.flatMap((l) => (l.runner ? [l.runner] : []));
+  const wrapped = wrap(connected);
+  return links.map((l) => (l.runner ? { host: l.host, runner: wrapped[connected.indexOf(l.runner)]! } : l));
 }

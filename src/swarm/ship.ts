@@ -73,10 +73,16 @@ export async function catchUpReleases(session: SwarmSession, docker: Docker, rep
       }
       continue;
     }
-    report({
-      kind: 'step',
-      message: `shipping ${ref} (${tag === current ? 'serving' : 'previous'} release) to ${lacking.map((m) => m.ssh.name).join(', ')}, which lack it`,
-    });
+    const which = tag === current ? 'serving' : 'previous';
+    // A plan ships nothing: the transfer is work from this machine, not a remote command to record.
+    if (lacking.every((m) => m.ssh.dryRun)) {
+      for (const m of lacking) {
+        m.ssh.note(`ship ${ref} (${which} release, which this node lacks) from here, layer-thin, and record it in the node's ledger`);
+        results.push({ host: m.ssh.name, tag, ok: true, bytesSent: 0 });
+      }
+      continue;
+    }
+    report({ kind: 'step', message: `shipping ${ref} (${which} release) to ${lacking.map((m) => m.ssh.name).join(', ')}, which lack it` });
     const summary = await shipImage({
       config,
       docker,

@@ -1,10 +1,15 @@
-/** `boxship status` on a swarm: the service and its update state, then per node the proxy and the tasks it runs. */
+/**
+ * `boxship status` on a swarm, as data: the service and its update state, then per node the proxy and the tasks it
+ * runs (src/cli/render/swarm.ts turns it into text; `status --json` prints it as it is).
+ */
 import { parseProxyState, proxyState } from '../proxy/commands.js';
 import { readMode } from '../rollout/setup.js';
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { lockAge, parseLockInfo, readLock, staleReason } from '../state/lock.js';
 import { stateDir } from '../state/paths.js';
-import { inspectService, nodeTasks, parseNodeTasks, parseServiceSpec, parseTasks, serviceTasks, swarmNames } from './commands.js';
+import { inspectService, nodeTasks, parseNodeTasks, parseTasks, serviceTasks, swarmNames } from './commands.js';
+import { runningOf } from './follow.js';
+import { parseServiceSpec } from './service-spec.js';
 import type { SwarmSession } from './session.js';
 
 export interface SwarmStatusJson {
@@ -51,8 +56,6 @@ export async function swarmStatus(session: SwarmSession): Promise<SwarmStatusJso
     manager.run(readLock(rel)).then(parseLockInfo),
     manager.run(lockAge(rel)),
   ]);
-  const running = (list: typeof tasks, image: string) =>
-    list.filter((t) => t.desired === 'Running' && t.current.startsWith('Running') && t.image === image).length;
   const ctx = { ...session.ctx, hosts: session.members.map((m) => m.ssh) };
   const nodes = await Promise.all(
     session.members.map(async (m) => {
@@ -82,45 +85,15 @@ export async function swarmStatus(session: SwarmSession): Promise<SwarmStatusJso
           name: config.service,
           image: spec.image,
           replicas: spec.replicas,
-          running: running(tasks, spec.image),
+          running: runningOf(tasks, spec.image),
           update: spec.updateState ? { state: spec.updateState, ...(spec.updateMessage ? { message: spec.updateMessage } : {}) } : null,
           healthcheck: spec.healthcheck ?? null,
         }
       : null,
-    canary: canary ? { name: canaryName, image: canary.image, replicas: canary.replicas, running: running(canaryTasks, canary.image) } : null,
+    canary: canary ? { name: canaryName, image: canary.image, replicas: canary.replicas, running: runningOf(canaryTasks, canary.image) } : null,
     ...currentAndPrevious(deploys),
     lock: lockInfo ? { who: lockInfo.who, command: lockInfo.command, time: lockInfo.time, stale: staleReason({ info: lockInfo, ageSeconds }) ?? null } : null,
     nodes,
     unreachable: session.unreachable,
   };
-}
-
-export function renderSwarmStatus(s: SwarmStatusJson): string {
-  const short = (t?: string) => (t ? t.slice(0, 12) : '-');
-  const lines: string[] = [];
-  if (!s.service) lines.push(`service:  none yet (run: boxship rollout)   manager: ${s.manager}`);
-  else {
-    lines.push(
-      `service:  ${s.service.name} ${s.service.image.replace(/:([0-9a-f]{12})[0-9a-f]*/, ':$1')}, ${s.service.running} of ${s.service.replicas} task(s) running   manager: ${s.manager}`,
-    );
-    if (s.service.update) lines.push(`update:   ${s.service.update.state}${s.service.update.message ? ` (${s.service.update.message})` : ''}`);
-    lines.push(
-      `health:   ${s.service.healthcheck ? `derived by boxship: ${s.service.healthcheck.slice(1).join(' ')}` : 'the image\'s HEALTHCHECK, if it has one (else only "running")'}`,
-    );
-  }
-  if (s.canary)
-    lines.push(
-      `canary:   ${s.canary.name} ${s.canary.image}, ${s.canary.running} of ${s.canary.replicas} task(s) running (promote: boxship rollout; abort: boxship rollback)`,
-    );
-  lines.push(`current:  ${s.current ?? '-'}`, `previous: ${s.previous ?? '-'}`);
-  if (s.lock)
-    lines.push(`lock:     held by ${s.lock.who} running "${s.lock.command}" since ${s.lock.time}${s.lock.stale ? ` (INTERRUPTED RUN: ${s.lock.stale})` : ''}`);
-  for (const n of s.nodes) {
-    lines.push('', `${n.host}  node ${n.node} (${n.role}, ${n.availability}, ${n.state})`);
-    lines.push(`  proxy:    ${n.proxy}${n.mode === 'maintenance' ? ' (MAINTENANCE: every request gets 503)' : ''}`);
-    if (n.tasks.length === 0) lines.push('  tasks:    none');
-    for (const t of n.tasks) lines.push(`  ${t.task.padEnd(24)} ${short(t.tag).padEnd(12)} ${t.health}${t.service !== s.service?.name ? '  (canary)' : ''}`);
-  }
-  for (const u of s.unreachable) lines.push('', `${u.host}`, `  unreachable: ${u.error}`);
-  return `${lines.join('\n')}\n`;
 }

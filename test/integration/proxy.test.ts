@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/hosts/command.js';
-import { caddyConfigText, type CaddyConfigInput, type Colour, PROXY_HEALTH_PATH, upstreamName } from '../../src/proxy/caddy-config.js';
+import { PROXY_HEALTH_PATH } from '../../src/proxy/caddy-answers.js';
+import { caddyConfigText, type CaddyConfigInput, type Colour, upstreamName } from '../../src/proxy/caddy-config.js';
 import {
   applyProxyMode,
   parseUpstreams,

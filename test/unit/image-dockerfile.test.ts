@@ -1,68 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandVars, imageUses, parseDockerfile, splitInstructions, usedStages } from '../../src/image/dockerfile.js';
-
-describe('splitInstructions', () => {
-  it('joins continuations, skips comments and blank lines inside them, and keeps the first line number', () => {
-    const text = [
-      '# syntax-like comment',
-      '',
-      'FROM debian:bookworm-slim',
-      'RUN apt-get update && \\',
-      '    # a comment inside the continuation',
-      '',
-      '    apt-get install -y curl   \\   ',
-      '    && true',
-      'CMD ["x"]',
-    ].join('\n');
-    const ins = splitInstructions(text);
-    expect(ins.map((i) => [i.keyword, i.line])).toEqual([
-      ['FROM', 3],
-      ['RUN', 4],
-      ['CMD', 9],
-    ]);
-    expect(ins[1]!.args).toBe('apt-get update &&     apt-get install -y curl       && true');
-  });
-
-  it('ignores parser directives but honours the escape character', () => {
-    const text = ['# escape=`', '# check=skip=all', 'FROM scratch', 'RUN a `', '  b', 'RUN c \\', 'COPY x y'].join('\n');
-    const ins = splitInstructions(text);
-    expect(ins.map((i) => [i.keyword, i.line, i.args])).toEqual([
-      ['FROM', 3, 'scratch'],
-      ['RUN', 4, 'a   b'],
-      ['RUN', 6, 'c \\'],
-      ['COPY', 7, 'x y'],
-    ]);
-  });
-
-  it('stops reading directives at the first ordinary line', () => {
-    const ins = splitInstructions(['# a comment', '# escape=`', 'FROM x', 'RUN a `', 'RUN b'].join('\n'));
-    expect(ins.map((i) => i.keyword)).toEqual(['FROM', 'RUN', 'RUN']);
-  });
-
-  it('keeps heredoc bodies inside their instruction', () => {
-    const text = ['FROM x', 'RUN <<EOF', 'npm install', 'FROM nope', 'EOF', 'RUN echo after'].join('\n');
-    const ins = splitInstructions(text);
-    expect(ins.map((i) => [i.keyword, i.line])).toEqual([
-      ['FROM', 1],
-      ['RUN', 2],
-      ['RUN', 6],
-    ]);
-    expect(ins[1]!.args).toContain('npm install');
-  });
-
-  it('does not take an unterminated or quoted << for a heredoc', () => {
-    const ins = splitInstructions(['FROM x', 'RUN echo "a<<b" <<NEVER', 'RUN npm ci'].join('\n'));
-    expect(ins.map((i) => [i.keyword, i.line])).toEqual([
-      ['FROM', 1],
-      ['RUN', 2],
-      ['RUN', 3],
-    ]);
-  });
-
-  it('handles CRLF line endings', () => {
-    expect(splitInstructions('FROM a\r\nRUN b \\\r\n c\r\n').map((i) => i.args)).toEqual(['a', 'b  c']);
-  });
-});
+import { expandVars, parseDockerfile } from '../../src/image/dockerfile.js';
 
 describe('expandVars', () => {
   const vars = { A: 'aa', EMPTY: '', B: undefined };
@@ -142,45 +79,5 @@ describe('parseDockerfile', () => {
     );
     expect(df.stages[1]!.runs[0]).toEqual({ line: 3, command: 'make', mountFroms: ['one'] });
     expect(df.stages[1]!.copies[0]).toMatchObject({ keyword: 'ADD', sources: ['https://x/y.tgz'], dest: '/y' });
-  });
-});
-
-describe('usedStages and imageUses', () => {
-  const text = [
-    'FROM alpine:3 AS tools', //               1
-    'FROM node:20 AS deps', //                 2
-    'FROM deps AS build', //                   3
-    'COPY --from=tools /bin/x /bin/x', //      4
-    'FROM debian:12 AS runtime', //            5
-    'COPY --from=build /app /app', //          6
-    'COPY --from=nginx:1.27 /etc/nginx /etc/nginx', // 7
-    'RUN --mount=from=busybox:1,target=/bb true', // 8
-    'FROM scratch AS empty', //                9
-    'COPY --from=0 /x /x', //                  10
-  ].join('\n');
-  const df = parseDockerfile(text);
-
-  it('follows FROM <stage>, COPY --from=<stage> and --from=<index> from the target', () => {
-    expect([...usedStages(df, 'runtime')!].sort()).toEqual([0, 1, 2, 3]);
-    expect([...usedStages(df, 'deps')!]).toEqual([1]);
-    expect([...usedStages(df, 'EMPTY')!].sort()).toEqual([0, 4]);
-    expect([...usedStages(df)!].sort()).toEqual([0, 1, 2, 3, 4]);
-    expect(usedStages(df, 'nope')).toBeUndefined();
-  });
-
-  it('lists images (not stages, not scratch) with the line that pulls them in', () => {
-    expect(imageUses(df, usedStages(df, 'runtime')!).map((u) => [u.ref, u.line, u.via])).toEqual([
-      ['alpine:3', 1, 'FROM'],
-      ['node:20', 2, 'FROM'],
-      ['debian:12', 5, 'FROM'],
-      ['nginx:1.27', 7, 'COPY --from'],
-      ['busybox:1', 8, 'RUN --mount'],
-    ]);
-    expect(imageUses(df, usedStages(df, 'empty')!).map((u) => u.ref)).toEqual(['alpine:3']);
-  });
-
-  it('does not treat a later stage name as a stage reference', () => {
-    const d = parseDockerfile('FROM later\nFROM x AS later');
-    expect(imageUses(d, usedStages(d)!).map((u) => u.ref)).toEqual(['later', 'x']);
   });
 });

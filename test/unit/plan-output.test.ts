@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { DryRunRunner } from '../../src/hosts/runner.js';
-import type { ProxyMode } from '../../src/proxy/caddy-config.js';
+import type { ProxyMode } from '../../src/proxy/caddy-answers.js';
 import type { DeployContext } from '../../src/fleet/context.js';
 import { ensureHost } from '../../src/rollout/setup.js';
 import { hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';

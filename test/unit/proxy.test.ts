@@ -1,20 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { toShell } from '../../src/hosts/command.js';
+import { CADDY_CONFIG_PATH, PROXY_HEALTH_PATH, escapePlaceholders, maintenanceFiles, type CaddyRoute } from '../../src/proxy/caddy-answers.js';
 import {
-  CADDY_CONFIG_PATH,
-  PROXY_HEALTH_PATH,
   caddyConfig,
   caddyConfigText,
   duration,
-  escapePlaceholders,
   healthTiming,
   liveMarker,
-  maintenanceFiles,
   MAX_ROUTED_INSTANCES,
   upstreamName,
   upstreamNames,
   type CaddyConfigInput,
-  type CaddyRoute,
 } from '../../src/proxy/caddy-config.js';
 import {
   applyProxyMode,

@@ -6,17 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problems.js';
 import { toShell } from '../../src/hosts/command.js';
-import {
-  createService,
-  ensureOverlayNetwork,
-  nodeTasks,
-  parseNodeTasks,
-  parseServiceSpec,
-  parseTasks,
-  probeTools,
-  type ServiceSpec,
-  updateService,
-} from '../../src/swarm/commands.js';
+import { ensureOverlayNetwork, nodeTasks, parseNodeTasks, parseTasks, probeTools } from '../../src/swarm/commands.js';
+import { createService, parseServiceSpec, type ServiceSpec, updateService } from '../../src/swarm/service-spec.js';
 import { chooseGate, describeGate, healthCommand, healthFlags, imageHealthcheck, monitorSeconds, type HealthSettings } from '../../src/swarm/health.js';
 import { matchesConstraints, matchNodes, parseEngineSwarm, parseNodes, schedulable, shipTargets, type SwarmNode } from '../../src/swarm/nodes.js';
 import { swarmProxyConfigText, swarmTrafficHandler } from '../../src/swarm/proxy.js';

@@ -1,6 +1,6 @@
 /** `boxship maintenance on|off`: the proxy answers every request with 503 + Retry-After + the backoff header. */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { ProxyMode } from '../../proxy/caddy-config.js';
+import type { ProxyMode } from '../../proxy/caddy-answers.js';
 import type { GlobalOptions } from '../context.js';
 import { renderMaintenance } from '../render/results.js';
 import { withBackend } from '../session.js';

@@ -8,9 +8,10 @@ export function registerSetup(program: Command): void {
   program
     .command('setup')
     .description('prepare every host: Docker check, network, state dirs, env file (0600), proxy container, missing accessories (idempotent)')
+    .option('--plan', 'print the exact steps and commands per host without running them')
     .addHelpText(
       'after',
-      '\nExample:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n\nNothing to undo: setup changes nothing that serves.',
+      '\nExamples:\n  $ boxship setup --accept-new-host-keys     first contact with new servers\n  $ boxship setup --plan                     the commands it would run on each host\n\nNothing to undo: setup changes nothing that serves.',
     )
     .action(async (opts: { plan?: boolean }, cmd: Command) => {
       await withBackend(cmd.optsWithGlobals<GlobalOptions>(), async ({ backend }) => {

@@ -12,7 +12,7 @@ import * as swarm from './swarm.js';
 export function renderDeploy(r: DeployResult): void {
   if (r.backend === 'plan') printPlan(r.plan);
   else if (r.backend === 'hosts') renderHostsDeploy(r);
-  else swarm.renderSwarmDeploy(r);
+  else swarm.renderSwarmDeploy(r, process.stdout, process.stderr);
 }
 
 /** Before a release: what a backend left out or caught up (only Swarm does either). */
@@ -22,13 +22,13 @@ export function renderTargets(t: ReleaseTargets): void {
 
 export function renderSetup(r: SetupResult): void {
   if (r.backend === 'plan') printPlan(r.plan);
-  else if (r.backend === 'swarm') swarm.renderSwarmSetup(r);
+  else if (r.backend === 'swarm') swarm.renderSwarmSetup(r, process.stdout, process.stderr);
   else process.stdout.write(`\n${r.hosts} hosts are ready. Next: boxship release, then boxship rollout.\n`);
 }
 
 export function renderMaintenance(r: MaintenanceResult): void {
   if (r.backend === 'plan') printPlan(r.plan);
-  else if (r.backend === 'swarm') swarm.renderSwarmMaintenance(r);
+  else if (r.backend === 'swarm') swarm.renderSwarmMaintenance(r, process.stdout);
   else if (r.mode.kind === 'maintenance') {
     process.stdout.write(`\nMaintenance is on: every request gets 503 with Retry-After: ${r.mode.retryAfterSeconds}.\nTo undo, run: boxship maintenance off\n`);
   } else process.stdout.write('\nMaintenance is off: the proxy serves the instances again.\nTo undo, run: boxship maintenance on\n');

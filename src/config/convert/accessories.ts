@@ -1,0 +1,60 @@
+/**
+ * `accessories:` -> AccessoryConfig[]: the checks that look across sections (names that would clash with boxship's
+ * own containers on the service network, hosts that must be in hosts:), and volumes, which the app shares.
+ */
+import { findHost } from '../host-lookup.js';
+import type { PathSegment } from '../problems.js';
+import type { RawConfig } from '../schema.js';
+import type { AccessoryConfig, HostConfig, VolumeConfig } from '../types.js';
+import type { At } from './common.js';
+
+export function toVolumes(volumes: RawConfig['app']['volumes']): VolumeConfig[] {
+  return Object.entries(volumes).map(([name, mount]) =>
+    typeof mount === 'string' ? { name, path: mount, readOnly: false } : { name, path: mount.path, readOnly: mount.mode === 'ro' },
+  );
+}
+
+/** Names the instances and the proxy use on the service network; an accessory named so would take one of them. */
+const RESERVED_ACCESSORY_NAMES = new Set(['proxy']);
+
+export function toAccessories(
+  raw: NonNullable<RawConfig['accessories']>,
+  service: string,
+  hosts: HostConfig[],
+  checkSecrets: (where: PathSegment[], written: string) => string,
+  at: At,
+): AccessoryConfig[] {
+  return Object.entries(raw).map(([name, a]): AccessoryConfig => {
+    if (RESERVED_ACCESSORY_NAMES.has(name)) {
+      at(['accessories', name], `${name} is a name boxship uses itself (the container ${service}-${name} is the proxy)`, 'pick another name, e.g. db or cache');
+    } else if (name.startsWith(`${service}-`)) {
+      at(
+        ['accessories', name],
+        `${name} could take the name of one of the instances (${service}-1, ${service}-1-blue) on the service network`,
+        `pick a name that does not start with ${service}-`,
+      );
+    }
+    const written = a.hosts ?? (a.host !== undefined ? [a.host] : []);
+    const picked = new Set<string>();
+    written.forEach((text, i) => {
+      const h = findHost(hosts, text);
+      const where = a.hosts ? ['accessories', name, 'hosts', i] : ['accessories', name, 'host'];
+      if (!h) return at(where, `${JSON.stringify(text)} is not one of hosts:`, `name a host as written in hosts: (${hosts.map((x) => x.name).join(', ')})`);
+      if (picked.has(h.name)) return at(where, `${JSON.stringify(text)} is listed twice (${h.name})`, 'list each host once');
+      picked.add(h.name);
+    });
+    const onHosts = written.length === 0 ? [hosts[0]!.name] : hosts.filter((h) => picked.has(h.name)).map((h) => h.name);
+    return {
+      name,
+      image: a.image,
+      hosts: onHosts,
+      ...(a.port !== undefined ? { port: a.port } : {}),
+      ...(a.publish !== undefined ? { publish: a.publish } : {}),
+      env: a.env,
+      ...(a.secrets_file !== undefined ? { secretsFile: checkSecrets(['accessories', name, 'secrets_file'], a.secrets_file) } : {}),
+      volumes: toVolumes(a.volumes),
+      ...(a.cmd !== undefined ? { cmd: typeof a.cmd === 'string' ? a.cmd.split(/\s+/).filter(Boolean) : a.cmd } : {}),
+      stopTimeoutSeconds: a.stop_timeout_seconds,
+    };
+  });
+}

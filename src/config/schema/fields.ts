@@ -1,0 +1,141 @@
+/**
+ * The field builders every section of the boxship.yml schema shares: numbers in a range, paths, image references,
+ * env names and values, SSH addresses, durations, volumes. Each returns a new schema, so the JSON Schema inlines
+ * it where it is used (no $defs), and every custom message starts with "expected ..." (issues.ts appends ", got <value>").
+ */
+import { z } from 'zod';
+import { ADDRESS_FORMAT, ADDRESS_HINT, ADDRESS_PATTERN, parseAddress } from '../address.js';
+import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from '../duration.js';
+import { IMAGE_REF_FORMAT, parseImageRef } from '../image-ref.js';
+
+export function wholeNumber(min: number, max: number) {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+export function port() {
+  const error = 'expected a number from 1 to 65535';
+  return z.int({ error }).min(1, { error }).max(65535, { error });
+}
+
+export function seconds(max: number) {
+  const error = `expected a number of seconds from 0 to ${max}`;
+  return z.number({ error }).min(0, { error }).max(max, { error });
+}
+
+/** A file on this machine; relative to the folder of boxship.yml, `~/` is the home folder. */
+export function localPath() {
+  return z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
+}
+
+export function containerPath() {
+  const error = 'expected an absolute path inside the container, starting with /';
+  // A regex rather than startsWith: the latter becomes a non-standard "format" in the JSON Schema.
+  return z.string({ error }).regex(/^\//, { error });
+}
+
+/** A volume's mount point: `-v host:path[:mode]` splits on ":", so a ":" in the path would smuggle in options. */
+function mountPath() {
+  const error = 'expected an absolute path inside the container, starting with / and without ":"';
+  return z.string({ error }).regex(/^\/[^:\0\n]*$/, { error });
+}
+
+/** An image reference: it becomes one word of a docker command on each host, never an option. */
+export function imageRef(description: string) {
+  return z
+    .string({ error: `expected ${IMAGE_REF_FORMAT}` })
+    .superRefine((text, ctx) => {
+      const result = parseImageRef(text);
+      if (!result.ok) ctx.addIssue({ code: 'custom', message: result.message, params: { hint: description } });
+    })
+    .describe(description);
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export function envName() {
+  const error = 'expected an environment variable name: letters, digits and _, not starting with a digit';
+  return z.string({ error }).regex(ENV_NAME, { error });
+}
+
+/**
+ * Values of env and build args. YAML turns `1.10` into a number; load.ts hands these maps the scalar's text as
+ * written, so numbers and booleans arrive here as strings and String() only covers values built in code.
+ */
+export function stringValue() {
+  return z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string value (write "" for an empty one)' }).transform(String);
+}
+
+/**
+ * Values that land in the env file on each host, one KEY=VALUE per line: a newline would start a line of its own
+ * (a value "x\nNODE_OPTIONS=--require=/tmp/evil.js" sets a second variable), and NUL cannot be passed at all.
+ */
+export function envValue() {
+  const error = 'expected a value without newlines or NUL characters (the env file on the host holds one KEY=VALUE per line)';
+  return stringValue().refine((value) => !/[\n\r\0]/.test(value), { error });
+}
+
+/** An SSH address. parseAddress is the real check; the pattern only helps editors. */
+export function address(description: string) {
+  return z
+    .string({ error: `expected ${ADDRESS_FORMAT}` })
+    .superRefine((text, ctx) => {
+      const result = parseAddress(text);
+      if (!result.ok) {
+        ctx.addIssue({ code: 'custom', message: result.message, path: result.part ? [result.part] : [], params: { hint: ADDRESS_HINT } });
+      }
+    })
+    .meta({ description, pattern: ADDRESS_PATTERN, examples: ['deploy@10.0.0.7:2222', 'root@[::1]:22'] });
+}
+
+export function duration(fallback: string, description: string) {
+  const error = `expected a duration: ${DURATION_FORMAT}`;
+  return (
+    z
+      .union([z.number({ error }).positive({ error }), z.string({ error }).regex(new RegExp(DURATION_PATTERN), { error })], { error })
+      // Catches what the pattern lets through but is no time at all ("0s"); skipped when the union already failed.
+      .refine((value) => parseDuration(value) !== undefined, { error, when: (payload) => payload.issues.length === 0 })
+      .default(fallback)
+      .describe(description)
+  );
+}
+
+const VOLUME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** Two volumes on one mount point would make docker refuse to start the container. */
+function uniqueMounts(volumes: Record<string, unknown>, ctx: z.core.$RefinementCtx<Record<string, unknown>>): void {
+  const mountedBy = new Map<unknown, string>();
+  for (const [name, entry] of Object.entries(volumes)) {
+    const mount = typeof entry === 'object' && entry !== null ? (entry as { path?: unknown }).path : entry;
+    const other = mountedBy.get(mount);
+    if (other === undefined) mountedBy.set(mount, name);
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `${String(mount)} is already the mount point of volume ${JSON.stringify(other)}`,
+        params: { hint: 'give each volume its own container path' },
+      });
+    }
+  }
+}
+
+/** Persistent folders on the host, each mounted at a path in the container. */
+export function volumes(description: string) {
+  return z
+    .record(
+      z.string().regex(VOLUME_RE, { error: 'expected a volume name: lowercase letters, digits, _ and -, starting with a letter or digit' }),
+      z.union(
+        [
+          mountPath(),
+          z.strictObject({
+            path: mountPath().describe('Absolute path inside the container.'),
+            mode: z.enum(['rw', 'ro'], { error: 'expected rw or ro' }).default('rw').describe('rw (default) or ro: mounted read-only.'),
+          }),
+        ],
+        { error: 'expected an absolute path inside the container, or { path, mode: ro }' },
+      ),
+    )
+    .superRefine(uniqueMounts, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
+    .default({})
+    .describe(description);
+}
