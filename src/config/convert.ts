@@ -12,6 +12,7 @@ import { toAccessories, toVolumes } from './convert/accessories.js';
 import { buildPaths, includedFiles } from './convert/build.js';
 import { type At, kind, PATH_HINT, requireFile } from './convert/common.js';
 import { toHosts } from './convert/hosts.js';
+import { toSite } from './convert/site.js';
 import { swarmConfig } from './convert/swarm.js';
 import { parseDuration } from './duration.js';
 import type { Locator, PathSegment, Problem } from './problems.js';
@@ -54,6 +55,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
   const accessorySecrets = new Map((accessories ?? []).flatMap((a) => (a.secretsFile ? [[a.secretsFile, a.name] as const] : [])));
   const include = includedFiles(raw.build.include, context, { ...(secretsFile !== undefined ? { app: secretsFile } : {}), accessories: accessorySecrets }, at);
 
+  const site = toSite(raw.proxy, dir, at);
   const config: Config = {
     file: ctx.file,
     dir,
@@ -86,10 +88,13 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     },
     proxy: {
       image: raw.proxy.image,
-      port: raw.proxy.port,
+      // Without hosts the proxy port is how the service is reached, so it has its old default; with hosts the edge
+      // serves it, and a published port would only be one more port per service to keep apart.
+      ...(raw.proxy.port !== undefined || !raw.proxy.hosts ? { port: raw.proxy.port ?? 8080 } : {}),
       bind: raw.proxy.bind,
       retryAfterSeconds: raw.proxy.retry_after,
       backoffHeader: raw.proxy.backoff_header,
+      ...(site ? { site } : {}),
     },
     releases: { keep: raw.releases.keep },
     ship: { compression: raw.ship.compression, relay: raw.ship.relay, relayAgent: raw.ship.relay_agent },

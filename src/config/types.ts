@@ -106,12 +106,14 @@ export interface Config {
   };
   proxy: {
     image: string;
-    /** Port the proxy listens on, published on the host. */
-    port: number;
+    /** Port the proxy listens on, published on the host; absent: not published (a service the edge serves by name). */
+    port?: number;
     /** Address the proxy port is published on, default 0.0.0.0. */
     bind: string;
     retryAfterSeconds: number;
     backoffHeader: string;
+    /** proxy.hosts: the server's edge (src/edge) serves the service by name. */
+    site?: Site;
   };
   releases: {
     /** Releases (images) kept per host; older ones are removed after a release. */
@@ -139,3 +141,18 @@ export interface Config {
   /** Present when boxship.yml has accessories, in the order written. */
   accessories?: AccessoryConfig[];
 }
+
+/** How the server's edge serves a service (proxy.hosts and what goes with it). */
+export interface Site {
+  hosts: string[];
+  /** One path segment, e.g. `/api`: only requests under it. */
+  pathPrefix?: string;
+  tls: SiteTls;
+  /** tls auto: the ACME CA; the caRoot is the PEM text, read from the file when boxship.yml was loaded. */
+  acme: { email?: string; ca?: string; caRootPem?: string };
+  redirectHttps: boolean;
+  hsts: boolean;
+  edge: { httpPort: number; httpsPort: number };
+}
+
+export type SiteTls = { mode: 'auto' | 'internal' | 'off' } | { mode: 'files'; certFile: string; keyFile: string };

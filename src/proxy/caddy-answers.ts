@@ -123,13 +123,18 @@ export function maintenanceRoute(backoffHeader: string): CaddyRoute {
   };
 }
 
+/** The 503 + Retry-After + back-off answer given whenever a handler fails (no instance, no router). */
+export function unavailableRoutes(retryAfterSeconds: number, backoffHeader: string): CaddyRoute[] {
+  return unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable');
+}
+
 /**
  * A whole Caddy config around one HTTP server, as both of the proxy's processes run it (the router here, the edge in
  * edge-config.ts): admin on loopback, not persisted, WARN logs, no automatic HTTPS, and the 503 + Retry-After +
  * back-off answers whenever a handler fails.
  */
 export function caddyServerConfig(
-  server: { adminListen: string; name: string; listen: string; routes: CaddyRoute[] },
+  server: { adminListen: string; name: string; listen: string | string[]; routes: CaddyRoute[] },
   answers: { retryAfterSeconds: number; backoffHeader: string },
 ): CaddyJson {
   const { retryAfterSeconds, backoffHeader } = answers;
@@ -140,12 +145,10 @@ export function caddyServerConfig(
       http: {
         servers: {
           [server.name]: {
-            listen: [server.listen],
+            listen: typeof server.listen === 'string' ? [server.listen] : server.listen,
             automatic_https: { disable: true },
             routes: server.routes,
-            errors: {
-              routes: unavailable(retryAfterSeconds, backoffHeader, { error: 'service unavailable', retry_after: retryAfterSeconds }, 'service unavailable'),
-            },
+            errors: { routes: unavailableRoutes(retryAfterSeconds, backoffHeader) },
           },
         },
       },

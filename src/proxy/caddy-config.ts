@@ -27,6 +27,7 @@
  */
 import { SERVICE_RE, SERVICE_RULE } from '../config/service-name.js';
 import type { Config } from '../config/types.js';
+import { routerSocket } from '../edge/layout.js';
 import { type CaddyJson, type CaddyRoute, caddyServerConfig, fileExists, healthRoute, maintenanceRoute } from './caddy-answers.js';
 
 export type Colour = 'blue' | 'green';
@@ -86,6 +87,8 @@ export interface CaddyConfigInput {
   /** Retry-After of the 503 sent when no instance answers. */
   retryAfterSeconds: number;
   backoffHeader: string;
+  /** proxy.hosts: the router listens on this socket of the server's edge too (edge/layout.ts routerSocket). */
+  edgeSocket?: string;
   /** Default least_conn: spreads over the healthy upstreams and favours the less busy one. */
   selectionPolicy?: SelectionPolicy;
   /** Per upstream name, the port to dial instead of appPort (while a port change is rolled out: see settings.ts). */
@@ -190,7 +193,8 @@ function traffic(input: CaddyConfigInput): Record<string, unknown> {
 export function caddyConfig(input: CaddyConfigInput, trafficHandler?: Record<string, unknown>): CaddyJson {
   check(input);
   const routes: CaddyRoute[] = [healthRoute(), maintenanceRoute(input.backoffHeader), { handle: [trafficHandler ?? traffic(input)], terminal: true }];
-  return caddyServerConfig({ adminListen: PROXY_ADMIN_LISTEN, name: 'boxship', listen: ROUTER_LISTEN, routes }, input);
+  const listen = input.edgeSocket ? [ROUTER_LISTEN, `unix/${input.edgeSocket}`] : ROUTER_LISTEN;
+  return caddyServerConfig({ adminListen: PROXY_ADMIN_LISTEN, name: 'boxship', listen, routes }, input);
 }
 
 /** The config file's text: what gets written to the host and mounted into the proxy. */
@@ -210,5 +214,6 @@ export function caddyInputFromConfig(config: Config, instances: number): CaddyCo
     healthTimeoutMs: config.healthcheck.timeoutMs,
     retryAfterSeconds: config.proxy.retryAfterSeconds,
     backoffHeader: config.proxy.backoffHeader,
+    ...(config.proxy.site ? { edgeSocket: routerSocket(config.service) } : {}),
   };
 }

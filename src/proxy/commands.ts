@@ -12,6 +12,7 @@
 import { type Command, command, script } from '../hosts/command.js';
 import { CADDY_CONFIG_DIR, CADDY_CONFIG_PATH, MAINTENANCE_DIR, MAINTENANCE_FILES, type ProxyMode, maintenanceFiles } from './caddy-answers.js';
 import { type Colour, LIVE_DIR, PROXY_ADMIN_LISTEN, PROXY_CONTAINER_PORT } from './caddy-config.js';
+import { EDGE_DIR, EDGE_VOLUME, routerSocketDir } from '../edge/layout.js';
 import { EDGE_ADMIN_LISTEN, EDGE_CHOICE_FILE, EDGE_CONFIG_FILES, PROXY_LAYOUT, PROXY_LAYOUT_LABEL } from './edge-config.js';
 
 export function proxyContainerName(service: string): string {
@@ -114,8 +115,10 @@ export interface StartProxyOptions {
   image: string;
   /** Host address the port is published on (proxy.bind). */
   bind: string;
-  /** Host port (proxy.port). */
-  port: number;
+  /** Host port (proxy.port); absent: none published (the server's edge reaches the router through its socket). */
+  port?: number;
+  /** proxy.hosts: the edge's volume is mounted, where the router listens on the service's edge socket. */
+  edge?: boolean;
   /** Host folder holding caddy.json; may be relative to the SSH user's home (as state dirs are). */
   hostDir: string;
 }
@@ -134,6 +137,8 @@ export function publishSpec(bind: string, port: number, containerPort: number = 
  * boxship-proxy (Debian dash) and in caddy:2 (alpine busybox) alike; `sleep & wait` lets the trap run at once.
  */
 export const PROXY_SUPERVISOR = [
+  // The router's socket for the server's edge lives in the edge's volume (mounted with proxy.hosts); harmless without it.
+  `mkdir -p ${routerSocketDir}`,
   `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.6']};; *) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.7+']};; esac`,
   `echo "$e" > ${EDGE_CHOICE_FILE}`,
   `caddy run --config ${CADDY_CONFIG_PATH} & router=$!`,
@@ -153,18 +158,23 @@ export const PROXY_SUPERVISOR = [
 export function startProxy(o: StartProxyOptions): Command {
   return script(
     'write',
-    `start the proxy on ${o.bind}:${o.port}`,
+    o.port === undefined ? 'start the proxy (for the edge only, no port published)' : `start the proxy on ${o.bind}:${o.port}`,
     [
       'set -e',
       'dir=$(cd "$1" && pwd -P)',
-      `exec docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped --label ${PROXY_LAYOUT_LABEL}=${PROXY_LAYOUT} -p "$4" -v "$dir:${CADDY_CONFIG_DIR}:ro" --entrypoint /bin/sh "$5" -c "$6"`,
+      'name=$2 network=$3 layout=$4 image=$5 supervisor=$6',
+      // What follows the six: the -p and -v options this proxy has (none, either or both).
+      'shift 6',
+      `exec docker run -d --pull never --name "$name" --network "$network" --restart unless-stopped --label ${PROXY_LAYOUT_LABEL}="$layout" "$@" -v "$dir:${CADDY_CONFIG_DIR}:ro" --entrypoint /bin/sh "$image" -c "$supervisor"`,
     ].join('\n'),
     o.hostDir,
     proxyContainerName(o.service),
     o.network,
-    publishSpec(o.bind, o.port),
+    proxyLayout(o.edge ?? false),
     o.image,
     PROXY_SUPERVISOR,
+    ...(o.port !== undefined ? ['-p', publishSpec(o.bind, o.port)] : []),
+    ...(o.edge ? ['-v', `${EDGE_VOLUME}:${EDGE_DIR}`] : []),
   );
 }
 
@@ -267,8 +277,13 @@ export function parseProxyState(text: string): ProxyState {
 }
 
 /** Whether a running proxy container was started with this boxship's process layout (else it is replaced). */
-export function currentLayout(state: ProxyState): boolean {
-  return state.status === 'missing' || ('layout' in state && state.layout === PROXY_LAYOUT);
+export function currentLayout(state: ProxyState, edge = false): boolean {
+  return state.status === 'missing' || ('layout' in state && state.layout === proxyLayout(edge));
+}
+
+/** The layout label: with proxy.hosts the container also mounts the edge's volume (so one without it is replaced). */
+function proxyLayout(edge: boolean): string {
+  return edge ? `${PROXY_LAYOUT}+edge-socket` : PROXY_LAYOUT;
 }
 
 /** Removes the proxy container if there is one (e.g. before starting it again with another image or port). */

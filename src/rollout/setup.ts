@@ -26,6 +26,7 @@ import {
   writeProxyConfig,
 } from '../proxy/commands.js';
 import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../proxy/edge-config.js';
+import { applyEdge, checkEdge } from '../edge/setup.js';
 import { shipSupportImage } from '../ship/ship-image.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
@@ -195,7 +196,11 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   const hostDir = proxyHostDir(rel);
   // First, before anything is written: a settings change that cannot be applied is bad input.
   // Docker is probed alongside (one round trip each); a bare Debian/Ubuntu host has it installed and started then.
-  const [settings, docker0] = await Promise.all([settingsForHost(ctx, ssh, options.transition ?? false), ssh.run(probeDocker()).then(parseDockerProbe)]);
+  const [settings, docker0, edge] = await Promise.all([
+    settingsForHost(ctx, ssh, options.transition ?? false),
+    ssh.run(probeDocker()).then(parseDockerProbe),
+    checkEdge(ctx, ssh),
+  ]);
   ctx.proxySettings?.set(ssh.name, settings.state);
   await ensureDocker(ctx, ssh, docker0);
   // Independent checks and writes in parallel: each is a round trip, and a rollout waits for all of them.
@@ -223,6 +228,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   if (settings.changed) await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(settings.state));
   const text = proxyConfigFor(config, ssh.config.instances, settings.state);
   await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service) });
+  if (edge) await applyEdge(ctx, ssh, edge);
 }
 
 /**
@@ -241,16 +247,26 @@ export async function reconcileProxy(
   const [edgeChanged] = await Promise.all([syncEdgeConfigs(config, ssh, hostDir), changed ? ssh.run(writeProxyConfig(hostDir), o.text) : undefined]);
 
   // Another image, or a container from a boxship whose proxy had no edge (one Caddy on port 80): replaced.
-  if (!currentLayout(state) || ('image' in state && state.image !== config.proxy.image)) {
-    if (!currentLayout(state))
+  const edge = config.proxy.site !== undefined;
+  if (!currentLayout(state, edge) || ('image' in state && state.image !== config.proxy.image)) {
+    if (!currentLayout(state, edge))
       ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
   }
   if (state.status === 'missing') {
-    ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy on ${config.proxy.bind}:${config.proxy.port}` });
+    const where = config.proxy.port === undefined ? 'for the edge' : `on ${config.proxy.bind}:${config.proxy.port}`;
+    ctx.report({ kind: 'step', host: ssh.name, message: `starting the proxy ${where}` });
     await ssh.run(
-      startProxy({ service: config.service, network: o.network, image: config.proxy.image, bind: config.proxy.bind, port: config.proxy.port, hostDir }),
+      startProxy({
+        service: config.service,
+        network: o.network,
+        image: config.proxy.image,
+        bind: config.proxy.bind,
+        ...(config.proxy.port !== undefined ? { port: config.proxy.port } : {}),
+        edge,
+        hostDir,
+      }),
     );
   } else if (state.status !== 'running') {
     await ssh.run(command('write', 'start the proxy', 'docker', 'start', names.proxy(config.service)));

@@ -67,6 +67,7 @@ describe('proxy edge commands', () => {
 
   it('the supervisor picks the edge config by caddy version, runs both, and exits when either does', () => {
     expect(PROXY_SUPERVISOR.split('\n')).toEqual([
+      'mkdir -p /run/boxship-edge/sockets',
       'case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) e=/etc/boxship/edge-2.6.json;; *) e=/etc/boxship/edge.json;; esac',
       'echo "$e" > /tmp/boxship-edge-config',
       'caddy run --config /etc/boxship/caddy.json & router=$!',

@@ -266,12 +266,31 @@ describe('proxy commands', () => {
       port: 8080,
       hostDir: '.boxship/hello/proxy',
     });
-    expect(c.argv.slice(4)).toEqual(['.boxship/hello/proxy', 'hello-proxy', 'hello', '127.0.0.1:8080:80', 'boxship-proxy:caddy-2.6.2', PROXY_SUPERVISOR]);
+    expect(c.argv.slice(4)).toEqual([
+      '.boxship/hello/proxy',
+      'hello-proxy',
+      'hello',
+      'edge+router',
+      'boxship-proxy:caddy-2.6.2',
+      PROXY_SUPERVISOR,
+      '-p',
+      '127.0.0.1:8080:80',
+    ]);
     const body = c.argv[2]!;
     expect(body).toContain('dir=$(cd "$1" && pwd -P)');
     expect(body).toContain(
-      'docker run -d --pull never --name "$2" --network "$3" --restart unless-stopped --label dev.boxship.proxy-layout=edge+router -p "$4" -v "$dir:/etc/boxship:ro" --entrypoint /bin/sh "$5" -c "$6"',
+      'docker run -d --pull never --name "$name" --network "$network" --restart unless-stopped --label dev.boxship.proxy-layout="$layout" "$@" -v "$dir:/etc/boxship:ro" --entrypoint /bin/sh "$image" -c "$supervisor"',
     );
+    // With proxy.hosts and no proxy.port: no port, the edge's volume, and a layout that says so.
+    const edge = startProxy({
+      service: 'hello',
+      network: 'hello',
+      image: 'boxship-proxy:caddy-2.6.2',
+      bind: '0.0.0.0',
+      edge: true,
+      hostDir: '.boxship/hello/proxy',
+    });
+    expect(edge.argv.slice(7)).toEqual(['edge+router+edge-socket', 'boxship-proxy:caddy-2.6.2', PROXY_SUPERVISOR, '-v', 'boxship-edge:/run/boxship-edge']);
     expect(body).not.toContain('2019');
     expect(publishSpec('::', 80)).toBe('[::]:80:80');
   });

@@ -13,6 +13,12 @@ export function swarmConfig(raw: RawConfig, hosts: HostConfig[], at: At): SwarmC
       at(['swarm'], 'swarm: is only read with backend: swarm', 'add backend: swarm (the hosts are the nodes of a Docker Swarm), or remove the swarm: section');
     return undefined;
   }
+  if (raw.proxy.hosts)
+    at(
+      ['proxy', 'hosts'],
+      'the Swarm backend does not serve proxy.hosts yet: its proxy runs on every node behind a published port, and certificates would have to be shared across nodes',
+      'remove proxy.hosts and put your own TLS terminator in front of proxy.port on the nodes, or use the per-host backend (remove backend: swarm) for HTTPS by host name',
+    );
   const s = raw.swarm ?? { constraints: [] };
   let manager = hosts[0]!.name;
   if (s.manager !== undefined) {

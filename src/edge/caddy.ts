@@ -1,0 +1,149 @@
+/**
+ * The Caddy JSON config of the server's edge, a pure function of the server-wide settings (ports, the ACME CA) and of
+ * the host names whose certificates cannot be obtained on demand (tls: internal, certificate files). Everything that
+ * changes per service or per host name is a file the config looks up per request (edge/layout.ts), so routine
+ * changes (a service or host name added or removed, a certificate obtained) reload nothing.
+ *
+ * - Routing: a `file` matcher finds `routes/{host}/p-{first path segment}`, then `routes/{host}/root`, and the
+ *   reverse proxy dials the socket beside it (`unix/{matched file}.sock`), a new connection per request as the
+ *   service proxy's own edge does (proxy/edge-config.ts: a router reload must never meet a kept-alive connection).
+ * - TLS: on-demand issuance, allowed by the `ask` server (loopback only) when `routes/{domain}/tls-auto` exists; the
+ *   certificate is kept in the data volume and renewed by Caddy. Setup triggers the first handshake itself, so a
+ *   certificate is there before a client asks. Caddy answers HTTP-01 challenges on the HTTP port before any route,
+ *   so they are answered in maintenance mode too.
+ * - Caddy 2.6 takes the on-demand check as `on_demand.ask`; 2.7 and later require `on_demand.permission` and refuse a
+ *   config without one, as 2.6 refuses the new field: one file per syntax, the supervisor loads the right one.
+ */
+import { type CaddyRoute, unavailableRoutes } from '../proxy/caddy-answers.js';
+import { DIAL_TIMEOUT_MS, duration } from '../proxy/caddy-config.js';
+import { EDGE_ADMIN_LISTEN, EDGE_ASK_LISTEN, EDGE_CA_ROOT_FILE, EDGE_DATA_DIR, EDGE_DIR } from './layout.js';
+
+export type EdgeSyntax = 'caddy-2.6' | 'caddy-2.7+';
+
+export interface EdgeSettings {
+  httpPort: number;
+  httpsPort: number;
+  /** tls auto's CA; absent ca: Let's Encrypt. caRoot: EDGE_CA_ROOT_FILE holds the root of the CA's own endpoint. */
+  acme: { ca?: string; email?: string; caRoot?: boolean };
+  /** Host names with tls: internal (Caddy's local CA): an automation policy names them. */
+  internal: string[];
+  /** Host names with certificate files in EDGE_DIR/certs. */
+  files: string[];
+}
+
+/** The edge's 503 when a service's router does not answer (its proxy restarting): the defaults of proxy.*. */
+const EDGE_RETRY_AFTER_SECONDS = 5;
+const EDGE_BACKOFF_HEADER = 'X-Backoff';
+const BUFFERED_BODY_DIGITS = 5;
+const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+
+const routeFile = (candidates: string[]) => ({ file: { root: `${EDGE_DIR}/routes`, try_files: candidates } });
+const ENTRIES = ['{http.request.host}/p-{http.request.uri.path.0}', '{http.request.host}/root'];
+
+function toService(buffered: EdgeSyntax | undefined): Record<string, unknown> {
+  return {
+    handler: 'reverse_proxy',
+    upstreams: [{ dial: 'unix/{http.matchers.file.absolute}.sock' }],
+    // Small bodies are read whole first, for the reason proxy/edge-config.ts gives (caddyserver/caddy#5431).
+    ...(buffered === 'caddy-2.6' ? { buffer_requests: true } : {}),
+    ...(buffered === 'caddy-2.7+' ? { request_buffers: 10 ** BUFFERED_BODY_DIGITS } : {}),
+    transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS), keep_alive: { enabled: false } },
+  };
+}
+
+function serviceRoutes(syntax: EdgeSyntax): CaddyRoute[] {
+  const smallBody = { header_regexp: { 'Content-Length': { pattern: `^[0-9]{1,${BUFFERED_BODY_DIGITS}}$` } } };
+  return [
+    { match: [{ ...routeFile(ENTRIES), ...smallBody }], handle: [toService(syntax)], terminal: true },
+    { match: [routeFile(ENTRIES)], handle: [toService(undefined)], terminal: true },
+    {
+      handle: [
+        { handler: 'static_response', status_code: 404, body: 'no service is served under this host name here\n', headers: { 'Content-Type': ['text/plain'] } },
+      ],
+      terminal: true,
+    },
+  ];
+}
+
+function httpsRedirect(httpsPort: number): CaddyRoute {
+  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+  return {
+    match: [routeFile(['{http.request.host}/redirect'])],
+    handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }],
+    terminal: true,
+  };
+}
+
+const HSTS: CaddyRoute = {
+  match: [routeFile(['{http.request.host}/hsts'])],
+  handle: [{ handler: 'headers', response: { set: { 'Strict-Transport-Security': ['max-age=31536000'] } } }],
+};
+
+function issuer(s: EdgeSettings): Record<string, unknown> {
+  return {
+    module: 'acme',
+    ca: s.acme.ca ?? LETS_ENCRYPT,
+    ...(s.acme.email ? { email: s.acme.email } : {}),
+    ...(s.acme.caRoot ? { trusted_roots_pem_files: [EDGE_CA_ROOT_FILE] } : {}),
+  };
+}
+
+export function edgeConfig(s: EdgeSettings, syntax: EdgeSyntax): Record<string, unknown> {
+  const ask = `http://${EDGE_ASK_LISTEN}/`;
+  const errors = { routes: unavailableRoutes(EDGE_RETRY_AFTER_SECONDS, EDGE_BACKOFF_HEADER) };
+  const files = [...s.files].sort();
+  return {
+    admin: { listen: EDGE_ADMIN_LISTEN, config: { persist: false } },
+    logging: { logs: { default: { level: 'INFO' } } },
+    storage: { module: 'file_system', root: EDGE_DATA_DIR },
+    apps: {
+      http: {
+        http_port: s.httpPort,
+        https_port: s.httpsPort,
+        servers: {
+          https: {
+            listen: [`:${s.httpsPort}`],
+            // HTTP/3 would need UDP published too, and an Alt-Svc for it would only send clients on a detour.
+            protocols: ['h1', 'h2'],
+            tls_connection_policies: [{}],
+            automatic_https: { disable_redirects: true },
+            routes: [HSTS, ...serviceRoutes(syntax)],
+            errors,
+          },
+          http: {
+            listen: [`:${s.httpPort}`],
+            protocols: ['h1'],
+            automatic_https: { disable_redirects: true },
+            routes: [httpsRedirect(s.httpsPort), ...serviceRoutes(syntax)],
+            errors,
+          },
+          ask: {
+            listen: [EDGE_ASK_LISTEN],
+            protocols: ['h1'],
+            automatic_https: { disable: true },
+            routes: [
+              { match: [routeFile(['{http.request.uri.query.domain}/tls-auto'])], handle: [{ handler: 'static_response', status_code: 200 }], terminal: true },
+              { handle: [{ handler: 'static_response', status_code: 404 }] },
+            ],
+          },
+        },
+      },
+      tls: {
+        ...(files.length
+          ? { certificates: { load_files: files.map((h) => ({ certificate: `${EDGE_DIR}/certs/${h}.crt`, key: `${EDGE_DIR}/certs/${h}.key` })) } }
+          : {}),
+        automation: {
+          on_demand: syntax === 'caddy-2.6' ? { ask } : { permission: { module: 'http', endpoint: ask } },
+          policies: [
+            ...(s.internal.length ? [{ subjects: [...s.internal].sort(), issuers: [{ module: 'internal' }] }] : []),
+            { on_demand: true, issuers: [issuer(s)] },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function edgeConfigText(s: EdgeSettings, syntax: EdgeSyntax): string {
+  return `${JSON.stringify(edgeConfig(s, syntax), null, 2)}\n`;
+}
