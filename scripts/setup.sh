@@ -6,7 +6,9 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # isal: ISA-L's igzip, which boxship uses (when present) to compress gzip layers, ~6x faster than zlib.
-APT_PACKAGES=(docker.io openssh-client debootstrap caddy iptables ca-certificates git isal)
+# pebble: an ACME test CA (with pebble-challtestsrv) that the edge tests get real certificates from (test/helpers/pebble.ts);
+# openssl makes the certificate of its own listener.
+APT_PACKAGES=(docker.io openssh-client debootstrap caddy iptables ca-certificates git isal pebble openssl)
 DOCKERD_LOG=/var/log/dockerd.log
 export DEBIAN_FRONTEND=noninteractive
 

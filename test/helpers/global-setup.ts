@@ -4,11 +4,13 @@
  * hosts that something else keeps up.
  *
  * Without BOXSHIP_TEST_HOSTS the hosts are this checkout's slot (host-slots.ts): a fresh clone on a machine where
- * another checkout's hosts are up gets hosts of its own instead of failing on, or wiping, the other's.
+ * another checkout's hosts are up gets hosts of its own instead of failing on, or wiping, the other's. The suites'
+ * ACME CA (pebble.ts) lives as long as the run: the teardown stops this checkout's, and only it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { stopOwnPebble } from './pebble.js';
 import { chooseSlot, MAX_SLOT, slot, slotPorts, type MachineView } from './host-slots.js';
 import { rememberedSlot, REPO, SLOT_FILE, TEST_STATE } from './paths.js';
 
@@ -48,9 +50,15 @@ async function pickHosts(): Promise<void> {
   process.env.BOXSHIP_BARE_HOST = chosen.bare;
 }
 
-export default async function setup(): Promise<void> {
-  if (process.env.BOXSHIP_NO_HOSTS) return;
-  if (!process.env.BOXSHIP_TEST_HOSTS) await pickHosts();
-  const specs = process.env.BOXSHIP_TEST_HOSTS!.trim().split(/[\s,]+/);
-  execFileSync('bash', ['scripts/test-hosts.sh', 'up', ...specs], { cwd: REPO, stdio: 'inherit' });
+/**
+ * Brings the hosts up. The function it returns is vitest's teardown (after the last file): it stops this checkout's
+ * pebble (test/helpers/pebble.ts) if a suite started one, and never looks at another slot's.
+ */
+export default async function setup(): Promise<() => Promise<void>> {
+  if (!process.env.BOXSHIP_NO_HOSTS) {
+    if (!process.env.BOXSHIP_TEST_HOSTS) await pickHosts();
+    const specs = process.env.BOXSHIP_TEST_HOSTS!.trim().split(/[\s,]+/);
+    execFileSync('bash', ['scripts/test-hosts.sh', 'up', ...specs], { cwd: REPO, stdio: 'inherit' });
+  }
+  return stopOwnPebble;
 }
