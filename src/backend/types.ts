@@ -8,6 +8,7 @@
  * NotOnBackendError (unsupported.ts) that names the alternative.
  */
 import type Docker from 'dockerode';
+import type { EdgeStatus } from '../edge/status.js';
 import type { HostConfig } from '../config/types.js';
 import type { HookName } from '../hooks/run.js';
 import type { StreamIo, StreamResult } from '../hosts/runner.js';
@@ -101,6 +102,8 @@ export type HostStatusRow =
       previous?: string;
       instances: { name: string; slot: number; colour: string; tag: string; running: boolean; health: 'healthy' | 'unhealthy' | 'stopped' }[];
       accessories?: { name: string; image: string; status: string }[];
+      /** With proxy.hosts: the server's edge, and each host name's certificate or why it has none. */
+      edge?: EdgeStatus;
       lock: { who: string; command: string; time: string; ageSeconds: number; stale: string | null } | null;
     };
 

@@ -3,6 +3,7 @@ import { inspectAccessory, parseAccessoryState } from '../accessories/commands.j
 import { accessoriesOn } from '../accessories/run.js';
 import type { HostStatusRow } from '../backend/types.js';
 import { type DeployContext, relState } from '../fleet/context.js';
+import { edgeStatus } from '../edge/status.js';
 import { names } from '../fleet/names.js';
 import type { Runner } from '../hosts/runner.js';
 import { parseProxyState, probeUpstream, proxyState } from '../proxy/commands.js';
@@ -14,7 +15,7 @@ import { readMode } from './setup.js';
 export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostStatusRow> {
   const { config } = ctx;
   const rel = relState(ctx);
-  const [mode, proxy, instances, deploys, lock, accessories] = await Promise.all([
+  const [mode, proxy, instances, deploys, lock, accessories, edge] = await Promise.all([
     readMode(ctx, ssh),
     ssh.run(proxyState(config.service)).then(parseProxyState),
     ssh.run(listInstances(config.service)).then(parseInstances),
@@ -28,6 +29,7 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
         return { name: a.name, image: st.image ?? a.image, status: st.status ?? 'missing' };
       }),
     ),
+    edgeStatus(config, ssh),
   ]);
   const withHealth = await Promise.all(
     instances
@@ -56,6 +58,7 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
     ...currentAndPrevious(deploys),
     instances: withHealth,
     ...(accessories.length ? { accessories } : {}),
+    ...(edge ? { edge } : {}),
     lock: lock ?? null,
   };
 }

@@ -28,5 +28,17 @@ export function renderHostStatus(r: HostStatusRow): string {
     for (const a of r.accessories)
       lines.push(`    ${a.name.padEnd(24)} ${a.image.padEnd(30)} ${a.status}${a.status === 'missing' ? ` (run: boxship accessory up ${a.name})` : ''}`);
   }
+  if (r.edge) {
+    lines.push(`  edge:     ${r.edge.status}${r.edge.status === 'running' ? '' : ' (run: boxship setup)'}`);
+    for (const n of r.edge.names) {
+      const cert = n.certificate
+        ? `certificate from ${n.certificate.issuer}, valid until ${n.certificate.notAfter.slice(0, 10)}`
+        : n.tls === 'off'
+          ? 'plain HTTP (tls: off)'
+          : 'NO CERTIFICATE';
+      lines.push(`    ${n.host.padEnd(32)} ${cert}`);
+      if (n.error) lines.push(`      why: ${n.error}`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,120 @@
+/**
+ * The server's edge on a real test host: two services from two app folders on one host's ports 80/443 by host
+ * name, each with a real certificate from this slot's pebble by HTTP-01 (the edge trusting pebble's listener through
+ * proxy.acme.ca_root), a client trusting only pebble's root verifying chain and name; the HTTP -> HTTPS redirect; a
+ * name another service serves refused with exit 2 and nothing changed; and no second certificate across a second
+ * deploy and an edge restart (pebble's order count).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
+import { request } from '../helpers/https.js';
+import { HOSTS, rememberedSlot } from '../helpers/paths.js';
+import { type Pebble, startPebble } from '../helpers/pebble.js';
+import { boxship, onHost, wipeHost, type RunResult } from '../helpers/run.js';
+import { testnetAddress } from '../helpers/swarm.js';
+
+const HOST = HOSTS[0];
+const SLOT = rememberedSlot() ?? 0;
+const ONE = `one.edge${SLOT}.test`;
+const TWO = `two.edge${SLOT}.test`;
+const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+
+let pebble: Pebble;
+let ip: string;
+let root: string;
+let one: ExampleApp;
+let two: ExampleApp;
+
+function siteYaml(hosts: string[]): string {
+  return [
+    'proxy:',
+    `  hosts: [${hosts.join(', ')}]`,
+    '  acme:',
+    `    ca: ${pebble.directoryUrl}`,
+    `    ca_root: ${pebble.listenerCaPath}`,
+    '    email: ops@example.test',
+  ].join('\n');
+}
+
+function appFor(service: string, hosts: string[]): ExampleApp {
+  const app = makeExampleApp();
+  app.writeConfig({ service, hosts: [HOST.address], extraYaml: siteYaml(hosts) });
+  app.commit('init');
+  return app;
+}
+
+const served = async (name: string) => request({ ip, name, ca: root, path: '/' });
+
+beforeAll(async () => {
+  await wipeHost(HOST.container);
+  await onHost(HOST.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true');
+  pebble = await startPebble(SLOT);
+  ip = testnetAddress(HOST);
+  await pebble.addName(ONE, ip);
+  await pebble.addName(TWO, ip);
+  one = appFor('one', [ONE]);
+  two = appFor('two', [TWO]);
+}, 120_000);
+
+afterAll(async () => {
+  await wipeHost(HOST.container);
+  await onHost(HOST.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true');
+});
+
+describe('the edge: several services on one host by name, over HTTPS', () => {
+  it('serves two services from two app folders on one port 443, each with its own certificate a client verifies', async () => {
+    const before = pebble.orders();
+    ok(await boxship(['deploy'], { cwd: one.dir }));
+    root = await pebble.rootPem();
+    const a = await served(ONE);
+    expect(a.status).toBe(200);
+    ok(await boxship(['deploy'], { cwd: two.dir }));
+    const b = await served(TWO);
+    expect(b.status).toBe(200);
+    // Each name reaches its own service: the example app reports its service through the env boxship gives it.
+    expect((await served(ONE)).status).toBe(200);
+    expect(pebble.orders() - before).toBe(2);
+    // No port of the services' own proxies is published: the edge is the way in.
+    expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | sort")).toMatch(/^boxship-edge .*0\.0\.0\.0:443->443/m);
+    expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | grep -- '-proxy' || true")).not.toMatch(/->/);
+  }, 600_000);
+
+  it('redirects plain HTTP to HTTPS, and answers an unknown name with 404 and no certificate', async () => {
+    const r = await request({ ip, name: ONE, plain: true, path: '/x?y=1' });
+    expect(r.status).toBe(308);
+    expect(r.headers.location).toBe(`https://${ONE}/x?y=1`);
+    const unknown = await request({ ip, name: `nobody.edge${SLOT}.test`, plain: true });
+    expect(unknown.status).toBe(404);
+    await expect(request({ ip, name: `nobody.edge${SLOT}.test`, ca: root })).rejects.toThrow();
+  });
+
+  it('refuses a name another service serves (exit 2), and changes nothing', async () => {
+    const routesBefore = await onHost(HOST.container, 'docker exec boxship-edge find /run/boxship-edge/routes | sort');
+    two.writeConfig({ service: 'two', hosts: [HOST.address], extraYaml: siteYaml([TWO, ONE]) });
+    const r = await boxship(['setup'], { cwd: two.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout + r.stderr).toContain(`${ONE} is already served by the service one on this host`);
+    expect(await onHost(HOST.container, 'docker exec boxship-edge find /run/boxship-edge/routes | sort')).toBe(routesBefore);
+    expect((await served(ONE)).status).toBe(200);
+    two.writeConfig({ service: 'two', hosts: [HOST.address], extraYaml: siteYaml([TWO]) });
+  });
+
+  it('obtains no second certificate across another deploy and an edge restart', async () => {
+    const before = pebble.orders();
+    one.bumpVersion('2');
+    ok(await boxship(['deploy'], { cwd: one.dir }));
+    await onHost(HOST.container, 'docker restart boxship-edge >/dev/null');
+    ok(await boxship(['setup'], { cwd: one.dir }));
+    expect((await served(ONE)).status).toBe(200);
+    expect((await served(TWO)).status).toBe(200);
+    expect(pebble.orders() - before).toBe(0);
+    // status names each host name's certificate and its issuer (pebble's intermediate).
+    const st = await boxship(['status', '--json'], { cwd: one.dir });
+    ok(st);
+    const row = JSON.parse(st.stdout.slice(st.stdout.indexOf('['))) as {
+      edge: { status: string; names: { host: string; certificate: { issuer: string } | null }[] };
+    }[];
+    expect(row[0]!.edge.status).toBe('running');
+    expect(row[0]!.edge.names).toEqual([{ host: ONE, tls: 'auto', certificate: { issuer: expect.stringMatching(/Pebble/i), notAfter: expect.any(String) } }]);
+  }, 600_000);
+});
