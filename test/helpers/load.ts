@@ -4,6 +4,17 @@
  * response and error is classified, so a test can assert "0 failed".
  */
 import http from 'node:http';
+import https from 'node:https';
+
+/** A target by host name over HTTPS (the edge): connect to `ip`, send `name` as SNI and Host, trust only `ca`. */
+export interface HttpsTarget {
+  ip: string;
+  name: string;
+  ca: string;
+  port?: number;
+}
+type Target = number | HttpsTarget;
+const label = (t: Target) => (typeof t === 'number' ? `:${t}` : t.name);
 
 export interface LoadStats {
   requests: number;
@@ -34,7 +45,7 @@ export interface Load {
 }
 
 export function startLoad(
-  ports: number[],
+  ports: Target[],
   opts: { clients?: number; maxSeconds?: number; maxRequests?: number; backoffHeader?: string; pauseMs?: number; post?: boolean } = {},
 ): Load {
   const clients = opts.clients ?? 4;
@@ -54,13 +65,22 @@ export function startLoad(
     connectionErrors: 0,
   };
   let stopping = false;
-  const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: clients }));
+  const agents = ports.map((t) =>
+    typeof t === 'number'
+      ? new http.Agent({ keepAlive: true, maxSockets: clients })
+      : new https.Agent({ keepAlive: true, maxSockets: clients, ca: t.ca, servername: t.name }),
+  );
 
-  const once = (port: number, agent: http.Agent, post: boolean) =>
+  const once = (port: Target, agent: http.Agent, post: boolean) =>
     new Promise<void>((resolve) => {
       if (post) stats.postRequests++;
       const headers = post ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(POST_BODY)) } : {};
-      const req = http.request({ method: post ? 'POST' : 'GET', host: '127.0.0.1', port, path: '/', agent, timeout: 10_000, headers }, (res) => {
+      const where =
+        typeof port === 'number'
+          ? { lib: http, host: '127.0.0.1', port, headers }
+          : { lib: https, host: port.ip, port: port.port ?? 443, headers: { ...headers, host: port.name }, servername: port.name };
+      const { lib, ...target } = where;
+      const req = lib.request({ method: post ? 'POST' : 'GET', path: '/', agent, timeout: 10_000, ...target }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));
@@ -76,7 +96,7 @@ export function startLoad(
             }
             if (!echoed) {
               stats.postNotOk++;
-              if (stats.failures.length < 20) stats.failures.push(`:${port} POST HTTP ${res.statusCode} ${body.slice(0, 80)}`);
+              if (stats.failures.length < 20) stats.failures.push(`${label(port)} POST HTTP ${res.statusCode} ${body.slice(0, 80)}`);
             }
           }
           if (res.statusCode === 200) {
@@ -91,7 +111,7 @@ export function startLoad(
           else {
             stats.failed++;
             stats.nonOkWithoutRetryAfter++;
-            if (stats.failures.length < 20) stats.failures.push(`:${port} HTTP ${res.statusCode} ${body.slice(0, 80)}`);
+            if (stats.failures.length < 20) stats.failures.push(`${label(port)} HTTP ${res.statusCode} ${body.slice(0, 80)}`);
           }
           resolve();
         });
@@ -102,13 +122,13 @@ export function startLoad(
       req.end(post ? POST_BODY : undefined);
     });
 
-  function fail(port: number, e: Error, post: boolean, resolve: () => void): void {
+  function fail(port: Target, e: Error, post: boolean, resolve: () => void): void {
     stats.requests++;
     stats.connectionErrors++;
     if (post) stats.postNotOk++;
     stats.failed++;
     stats.nonOkWithoutRetryAfter++;
-    if (stats.failures.length < 20) stats.failures.push(`${new Date().toISOString().slice(11, 23)} :${port} ${e.message}`);
+    if (stats.failures.length < 20) stats.failures.push(`${new Date().toISOString().slice(11, 23)} ${label(port)} ${e.message}`);
     resolve();
   }
 

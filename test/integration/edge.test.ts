@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { request } from '../helpers/https.js';
+import { startLoad } from '../helpers/load.js';
 import { HOSTS, rememberedSlot } from '../helpers/paths.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
 import { boxship, onHost, wipeHost, type RunResult } from '../helpers/run.js';
@@ -17,6 +18,7 @@ const HOST = HOSTS[0];
 const SLOT = rememberedSlot() ?? 0;
 const ONE = `one.edge${SLOT}.test`;
 const TWO = `two.edge${SLOT}.test`;
+const THREE = `three.edge${SLOT}.test`;
 const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
 let pebble: Pebble;
@@ -52,6 +54,7 @@ beforeAll(async () => {
   ip = testnetAddress(HOST);
   await pebble.addName(ONE, ip);
   await pebble.addName(TWO, ip);
+  await pebble.addName(THREE, ip);
   one = appFor('one', [ONE]);
   two = appFor('two', [TWO]);
 }, 120_000);
@@ -117,4 +120,28 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
     expect(row[0]!.edge.status).toBe('running');
     expect(row[0]!.edge.names).toEqual([{ host: ONE, tls: 'auto', certificate: { issuer: expect.stringMatching(/Pebble/i), notAfter: expect.any(String) } }]);
   }, 600_000);
+
+  it('rolls a service out and back and into maintenance under HTTPS load while the other loses nothing; a third service added costs the first two nothing', async () => {
+    const target = (name: string) => ({ ip, name, ca: root });
+    const mine = startLoad([target(ONE)], { clients: 2, maxSeconds: 300, post: true });
+    const other = startLoad([target(TWO)], { clients: 2, maxSeconds: 300, post: true });
+    try {
+      one.bumpVersion('3');
+      ok(await boxship(['deploy'], { cwd: one.dir }));
+      ok(await boxship(['rollback'], { cwd: one.dir }));
+      ok(await boxship(['maintenance', 'on'], { cwd: one.dir }));
+      ok(await boxship(['maintenance', 'off'], { cwd: one.dir }));
+      const three = appFor('three', [THREE]);
+      ok(await boxship(['deploy'], { cwd: three.dir }));
+      expect((await served(THREE)).status).toBe(200);
+    } finally {
+      const [m, o] = await Promise.all([mine.stop(), other.stop()]);
+      expect(o.failed, o.failures.join('\n')).toBe(0);
+      expect(o.requests).toBeGreaterThan(100);
+      expect(o.postNotOk).toBe(0);
+      // The service itself: its maintenance answers are 503 + Retry-After (counted apart), nothing else fails.
+      expect(m.failed, m.failures.join('\n')).toBe(0);
+      expect(m.backoff503).toBeGreaterThan(0);
+    }
+  }, 900_000);
 });
