@@ -9,7 +9,7 @@ import { command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { buildPackagedImage, DOCKERFILE_LABEL, type PackagedDockerfile, packagedDockerfile, packagedTags } from '../image/packaged.js';
 import { shipSupportImage } from '../ship/ship-image.js';
-import { HostError } from '../util/errors.js';
+import { BoxshipError, errorMessage, HostError } from '../util/errors.js';
 import type { Report } from '../util/events.js';
 import type { DeployContext } from './context.js';
 
@@ -71,6 +71,7 @@ function buildOnce(docker: Docker, image: string, dockerfile: PackagedDockerfile
 /**
  * Makes sure the host has the proxy image (`onHost`: what it has now, from proxyImageOnHost); true when it held an
  * older image under the tag, so that a proxy container running that one is replaced. A plan says what would be done.
+ * A build that fails is an error only when there is no older image to go on with (then a warning says why).
  */
 export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker, onHost: TaggedImage | undefined): Promise<boolean> {
   const image = ctx.config.proxy.image;
@@ -99,7 +100,18 @@ export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: 
     return stale;
   }
   let imageId = local?.id ?? '';
-  if (action === 'build') imageId = await buildOnce(docker, image, dockerfile!, ctx.report);
+  if (action === 'build') {
+    const built = await buildOnce(docker, image, dockerfile!, ctx.report).catch((err: unknown) => {
+      // An older image (on the host, or here to ship) still serves: a machine that cannot build keeps working.
+      if (!onHost && !local) throw err;
+      const e = err instanceof BoxshipError ? err : new BoxshipError(errorMessage(err));
+      const keep = onHost ? 'the host keeps its older image' : 'shipping the older image this machine has';
+      ctx.report({ kind: 'warning', host: ssh.name, message: `${e.message}${e.hint ? ` (${e.hint})` : ''}; ${keep}` });
+      return undefined;
+    });
+    if (built === undefined && onHost) return false;
+    imageId = built ?? imageId;
+  }
   ctx.report({ kind: 'step', host: ssh.name, message: `shipping the proxy image ${image}${older}` });
   await shipSupportImage({ config: ctx.config, docker, ref: image, imageId, ssh, report: ctx.report });
   return stale;

@@ -187,6 +187,21 @@ describe('ensureProxyImage', () => {
     expect(again.builds).toHaveLength(1);
   });
 
+  it('a failed rebuild of an older image warns and goes on with the older one: kept on the host, or shipped from here', async () => {
+    const { docker } = engine({}, BUILD_FAILS);
+    const events: ProgressEvent[] = [];
+    expect(await ensure(configWith(), host('web-a', 'sha256:h <no value>'), docker, events)).toBe(false);
+    expect(shipped).not.toHaveBeenCalled();
+    expect(events).toContainEqual({
+      kind: 'warning',
+      host: 'web-a',
+      message: expect.stringMatching(/^building the proxy image boxship-proxy:caddy-2\.6\.2 from .* failed: .*; the host keeps its older image$/),
+    });
+    const here = engine({ 'boxship-proxy:caddy-2.6.2': { Id: 'sha256:old', Config: { Labels: null } } }, BUILD_FAILS);
+    await ensure(configWith(), host('web-a'), here.docker);
+    expect(shipped.mock.calls[0]?.[0].imageId).toBe('sha256:old');
+  });
+
   it('a plan notes what would be done and asks nothing of this machine', async () => {
     const dry = new DryRunRunner(host('web-a', 'sha256:h <no value>'));
     const notes: string[] = [];
