@@ -91,17 +91,24 @@ step "base images (debian:bookworm-slim, node:20-bookworm-slim)"
 bash "$REPO/scripts/base-images.sh"
 step_done
 
+# boxship builds these itself when a setup needs one and this machine lacks it (src/image/packaged.ts); built here
+# ahead, with the label it gives them (the Dockerfile's sha256), so that it takes them as they are. A changed
+# Dockerfile makes a new image, which the next setup ships to the test hosts (and restarts their proxy once).
+build_proxy_image() { # TAG FOLDER
+  local digest; digest="sha256:$(sha256sum "$REPO/dockerfiles/$2/Dockerfile" | cut -d' ' -f1)"
+  DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
+    --label "dev.boxship.dockerfile=$digest" -t "$1" "$REPO/dockerfiles/$2" >/dev/null
+}
+
 step "proxy image (boxship-proxy:caddy-2.6.2, Debian's Caddy)"
 # The default proxy.image: boxship ships it to each host from here, layer-thin like a release.
-DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
-  -t boxship-proxy:caddy-2.6.2 "$REPO/dockerfiles/proxy" >/dev/null
+build_proxy_image boxship-proxy:caddy-2.6.2 proxy
 step_done
 
 step "proxy image with current Caddy (boxship-proxy:caddy-2.11.4, Debian sid's .deb)"
 # What `caddy:2` means today, built without a registry: the tests and benches run against it with
 # BOXSHIP_TEST_PROXY_IMAGE=boxship-proxy:caddy-2.11.4.
-DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE_IMAGE=debian:bookworm-slim \
-  -t boxship-proxy:caddy-2.11.4 "$REPO/dockerfiles/proxy-caddy-2.11" >/dev/null
+build_proxy_image boxship-proxy:caddy-2.11.4 proxy-caddy-2.11
 step_done
 
 step "test host images (boxship-testhost:latest: Docker 20.10; boxship-testhost:trixie: Docker 26, either store; boxship-testhost:bare: no Docker)"

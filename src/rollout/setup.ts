@@ -1,6 +1,7 @@
 /**
  * Prepares a host, idempotently: Docker answers, the service network exists, state dirs and the 0600 env file are
- * in place, the proxy image is there (shipped layer-thin from here, or pulled), its config file matches the wanted
+ * in place, the proxy image is there (fleet/proxy-image.ts: built here if it is boxship's own, shipped layer-thin, or
+ * pulled), its config file matches the wanted
  * mode, and the proxy container runs and answers its own health endpoint. Safe to run before every rollout.
  */
 import type Docker from 'dockerode';
@@ -27,7 +28,6 @@ import {
 } from '../proxy/commands.js';
 import { EDGE_CONFIG_FILES, type EdgeSyntax, edgeConfigText } from '../proxy/edge-config.js';
 import { applyEdge, checkEdge } from '../edge/setup.js';
-import { shipSupportImage } from '../ship/ship-image.js';
 import { HostError, InputError } from '../util/errors.js';
 import { beginTransition, describeSettings, parseSettingsState, proxyInput, sameSettings, settingsOf, settle, type SettingsState } from '../proxy/settings.js';
 import { readHost } from './fleet.js';
@@ -36,6 +36,7 @@ import { absState, relState, type DeployContext } from '../fleet/context.js';
 import { envFilePath } from './instance-commands.js';
 import { readFileCommand } from '../state/jsonl.js';
 import { LABEL, names } from '../fleet/names.js';
+import { ensureProxyImage, proxyImageOnHost } from '../fleet/proxy-image.js';
 
 /** The env file the instances read: config env, secrets, and the config-file pointer, KEY=VALUE per line. */
 export function envFileText(config: Config): string {
@@ -169,26 +170,6 @@ function waitProxyHealthy(service: string): Command {
   );
 }
 
-/** Makes sure the proxy image is on the host: shipped from this machine if it has it, else pulled by the host. */
-export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker): Promise<void> {
-  const image = ctx.config.proxy.image;
-  const local = await docker
-    .getImage(image)
-    .inspect()
-    .catch(() => undefined);
-  if (local) {
-    ctx.report({ kind: 'step', host: ssh.name, message: `shipping the proxy image ${image}` });
-    await shipSupportImage({ config: ctx.config, docker, ref: image, imageId: local.Id, ssh, report: ctx.report });
-    return;
-  }
-  ctx.report({ kind: 'step', host: ssh.name, message: `pulling the proxy image ${image} on the host` });
-  await ssh.exec(command('write', `pull ${image}`, 'docker', 'pull', image), { timeoutMs: 10 * 60_000 }).catch((err: Error) => {
-    throw new HostError(ssh.name, `the proxy image ${image} is neither on the host nor here, and the host cannot pull it: ${err.message}`, {
-      hint: 'build it here (scripts/setup.sh builds boxship-proxy:caddy-2.6.2 from dockerfiles/proxy) or set proxy.image to an image the host can pull',
-    });
-  });
-}
-
 export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode, options: { transition?: boolean } = {}): Promise<void> {
   const { config } = ctx;
   const rel = relState(ctx);
@@ -204,22 +185,15 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   ctx.proxySettings?.set(ssh.name, settings.state);
   await ensureDocker(ctx, ssh, docker0);
   // Independent checks and writes in parallel: each is a round trip, and a rollout waits for all of them.
-  const [, , hasImage, storedMode, currentConfig, state] = await Promise.all([
+  const [, , onHost, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(writePrivateFile(envFilePath(abs), 'write the app env file (mode 0600)'), envFileText(config))),
     ssh.run(ensureNetwork(config.service)),
-    ssh
-      .exec(command('read', `check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), {
-        allowFailure: true,
-      })
-      .then((r) => r.code === 0),
+    proxyImageOnHost(ssh, config.proxy.image),
     mode ? Promise.resolve(mode) : readMode(ctx, ssh),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
-  if (!hasImage) {
-    if (ssh.dryRun) ssh.note(`ship the proxy image ${config.proxy.image} from here (layer-thin, as release does), or let the host pull it`);
-    else await ensureProxyImage(ctx, ssh, docker);
-  }
+  const imageReplaced = await ensureProxyImage(ctx, ssh, docker, onHost);
 
   // The mode is files the proxy checks per request (no reload), and each slot's colour marker follows the instance
   // that holds the slot's name, before a new config that reads the markers can be loaded.
@@ -227,7 +201,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   await Promise.all([ssh.run(applyProxyMode(hostDir, storedMode)), ssh.run(syncLiveColours(config.service, hostDir, ssh.config.instances, LABEL))]);
   if (settings.changed) await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(settings.state));
   const text = proxyConfigFor(config, ssh.config.instances, settings.state);
-  await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service) });
+  await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service), imageReplaced });
   if (edge) await applyEdge(ctx, ssh, edge);
 }
 
@@ -239,18 +213,26 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
 export async function reconcileProxy(
   ctx: DeployContext,
   ssh: Runner,
-  o: { state: ProxyState; currentConfig: string; text: string; hostDir: string; network: string },
+  o: { state: ProxyState; currentConfig: string; text: string; hostDir: string; network: string; imageReplaced: boolean },
 ): Promise<void> {
   const { config } = ctx;
   const { state, hostDir } = o;
   const changed = o.currentConfig !== o.text;
   const [edgeChanged] = await Promise.all([syncEdgeConfigs(config, ssh, hostDir), changed ? ssh.run(writeProxyConfig(hostDir), o.text) : undefined]);
 
-  // Another image, or a container from a boxship whose proxy had no edge (one Caddy on port 80): replaced.
+  // Another image (or a newer one under its tag), a container from a boxship whose proxy had no edge (one Caddy on
+  // port 80), or one without the edge's volume that proxy.hosts now needs (or with it, no longer needed): replaced.
   const edge = config.proxy.site !== undefined;
-  if (!currentLayout(state, edge) || ('image' in state && state.image !== config.proxy.image)) {
+  const newImage = o.imageReplaced && state.status !== 'missing';
+  if (!currentLayout(state, edge) || newImage || ('image' in state && state.image !== config.proxy.image)) {
     if (!currentLayout(state, edge))
       ctx.report({ kind: 'step', host: ssh.name, message: 'replacing the proxy container with the edge + router layout (a one-time restart of the proxy)' });
+    else if (newImage)
+      ctx.report({
+        kind: 'step',
+        host: ssh.name,
+        message: `replacing the proxy container: ${config.proxy.image} is a newer image now (a one-time restart of the proxy)`,
+      });
     await ssh.run(removeProxy(config.service));
     state.status = 'missing';
   }

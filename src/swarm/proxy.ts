@@ -11,14 +11,14 @@
  */
 import type Docker from 'dockerode';
 import type { Config } from '../config/types.js';
-import { command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import type { ProxyMode } from '../proxy/caddy-answers.js';
 import { caddyConfig, caddyInputFromConfig, DIAL_TIMEOUT_MS, duration, FORWARDED_FROM_EDGE, TRY_DURATION_MS, TRY_INTERVAL_MS } from '../proxy/caddy-config.js';
 import { applyProxyMode, parseProxyState, proxyHostConfigFile, proxyHostDir, proxyState } from '../proxy/commands.js';
 import type { DeployContext } from '../fleet/context.js';
 import { relState } from '../fleet/context.js';
-import { ensureProxyImage, makeStateDirs, modeFile, parseMode, reconcileProxy, writePrivateFile } from '../rollout/setup.js';
+import { ensureProxyImage, proxyImageOnHost } from '../fleet/proxy-image.js';
+import { makeStateDirs, modeFile, parseMode, reconcileProxy, writePrivateFile } from '../rollout/setup.js';
 import { readFileCommand } from '../state/jsonl.js';
 import { checkNoLocalNetwork, swarmNames } from './commands.js';
 
@@ -48,7 +48,7 @@ export function swarmProxyConfigText(config: Config): string {
 }
 
 /**
- * Prepares one node, idempotently: state dirs, the proxy image (shipped layer-thin from here, or pulled), the proxy
+ * Prepares one node, idempotently: state dirs, the proxy image (fleet/proxy-image.ts, as on a per-host host), the proxy
  * config and mode files, and the proxy container on the overlay network, answering its health endpoint.
  */
 export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: Docker, mode?: ProxyMode): Promise<void> {
@@ -56,22 +56,15 @@ export async function ensureSwarmProxy(ctx: DeployContext, ssh: Runner, docker: 
   const rel = relState(ctx);
   const hostDir = proxyHostDir(rel);
   const network = swarmNames.network(config.service);
-  const [, hasImage, storedMode, currentConfig, state] = await Promise.all([
+  const [, onHost, storedMode, currentConfig, state] = await Promise.all([
     ssh.run(makeStateDirs(config, rel)).then(() => ssh.run(checkNoLocalNetwork(network))),
-    ssh
-      .exec(command('read', `check for ${config.proxy.image}`, 'docker', 'image', 'inspect', '--format', '{{.Id}}', config.proxy.image), {
-        allowFailure: true,
-      })
-      .then((r) => r.code === 0),
+    proxyImageOnHost(ssh, config.proxy.image),
     mode ? Promise.resolve(mode) : ssh.run(readFileCommand('read the proxy mode', modeFile(rel))).then(parseMode),
     ssh.run(readFileCommand('read the proxy config', proxyHostConfigFile(hostDir))),
     ssh.run(proxyState(config.service)).then(parseProxyState),
   ]);
-  if (!hasImage) {
-    if (ssh.dryRun) ssh.note(`ship the proxy image ${config.proxy.image} from here`);
-    else await ensureProxyImage(ctx, ssh, docker);
-  }
+  const imageReplaced = await ensureProxyImage(ctx, ssh, docker, onHost);
   if (mode) await ssh.run(writePrivateFile(modeFile(rel), 'record the proxy mode'), JSON.stringify(mode));
   await ssh.run(applyProxyMode(hostDir, storedMode));
-  await reconcileProxy(ctx, ssh, { state, currentConfig, text: swarmProxyConfigText(config), hostDir, network });
+  await reconcileProxy(ctx, ssh, { state, currentConfig, text: swarmProxyConfigText(config), hostDir, network, imageReplaced });
 }

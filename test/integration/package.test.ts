@@ -3,7 +3,7 @@
  * with `npx boxship` from compiled JS only: the package carries no src/ and no tsx.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,14 +26,27 @@ describe('the npm package', () => {
     await run('npm', ['i', '-D', '--no-audit', '--no-fund', tarball], { cwd: project, maxBuffer: 16 * 1024 * 1024 });
   });
 
-  it('carries the compiled CLI, the schema and the proxy Dockerfile, and neither src/ nor tsx', () => {
+  it('carries the compiled CLI, the schema and the proxy Dockerfiles, and neither src/ nor tsx', () => {
     const pkg = join(project, 'node_modules', 'boxship');
     expect(existsSync(join(pkg, 'dist', 'src', 'cli', 'main.js'))).toBe(true);
     expect(existsSync(join(pkg, 'schema', 'boxship.schema.json'))).toBe(true);
     expect(existsSync(join(pkg, 'dockerfiles', 'proxy', 'Dockerfile'))).toBe(true);
+    expect(existsSync(join(pkg, 'dockerfiles', 'proxy-caddy-2.11', 'Dockerfile'))).toBe(true);
     expect(existsSync(join(pkg, 'src'))).toBe(false);
     expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false);
     expect(JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).dependencies).not.toHaveProperty('tsx');
+  });
+
+  it('finds its own proxy Dockerfiles from the compiled code of the installed package', async () => {
+    const pkg = join(project, 'node_modules', 'boxship');
+    const script = `import('${join(pkg, 'dist', 'src', 'image', 'packaged.js')}').then((m) => console.log(m.packagedDockerfile(process.argv[1]).path))`;
+    for (const [tag, folder] of [
+      ['caddy-2.6.2', 'proxy'],
+      ['caddy-2.11.4', 'proxy-caddy-2.11'],
+    ] as const) {
+      const { stdout } = await run('node', ['-e', script, `boxship-proxy:${tag}`], { cwd: project });
+      expect(stdout.trim()).toBe(join(realpathSync(pkg), 'dockerfiles', folder, 'Dockerfile'));
+    }
   });
 
   it('npx boxship --help and npx boxship init work in the project', async () => {

@@ -213,7 +213,7 @@ describe('selectContext from the commit', () => {
     const by = new Map(entries.map((e) => [e.name, e]));
     expect(createHash('sha256').update(by.get('big.bin')!.body).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
     for (const [name, body] of Object.entries(small)) expect(by.get(name)!.body.toString()).toBe(body);
-  });
+  }, 30_000); // 20 MiB through git and tar: seconds on a loaded 2-core machine, and the point is integrity, not speed
 });
 
 describe('selectContext with --allow-dirty (the work tree)', () => {
