@@ -100,7 +100,7 @@ describe('inputs that reach a host', () => {
     ]);
   });
 
-  it('refuses a mount path that Swarm\'s CSV --mount would split (a second source=) or a quote would reopen', () => {
+  it("refuses a mount path that Swarm's CSV --mount would split (a second source=) or a quote would reopen", () => {
     expect(
       problems(
         'app:',
