@@ -60,11 +60,18 @@ export async function swarmReleases(session: SwarmSession): Promise<FleetRelease
  */
 export async function prepareManager(session: SwarmSession): Promise<void> {
   const { config, manager } = session;
+  const text = envFileText(config);
+  const steering = envKeysOf(text).filter((k) => k.startsWith('DOCKER_'));
+  if (steering.length) {
+    throw new InputError(`with backend: swarm, ${steering.join(', ')} cannot be an env variable of the app`, {
+      hint: 'the docker CLI that updates the service takes the values from its own environment (so that no value is in a command line on the manager), where DOCKER_* would steer the CLI itself: rename it in app.env or the secrets file',
+    });
+  }
   const rel = stateDir(config.service);
   const home = await manager.home();
   await manager.run(ensureOverlayNetwork(swarmNames.network(config.service)));
   await manager.run(command('write', 'create the state dir', 'mkdir', '-p', `${home}/${rel}`));
-  await manager.run(writePrivateFile(envFilePath(`${home}/${rel}`), 'write the app env file (mode 0600)'), envFileText(config));
+  await manager.run(writePrivateFile(envFilePath(`${home}/${rel}`), 'write the app env file (mode 0600)'), text);
 }
 
 /** Which health check gates the update, from what the image on a node that holds it offers. */
@@ -75,8 +82,10 @@ async function decideGate(config: Config, holder: Runner, image: string): Promis
   return chooseGate(undefined, tools.code === 0 ? tools.stdout : undefined, config.healthcheck);
 }
 
-function envKeys(config: Config): string[] {
-  return envFileText(config)
+const envKeys = (config: Config) => envKeysOf(envFileText(config));
+
+function envKeysOf(text: string): string[] {
+  return text
     .split('\n')
     .filter((l) => l.includes('='))
     .map((l) => l.slice(0, l.indexOf('=')));

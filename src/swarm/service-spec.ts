@@ -1,14 +1,18 @@
 /**
  * The service's spec as `docker service create/update` flags: one description (ServiceSpec) gives both lines, so a
  * created service and an updated one cannot differ in policy. Separate from commands.ts because this is the part
- * with logic of its own (what an update drops, how env values stay out of argv).
+ * with logic of its own (what an update drops, how env values stay out of argv, how a mount is quoted).
  *
- * The service's environment (app.env, secrets, PORT) comes from the 0600 env file on the manager: the values never
- * appear in boxship's argv, plans or traces. `docker service update` has no --env-file, so a small script reads the
- * file on the manager and adds one `--env-add KEY=VALUE` per line there. Swarm keeps the values in the service spec
- * (its Raft store, `docker service inspect`), as it does for any service environment.
+ * The service's environment (app.env, secrets, PORT) comes from the 0600 env file on the manager, and no value is a
+ * word of any command line there (not boxship's, not the docker CLI's: `ps` shows those to every user on the host).
+ * `create` has --env-file: the CLI reads the file itself. `update` has none (Docker 20.10 to 26.1), so a small
+ * script exports each line of the file and passes `--env-add NAME` without a value, which the CLI completes from its
+ * own environment (opts.ValidateEnv), readable only by its user and root. Rejected: the Engine API over the socket
+ * (needs curl or the like on the host and a second copy of the CLI's update logic: rolling policy, health, mounts),
+ * Docker secrets (the app would read files, not env), a helper container (an image the host may not have). Swarm
+ * keeps the values in the service spec (its Raft store, `docker service inspect`), as for any service environment.
  */
-import { type Command, script } from '../hosts/command.js';
+import { type Command, command, script } from '../hosts/command.js';
 import { LABEL, shaOfTag } from '../fleet/names.js';
 import { swarmNames } from './commands.js';
 
@@ -68,7 +72,14 @@ function policyFlags(s: ServiceSpec): string[] {
   ];
 }
 
-const mountSpec = (m: Mount) => `type=bind,source=${m.source},target=${m.target}${m.readOnly ? ',readonly' : ''}`;
+/**
+ * One field of --mount's CSV (Go's encoding/csv reads it): quoted when it has a comma, quote or line break or starts
+ * with a space, inner quotes doubled. Unquoted, a target "/d,source=/" would add a second source= (the last wins) and
+ * bind the host's / into every task. The config refuses such paths; this holds for any path that gets here.
+ */
+const csvField = (field: string) => (/[",\r\n]|^\s/.test(field) ? `"${field.replace(/"/g, '""')}"` : field);
+
+const mountSpec = (m: Mount) => ['type=bind', `source=${m.source}`, `target=${m.target}`, ...(m.readOnly ? ['readonly'] : [])].map(csvField).join(',');
 
 /** Env vars boxship sets itself (not from the env file). */
 function releaseEnv(s: ServiceSpec): string[] {
@@ -76,24 +87,23 @@ function releaseEnv(s: ServiceSpec): string[] {
 }
 
 /**
- * Runs `docker <argv> <last>` with one `<flag> KEY=VALUE` per line of the env file added on the host, so the
- * values stay out of this command line.
+ * `docker service update` runs as `docker <argv> --env-add NAME... <service>`, each NAME exported from the env file:
+ * the values reach the CLI through its environment, never its argv. The script's own variables are DOCKER_BOXSHIP_*
+ * (a line DOCKER_* is refused: it would steer the CLI itself, DOCKER_HOST above all), so no line can overwrite
+ * them; the CLI is found before the app's PATH applies, and DOCKER_CONFIG is pinned before the app's HOME does.
  */
-function withEnvFile(why: string, envFile: string, flag: '--env' | '--env-add', last: string, argv: string[]): Command {
-  return script(
-    'write',
-    why,
-    [
-      'f=$1; flag=$2; last=$3; shift 3',
-      'while IFS= read -r kv || [ -n "$kv" ]; do if [ -n "$kv" ]; then set -- "$@" "$flag" "$kv"; fi; done < "$f"',
-      'exec "$@" "$last"',
-    ].join('\n'),
-    envFile,
-    flag,
-    last,
-    ...argv,
-  );
-}
+const UPDATE_WITH_ENV = [
+  'DOCKER_BOXSHIP_FILE=$1; DOCKER_BOXSHIP_LAST=$2; shift 2',
+  'DOCKER_BOXSHIP_CLI=$(command -v "$1") || { echo "$1: command not found" >&2; exit 127; }; shift',
+  'export DOCKER_CONFIG="${DOCKER_CONFIG:-$HOME/.docker}"',
+  'while IFS= read -r DOCKER_BOXSHIP_KV || [ -n "$DOCKER_BOXSHIP_KV" ]; do',
+  '  case $DOCKER_BOXSHIP_KV in',
+  '    DOCKER_*) echo "${DOCKER_BOXSHIP_KV%%=*} in $DOCKER_BOXSHIP_FILE: a DOCKER_* variable would steer the docker CLI that updates the service; rename it" >&2; exit 2 ;;',
+  '    *=*) export "$DOCKER_BOXSHIP_KV" || exit 2; set -- "$@" --env-add "${DOCKER_BOXSHIP_KV%%=*}" ;;',
+  '  esac',
+  'done < "$DOCKER_BOXSHIP_FILE"',
+  'exec "$DOCKER_BOXSHIP_CLI" "$@" "$DOCKER_BOXSHIP_LAST"',
+].join('\n');
 
 /** `docker service create` of the service on the overlay network (dnsrr: no VIP, no routing mesh, no published port). */
 export function createService(s: ServiceSpec, envFile: string): Command {
@@ -115,8 +125,11 @@ export function createService(s: ServiceSpec, envFile: string): Command {
     ...s.constraints.flatMap((c) => ['--constraint', c]),
     ...s.mounts.flatMap((m) => ['--mount', mountSpec(m)]),
     ...releaseEnv(s).flatMap((e) => ['--env', e]),
+    '--env-file',
+    envFile,
+    s.image,
   ];
-  return withEnvFile(`create the service ${s.name} with ${s.image}`, envFile, '--env', s.image, argv);
+  return command('write', `create the service ${s.name} with ${s.image}`, ...argv);
 }
 
 /** What the running spec has that the wanted one may drop. */
@@ -163,7 +176,7 @@ const normalise = (c: string) => c.replace(/\s+/g, '');
 
 /**
  * `docker service update` to the wanted spec: the image (never resolved against a registry), the policy, and the
- * differences in constraints, mounts and env keys; the env values again from the env file.
+ * differences in constraints, mounts and env keys; the env values again from the env file (UPDATE_WITH_ENV).
  */
 export function updateService(s: ServiceSpec, current: CurrentSpec, envFile: string, envKeys: string[]): Command {
   const wantC = new Set(s.constraints.map(normalise));
@@ -185,5 +198,5 @@ export function updateService(s: ServiceSpec, current: CurrentSpec, envFile: str
     ...[...new Set(current.envKeys)].filter((k) => !keep.has(k)).flatMap((k) => ['--env-rm', k]),
     ...releaseEnv(s).flatMap((e) => ['--env-add', e]),
   ];
-  return withEnvFile(`update the service ${s.name} to ${s.image}`, envFile, '--env-add', s.name, argv);
+  return script('write', `update the service ${s.name} to ${s.image}`, UPDATE_WITH_ENV, envFile, s.name, ...argv);
 }

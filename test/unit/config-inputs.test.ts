@@ -58,6 +58,8 @@ describe('parseImageRef', () => {
   });
 });
 
+const MOUNT_PATH = 'expected an absolute path inside the container, starting with /, without ":", ",", "=", quotes or line breaks';
+
 describe('inputs that reach a host', () => {
   it('refuses an env value with a newline (it would add a line to the env file) or a NUL', () => {
     expect(problems('app:', '  env:', '    GREETING: "hi\\nNODE_OPTIONS=--require=/tmp/x.js"', '    OTHER: "a\\0b"', '    FINE: "a b = c"')).toEqual([
@@ -83,18 +85,38 @@ describe('inputs that reach a host', () => {
       {
         at: 'boxship.yml:4:18',
         path: 'app.volumes.db',
-        message: 'expected an absolute path inside the container, starting with / and without ":", got "/app/db:ro"',
+        message: `${MOUNT_PATH}, got "/app/db:ro"`,
       },
       {
         at: 'boxship.yml:4:38',
         path: 'app.volumes.logs',
-        message: 'expected an absolute path inside the container, starting with / and without ":", got "/var/log:rw,z"',
+        message: `${MOUNT_PATH}, got "/var/log:rw,z"`,
       },
     ]);
     writeFileSync(file, 'service: hello\nhosts: [root@10.0.0.5]\napp:\n  volumes: { db: { path: /app/db, mode: ro }, data: /data }\n');
     expect(loadConfig(file).app.volumes).toEqual([
       { name: 'db', path: '/app/db', readOnly: true },
       { name: 'data', path: '/data', readOnly: false },
+    ]);
+  });
+
+  it("refuses a mount path that Swarm's CSV --mount would split (a second source=) or a quote would reopen", () => {
+    expect(
+      problems(
+        'app:',
+        '  volumes: { d: "/d,source=/", e: "/e=x", q: "/q\\"x", s: { path: "/s\'x" }, n: "/n\\nx" }',
+        'accessories:',
+        '  db:',
+        '    image: redis:7',
+        '    volumes: { data: "/data,source=/etc" }',
+      ),
+    ).toEqual([
+      { at: 'boxship.yml:4:17', path: 'app.volumes.d', message: `${MOUNT_PATH}, got "/d,source=/"` },
+      { at: 'boxship.yml:4:35', path: 'app.volumes.e', message: `${MOUNT_PATH}, got "/e=x"` },
+      { at: 'boxship.yml:4:46', path: 'app.volumes.q', message: `${MOUNT_PATH}, got "/q\\"x"` },
+      { at: 'boxship.yml:4:66', path: 'app.volumes.s.path', message: `${MOUNT_PATH}, got "/s'x"` },
+      { at: 'boxship.yml:4:79', path: 'app.volumes.n', message: `${MOUNT_PATH}, got "/n\\nx"` },
+      { at: 'boxship.yml:8:22', path: 'accessories.db.volumes.data', message: `${MOUNT_PATH}, got "/data,source=/etc"` },
     ]);
   });
 

@@ -324,7 +324,7 @@ describe('error positions and messages', () => {
         line: 7,
         column: 31,
         path: 'app.volumes.logs',
-        message: 'expected an absolute path inside the container, starting with / and without ":", got "var/log"',
+        message: 'expected an absolute path inside the container, starting with /, without ":", ",", "=", quotes or line breaks, got "var/log"',
       },
       { line: 8, column: 22, path: 'healthcheck.path', message: 'expected a URL path starting with /, without spaces or control characters, got "health"' },
       {

@@ -199,6 +199,31 @@ function updating(update: { State: string; Message?: string } | undefined, tasks
   return m;
 }
 
+describe('swarm env', () => {
+  it('refuses a DOCKER_* env variable before anything changes: the docker CLI on the manager reads the values from its environment', async () => {
+    const steered = parseConfig(
+      [
+        'service: hello',
+        'backend: swarm',
+        'hosts: [root@m1, root@w1]',
+        'app: { env: { DOCKER_HOST: "tcp://x:2375", A: b } }',
+        'ssh: { config_file: none }',
+      ].join('\n'),
+      join(dir, 'boxship.yml'),
+    );
+    const m = swarmHost(mHost, 'n1', true);
+    const w = swarmHost(wHost, 'n2', false);
+    const writes = [m, w].map(spyWrites);
+    const backend = swarmBackend(steered, env(), { connect: connectTo(m, w) });
+    await expect(backend.setup({ plan: false })).rejects.toMatchObject({
+      message: 'with backend: swarm, DOCKER_HOST cannot be an env variable of the app',
+      hint: expect.stringContaining('rename it in app.env or the secrets file'),
+    });
+    expect(writes.flat()).not.toContain('write the app env file (mode 0600)');
+    expect(writes.flat()).not.toContain('create the overlay network boxship-hello');
+  });
+});
+
 describe('following a swarm update (fake clock)', () => {
   it('an update that never ends within its budget: rollback-failed, exit 2, after the whole budget and no more', async () => {
     const clock = fakeClock();

@@ -1,5 +1,6 @@
 /** backend: swarm, the pure parts: node matching, placement constraints, command lines, health gates, proxy config. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -275,22 +276,9 @@ const POLICY = [
   '--health-interval',
   '500ms',
 ];
-const ENV_SCRIPT = [
-  'f=$1; flag=$2; last=$3; shift 3',
-  'while IFS= read -r kv || [ -n "$kv" ]; do if [ -n "$kv" ]; then set -- "$@" "$flag" "$kv"; fi; done < "$f"',
-  'exec "$@" "$last"',
-].join('\n');
-
 describe('swarm command lines', () => {
   it('creates the service on the overlay network with dnsrr, the upstream alias and a start-first rolling policy', () => {
     expect(createService(spec, '/root/.boxship/hello/app.env').argv).toEqual([
-      'sh',
-      '-c',
-      ENV_SCRIPT,
-      'sh',
-      '/root/.boxship/hello/app.env',
-      '--env',
-      'hello:abc123',
       'docker',
       'service',
       'create',
@@ -313,6 +301,9 @@ describe('swarm command lines', () => {
       'BOXSHIP_SHA=abc123',
       '--env',
       'BOXSHIP_INSTANCE={{.Service.Name}}.{{.Task.Slot}}',
+      '--env-file',
+      '/root/.boxship/hello/app.env',
+      'hello:abc123',
     ]);
   });
 
@@ -323,13 +314,11 @@ describe('swarm command lines', () => {
       constraints: ['node.role==worker', 'node.labels.web == true'],
       mountTargets: ['/app/db', '/app/old'],
     };
-    expect(updateService(spec, current, '/root/.boxship/hello/app.env', ['PORT', 'LOG_LEVEL']).argv).toEqual([
-      'sh',
-      '-c',
-      ENV_SCRIPT,
+    const update = updateService(spec, current, '/root/.boxship/hello/app.env', ['PORT', 'LOG_LEVEL']);
+    expect(update.argv.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(update.argv.slice(3)).toEqual([
       'sh',
       '/root/.boxship/hello/app.env',
-      '--env-add',
       'hello',
       'docker',
       'service',
@@ -354,9 +343,68 @@ describe('swarm command lines', () => {
     ]);
   });
 
-  it('keeps env values out of the command line: a secret in the env file never appears in it', () => {
-    const cmd = updateService(spec, { image: 'x', envKeys: [], constraints: [], mountTargets: [] }, '/root/.boxship/hello/app.env', ['DB_PASSWORD']);
-    expect(toShell(cmd)).not.toContain('DB_PASSWORD');
+  it('quotes each --mount field as CSV: a comma or quote in a path cannot add a field (a second source=)', () => {
+    const odd = {
+      ...spec,
+      mounts: [
+        { source: '/home/a,b/.boxship/hello/volumes/db', target: '/d,source=/', readOnly: true },
+        { source: '/s', target: '/q"x', readOnly: false },
+      ],
+    };
+    const mounts = (argv: string[], flag: string) => argv.flatMap((a, i) => (argv[i - 1] === flag ? [a] : []));
+    const want = ['type=bind,"source=/home/a,b/.boxship/hello/volumes/db","target=/d,source=/",readonly', 'type=bind,source=/s,"target=/q""x"'];
+    expect(mounts(createService(odd, '/e').argv, '--mount')).toEqual(want);
+    expect(mounts(updateService(odd, { image: 'x', envKeys: [], constraints: [], mountTargets: [] }, '/e', []).argv, '--mount-add')).toEqual(want);
+  });
+
+  describe('env values never in a command line on the manager', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'boxship-swarm-env-'));
+      // A stand-in docker CLI that records its argv and its environment (node, not sh: sh would not pass IFS on).
+      const record = `require('fs').writeFileSync(${JSON.stringify(`${dir}/argv`)}, process.argv.slice(2).join('\\n'));
+require('fs').writeFileSync(${JSON.stringify(`${dir}/env`)}, Object.entries(process.env).map(([k, v]) => k + '=' + v).join('\\n'));`;
+      writeFileSync(path.join(dir, 'docker'), `#!${process.execPath}\n${record}\n`, { mode: 0o755 });
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const run = (cmd: { argv: string[] }) => spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir }, encoding: 'utf8' });
+
+    it('create reads the env file in the docker CLI (--env-file), update passes each variable by name from its environment', () => {
+      const envFile = path.join(dir, 'app.env');
+      // Lower-case names like the script's own would-be variables, HOME, PATH and IFS: none may disturb the call.
+      writeFileSync(envFile, "DB_PASSWORD=s3cret value $(x) 'q'\nPORT=3000\nkv=a\nf=b\nHOME=/app\nPATH=/app/bin\nIFS=,\nEMPTY=\nLAST=no newline");
+      const current = { image: 'x', envKeys: [], constraints: [], mountTargets: [] };
+      const update = updateService(spec, current, envFile, ['DB_PASSWORD']);
+      expect(toShell(update)).not.toContain('s3cret');
+      const r = run(update);
+      expect(r.status, r.stderr).toBe(0);
+      const argv = readFileSync(path.join(dir, 'argv'), 'utf8');
+      expect(argv).not.toContain('s3cret');
+      expect(argv).not.toContain('no newline');
+      expect(argv.trimEnd().split('\n').slice(-19)).toEqual([
+        ...['DB_PASSWORD', 'PORT', 'kv', 'f', 'HOME', 'PATH', 'IFS', 'EMPTY', 'LAST'].flatMap((k) => ['--env-add', k]),
+        'hello',
+      ]);
+      const env = readFileSync(path.join(dir, 'env'), 'utf8').split('\n');
+      for (const kv of ["DB_PASSWORD=s3cret value $(x) 'q'", 'PORT=3000', 'kv=a', 'f=b', 'HOME=/app', 'PATH=/app/bin', 'IFS=,', 'EMPTY=', 'LAST=no newline']) {
+        expect(env).toContain(kv);
+      }
+      // The app's HOME does not move the CLI's own config (contexts, auth).
+      expect(env).toContain(`DOCKER_CONFIG=${dir}/.docker`);
+
+      const create = createService(spec, envFile);
+      expect(create.argv).toContain('--env-file');
+      expect(toShell(create)).not.toContain('s3cret');
+    });
+
+    it('update refuses a DOCKER_* variable, which would steer the docker CLI itself', () => {
+      const envFile = path.join(dir, 'app.env');
+      writeFileSync(envFile, 'A=1\nDOCKER_HOST=tcp://elsewhere:2375\n');
+      const r = run(updateService(spec, { image: 'x', envKeys: [], constraints: [], mountTargets: [] }, envFile, []));
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('DOCKER_HOST');
+      expect(existsSync(path.join(dir, 'argv'))).toBe(false);
+    });
   });
 
   it('creates an attachable overlay network, refusing a same-named network of another driver', () => {

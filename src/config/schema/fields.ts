@@ -34,10 +34,14 @@ export function containerPath() {
   return z.string({ error }).regex(/^\//, { error });
 }
 
-/** A volume's mount point: `-v host:path[:mode]` splits on ":", so a ":" in the path would smuggle in options. */
+/**
+ * A volume's mount point (app and accessories): `-v host:path[:mode]` splits on ":", and Swarm's `--mount` is CSV
+ * split on "," with key=value fields, where "/d,source=/" would add a second source= (the last wins: the host's /
+ * bound into every task); a quote would open a CSV field, a line break end the record.
+ */
 function mountPath() {
-  const error = 'expected an absolute path inside the container, starting with / and without ":"';
-  return z.string({ error }).regex(/^\/[^:\0\n]*$/, { error });
+  const error = 'expected an absolute path inside the container, starting with /, without ":", ",", "=", quotes or line breaks';
+  return z.string({ error }).regex(/^\/[^:,="'\0\n\r]*$/, { error });
 }
 
 /** An image reference: it becomes one word of a docker command on each host, never an option. */
