@@ -5,8 +5,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { makeExampleApp } from '../test/helpers/example.js';
-import { BOXSHIP_BIN, HOST_SPECS, HOSTS, REPO } from '../test/helpers/paths.js';
+import { request } from '../test/helpers/https.js';
+import { BOXSHIP_BIN, HOST_SPECS, HOSTS, REPO, rememberedSlot } from '../test/helpers/paths.js';
+import { startPebble } from '../test/helpers/pebble.js';
 import { ensureRedisImage } from '../test/helpers/redis-image.js';
+import { testnetAddress } from '../test/helpers/swarm.js';
 
 const fresh = process.argv.includes('--fresh');
 // The hosts the tests use (BOXSHIP_TEST_HOSTS, else this checkout's slot, else the default two).
@@ -15,9 +18,9 @@ execFileSync('bash', ['scripts/test-hosts.sh', fresh ? 'reset' : 'up', ...HOST_S
 const app = makeExampleApp(join(REPO, '.boxship-test'));
 console.log(`\nThe example app is a git repo at ${app.dir}; its boxship.yml aims at ${HOSTS.map((h) => h.address).join(' and ')}.\n`);
 
-function step(title: string, args: string[], { mayFail = false } = {}): number {
+function step(title: string, args: string[], { mayFail = false, cwd = app.dir } = {}): number {
   console.log(`\n\x1b[1m== ${title}\x1b[0m\n$ boxship ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, [BOXSHIP_BIN, ...args], { cwd: app.dir, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [BOXSHIP_BIN, ...args], { cwd, stdio: 'inherit' });
   if (r.status !== 0 && !mayFail) {
     console.error(`\ndemo: "boxship ${args.join(' ')}" exited ${r.status}`);
     process.exit(r.status ?? 1);
@@ -97,4 +100,37 @@ step('A one-off command in the serving release, with the app env', [
   '-e',
   'console.log(`sha ${process.env.BOXSHIP_SHA} port ${process.env.PORT}`)',
 ]);
+// On the internet: two more services on host a, each from its own app folder, by name over HTTPS on its ports 80 and
+// 443, certificates from a local ACME CA (pebble, by real HTTP-01 validation against host a).
+const host = HOSTS[0];
+const pebble = await startPebble(rememberedSlot() ?? 0);
+const ip = testnetAddress(host);
+const sites = ['shop', 'blog'].map((service) => ({ service, name: `${service}.demo.test`, app: makeExampleApp(join(REPO, '.boxship-test')) }));
+for (const s of sites) {
+  await pebble.addName(s.name, ip);
+  s.app.writeConfig({
+    service: s.service,
+    hosts: [host.address],
+    extraYaml: [
+      'proxy:',
+      `  hosts: [${s.name}]`,
+      `  acme: { ca: ${JSON.stringify(pebble.directoryUrl)}, ca_root: ${JSON.stringify(pebble.listenerCaPath)} }`,
+    ].join('\n'),
+  });
+  s.app.commit(`${s.service}: served by name`);
+  console.log(`\n${s.app.dir}/boxship.yml serves ${s.service} as https://${s.name} on host ${host.name}.`);
+  step(`Deploy ${s.service}: the edge on host ${host.name} routes ${s.name} to it and obtains its certificate`, ['deploy'], { cwd: s.app.dir });
+}
+const root = await pebble.rootPem();
+for (const s of sites) {
+  const line = await request({ ip, name: s.name, ca: root }).then(
+    (r) => `HTTP ${r.status} ${r.body.trim().slice(0, 80)}`,
+    (e: Error) => `no answer (${e.message})`,
+  );
+  console.log(`  GET https://${s.name}/ on host ${host.name} (${ip}:443, certificate checked against the CA's root): ${line}`);
+}
+const plain = await request({ ip, name: sites[0]!.name, plain: true }).then((r) => `HTTP ${r.status} -> ${r.headers.location}`);
+console.log(`  GET http://${sites[0]!.name}/: ${plain}`);
+step('Status names the certificate of each name', ['status'], { cwd: sites[0]!.app.dir });
+
 console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
