@@ -94,4 +94,30 @@ describe('remove on a shared server', () => {
     expect(await leftOf(KEPT)).toEqual(keptBefore);
     expect(await version()).toBe('kept-1');
   });
+
+  it('brought back behind the server edge, remove takes its routes off the edge; the edge stays, and says how to go', async () => {
+    const edgeYaml = 'proxy:\n  port: 8090\n  hosts: [gone.example.test]\n  tls: off\n  edge: { http_port: 8095, https_port: 8445 }';
+    gone.writeConfig({ service: GONE, hosts: [h.address], extraYaml: edgeYaml });
+    gone.commit('behind the edge');
+    ok(await boxship(['deploy'], { cwd: gone.dir }));
+    const viaEdge = () => onHost(h.container, 'curl -s -o /dev/null -w "%{http_code}" -H "Host: gone.example.test" http://127.0.0.1:8095/health || true');
+    expect(await viaEdge()).toBe('200');
+    const keptBefore = await leftOf(KEPT);
+
+    const r = await boxship(['remove', '--yes'], { cwd: gone.dir });
+    ok(r);
+    expect(r.stdout).toContain('edge routes gone.example.test');
+    expect(r.stdout).toContain('docker rm -f boxship-edge && docker volume rm boxship-edge boxship-edge-data');
+    expect(r.stdout).toContain('boxship setup && boxship deploy brings it back');
+    expect(await leftOf(GONE)).toEqual({ containers: [], images: [], networks: [], stateDir: false });
+    expect(
+      (await onHost(h.container, 'docker exec boxship-edge ls -A /run/boxship-edge/routes /run/boxship-edge/sockets')).split('\n').filter(Boolean),
+    ).toEqual(['/run/boxship-edge/routes:', '/run/boxship-edge/sockets:']);
+    expect(await viaEdge()).not.toBe('200');
+    expect((await onHost(h.container, "docker inspect -f '{{.State.Running}}' boxship-edge")).trim()).toBe('true');
+    expect(await leftOf(KEPT)).toEqual(keptBefore);
+    expect(await version()).toBe('kept-1');
+    // The edge was this test's: gone as the output says.
+    await onHost(h.container, 'docker rm -f boxship-edge >/dev/null && docker volume rm boxship-edge boxship-edge-data >/dev/null');
+  });
 });
