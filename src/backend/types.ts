@@ -18,6 +18,7 @@ import type { SwarmOutcome } from '../swarm/rollout.js';
 import type { SwarmStatusJson } from '../swarm/status.js';
 import type { AccessoryResult } from '../accessories/run.js';
 import type { LogLine } from '../logs/lines.js';
+import type { HostRemoval } from '../remove/run.js';
 import type { Report } from '../util/events.js';
 import type { Plan } from './plan.js';
 
@@ -122,6 +123,8 @@ export interface Backend {
   logs(req: LogsRequest): Promise<LogsResult>;
   exec(req: ExecRequest, io: StreamIo): Promise<StreamResult>;
   accessory(req: AccessoryRequest): Promise<AccessoryResultSet>;
+  /** Takes the service off every host (containers, edge routes, images, network, state; data only with removeData). */
+  remove(req: RemoveRequest): Promise<RemoveResult>;
 }
 
 export interface LockReleaseResult extends Coded {
@@ -167,3 +170,11 @@ export interface AccessoryRequest {
 
 export type AccessoryResultSet = Coded &
   ({ backend: 'plan'; plan: Plan } | { backend: 'hosts'; accessory: string; verb: AccessoryRequest['verb']; hosts: AccessoryResult[] });
+
+export interface RemoveRequest {
+  /** Also the app's volumes and the accessories' data folders (cannot be undone). */
+  removeData?: boolean;
+  plan?: boolean;
+}
+
+export type RemoveResult = Coded & ({ backend: 'plan'; plan: Plan } | { backend: 'hosts'; service: string; hosts: HostRemoval[] });

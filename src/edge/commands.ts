@@ -16,6 +16,7 @@ import {
   EDGE_VOLUME,
   entryName,
   routesDir,
+  routerSocket,
 } from './layout.js';
 
 /** A shell script run inside the edge container, with stdin passed through. */
@@ -219,3 +220,8 @@ export function certificateLog(): Command {
 }
 
 export const edgeSyntaxes: EdgeSyntax[] = ['caddy-2.6', 'caddy-2.7+'];
+
+/** Removes the service's router socket from the edge's volume (`boxship remove`: no route names it any more). */
+export function removeRouterSocket(service: string): Command {
+  return inEdge('write', `remove the router socket of ${service} from the edge`, 'rm -f "$1"', routerSocket(service));
+}

@@ -9,7 +9,8 @@ import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
 import { shortSha } from '../util/short.js';
 
-const ONE_OFF_LABEL = 'dev.boxship.one-off';
+/** On a one-off container (the service's name as value): found by `boxship remove`, never counted as an instance. */
+export const ONE_OFF_LABEL = 'dev.boxship.one-off';
 
 export interface OneOffSpec {
   tag: string;

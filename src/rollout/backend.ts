@@ -15,6 +15,7 @@ import { execOneOff } from '../exec/run.js';
 import { openFleet, selectHosts } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
 import { listNamedLogSource } from '../logs/commands.js';
+import { removeService } from '../remove/run.js';
 import { readLogs } from '../logs/read.js';
 import { appendAudit } from '../state/audit.js';
 import { parseLockInfo, readLock, releaseLock } from '../state/lock.js';
@@ -128,6 +129,8 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
     },
 
     accessory: (req) => accessoryVerb(config, env, req),
+
+    remove: (req) => removeService(config, env, req),
   };
 }
 

@@ -191,6 +191,14 @@ export function swarmBackend(config: Config, env: BackendEnv, deps: Partial<Swar
           `run it as a Swarm service of its own on the manager (docker service create …); boxship.yml's accessories: are per-host only`,
         ),
       ),
+    remove: () =>
+      Promise.reject(
+        new NotOnBackendError(
+          'boxship remove',
+          'swarm',
+          `on the manager, run: docker service rm ${svc}; on each node: docker rm -f ${svc}-proxy; then remove ~/.boxship/${svc} on the nodes`,
+        ),
+      ),
   };
 }
 

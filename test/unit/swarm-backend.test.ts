@@ -276,7 +276,7 @@ describe('following a swarm update (fake clock)', () => {
 });
 
 describe('what the swarm backend cannot do', () => {
-  it('logs, exec and accessories are refused with the command to run instead', async () => {
+  it('logs, exec, accessories and remove are refused with the command to run instead', async () => {
     const backend = swarmBackend(config, env(), { connect: connectTo() });
     const logs = backend.logs({ onLine: () => {}, onUnreachable: () => {}, signal: new AbortController().signal });
     await expect(logs).rejects.toBeInstanceOf(NotOnBackendError);
@@ -288,6 +288,10 @@ describe('what the swarm backend cannot do', () => {
       hint: expect.stringContaining('docker exec -it <a task container of hello>'),
     });
     await expect(backend.accessory({ verb: 'up', name: 'db' })).rejects.toBeInstanceOf(NotOnBackendError);
+    await expect(backend.remove({ removeData: true })).rejects.toMatchObject({
+      message: 'boxship remove is not available with backend: swarm yet',
+      hint: 'on the manager, run: docker service rm hello; on each node: docker rm -f hello-proxy; then remove ~/.boxship/hello on the nodes',
+    });
   });
 
   it('releases the lock on the manager only, saying who held it', async () => {

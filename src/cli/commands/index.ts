@@ -7,6 +7,7 @@ import { registerInit } from './init.js';
 import { registerLock } from './lock.js';
 import { registerLogs } from './logs.js';
 import { registerMaintenance } from './maintenance.js';
+import { registerRemove } from './remove.js';
 import { registerRollback } from './rollback.js';
 import { registerRollout } from './rollout.js';
 import { registerSetup } from './setup.js';
@@ -24,4 +25,5 @@ export function registerExtraCommands(program: Command): void {
   registerExec(program);
   registerAccessory(program);
   registerLock(program);
+  registerRemove(program);
 }
