@@ -89,7 +89,14 @@ async function main(): Promise<void> {
             automatic_https: { disable: true },
             routes: [
               {
-                handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: 'one-1-blue:3000' }, { dial: 'one-1-green:3000' }], health_checks: { passive: {} } }],
+                handle: [
+                  {
+                    handler: 'reverse_proxy',
+                    upstreams: [{ dial: 'one-1-blue:3000' }, { dial: 'one-1-green:3000' }],
+                    load_balancing: { try_duration: '1s' },
+                    health_checks: { passive: { fail_duration: '30s' } },
+                  },
+                ],
               },
             ],
           },
@@ -102,7 +109,7 @@ async function main(): Promise<void> {
   const image = (await onHost(HOST.container, "docker inspect -f '{{.Config.Image}}' boxship-edge")).trim();
   await onHost(
     HOST.container,
-    `docker rm -f ${BARE} >/dev/null 2>&1; docker run -d --pull never --name ${BARE} --network one -p ${BARE_PORT}:${BARE_PORT} -v ${certDir}:/cert:ro ${image} caddy run --config /cert/caddy.json >/dev/null`,
+    `docker rm -f ${BARE} >/dev/null 2>&1; docker run -d --pull never --name ${BARE} --network boxship-one -p ${BARE_PORT}:${BARE_PORT} -v ${certDir}:/cert:ro ${image} caddy run --config /cert/caddy.json >/dev/null`,
   );
   await sleep(2000);
   const rps = async (port: number) => {

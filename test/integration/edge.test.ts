@@ -5,6 +5,7 @@
  * name another service serves refused with exit 2 and nothing changed; and no second certificate across a second
  * deploy and an edge restart (pebble's order count).
  */
+import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { request } from '../helpers/https.js';
@@ -81,6 +82,23 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
     expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | sort")).toMatch(/^boxship-edge .*0\.0\.0\.0:443->443/m);
     expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | grep -- '-proxy' || true")).not.toMatch(/->/);
   }, 600_000);
+
+  it('speaks HTTP/2 over TLS (ALPN h2) as well as HTTP/1.1', async () => {
+    const session = http2.connect(`https://${ip}:443`, { servername: ONE, ca: root });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':path': '/', ':authority': ONE });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+        req.end();
+      });
+      expect(session.alpnProtocol).toBe('h2');
+      expect(status).toBe(200);
+    } finally {
+      session.close();
+    }
+  });
 
   it('redirects plain HTTP to HTTPS, and answers an unknown name with 404 and no certificate', async () => {
     const r = await request({ ip, name: ONE, plain: true, path: '/x?y=1' });
