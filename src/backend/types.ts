@@ -18,6 +18,7 @@ import type { SwarmStatusJson } from '../swarm/status.js';
 import type { AccessoryResult } from '../accessories/run.js';
 import type { LogLine } from '../logs/lines.js';
 import type { Report } from '../util/events.js';
+import type { LockReleaseOutcome } from '../fleet/lock-release.js';
 import type { Plan } from './plan.js';
 
 /** What the CLI lends a backend: how progress is shown, how to connect, Ctrl-C, the local engine, the hooks' output. */
@@ -114,16 +115,15 @@ export interface Backend {
   maintenance(req: { mode: ProxyMode; plan?: boolean }): Promise<MaintenanceResult>;
   status(): Promise<StatusResult>;
   /** Removes the deploy lock wherever this backend keeps it (every host; the Swarm manager). */
-  releaseLock(): Promise<LockReleaseResult>;
+  releaseLock(req?: { force?: boolean }): Promise<LockReleaseResult>;
   /** The rest: a backend without them throws NotOnBackendError, naming what to run instead. */
   logs(req: LogsRequest): Promise<LogsResult>;
   exec(req: ExecRequest, io: StreamIo): Promise<StreamResult>;
   accessory(req: AccessoryRequest): Promise<AccessoryResultSet>;
 }
 
-export interface LockReleaseResult extends Coded {
-  hosts: { host: string; heldBy?: { who: string; command: string; time: string } }[];
-}
+/** Released on `hosts`; or, when a holder looks alive and it was not forced, nothing released and `refused` says where. */
+export interface LockReleaseResult extends Coded, LockReleaseOutcome {}
 
 export interface LogsRequest {
   /** --host; default every host (of the accessory, for accessory logs). */
