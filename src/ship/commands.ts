@@ -184,6 +184,11 @@ export function relayProbe(targets: { label: string; dest: string; port: number;
   );
 }
 
+/** The ID `docker images` shows for a reference on the host (the same ID receiveAndLoad checks); empty when none. */
+export function listedImageId(ref: string): Command {
+  return command('read', `check that ${ref} is on the host`, 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.ID}}', ref);
+}
+
 /** Tags an image the host already has (no transfer needed). */
 export function tagImage(imageId: string, tag: string): Command {
   return command('write', `tag ${shortDigest(imageId)} as ${tag}`, 'docker', 'tag', imageId, tag);
