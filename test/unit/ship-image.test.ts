@@ -120,6 +120,8 @@ describe('shipImage relays', () => {
     expect(receives(b)).toEqual([]);
     expect(receives(c)).toEqual([`receive, check and load the image, tag it ${image.ref}`]);
     expect(byHost.get('web-b')!.imageId).toBe(byHost.get('web-c')!.imageId);
+    // No overall time limit on a transfer, but a host that takes nothing for two minutes has stalled.
+    for (const h of [a, c]) expect(h.ran.filter((r) => r.why.startsWith('receive, check')).map((r) => r.stallMs)).toEqual([120_000]);
   });
 
   it('sends directly to a relayed host that lacks the image, whatever its head reported', async () => {
