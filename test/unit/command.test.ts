@@ -1,13 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Command, command, quote, script, sequence, toShell } from '../../src/hosts/command.js';
 import { receiveAndLoad } from '../../src/ship/commands.js';
 import { appendLedgerCommand, parseLedger, releasesNewestFirst } from '../../src/state/ledger.js';
 import { tagsToPrune } from '../../src/ship/prune.js';
+import { shims } from '../helpers/shims.js';
 
 describe('remote commands', () => {
   it('quotes only what needs quoting', () => {
@@ -52,29 +52,26 @@ describe('remote commands', () => {
 describe('receiving on a full disk', () => {
   it('fails as soon as a part cannot be written (zstd, none), before anything is handed to docker load', () => {
     // The real receive script, run here: tee's output is /dev/full (a real ENOSPC), docker only records its calls.
-    const dir = mkdtempSync(join(tmpdir(), 'boxship-recv-'));
+    const tee = execFileSync('sh', ['-c', 'command -v tee'], { encoding: 'utf8' }).trim();
+    const host = shims('boxship-recv-', { tee: `exec ${tee} "$@" > /dev/full`, docker: 'echo "$*" >> "$DIR/docker.log"' });
     try {
-      const bin = join(dir, 'bin');
-      mkdirSync(bin);
-      const tee = execFileSync('sh', ['-c', 'command -v tee'], { encoding: 'utf8' }).trim();
-      writeFileSync(join(bin, 'tee'), `#!/bin/sh\nexec ${tee} "$@" > /dev/full\n`);
-      writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho "$*" >> ${dir}/docker.log\n`);
-      for (const f of ['tee', 'docker']) chmodSync(join(bin, f), 0o755);
       const payload = Buffer.from('a layer');
       const sum = createHash('sha256').update(payload).digest('hex');
       const input = Buffer.concat([Buffer.from(`part ${payload.length} boxship-incoming:x\n`), payload, Buffer.from(`sum ${sum}\nend sha256:a sha256:b\n`)]);
       for (const codec of ['zstd', 'none'] as const) {
-        rmSync(join(dir, 'docker.log'), { force: true });
-        const c = receiveAndLoad(join(dir, 'state'), codec, 'boxship-incoming:x', 'hello:abc');
-        const r = spawnSync(c.argv[0]!, c.argv.slice(1), { input, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        const c = receiveAndLoad(join(host.dir, `state-${codec}`), codec, 'boxship-incoming:x', 'hello:abc');
+        const r = spawnSync(c.argv[0]!, c.argv.slice(1), { input, encoding: 'utf8', env: host.env });
         expect(r.status, r.stderr).toBe(5);
         expect(r.stderr).toMatch(/cannot write part 1 \(7 bytes\) to .* on the host: is its disk full\?/);
         expect(
-          (existsSync(join(dir, 'docker.log')) ? readFileSync(join(dir, 'docker.log'), 'utf8') : '').split('\n').filter((l) => l.startsWith('load')),
+          host
+            .read('docker.log')
+            .split('\n')
+            .filter((l) => l.startsWith('load')),
         ).toEqual([]);
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(host.dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,33 +1,29 @@
 /** The time limit of hooks (hooks.timeout_seconds): the scripts and processes run here, with a stand-in docker. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { command } from '../../src/hosts/command.js';
 import { runLocalHook, timeLimited } from '../../src/hooks/run.js';
+import { shims } from '../helpers/shims.js';
 
 describe('a hook that runs too long', () => {
   it('in a container: its docker run is stopped on the host and the container removed (exit 124)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'boxship-hook-'));
+    // docker run hangs until SIGTERM ends it, as the signal docker passes on ends a well-behaved hook.
+    const host = shims('boxship-hook-', { docker: 'echo "$*" >> "$DIR/docker.log"\n[ "$1" = run ] && exec sleep 30\nexit 0' });
     try {
-      const bin = join(dir, 'bin');
-      mkdirSync(bin);
-      // docker run hangs (ignoring nothing: SIGTERM ends it, as the proxied signal ends a well-behaved hook).
-      writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho "$*" >> ${dir}/docker.log\n[ "$1" = run ] && exec sleep 30\nexit 0\n`);
-      chmodSync(join(bin, 'docker'), 0o755);
       const run = command('write', 'run npm run migrate in a one-off container', 'docker', 'run', '--rm', '--name', 'hello-pre-rollout-1', 'hello:abc', 'npm');
       const c = timeLimited(run, 'hello-pre-rollout-1', 1);
       expect(c.why).toBe('run npm run migrate in a one-off container (up to 1s)');
       const t0 = Date.now();
-      const r = spawnSync(c.argv[0]!, c.argv.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      const r = spawnSync(c.argv[0]!, c.argv.slice(1), { encoding: 'utf8', env: host.env });
       expect(Date.now() - t0).toBeLessThan(8000);
       expect(r.status).toBe(124);
       expect(r.stderr).toContain('the hook ran longer than hooks.timeout_seconds (1s): stopped, its container removed');
-      expect(existsSync(join(dir, 'docker.log')) && readFileSync(join(dir, 'docker.log'), 'utf8')).toContain('rm -f hello-pre-rollout-1');
+      expect(host.read('docker.log')).toContain('rm -f hello-pre-rollout-1');
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(host.dir, { recursive: true, force: true });
     }
   });
 

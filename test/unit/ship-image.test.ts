@@ -60,6 +60,13 @@ function host(name: string, ...rules: Rule[]): ScriptedRunner {
     .readStdin();
 }
 
+/** A head's answer to a relayed send: it loaded the image, and so did the hop to h1 (as the head reports it). */
+const hopLoaded: Rule['answer'] = (_c, _l, stdin) => {
+  const [classic] = expectedIds(stdin);
+  const n = stdin?.length ?? 0;
+  return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 part=1 ${n}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
+};
+
 const receives = (h: ScriptedRunner) => h.whys().filter((w) => w.startsWith('receive, check and load'));
 
 async function ship(hosts: ScriptedRunner[], relayAgent: 'forward' | 'off' = config.ship.relayAgent) {
@@ -98,14 +105,7 @@ describe('shipImage relays', () => {
     const a = host(
       'web-a',
       { match: /over SSH \(relay\)$/, answer: { stdout: 'ok h1\nfail h2 Permission denied (publickey).\n' } },
-      {
-        match: /relaying to h1$/,
-        answer: (_c, _l, stdin) => {
-          const [classic] = expectedIds(stdin);
-          const n = stdin?.length ?? 0;
-          return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 part=1 ${n}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
-        },
-      },
+      { match: /relaying to h1$/, answer: hopLoaded },
     );
     const b = host('web-b');
     const c = host('web-c');
@@ -128,15 +128,8 @@ describe('shipImage relays', () => {
     const a = host(
       'web-a',
       { match: /over SSH \(relay\)$/, answer: { stdout: 'ok h1\n' } },
-      {
-        match: /relaying to h1$/,
-        answer: (_c, _l, stdin) => {
-          const [classic] = expectedIds(stdin);
-          const n = stdin?.length ?? 0;
-          // The head says the hop loaded the image; the member never got it.
-          return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
-        },
-      },
+      // The head says the hop loaded the image; the member never got it.
+      { match: /relaying to h1$/, answer: hopLoaded },
     );
     const b = host('web-b').on({ match: /^check that \S+ is on the host$/, answer: { stdout: '' } });
     const { summary, byHost } = await ship([a, b]);

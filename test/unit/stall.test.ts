@@ -5,30 +5,45 @@ import { watchStall } from '../../src/hosts/stall.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An upload that always has data ready. */
+const endless = () =>
+  Readable.from(
+    (function* () {
+      for (;;) yield Buffer.alloc(4096);
+    })(),
+  );
+
 /** A destination that takes `take` chunks, then never acknowledges another (a host that stopped reading). */
 function host(take: number): Writable {
   let n = 0;
   return new Writable({ highWaterMark: 1024, write: (_c, _e, done) => (n++ < take ? done() : undefined) });
 }
 
+/** `src` piped to a host that takes `take` chunks, watched with `limitMs`: how many stalls were found. */
+function watched(src: Readable, limitMs: number, take: number) {
+  let stalls = 0;
+  const w = watchStall(src, limitMs, () => stalls++, limitMs / 10);
+  src.pipe(host(take));
+  return {
+    activity: () => w.activity(),
+    stalls: () => stalls,
+    stop: () => {
+      w.stop();
+      src.destroy();
+    },
+  };
+}
+
 describe('a stalled upload', () => {
   it('is found once the host has taken nothing for the limit while data waits', async () => {
-    const src = Readable.from(
-      (function* () {
-        for (;;) yield Buffer.alloc(4096);
-      })(),
-    );
-    let stalled = 0;
-    const w = watchStall(src, 200, () => stalled++, 20);
-    src.pipe(host(3));
+    const w = watched(endless(), 200, 3);
     await sleep(500);
-    expect(stalled).toBe(1);
+    expect(w.stalls()).toBe(1);
     w.stop();
-    src.destroy();
   });
 
-  it('is not found while the deployer itself has nothing ready (a slow save), nor while output arrives', async () => {
-    const src = Readable.from(
+  it('is not found while the deployer itself has nothing ready (a slow save)', async () => {
+    const slow = Readable.from(
       (async function* () {
         for (let i = 0; i < 4; i++) {
           await sleep(150);
@@ -36,26 +51,19 @@ describe('a stalled upload', () => {
         }
       })(),
     );
-    let stalled = 0;
-    const w = watchStall(src, 100, () => stalled++, 10);
-    src.pipe(host(1000));
+    const w = watched(slow, 100, 1000);
     await sleep(700);
-    expect(stalled).toBe(0);
+    expect(w.stalls()).toBe(0);
     w.stop();
+  });
 
-    const held = Readable.from(
-      (function* () {
-        for (;;) yield Buffer.alloc(4096);
-      })(),
-    );
-    const w2 = watchStall(held, 200, () => stalled++, 20);
-    held.pipe(host(3));
-    for (let i = 0; i < 10; i++) {
-      await sleep(50);
-      w2.activity();
+  it('is not found while the host prints output', async () => {
+    const w = watched(endless(), 1000, 3);
+    for (let i = 0; i < 15; i++) {
+      await sleep(100);
+      w.activity();
     }
-    expect(stalled).toBe(0);
-    w2.stop();
-    held.destroy();
+    expect(w.stalls()).toBe(0);
+    w.stop();
   });
 });
