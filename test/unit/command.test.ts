@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type Command, command, quote, script, sequence, toShell } from '../../src/hosts/command.js';
 import { receiveAndLoad } from '../../src/ship/commands.js';
@@ -50,19 +51,21 @@ describe('remote commands', () => {
 });
 
 describe('receiving on a full disk', () => {
-  it('fails as soon as a part cannot be written (zstd, none), before anything is handed to docker load', () => {
-    // The real receive script, run here: tee's output is /dev/full (a real ENOSPC), docker only records its calls.
-    const tee = execFileSync('sh', ['-c', 'command -v tee'], { encoding: 'utf8' }).trim();
-    const host = shims('boxship-recv-', { tee: `exec ${tee} "$@" > /dev/full`, docker: 'echo "$*" >> "$DIR/docker.log"' });
+  it('fails as soon as a part cannot be written (every codec), before anything is handed to docker load', () => {
+    // The real receive script, run here: what tee, gzip and wc write goes to /dev/full (a real ENOSPC), docker only
+    // records its calls.
+    const real = (c: string) => execFileSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' }).trim();
+    const full = (c: string) => `exec ${real(c)} "$@" > /dev/full`;
+    const host = shims('boxship-recv-', { tee: full('tee'), gzip: full('gzip'), wc: full('wc'), docker: 'echo "$*" >> "$DIR/docker.log"' });
     try {
-      const payload = Buffer.from('a layer');
-      const sum = createHash('sha256').update(payload).digest('hex');
-      const input = Buffer.concat([Buffer.from(`part ${payload.length} boxship-incoming:x\n`), payload, Buffer.from(`sum ${sum}\nend sha256:a sha256:b\n`)]);
-      for (const codec of ['zstd', 'none'] as const) {
+      for (const codec of ['zstd', 'none', 'gzip'] as const) {
+        const payload = codec === 'gzip' ? gzipSync('a layer') : Buffer.from('a layer');
+        const sum = createHash('sha256').update(payload).digest('hex');
+        const input = Buffer.concat([Buffer.from(`part ${payload.length} boxship-incoming:x\n`), payload, Buffer.from(`sum ${sum}\nend sha256:a sha256:b\n`)]);
         const c = receiveAndLoad(join(host.dir, `state-${codec}`), codec, 'boxship-incoming:x', 'hello:abc');
         const r = spawnSync(c.argv[0]!, c.argv.slice(1), { input, encoding: 'utf8', env: host.env });
-        expect(r.status, r.stderr).toBe(5);
-        expect(r.stderr).toMatch(/cannot write part 1 \(7 bytes\) to .* on the host: is its disk full\?/);
+        expect(r.status, `${codec}: ${r.stderr}`).toBe(5);
+        expect(r.stderr).toMatch(/cannot write .*on the host.*: is its disk full\?/);
         expect(
           host
             .read('docker.log')
