@@ -57,31 +57,88 @@ export function makeAccessoryDirs(stateDir: string, a: AccessoryConfig): Command
 }
 
 /**
- * Starts the accessory. `--pull never`: its image was shipped from the deployer (a missing one fails at once, it is
- * never looked up in a registry); `--restart unless-stopped`: it comes back after a reboot; the network alias makes
- * it reachable by its name from the app, hooks and `exec`.
+ * What the accessory's container is started with, after its name: the service network and the alias `<name>` (the
+ * app, hooks and `exec` reach it by its name), `--restart unless-stopped` (it comes back after a reboot), its env file
+ * and data folders.
  */
-export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
-  const argv = [
-    'docker',
-    'run',
-    '-d',
-    '--pull',
-    'never',
-    '--name',
-    names.accessory(service, a.name),
-    '--network',
-    names.network(service),
-    '--network-alias',
-    a.name,
-  ];
+function containerArgs(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): string[] {
+  const argv = ['--network', names.network(service), '--network-alias', a.name];
   argv.push('--label', `${LABEL.service}=${service}`, '--label', `${LABEL.accessory}=${a.name}`, '--label', `${LABEL.accessorySpec}=${spec}`);
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(a.stopTimeoutSeconds));
   argv.push('--env-file', accessoryEnvFile(stateDirAbs, a.name));
   if (a.publish !== undefined && a.port !== undefined) argv.push('-p', publishSpec(a.publish, a.port, a.port));
   for (const v of a.volumes) argv.push('-v', `${accessoryDataDir(stateDirAbs, a.name)}/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(a.image, ...(a.cmd ?? []));
+  return argv;
+}
+
+/**
+ * Starts the accessory. `--pull never`: its image was shipped from the deployer (a missing one fails at once, it is
+ * never looked up in a registry).
+ */
+export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
+  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', names.accessory(service, a.name), ...containerArgs(service, a, stateDirAbs, spec)];
   return { argv, why: `start accessory ${a.name} (${a.image})`, effect: 'write' };
+}
+
+/** Long enough for `docker stop -t <stop timeout>` (a database may take up to an hour to flush), plus a margin. */
+function stopTimeoutMs(a: AccessoryConfig): number {
+  return (a.stopTimeoutSeconds + 60) * 1000;
+}
+
+/** The names of a recreate: the accessory's own, the new container before it takes it, the old one until then. */
+function recreateNames(service: string, name: string): [string, string, string] {
+  const own = names.accessory(service, name);
+  return [own, `${own}.next`, `${own}.old`];
+}
+
+/**
+ * Recreate, step 1: the new container under a temporary name, not started, beside the running old one: a missing
+ * image or a setting Docker refuses fails here, while the old one still runs. A leftover of an interrupted recreate
+ * goes first.
+ */
+export function createAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
+  const [, next] = recreateNames(service, a.name);
+  return script(
+    'write',
+    `create the new container of accessory ${a.name} beside the old one (${a.image})`,
+    'docker rm -f "$1" >/dev/null 2>&1; shift; exec "$@" >/dev/null',
+    next,
+    ...['docker', 'create', '--pull', 'never', '--name', next, ...containerArgs(service, a, stateDirAbs, spec)],
+  );
+}
+
+/**
+ * Recreate, step 2: the old container stopped cleanly and set aside (kept until the new one runs), the new one
+ * renamed to the accessory's name and started on the same data.
+ */
+export function swapAccessory(service: string, a: AccessoryConfig): Command {
+  return {
+    ...script(
+      'write',
+      `stop accessory ${a.name} (up to ${a.stopTimeoutSeconds}s to shut down) and start the new container in its place`,
+      'docker stop -t "$4" "$1" >/dev/null && { docker rm -f "$3" >/dev/null 2>&1; docker rename "$1" "$3"; } && docker rename "$2" "$1" && docker start "$1" >/dev/null',
+      ...recreateNames(service, a.name),
+      String(a.stopTimeoutSeconds),
+    ),
+    timeoutMs: stopTimeoutMs(a),
+  };
+}
+
+/** Recreate, step 3 (the new one runs): the old container removed. */
+export function dropOldAccessory(service: string, name: string): Command {
+  const [, , old] = recreateNames(service, name);
+  return script('write', `remove the old container of accessory ${name}`, 'docker rm -f "$1" >/dev/null 2>&1 || true', old);
+}
+
+/** Recreate failed (the new one did not start or listen): the new container removed, the old one back and started. */
+export function restoreOldAccessory(service: string, name: string): Command {
+  return script(
+    'write',
+    `put the old container of accessory ${name} back and start it`,
+    'docker rm -f "$2" >/dev/null 2>&1\nif docker container inspect "$3" >/dev/null 2>&1; then docker rm -f "$1" >/dev/null 2>&1; docker rename "$3" "$1" || exit 1; fi\ndocker start "$1" >/dev/null',
+    ...recreateNames(service, name),
+  );
 }
 
 export interface AccessoryState {
@@ -127,7 +184,10 @@ export function startAccessory(service: string, name: string): Command {
 
 /** docker restart: SIGTERM, up to the stop timeout to shut down cleanly, then the same container again (same data). */
 export function restartAccessory(service: string, a: AccessoryConfig): Command {
-  return command('write', `restart accessory ${a.name}`, 'docker', 'restart', '-t', String(a.stopTimeoutSeconds), names.accessory(service, a.name));
+  return {
+    ...command('write', `restart accessory ${a.name}`, 'docker', 'restart', '-t', String(a.stopTimeoutSeconds), names.accessory(service, a.name)),
+    timeoutMs: stopTimeoutMs(a),
+  };
 }
 
 /**
@@ -143,7 +203,7 @@ export function removeAccessoryContainer(service: string, a: AccessoryConfig): C
       names.accessory(service, a.name),
       String(a.stopTimeoutSeconds),
     ),
-    timeoutMs: (a.stopTimeoutSeconds + 60) * 1000,
+    timeoutMs: stopTimeoutMs(a),
   };
 }
 

@@ -20,6 +20,8 @@ import {
   accessoryEnvText,
   accessorySpec,
   type AccessoryState,
+  createAccessory,
+  dropOldAccessory,
   hostImageId,
   inspectAccessory,
   makeAccessoryDirs,
@@ -27,8 +29,10 @@ import {
   removeAccessoryContainer,
   removeAccessoryFiles,
   restartAccessory,
+  restoreOldAccessory,
   runAccessory,
   startAccessory,
+  swapAccessory,
   waitListening,
 } from './commands.js';
 
@@ -100,12 +104,50 @@ async function create(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spec:
   await waitReady(ctx, ssh, a);
 }
 
+/**
+ * Another container on the same data: the new one is created first (the old one runs on if that fails), then the old
+ * one is stopped and set aside while the new one starts; if the new one does not start or listen, the old one is put
+ * back and started again, so a bad change never leaves the accessory down.
+ */
+async function recreate(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spec: string): Promise<void> {
+  const service = ctx.config.service;
+  const created = await ssh.exec(createAccessory(service, a, await absState(ctx, ssh), spec), { allowFailure: true });
+  if (created.code !== 0) {
+    throw new HostError(
+      ssh.name,
+      `accessory ${a.name}: cannot create its new container (${a.image}): ${created.stderr.trim() || `exit ${created.code}`}; the old one runs on`,
+      {
+        hint: `fix boxship.yml (image, cmd, env, volumes) and run: boxship accessory up ${a.name}`,
+      },
+    );
+  }
+  const swapped = await ssh.exec(swapAccessory(service, a), { allowFailure: true });
+  const failure = swapped.code !== 0 ? swapped.stderr.trim() || `exit ${swapped.code}` : await notReady(ctx, ssh, a);
+  if (failure === undefined) {
+    await ssh.run(dropOldAccessory(service, a.name));
+    return;
+  }
+  const restored = await ssh.exec(restoreOldAccessory(service, a.name), { allowFailure: true });
+  const old =
+    restored.code === 0
+      ? 'the old container runs again on the same data'
+      : `putting the old container back failed too (${restored.stderr.trim()}); its data is kept`;
+  throw new HostError(ssh.name, `accessory ${a.name}: its new container did not start: ${failure}; ${old}`, {
+    hint: `look at what it printed above; fix boxship.yml (image, cmd, env) and run: boxship accessory up ${a.name}`,
+  });
+}
+
+/** Why the started accessory does not listen on its port (what it printed), or undefined when it does. */
+async function notReady(ctx: DeployContext, ssh: Runner, a: AccessoryConfig): Promise<string | undefined> {
+  if (a.port === undefined) return undefined;
+  const r = await ssh.exec(waitListening(names.accessory(ctx.config.service, a.name), a.port), { allowFailure: true });
+  return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
+}
+
 async function waitReady(ctx: DeployContext, ssh: Runner, a: AccessoryConfig): Promise<void> {
-  if (a.port === undefined) return;
-  const container = names.accessory(ctx.config.service, a.name);
-  const r = await ssh.exec(waitListening(container, a.port), { allowFailure: true });
-  if (r.code !== 0) {
-    throw new HostError(ssh.name, `accessory ${a.name} did not start: ${r.stderr.trim() || `exit ${r.code}`}`, {
+  const failure = await notReady(ctx, ssh, a);
+  if (failure !== undefined) {
+    throw new HostError(ssh.name, `accessory ${a.name} did not start: ${failure}`, {
       hint: `look at its logs: boxship accessory logs ${a.name}; fix boxship.yml (image, cmd, env) and run: boxship accessory up ${a.name}`,
     });
   }
@@ -181,8 +223,7 @@ export async function accessoryUp(ctx: DeployContext, ssh: Runner, docker: Docke
   ];
   if (changes.length) {
     ctx.report({ kind: 'step', host: ssh.name, message: `accessory ${a.name}: recreating it (${changes.join(', ')}); its data stays` });
-    await ssh.run(removeAccessoryContainer(ctx.config.service, a));
-    await create(ctx, ssh, a, spec);
+    await recreate(ctx, ssh, a, spec);
     return done('recreated');
   }
   if (!state.running) {

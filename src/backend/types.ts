@@ -20,6 +20,7 @@ import type { AccessoryResult } from '../accessories/run.js';
 import type { LogLine } from '../logs/lines.js';
 import type { HostRemoval } from '../remove/run.js';
 import type { Report } from '../util/events.js';
+import type { LockReleaseOutcome } from '../fleet/lock-release.js';
 import type { Plan } from './plan.js';
 
 /** What the CLI lends a backend: how progress is shown, how to connect, Ctrl-C, the local engine, the hooks' output. */
@@ -118,7 +119,7 @@ export interface Backend {
   maintenance(req: { mode: ProxyMode; plan?: boolean }): Promise<MaintenanceResult>;
   status(): Promise<StatusResult>;
   /** Removes the deploy lock wherever this backend keeps it (every host; the Swarm manager). */
-  releaseLock(): Promise<LockReleaseResult>;
+  releaseLock(req?: { force?: boolean }): Promise<LockReleaseResult>;
   /** The rest: a backend without them throws NotOnBackendError, naming what to run instead. */
   logs(req: LogsRequest): Promise<LogsResult>;
   exec(req: ExecRequest, io: StreamIo): Promise<StreamResult>;
@@ -127,9 +128,8 @@ export interface Backend {
   remove(req: RemoveRequest): Promise<RemoveResult>;
 }
 
-export interface LockReleaseResult extends Coded {
-  hosts: { host: string; heldBy?: { who: string; command: string; time: string } }[];
-}
+/** Released on `hosts`; or, when a holder looks alive and it was not forced, nothing released and `refused` says where. */
+export interface LockReleaseResult extends Coded, LockReleaseOutcome {}
 
 export interface LogsRequest {
   /** --host; default every host (of the accessory, for accessory logs). */

@@ -102,7 +102,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
   if (raw.hooks) {
     const argv = (c: string | string[] | undefined) => (c === undefined ? undefined : typeof c === 'string' ? ['sh', '-c', c] : c);
     const hooks = { preRelease: argv(raw.hooks.pre_release), preRollout: argv(raw.hooks.pre_rollout), postRollout: argv(raw.hooks.post_rollout) };
-    config.hooks = Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined));
+    config.hooks = { ...Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined)), timeoutSeconds: raw.hooks.timeout_seconds };
   }
   if (accessories && accessories.length > 0) config.accessories = accessories;
   const swarm = swarmConfig(raw, hosts, at);

@@ -137,6 +137,8 @@ export interface Config {
     preRelease?: string[];
     preRollout?: string[];
     postRollout?: string[];
+    /** hooks.timeout_seconds: how long each hook may run before it is stopped and counts as failed. */
+    timeoutSeconds: number;
   };
   /** Present when boxship.yml has accessories, in the order written. */
   accessories?: AccessoryConfig[];

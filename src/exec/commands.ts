@@ -24,11 +24,14 @@ export interface OneOffSpec {
   tty?: boolean;
   /** What BOXSHIP_INSTANCE says inside, e.g. hello-exec or hello-hook. */
   instance?: string;
+  /** The container's name (docker run --name), for a hook that may have to be removed when it runs too long. */
+  name?: string;
 }
 
 export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   const s = config.service;
   const argv = ['docker', 'run', '--rm', '--pull', 'never'];
+  if (spec.name) argv.push('--name', spec.name);
   if (spec.interactive) argv.push('-i');
   if (spec.tty) argv.push('-t');
   argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);

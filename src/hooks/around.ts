@@ -44,10 +44,11 @@ class HookFailed extends BoxshipError {
 
 /** pre_release, if configured: throws HookFailed (nothing built) when it fails. */
 export async function preReleaseHook(config: Config, io: StreamIo): Promise<HookRun | undefined> {
-  const argv = config.hooks?.preRelease;
-  if (!argv) return undefined;
+  const hooks = config.hooks;
+  if (!hooks?.preRelease) return undefined;
+  const argv = hooks.preRelease;
   header(io, 'pre_release', argv, `here, in ${config.dir}`);
-  const r = await runLocalHook(argv, config.dir, io);
+  const r = await runLocalHook(argv, config.dir, io, hooks.timeoutSeconds);
   footer(io, 'pre_release', r);
   const run: HookRun = { name: 'pre_release', exitCode: r.code };
   if (r.code !== 0) throw new HookFailed(run, 'nothing was built or shipped', 'fix what it reports, then run the command again');
@@ -67,8 +68,9 @@ export async function rolloutHook(
   docker: Docker,
 ): Promise<HookRun | undefined> {
   const { config } = ctx;
-  const argv = name === 'pre_rollout' ? config.hooks?.preRollout : config.hooks?.postRollout;
-  if (!argv) return undefined;
+  const hooks = config.hooks;
+  const argv = name === 'pre_rollout' ? hooks?.preRollout : hooks?.postRollout;
+  if (!hooks || !argv) return undefined;
   const first = ctx.hosts[0]!;
   if (name === 'pre_rollout') {
     await ensureHost(ctx, first, docker);
@@ -82,7 +84,7 @@ export async function rolloutHook(
     return { name, host: first.name, exitCode: 0 };
   }
   header(io, name, argv, `${config.service}:${shortSha(tag)} on ${first.name}`);
-  const r = await runContainerHook(first, config, name, tag, argv, io);
+  const r = await runContainerHook(first, config, { name, tag, argv, timeoutSeconds: hooks.timeoutSeconds }, io);
   footer(io, name, r);
   return { name, host: first.name, exitCode: r.code };
 }

@@ -32,6 +32,11 @@ export interface ExecOptions {
    * report progress instead).
    */
   timeoutMs?: number;
+  /**
+   * With a streamed stdin: give up (the remote command is signalled, the channel closed) when the host takes none of
+   * it and prints nothing for this long (hosts/stall.ts), even with no overall time limit.
+   */
+  stallMs?: number;
   /** Forward the deployer's ssh-agent to this command (a relay hop), when the connection uses one. */
   agentForward?: boolean;
 }

@@ -3,6 +3,7 @@
  * streamed live (stream), time limits and precise failures. How the connection is opened (jump host, authentication,
  * host-key checking) lives in ssh-connect.ts. No policy lives here: callers decide what to run; this runs it.
  */
+import { Readable } from 'node:stream';
 import type { Client, ClientChannel, ExecOptions as ExecChannelOptions } from 'ssh2';
 import type { HostConfig } from '../config/types.js';
 import { debug } from '../util/debug.js';
@@ -10,6 +11,7 @@ import { HostError } from '../util/errors.js';
 import { type Command, toShell } from './command.js';
 import { DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult, type Runner, type StreamIo, type StreamResult } from './runner.js';
 import { type ConnectOptions, openConnection } from './ssh-connect.js';
+import { type StallWatch, watchStall } from './stall.js';
 
 export type { ConnectOptions } from './ssh-connect.js';
 export type { ExecOptions, ExecResult } from './runner.js';
@@ -71,21 +73,42 @@ export class SshHost implements Runner {
           },
           limitMs > 0 ? limitMs : 2 ** 31 - 1,
         );
+        let stall: StallWatch | undefined;
         // ssh2 only emits 'close' once both readable sides are consumed: always read stdout and stderr.
         channel.on('data', (chunk: Buffer) => {
+          stall?.activity();
           out.push(chunk);
           options.onStdout?.(chunk);
         });
-        channel.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => {
+          stall?.activity();
+          errOut.push(chunk);
+        });
         channel.on('exit', (code: number | null, signal?: string) => {
           exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
         });
         channel.on('close', () => {
           clearTimeout(timer);
+          stall?.stop();
           this.client.removeListener('close', onConnClose);
           resolve({ code: exit?.code ?? null, signal: exit?.signal, stdout: out.text(), stderr: errOut.text() });
         });
         feedStdin(channel, options.stdin);
+        // An upload with no time limit still must not hang on a host that stopped taking it (stall.ts says when).
+        stall =
+          options.stallMs && options.stdin instanceof Readable
+            ? watchStall(options.stdin, options.stallMs, () => {
+                clearTimeout(timer);
+                this.client.removeListener('close', onConnClose);
+                channel.signal('KILL');
+                channel.close();
+                reject(
+                  new HostError(this.name, `${cmd.why}: the host took no data for ${Math.round(options.stallMs! / 1000)}s (the transfer stalled), gave up`, {
+                    hint: 'check the host (its disk, load and network: `df -h`, `uptime`), then run the command again',
+                  }),
+                );
+              })
+            : undefined;
       };
       // A relay hop may use the deployer's agent, forwarded for this one command.
       if (options.agentForward && this.usesAgent) this.client.exec(toShell(cmd), { agentForward: true } as unknown as ExecChannelOptions, onChannel);

@@ -90,7 +90,8 @@ export function fileExists(relative: string): Record<string, unknown> {
 /**
  * Go template text (run by the templates handler) that sets Retry-After and the back-off header from the
  * `retry-after` file and writes the file `body` as the answer. Braces are escaped for Caddy's placeholder replacer,
- * which runs on static_response bodies before the template does; the files' contents are not expanded by either.
+ * which runs on static_response bodies before the template does; the files are written with their `{{` escaped
+ * (maintenanceFiles), since `include` runs them as templates as well.
  */
 function maintenanceTemplate(backoffHeader: string, body: string): string {
   const r = JSON.stringify(MAINTENANCE_FILES.retryAfter);
@@ -156,13 +157,22 @@ export function caddyServerConfig(
   };
 }
 
+/**
+ * Caddy's `include` runs the included file as a template too (2.6.2 and 2.11.4 alike), so a message saying
+ * `{{env "HOME"}}` would be evaluated. Every `{{` becomes an action printing `{{`, which leaves no other action in
+ * the file: the answer is the message verbatim.
+ */
+function escapeTemplateActions(text: string): string {
+  return text.replaceAll('{{', '{{"{{"}}');
+}
+
 /** The maintenance answer's files (MAINTENANCE_FILES), as written into the proxy dir's maintenance folder. */
 export function maintenanceFiles(mode: Extract<ProxyMode, { kind: 'maintenance' }>): { retryAfter: string; text: string; json: string } {
   if (!Number.isInteger(mode.retryAfterSeconds) || mode.retryAfterSeconds < 0)
     throw new RangeError(`Retry-After must be whole seconds, got ${mode.retryAfterSeconds}`);
   return {
     retryAfter: String(mode.retryAfterSeconds),
-    text: mode.message,
-    json: JSON.stringify({ error: 'maintenance', message: mode.message, retry_after: mode.retryAfterSeconds }),
+    text: escapeTemplateActions(mode.message),
+    json: escapeTemplateActions(JSON.stringify({ error: 'maintenance', message: mode.message, retry_after: mode.retryAfterSeconds })),
   };
 }

@@ -9,6 +9,7 @@ import { plannedContext } from '../backend/plan.js';
 import type { Config, HostConfig } from '../config/types.js';
 import { relState } from '../fleet/context.js';
 import { withLock } from '../fleet/lock.js';
+import { releaseLocks } from '../fleet/lock-release.js';
 import { names } from '../fleet/names.js';
 import { withHostSession } from '../fleet/session.js';
 import { execOneOff } from '../exec/run.js';
@@ -17,8 +18,6 @@ import type { Runner } from '../hosts/runner.js';
 import { listNamedLogSource } from '../logs/commands.js';
 import { removeService } from '../remove/run.js';
 import { readLogs } from '../logs/read.js';
-import { appendAudit } from '../state/audit.js';
-import { parseLockInfo, readLock, releaseLock } from '../state/lock.js';
 import { ExitCode, InputError } from '../util/errors.js';
 import { ensureAccessories } from '../accessories/run.js';
 import { deployOnHosts } from './deploy.js';
@@ -93,25 +92,10 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
       }
     },
 
-    releaseLock: () =>
+    releaseLock: (req = {}) =>
       withHostSession(config, env, async (ctx) => {
-        const hosts = [];
-        for (const ssh of ctx.hosts) {
-          const holder = parseLockInfo(await ssh.run(readLock(relState(ctx))));
-          await ssh.run(releaseLock(relState(ctx)));
-          await ssh.run(
-            appendAudit(relState(ctx), {
-              time: new Date().toISOString(),
-              who: ctx.who,
-              command: ctx.command,
-              host: ssh.name,
-              outcome: 'lock released',
-              detail: holder ? `was held by ${holder.who} (${holder.command}, ${holder.time})` : 'was not held',
-            }),
-          );
-          hosts.push({ host: ssh.name, ...(holder ? { heldBy: { who: holder.who, command: holder.command, time: holder.time } } : {}) });
-        }
-        return { hosts, exitCode: ExitCode.ok };
+        const r = await releaseLocks(ctx.hosts, relState(ctx), ctx, req.force === true);
+        return { ...r, exitCode: r.refused.length ? ExitCode.needsAction : ExitCode.ok };
       }),
 
     logs: (req) => hostLogs(config, env, req),

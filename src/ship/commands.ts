@@ -50,7 +50,8 @@ const LOAD_TIMEOUT_S = 15 * 60;
  * final image is listed by `docker images` with the expected ID does it get the real tag; every incoming name is
  * removed again whatever happens (on the way out, also after a cut transfer or a failed load), and so is every temp
  * file. Prints `part=<k> <bytes>` per part, `bytes=<n>` (as the host counted them) and `id=<image id>`.
- * Exit 3: the transfer was cut or corrupted; 4: docker load failed or loaded something else.
+ * Exit 3: the transfer was cut or corrupted; 4: docker load failed or loaded something else; 5: a part could not be
+ * written on the host (a full disk), found as soon as the part is in, before it is loaded.
  */
 export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none', incoming: string, tag: string): Command {
   return script(
@@ -88,20 +89,24 @@ export function receiveAndLoad(stateDir: string, codec: 'gzip' | 'zstd' | 'none'
       '  [ "$kind" = end ] && { want="$n" want2="$name"; break; }',
       '  [ "$kind" = part ] || fail 3 "unexpected input from the deployer: $kind"',
       // Size and sha256 are taken as the bytes arrive (fifos), not by reading the part again.
-      '  i=$((i+1)) f="$tmp/$i" gz=0',
+      '  i=$((i+1)) f="$tmp/$i" gz=0 wr=0',
       '  rm -f "$tmp/h" "$tmp/w"; mkfifo "$tmp/h" "$tmp/w"',
       '  sha256sum < "$tmp/h" > "$tmp/s" & hp=$!',
       '  wc -c < "$tmp/w" > "$tmp/n" & wp=$!',
       '  if [ "$codec" = gzip ]; then f="$f.tar"; head -c "$n" | tee "$tmp/h" "$tmp/w" | gzip -dc > "$f" 2> "$tmp/gz.err" || gz=1',
-      '  else f="$f.z"; head -c "$n" | tee "$tmp/h" "$tmp/w" > "$f"; fi',
+      // A pipeline's status is its last stage's: tee's failure to write the part (a full disk) must not wait for docker load.
+      '  else f="$f.z"; head -c "$n" | tee "$tmp/h" "$tmp/w" > "$f" || wr=1; fi',
       '  wait "$hp" "$wp" || true',
+      '  [ "$wr" = 0 ] || fail 5 "cannot write part $i ($n bytes) to $f on the host: is its disk full? (df -h $d)"',
       '  read -r sk sum || sum=""',
       '  got=$(cat "$tmp/n" 2>/dev/null)',
+      // wc always prints a count: none means it could not write it (gzip filled the disk first).
+      '  [ -n "$got" ] || fail 5 "cannot write on the host while receiving part $i: is its disk full? (df -h $d)"',
       '  [ "$got" = "$n" ] || fail 3 "part $i is ${got:-0} bytes, expected $n: the transfer was cut"',
       '  s=$(cut -d" " -f1 "$tmp/s")',
       '  [ "$sk" = sum ] && [ "$s" = "$sum" ] || fail 3 "part $i checksum $s does not match ${sum:-(none sent)}: the transfer was cut or corrupted"',
       '  total=$((total+n)); echo "part=$i $n"',
-      '  [ "$gz" = 0 ] || fail 4 "cannot unpack part $i: $(cat "$tmp/gz.err")"',
+      '  [ "$gz" = 0 ] || fail 4 "cannot unpack part $i: $(cat "$tmp/gz.err" 2>/dev/null) (a full disk? df -h $d)"',
       '  kill -0 "$lp" 2>/dev/null || break',
       '  echo "$f $name" >&3',
       'done',
@@ -179,6 +184,11 @@ export function relayProbe(targets: { label: string; dest: string; port: number;
     ].join('\n'),
     ...targets.flatMap((t) => [t.knownHostsLine, String(t.port), t.dest, t.label]),
   );
+}
+
+/** The ID `docker images` shows for a reference on the host (the same ID receiveAndLoad checks); empty when none. */
+export function listedImageId(ref: string): Command {
+  return command('read', `check that ${ref} is on the host`, 'docker', 'image', 'ls', '--no-trunc', '--format', '{{.ID}}', ref);
 }
 
 /** Tags an image the host already has (no transfer needed). */

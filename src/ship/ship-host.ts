@@ -14,7 +14,7 @@ import type { Report } from '../util/events.js';
 import { shortSha } from '../util/short.js';
 import { expectedImageId, thinArchive } from './archive.js';
 import type { Codec } from './cache.js';
-import { tagImage } from './commands.js';
+import { listedImageId, tagImage } from './commands.js';
 import type { HostInventory } from './inventory.js';
 import type { LayerSupply } from './layer-supply.js';
 import type { LayerPlan } from './layers.js';
@@ -126,7 +126,7 @@ export async function shipHost(run: ShipRun, conn: ShipConnection, k: number): P
         const headName = hostName(head);
         report({ kind: 'step', host: ssh.name, message: `receiving ${plan.missing.length} of ${diffIds.length} layers from ${headName} (relay)` });
         const o = await relays.outcome(k);
-        const verdict = relayVerdict(o, inv.store);
+        const verdict = await confirmRelayed(ssh, image.ref, relayVerdict(o, inv.store), headName);
         if (verdict.ok) {
           Object.assign(result, {
             bytesSent: o.bytesSent ?? 0,
@@ -206,6 +206,18 @@ export async function shipHost(run: ShipRun, conn: ShipConnection, k: number): P
   result.seconds = (Date.now() - run.started) / 1000;
   run.onHostDone?.(result);
   return result;
+}
+
+/**
+ * A relayed host's result came through its head (the hop's output is the head's to print): only when this host,
+ * asked over boxship's own connection, lists the image under the ID the relay reported is the relay taken as done.
+ */
+async function confirmRelayed(ssh: Runner, ref: string, verdict: ReturnType<typeof relayVerdict>, headName: string): Promise<ReturnType<typeof relayVerdict>> {
+  if (!verdict.ok) return verdict;
+  const r = await ssh.exec(listedImageId(ref), { allowFailure: true });
+  const shown = r.code === 0 ? r.stdout.trim().split('\n').filter(Boolean) : [];
+  if (shown.includes(verdict.imageId)) return verdict;
+  return { ok: false, why: `${headName} reported it loaded, but this host lists ${shown.join(', ') || 'no image'} for ${ref}` };
 }
 
 async function recordRelease(run: ShipRun, ssh: Runner, result: HostShipResult): Promise<void> {

@@ -16,6 +16,9 @@ import { compressSmall } from './compress.js';
 import type { LayerSupply } from './layer-supply.js';
 import { archivePieces, endsPart, partArchive } from './wire.js';
 
+/** A host that takes none of the upload for this long has stalled (120 s; BOXSHIP_TRANSFER_STALL_SECONDS for tests). */
+const transferStallMs = (): number => (Number(process.env.BOXSHIP_TRANSFER_STALL_SECONDS) || 120) * 1000;
+
 /** The repository every upload is loaded under before it is checked (see receiveAndLoad). */
 const INCOMING_REPOSITORY = 'boxship-incoming';
 
@@ -183,10 +186,11 @@ export async function sendImage(
   for (let j = relay.length - 1; j >= 0; j--) cmd = relayHop(receive(), { ...relay[j]!, command: cmd });
   let r: ExecResult;
   try {
-    // No time limit: the upload reports its progress, and a slow uplink is not a hang. The deployer's agent goes to
-    // this one command, and only when ship.relay_agent says forward: root on the head can use it while it runs.
+    // No time limit: the upload reports its progress, and a slow uplink is not a hang; a host that takes nothing for
+    // TRANSFER_STALL_MS is. The deployer's agent goes to this one command, and only when ship.relay_agent says
+    // forward: root on the head can use it while it runs.
     const agentForward = relay.length > 0 && opts.relayAgent === 'forward';
-    r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, allowFailure: true, agentForward });
+    r = await host.exec(cmd, { stdin: wire.stream, timeoutMs: 0, stallMs: transferStallMs(), allowFailure: true, agentForward });
   } finally {
     wire.stream.destroy();
   }

@@ -63,16 +63,23 @@ function pidNamespace(): string | undefined {
   }
 }
 
-/** Exit 0 and take the lock, or exit 75 and print `{"age":<seconds since the last heartbeat>,"info":{...}}`. */
+/**
+ * Exit 0 and take the lock, or exit 75 and print `{"age":<seconds since the last heartbeat>,"info":<the info file's
+ * text as it is>}`: an empty or torn info (a full disk) is still a lock with an age, so it goes stale. A lock whose
+ * info cannot be written is given back at once (exit 1) rather than left without a holder.
+ */
 export function acquireLock(stateDir: string, info: LockInfo): Command {
   return script(
     'write',
     `take the deploy lock (${info.command})`,
     [
       'mkdir -p "$1"',
-      'if mkdir "$2" 2>/dev/null; then printf "%s\\n" "$3" > "$2/info.json"; exit 0; fi',
+      'if mkdir "$2" 2>/dev/null; then',
+      '  printf "%s\\n" "$3" > "$2/info.json" && exit 0',
+      '  rm -rf "$2"; echo "cannot write the lock info $2/info.json (is the disk full?)" >&2; exit 1',
+      'fi',
       'm=$(stat -c %Y "$2/info.json" 2>/dev/null || stat -c %Y "$2" 2>/dev/null || date +%s)',
-      'printf \'{"age":%s,"info":%s}\\n\' "$(( $(date +%s) - m ))" "$(cat "$2/info.json" 2>/dev/null || echo "{}")"',
+      'printf \'{"age":%s,"info":%s}\\n\' "$(( $(date +%s) - m ))" "$(cat "$2/info.json" 2>/dev/null)"',
       'exit 75',
     ].join('\n'),
     stateDir,
@@ -144,15 +151,15 @@ export function parseLockInfo(text: string): LockInfo | undefined {
   }
 }
 
-/** The held-lock answer of acquireLock: the holder, its info as written (for breakStaleLock) and its silence. */
+/**
+ * The held-lock answer of acquireLock: the holder, its info as written (for breakStaleLock, which compares the text)
+ * and its silence. The info is taken as text, not parsed with the age: an empty or torn one keeps its age.
+ */
 export function parseHeldLock(text: string): { info?: LockInfo; infoText: string; ageSeconds: number } {
-  try {
-    const v = JSON.parse(text) as { age?: unknown; info?: unknown };
-    const infoText = JSON.stringify(v.info ?? {});
-    return { info: parseLockInfo(infoText), infoText, ageSeconds: Number(v.age) };
-  } catch {
-    return { infoText: '{}', ageSeconds: Number.NaN };
-  }
+  const m = /^\{"age":(-?\d+),"info":([\s\S]*)\}\s*$/.exec(text);
+  if (!m) return { infoText: '', ageSeconds: Number.NaN };
+  const infoText = m[2]!;
+  return { info: parseLockInfo(infoText), infoText, ageSeconds: Number(m[1]) };
 }
 
 /** Whether a process runs on this machine (signal 0 checks without signalling; EPERM means it exists). */

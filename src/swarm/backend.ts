@@ -10,9 +10,8 @@ import { NotOnBackendError } from '../backend/unsupported.js';
 import type { Config } from '../config/types.js';
 import { withLock } from '../fleet/lock.js';
 import type { Runner } from '../hosts/runner.js';
-import { appendAudit } from '../state/audit.js';
+import { releaseLocks } from '../fleet/lock-release.js';
 import { whoAmI } from '../state/ledger.js';
-import { parseLockInfo, readLock, releaseLock } from '../state/lock.js';
 import { stateDir } from '../state/paths.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { BoxshipError, ExitCode } from '../util/errors.js';
@@ -172,7 +171,7 @@ export function swarmBackend(config: Config, env: BackendEnv, deps: Partial<Swar
         return { backend: 'swarm', status, exitCode: status.unreachable.length ? ExitCode.failed : ExitCode.ok };
       }),
 
-    releaseLock: () => releaseManagerLock(config, env, connect),
+    releaseLock: (req = {}) => releaseManagerLock(config, env, connect, req.force === true),
 
     logs: () => Promise.reject(new NotOnBackendError('boxship logs', 'swarm', `on the manager, run: docker service logs --timestamps ${svc}`)),
     exec: () =>
@@ -206,7 +205,7 @@ export function swarmBackend(config: Config, env: BackendEnv, deps: Partial<Swar
  * The lock of a swarm lives on the manager only, so only the manager is reached (no node check: a lock left by a
  * dead run must be removable while the swarm's nodes and hosts disagree).
  */
-async function releaseManagerLock(config: Config, env: BackendEnv, connect: ConnectHosts): Promise<LockReleaseResult> {
+async function releaseManagerLock(config: Config, env: BackendEnv, connect: ConnectHosts, force: boolean): Promise<LockReleaseResult> {
   const host = config.hosts.find((h) => h.name === config.swarm!.manager)!;
   const { links, close } = await connect([host], env.acceptNewHostKeys);
   try {
@@ -215,24 +214,8 @@ async function releaseManagerLock(config: Config, env: BackendEnv, connect: Conn
       throw new BoxshipError(`cannot reach the swarm manager ${host.name}; nothing was changed: ${link.error}`, {
         hint: 'check the host, then run the command again',
       });
-    const ssh = link.runner;
-    const dir = stateDir(config.service);
-    const holder = parseLockInfo(await ssh.run(readLock(dir)));
-    await ssh.run(releaseLock(dir));
-    await ssh.run(
-      appendAudit(dir, {
-        time: new Date().toISOString(),
-        who: whoAmI(),
-        command: env.commandLine,
-        host: ssh.name,
-        outcome: 'lock released',
-        detail: holder ? `was held by ${holder.who} (${holder.command}, ${holder.time})` : 'was not held',
-      }),
-    );
-    return {
-      hosts: [{ host: ssh.name, ...(holder ? { heldBy: { who: holder.who, command: holder.command, time: holder.time } } : {}) }],
-      exitCode: ExitCode.ok,
-    };
+    const r = await releaseLocks([link.runner], stateDir(config.service), { who: whoAmI(), command: env.commandLine }, force);
+    return { ...r, exitCode: r.refused.length ? ExitCode.needsAction : ExitCode.ok };
   } finally {
     close();
   }

@@ -33,7 +33,7 @@ export function hostConfig(name: string, instances = 2): HostConfig {
 
 export class ScriptedRunner implements Runner {
   readonly dryRun = false;
-  readonly ran: { why: string; line: string; stdin?: string; agentForward?: boolean }[] = [];
+  readonly ran: { why: string; line: string; stdin?: string; agentForward?: boolean; stallMs?: number }[] = [];
   private readonly rules: (Rule & { used: number })[] = [];
   constructor(
     readonly config: HostConfig,
@@ -84,6 +84,7 @@ export class ScriptedRunner implements Runner {
       line,
       ...(typeof options.stdin === 'string' ? { stdin: options.stdin } : {}),
       ...(options.agentForward ? { agentForward: true } : {}),
+      ...(options.stallMs ? { stallMs: options.stallMs } : {}),
     });
     const rule = this.rules.find((r) => (r.times === undefined || r.used < r.times) && (r.match.test(cmd.why) || r.match.test(line)));
     if (rule) rule.used++;

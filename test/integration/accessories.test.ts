@@ -168,9 +168,9 @@ describe('accessories', () => {
     const plan = await run(['accessory', 'up', 'cache', '--plan']);
     ok(plan);
     expect(plan.stdout).toContain('Plan: accessory up cache on 2 host(s); nothing has been run.');
-    expect(plan.stdout).toContain('# stop and remove accessory cache (up to 20s to shut down)');
+    expect(plan.stdout).toContain('# stop accessory cache (up to 20s to shut down) and start the new container in its place');
     expect(plan.stdout).toMatch(
-      /docker run -d --pull never --name hello-cache --network boxship-hello --network-alias cache .* boxship-test-redis:2 redis-server/,
+      /docker create --pull never --name hello-cache\.next --network boxship-hello --network-alias cache .* boxship-test-redis:2 redis-server/,
     );
     expect(await Promise.all(HOSTS.map(container))).toEqual(before);
 
@@ -183,6 +183,30 @@ describe('accessories', () => {
       expect(await cli(h, 'GET', 'greeting')).toBe(`hello-from-${h.name}`);
     }
     expect((await get(HOSTS[0], '/migrations')).body.migrations).toHaveLength(2);
+  });
+
+  it('accessory up: a new container that does not start leaves the old one running on its data', async () => {
+    const hooks = 'hooks:\n  pre_rollout: node migrate.js';
+    const before = await Promise.all(HOSTS.map(container));
+    app.writeConfig({
+      appYaml: ['  env: { REDIS_HOST: cache }'],
+      extraYaml: accessoryYaml('boxship-test-redis:2', hooks).replace(/cmd: .*/, 'cmd: [no-such-server, --dir, /data]'),
+    });
+    const bad = await run(['accessory', 'up', 'cache']);
+    expect(bad.code, `${bad.stdout}\n${bad.stderr}`).not.toBe(0);
+    expect(bad.stderr).toContain('accessory cache: its new container did not start');
+    expect(bad.stderr).toContain('the old container runs again on the same data');
+    for (const [i, h] of HOSTS.entries()) {
+      const [id, , running] = (await container(h)).split(' ');
+      expect(id).toBe(before[i]!.split(' ')[0]);
+      expect(running).toBe('true');
+      expect((await onHost(h.container, "docker ps -a --format '{{.Names}}' | grep -c '^hello-cache' || true")).trim()).toBe('1');
+      await waitFor(async () => (await cli(h, 'GET', 'greeting').catch(() => '')) === `hello-from-${h.name}`);
+    }
+    configure(app, 'boxship-test-redis:2', hooks);
+    const same = await run(['accessory', 'up', 'cache', '--json']);
+    ok(same);
+    expect(jsonOutput<{ hosts: { action: string }[] }>(same).hosts.map((h) => h.action)).toEqual(['unchanged', 'unchanged']);
   });
 
   it('down keeps the data (up brings it back); down --remove-data removes it', async () => {
@@ -226,6 +250,13 @@ describe('accessories', () => {
     for (const h of HOSTS) expect(await onHost(h.container, 'cat /root/.boxship/hello/audit.log')).not.toContain(TOKEN);
   });
 });
+
+async function waitFor(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; !(await ok()); i++) {
+    if (i > 60) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 /** The same image under a new tag: the hosts get it without a transfer (tagged only); the container is recreated. */
 function execTag(from: string, to: string): void {

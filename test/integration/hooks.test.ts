@@ -74,6 +74,19 @@ describe('hooks', () => {
     }
   });
 
+  it('a pre_rollout that runs longer than hooks.timeout_seconds is stopped, its container removed, and fails the deploy', async () => {
+    // sleep as PID 1 ignores the SIGTERM docker passes on: the container is killed and removed 10 s later.
+    writeConfig(app, ['hooks:', '  pre_rollout: [sleep, "300"]', '  timeout_seconds: 2'].join('\n'));
+    app.bumpVersion('h2b');
+    const t0 = Date.now();
+    const r = await boxship(['deploy'], { cwd: app.dir });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('the hook ran longer than hooks.timeout_seconds (2s): stopped, its container removed');
+    expect(r.stderr).toMatch(/the pre_rollout hook failed with exit code (124|137)/);
+    expect(Date.now() - t0).toBeLessThan(120_000);
+    expect((await onHost(HOSTS[0].container, "docker ps -a --format '{{.Names}}' | grep -c pre-rollout || true")).trim()).toBe('0');
+  });
+
   it('a failing pre_release stops before the build (exit 1, nothing shipped)', async () => {
     writeConfig(app, ['hooks:', '  pre_release: [sh, -c, "echo tests failed; exit 5"]'].join('\n'));
     const v3 = app.bumpVersion('h3');

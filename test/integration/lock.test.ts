@@ -12,7 +12,8 @@ import type { Config } from '../../src/config/types.js';
 import type { DeployContext } from '../../src/fleet/context.js';
 import { SshHost } from '../../src/hosts/ssh.js';
 import { HOSTS, REPO, testHostConfig } from '../helpers/paths.js';
-import { onHost } from '../helpers/run.js';
+import { makeExampleApp } from '../helpers/example.js';
+import { boxship, onHost } from '../helpers/run.js';
 
 const STALE_SECONDS = 3;
 const h = HOSTS[0];
@@ -104,4 +105,28 @@ describe('a stalled lock holder', () => {
       await onHost(h.container, `rm -rf ${marker} .boxship/${service} /root/.boxship/${service}`);
     }
   }, 60_000);
+});
+
+describe('lock release', () => {
+  it('refuses a holder whose heartbeat is fresh (exit 2, naming it, lock kept); --force releases it', async () => {
+    const app = makeExampleApp();
+    app.writeConfig({});
+    app.commit('config');
+    const lock = '/root/.boxship/hello/lock';
+    const info = JSON.stringify({ who: 'ann@laptop', command: 'boxship rollout', time: '2026-01-01T00:00:00Z', machine: 'elsewhere', pid: 1 });
+    await onHost(h.container, `mkdir -p ${lock} && printf '%s\\n' '${info}' > ${lock}/info.json`);
+    try {
+      const r = await boxship(['lock', 'release'], { cwd: app.dir });
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('held by ann@laptop running "boxship rollout" since 2026-01-01T00:00:00Z');
+      expect(r.stderr).toContain('boxship lock release --force');
+      expect((await onHost(h.container, `cat ${lock}/info.json`)).trim()).toBe(info);
+      const forced = await boxship(['lock', 'release', '--force'], { cwd: app.dir });
+      expect(forced.code, `${forced.stdout}\n${forced.stderr}`).toBe(0);
+      expect(forced.stdout).toContain('released the lock held by ann@laptop');
+      expect((await onHost(h.container, `test -e ${lock} && echo held || echo gone`)).trim()).toBe('gone');
+    } finally {
+      await onHost(h.container, `rm -rf ${lock}`);
+    }
+  });
 });

@@ -492,4 +492,19 @@ describe(`proxy (${IMAGE}) with real containers`, () => {
     await run(applyProxyMode(hostDir, { kind: 'serving' }));
     expect((await waitFor200()).body).toBe('green3\n');
   });
+
+  it('answers a maintenance message with template actions in it verbatim, never running them', async () => {
+    const message = '{{env "HOME"}} {{.Req.Host}} {{{x';
+    await run(applyProxyMode(hostDir, { kind: 'maintenance', retryAfterSeconds: 9, message }));
+    try {
+      const text = await get('/');
+      expect(text.status).toBe(503);
+      expect(text.body).toBe(`${message}\n`);
+      const json = await get('/api/x', { Accept: 'application/json' });
+      expect(JSON.parse(json.body)).toEqual({ error: 'maintenance', message, retry_after: 9 });
+    } finally {
+      await run(applyProxyMode(hostDir, { kind: 'serving' }));
+    }
+    expect((await waitFor200()).body).toBe('green3\n');
+  });
 });

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { utils } from 'ssh2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
@@ -233,5 +234,37 @@ describe('host keys, as OpenSSH checks them', () => {
     expect(readFileSync(known, 'utf8')).toBe(`# fleet keys, no newline at the end\n[localhost]:${host().sshPort} ${hostKey('ed25519')}\n`);
     const again = await boxship(['releases', '--json'], { cwd: app.dir });
     expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
+});
+
+describe('an upload the host stops taking', () => {
+  it('fails after the stall limit, naming host and command, and the remote side sees its input end', async () => {
+    const ssh = await SshHost.connect(testHostConfig(HOSTS[0]));
+    const marker = `/tmp/stall-${Date.now()}`;
+    try {
+      // The host takes nothing for 4 s (a disk that stopped), then reads on; this side has data ready all the time.
+      const endless = Readable.from(
+        (function* () {
+          for (;;) yield Buffer.alloc(64 * 1024);
+        })(),
+      );
+      const t0 = Date.now();
+      const cmd = { argv: ['sh', '-c', `sleep 4; cat > /dev/null; echo ended > ${marker}`], why: 'receive the upload', effect: 'write' as const };
+      await expect(ssh.exec(cmd, { stdin: endless, timeoutMs: 0, stallMs: 2000 })).rejects.toThrow(
+        /: receive the upload: the host took no data for 2s \(the transfer stalled\), gave up/,
+      );
+      expect(Date.now() - t0).toBeLessThan(4000);
+      endless.destroy();
+      // The channel is gone: when the remote command reads again its input has ended (a receive then fails and
+      // cleans up) instead of waiting for bytes for ever.
+      for (let i = 0; ; i++) {
+        if (onHostSync(HOSTS[0].container, `cat ${marker} 2>/dev/null || true`).trim() === 'ended') break;
+        if (i > 40) throw new Error('the remote command never saw its input end');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      onHostSync(HOSTS[0].container, `rm -f ${marker}`);
+      ssh.close();
+    }
   });
 });

@@ -212,3 +212,26 @@ describe('relay between hosts', () => {
     expect((await onHost(cut.container, 'docker image ls --format "{{.Repository}}:{{.Tag}}" | sort')).trim().split('\n')).toEqual([`hello:${sha}`]);
   });
 });
+
+describe('a host whose disk fills during the transfer', () => {
+  it('fails that host at once naming the full disk, before any docker load, and leaves nothing behind', async () => {
+    const host = HOSTS[0];
+    await wipeHost(host.container);
+    const incoming = '/root/.boxship/hello/incoming';
+    // A 2 MB disk where the host writes what it receives: the image's layers are far bigger.
+    await onHost(host.container, `mkdir -p ${incoming} && mount -t tmpfs -o size=2m tmpfs ${incoming}`);
+    try {
+      const app = makeExampleApp();
+      app.writeConfig({ hosts: [host.address], extraYaml: 'ship: { compression: zstd }' });
+      app.commit('zstd, one host');
+      const r = await boxship(['release', '--json'], { cwd: app.dir, env: { BOXSHIP_CACHE_DIR: mkdtempSync(join(TEST_STATE, 'cache-')) } });
+      expect(r.code).not.toBe(0);
+      const out = `${r.stdout}\n${r.stderr}`;
+      expect(out).toMatch(/cannot write .*on the host.*: is its disk full\?/);
+      expect(out).not.toMatch(/docker load of \S+ failed/);
+      expect(await leftovers(host.container)).toBe('');
+    } finally {
+      await onHost(host.container, `umount ${incoming}; true`);
+    }
+  });
+});

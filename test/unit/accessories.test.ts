@@ -13,6 +13,7 @@ import {
   removeAccessoryFiles,
   restartAccessory,
   runAccessory,
+  swapAccessory,
   waitListening,
 } from '../../src/accessories/commands.js';
 import { accessoryDown, accessoryRestart, accessoryUp, ensureAccessories, findAccessory } from '../../src/accessories/run.js';
@@ -126,6 +127,9 @@ describe('accessory commands', () => {
 
   it('restarts, stops (cleanly, within the stop timeout) and removes with exact commands', () => {
     expect(restartAccessory('hello', redis).argv).toEqual(['docker', 'restart', '-t', '30', 'hello-cache']);
+    // A database may take up to its stop timeout to shut down: the command outlives it, not the default limit.
+    expect(restartAccessory('hello', { ...redis, stopTimeoutSeconds: 3600 }).timeoutMs).toBe(3_660_000);
+    expect(swapAccessory('hello', { ...redis, stopTimeoutSeconds: 3600 }).timeoutMs).toBe(3_660_000);
     const rm = removeAccessoryContainer('hello', redis);
     expect(rm.argv).toEqual([
       'sh',
@@ -270,17 +274,48 @@ describe('accessories on a host', () => {
 
     const retagged = host(state({ status: 'running', running: true, spec, image: 'boxship-test-redis:0' }));
     expect((await accessoryUp(ctxFor([retagged.dry]), retagged.dry, docker(true), redis)).action).toBe('recreated');
-    expect(planned(retagged.dry).slice(-3)).toEqual([
-      'stop and remove accessory cache (up to 30s to shut down)',
-      'start accessory cache (boxship-test-redis:1)',
+    expect(planned(retagged.dry).slice(-4)).toEqual([
+      'create the new container of accessory cache beside the old one (boxship-test-redis:1)',
+      'stop accessory cache (up to 30s to shut down) and start the new container in its place',
       'wait until hello-cache listens on port 6379 (up to 120s)',
+      'remove the old container of accessory cache',
     ]);
+    expect(retagged.dry.steps.at(-4)!.cmd.argv.slice(5, 11)).toEqual(['docker', 'create', '--pull', 'never', '--name', 'hello-cache.next']);
 
     const rebuilt = host(state({ status: 'running', running: true, spec }), 'sha256:rebuilt');
     expect((await accessoryUp(ctxFor([rebuilt.dry]), rebuilt.dry, docker(true), redis)).action).toBe('recreated');
 
     const settings = host(state({ status: 'running', running: true, spec: 'old' }));
     expect((await accessoryUp(ctxFor([settings.dry]), settings.dry, docker(true), redis)).action).toBe('recreated');
+  });
+
+  it('up: a new container Docker cannot create leaves the old one running, untouched', async () => {
+    const h = new ScriptedRunner(hostConfig('h1'), [
+      { match: /^inspect accessory cache$/, answer: { stdout: state({ status: 'running', running: true, image: 'boxship-test-redis:0' }) } },
+      { match: /^check for /, answer: { stdout: 'sha256:host\n' } },
+      { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=26.1.5\n' } },
+      { match: /^create the new container/, answer: { code: 125, stderr: 'Error: No such image: boxship-test-redis:1' } },
+    ]);
+    await expect(accessoryUp(ctxFor([h]), h, docker(false), redis)).rejects.toThrow(
+      /h1: accessory cache: cannot create its new container \(boxship-test-redis:1\): Error: No such image.*; the old one runs on/,
+    );
+    expect(h.whys().filter((w) => /stop|remove|put the old/.test(w))).toEqual([]);
+  });
+
+  it('up: a new container that does not start or listen is removed and the old one started again', async () => {
+    for (const fault of [/^stop accessory cache .* start the new container/, /^wait until hello-cache listens/]) {
+      const h = new ScriptedRunner(hostConfig('h1'), [
+        { match: /^inspect accessory cache$/, answer: { stdout: state({ status: 'running', running: true, image: 'boxship-test-redis:0' }) } },
+        { match: /^check for /, answer: { stdout: 'sha256:host\n' } },
+        { match: /^check that Docker is installed and answers$/, answer: { stdout: 'installed=yes\nserver=26.1.5\n' } },
+        { match: fault, answer: { code: 3, stderr: 'exec: "no-such-server": executable file not found in $PATH' } },
+      ]);
+      await expect(accessoryUp(ctxFor([h]), h, docker(false), redis)).rejects.toThrow(
+        /h1: accessory cache: its new container did not start: exec: "no-such-server".*; the old container runs again on the same data/,
+      );
+      expect(h.whys().slice(-1)).toEqual(['put the old container of accessory cache back and start it']);
+      expect(h.whys()).not.toContain('remove the old container of accessory cache');
+    }
   });
 
   it('restart: the same container; none is an error saying to run up', async () => {

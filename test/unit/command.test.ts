@@ -1,8 +1,14 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { type Command, command, quote, script, sequence, toShell } from '../../src/hosts/command.js';
 import { receiveAndLoad } from '../../src/ship/commands.js';
 import { appendLedgerCommand, parseLedger, releasesNewestFirst } from '../../src/state/ledger.js';
 import { tagsToPrune } from '../../src/ship/prune.js';
+import { shims } from '../helpers/shims.js';
 
 describe('remote commands', () => {
   it('quotes only what needs quoting', () => {
@@ -41,6 +47,35 @@ describe('remote commands', () => {
     expect(body).toMatch(/trap cleanup EXIT/);
     expect(body).toMatch(/xargs docker rmi < "\$tmp\/names"/);
     expect(c.argv.slice(4)).toEqual(['.boxship/hello/incoming', 'gzip', 'boxship-incoming:hello-1234', 'hello:abc']);
+  });
+});
+
+describe('receiving on a full disk', () => {
+  it('fails as soon as a part cannot be written (every codec), before anything is handed to docker load', () => {
+    // The real receive script, run here: what tee, gzip and wc write goes to /dev/full (a real ENOSPC), docker only
+    // records its calls.
+    const real = (c: string) => execFileSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' }).trim();
+    const full = (c: string) => `exec ${real(c)} "$@" > /dev/full`;
+    const host = shims('boxship-recv-', { tee: full('tee'), gzip: full('gzip'), wc: full('wc'), docker: 'echo "$*" >> "$DIR/docker.log"' });
+    try {
+      for (const codec of ['zstd', 'none', 'gzip'] as const) {
+        const payload = codec === 'gzip' ? gzipSync('a layer') : Buffer.from('a layer');
+        const sum = createHash('sha256').update(payload).digest('hex');
+        const input = Buffer.concat([Buffer.from(`part ${payload.length} boxship-incoming:x\n`), payload, Buffer.from(`sum ${sum}\nend sha256:a sha256:b\n`)]);
+        const c = receiveAndLoad(join(host.dir, `state-${codec}`), codec, 'boxship-incoming:x', 'hello:abc');
+        const r = spawnSync(c.argv[0]!, c.argv.slice(1), { input, encoding: 'utf8', env: host.env });
+        expect(r.status, `${codec}: ${r.stderr}`).toBe(5);
+        expect(r.stderr).toMatch(/cannot write .*on the host.*: is its disk full\?/);
+        expect(
+          host
+            .read('docker.log')
+            .split('\n')
+            .filter((l) => l.startsWith('load')),
+        ).toEqual([]);
+      }
+    } finally {
+      rmSync(host.dir, { recursive: true, force: true });
+    }
   });
 });
 

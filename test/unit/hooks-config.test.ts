@@ -14,8 +14,14 @@ describe('hooks in boxship.yml', () => {
     expect(load('hooks:', '  pre_release: npm test', '  pre_rollout: [npm, run, migrate]').hooks).toEqual({
       preRelease: ['sh', '-c', 'npm test'],
       preRollout: ['npm', 'run', 'migrate'],
+      timeoutSeconds: 600,
     });
     expect(load().hooks).toBeUndefined();
+  });
+
+  it('gives each hook a time limit: 600 s unless hooks.timeout_seconds says', () => {
+    expect(load('hooks:', '  pre_rollout: x', '  timeout_seconds: 30').hooks?.timeoutSeconds).toBe(30);
+    expect(() => load('hooks:', '  pre_rollout: x', '  timeout_seconds: 0')).toThrow(/expected a whole number from 1 to 86400/);
   });
 
   it('rejects unknown hooks and empty commands, naming the line', () => {

@@ -4,16 +4,17 @@
  * only within the pid namespace it was written in. The lock scripts run here in sh, on a temp folder.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { DeployContext } from '../../src/fleet/context.js';
 import { withLock } from '../../src/fleet/lock.js';
+import { releaseLocks } from '../../src/fleet/lock-release.js';
 import { type Command, toShell } from '../../src/hosts/command.js';
 import { runRollout } from '../../src/rollout/run.js';
-import { acquireLock, heartbeat, lockInfoHere, releaseLock, staleReason } from '../../src/state/lock.js';
+import { acquireLock, breakStaleLock, heartbeat, lockInfoHere, parseHeldLock, releaseLock, staleReason } from '../../src/state/lock.js';
 import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-lock-'));
@@ -56,6 +57,41 @@ describe('the lock scripts', () => {
     expect(sh(releaseLock(state, JSON.stringify(mine)))).toBe(0);
     expect(readFileSync(join(state, 'lock', 'info.json'), 'utf8')).toBe(`${JSON.stringify(theirs)}\n`);
     expect(sh(releaseLock(state, JSON.stringify(theirs)))).toBe(0);
+    expect(existsSync(join(state, 'lock'))).toBe(false);
+  });
+});
+
+describe('a lock left with an empty or torn info (a full disk)', () => {
+  const held = (state: string): string => {
+    try {
+      execFileSync('sh', ['-c', toShell(acquireLock(state, lockInfoHere('bob@ci', 'boxship rollout')))], { stdio: 'pipe' });
+      return '';
+    } catch (err) {
+      return String((err as { stdout: Buffer }).stdout);
+    }
+  };
+  it('goes stale once it is older than the stale window, and can be broken', () => {
+    for (const text of ['', '{"who":"ann@lap']) {
+      const state = mkdtempSync(join(tmpdir(), 'boxship-lockdir-'));
+      mkdirSync(join(state, 'lock'));
+      writeFileSync(join(state, 'lock', 'info.json'), text);
+      const old = new Date(Date.now() - 120_000);
+      utimesSync(join(state, 'lock', 'info.json'), old, old);
+      const h = parseHeldLock(held(state));
+      expect(h.infoText).toBe(text);
+      expect(h.ageSeconds).toBeGreaterThanOrEqual(119);
+      expect(staleReason(h)).toMatch(/^no heartbeat for \d+s$/);
+      expect(sh(breakStaleLock(state, h.infoText))).toBe(0);
+      expect(existsSync(join(state, 'lock'))).toBe(false);
+    }
+  });
+
+  it('is never left behind: a lock whose info cannot be written is given back at once', () => {
+    const state = mkdtempSync(join(tmpdir(), 'boxship-lockdir-'));
+    // The script with its info path pointed into a folder that does not exist: the write fails, as on a full disk.
+    const c = acquireLock(state, lockInfoHere('ann@laptop', 'boxship rollout'));
+    const failing = { ...c, argv: c.argv.map((a) => a.replace('> "$2/info.json"', '> "$2/info.json/x"')) };
+    expect(sh(failing)).toBe(1);
     expect(existsSync(join(state, 'lock'))).toBe(false);
   });
 });
@@ -124,5 +160,34 @@ describe('the pid rule of staleness', () => {
   it('is written with the lock: the boot and the pid namespace of this process', () => {
     if (!existsSync('/proc/self/ns/pid')) return;
     expect(lockInfoHere('x', 'c').pidns).toMatch(/^[0-9a-f-]{36}\/pid:\[\d+\]$/);
+  });
+});
+
+describe('lock release', () => {
+  const ann = { who: 'ann@laptop', command: 'boxship rollout', time: '2026-01-01T00:00:00Z', machine: 'elsewhere', pid: 1 };
+  const holding = (name: string, age: number | undefined) =>
+    new ScriptedRunner(hostConfig(name), [
+      { match: /^read the deploy lock$/, answer: { stdout: age === undefined ? '' : `${JSON.stringify(ann)}\n` } },
+      { match: /^check the deploy lock heartbeat$/, answer: { stdout: age === undefined ? '' : `${age}\n` } },
+    ]);
+  const by = { who: 'bob@ci', command: 'boxship lock release' };
+  const released = (h: ScriptedRunner) => h.whys().includes('release the deploy lock');
+
+  it('refuses on every host while any holder sends its heartbeat, naming it; releases nothing', async () => {
+    const [h1, h2] = [holding('h1', 120), holding('h2', 3)];
+    const r = await releaseLocks([h1, h2], '.boxship/hello', by, false);
+    expect(r).toEqual({ hosts: [], refused: [{ host: 'h2', heldBy: { who: 'ann@laptop', command: 'boxship rollout', time: ann.time }, ageSeconds: 3 }] });
+    expect([h1, h2].map(released)).toEqual([false, false]);
+  });
+
+  it('releases a stale or absent lock at once, and a live one with force (the audit log says so)', async () => {
+    const [stale, none] = [holding('h1', 120), holding('h2', undefined)];
+    const r = await releaseLocks([stale, none], '.boxship/hello', by, false);
+    expect(r).toEqual({ hosts: [{ host: 'h1', heldBy: { who: 'ann@laptop', command: 'boxship rollout', time: ann.time } }, { host: 'h2' }], refused: [] });
+    expect([stale, none].map(released)).toEqual([true, true]);
+    const live = holding('h1', 3);
+    expect((await releaseLocks([live], '.boxship/hello', by, true)).hosts).toHaveLength(1);
+    expect(released(live)).toBe(true);
+    expect(live.ran.find((x) => /audit/.test(x.why))!.line).toContain('alive (--force)');
   });
 });

@@ -232,6 +232,12 @@ describe('caddy config: maintenance', () => {
     expect(() => maintenanceFiles({ kind: 'maintenance', retryAfterSeconds: 1.5, message: '' })).toThrow(/whole seconds/);
   });
 
+  it('escapes template actions in the message files, which `include` runs as templates', () => {
+    const files = maintenanceFiles({ kind: 'maintenance', retryAfterSeconds: 5, message: '{{env "HOME"}} {{{x' });
+    expect(files.text).toBe('{{"{{"}}env "HOME"}} {{"{{"}}{x');
+    expect(files.json).toBe('{"error":"maintenance","message":"{{"{{"}}env \\"HOME\\"}} {{"{{"}}{x","retry_after":5}');
+  });
+
   it('escapes braces so that Caddy does not expand placeholders in bodies', () => {
     expect(escapePlaceholders('{http.request.uri} a\\{b}')).toBe('\\{http.request.uri\\} a\\\\{b\\}');
   });

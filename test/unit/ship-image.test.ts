@@ -48,6 +48,8 @@ const expectedIds = (stdin?: Buffer) => /end (\S+) (\S+)\n$/.exec(stdin?.toStrin
 function host(name: string, ...rules: Rule[]): ScriptedRunner {
   return new ScriptedRunner(hostConfig(name), [
     { match: /^list the images and layers the host already has$/, answer: { stdout: 'platform linux/amd64 26.1.5\ndriver []\n' } },
+    // On the classic store the image's ID is its config digest: what a host that loaded it lists.
+    { match: /^check that \S+ is on the host$/, answer: { stdout: `${imageId}\n` } },
     {
       match: /^receive, check and load the image, tag it \S+$/,
       answer: (_c, _l, stdin) => ({ stdout: `part=1 ${stdin?.length ?? 0}\nbytes=${stdin?.length ?? 0}\nid=${expectedIds(stdin)[0]}\n` }),
@@ -57,6 +59,13 @@ function host(name: string, ...rules: Rule[]): ScriptedRunner {
     .withHostKey(KEY)
     .readStdin();
 }
+
+/** A head's answer to a relayed send: it loaded the image, and so did the hop to h1 (as the head reports it). */
+const hopLoaded: Rule['answer'] = (_c, _l, stdin) => {
+  const [classic] = expectedIds(stdin);
+  const n = stdin?.length ?? 0;
+  return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 part=1 ${n}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
+};
 
 const receives = (h: ScriptedRunner) => h.whys().filter((w) => w.startsWith('receive, check and load'));
 
@@ -96,14 +105,7 @@ describe('shipImage relays', () => {
     const a = host(
       'web-a',
       { match: /over SSH \(relay\)$/, answer: { stdout: 'ok h1\nfail h2 Permission denied (publickey).\n' } },
-      {
-        match: /relaying to h1$/,
-        answer: (_c, _l, stdin) => {
-          const [classic] = expectedIds(stdin);
-          const n = stdin?.length ?? 0;
-          return { stdout: `part=1 ${n}\nbytes=${n}\nid=${classic}\n@h1 part=1 ${n}\n@h1 bytes=${n}\n@h1 id=${classic}\n@h1 rc=0\n` };
-        },
-      },
+      { match: /relaying to h1$/, answer: hopLoaded },
     );
     const b = host('web-b');
     const c = host('web-c');
@@ -118,6 +120,23 @@ describe('shipImage relays', () => {
     expect(receives(b)).toEqual([]);
     expect(receives(c)).toEqual([`receive, check and load the image, tag it ${image.ref}`]);
     expect(byHost.get('web-b')!.imageId).toBe(byHost.get('web-c')!.imageId);
+    // No overall time limit on a transfer, but a host that takes nothing for two minutes has stalled.
+    for (const h of [a, c]) expect(h.ran.filter((r) => r.why.startsWith('receive, check')).map((r) => r.stallMs)).toEqual([120_000]);
+  });
+
+  it('sends directly to a relayed host that lacks the image, whatever its head reported', async () => {
+    const a = host(
+      'web-a',
+      { match: /over SSH \(relay\)$/, answer: { stdout: 'ok h1\n' } },
+      // The head says the hop loaded the image; the member never got it.
+      { match: /relaying to h1$/, answer: hopLoaded },
+    );
+    const b = host('web-b').on({ match: /^check that \S+ is on the host$/, answer: { stdout: '' } });
+    const { summary, byHost } = await ship([a, b]);
+    expect(summary.hosts.every((r) => r.ok)).toBe(true);
+    expect(receives(b)).toEqual([`receive, check and load the image, tag it ${image.ref}`]);
+    expect(byHost.get('web-b')!.relayedFrom).toBeUndefined();
+    expect(byHost.get('web-b')!.relayFailed).toBe(`web-a reported it loaded, but this host lists no image for ${image.ref}`);
   });
 
   it("lends the deployer's agent to the relay's own commands only with ship.relay_agent forward", async () => {

@@ -3,6 +3,7 @@
  * backend can run which hook is convert.ts's concern.
  */
 import { z } from 'zod';
+import { wholeNumber } from './fields.js';
 
 /** A hook's command: a string run with `sh -c`, or the words of the command (no shell). */
 function hookCommand(description: string) {
@@ -24,6 +25,11 @@ export const hooks = z
     post_rollout: hookCommand(
       'Run in a one-off container of the new release on the first host after a complete rollout (not after a canary step); a failure is reported (exit 1), the release keeps serving.',
     ),
+    timeout_seconds: wholeNumber(1, 86_400)
+      .default(600)
+      .describe(
+        'Seconds each hook may run; longer, it is stopped (its container removed) and counts as failed, so a hung migration does not hold the deploy lock for ever.',
+      ),
   })
   .optional()
   .describe('Commands run around a release and a rollout; their output is shown and their exit code reported.');
