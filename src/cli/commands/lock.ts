@@ -1,5 +1,5 @@
 /** `boxship lock release`: break a stale deploy lock (one left by a command that died). */
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../confirm.js';
 import type { Command } from 'commander';
 import type { LockReleaseResult } from '../../backend/types.js';
 import { BoxshipError, ExitCode } from '../../util/errors.js';
@@ -18,13 +18,7 @@ function refusedText(r: LockReleaseResult): string {
 /** On a terminal, whether the user releases a lock whose holder looks alive anyway (default no). */
 async function confirmed(r: LockReleaseResult): Promise<boolean> {
   if (!interactive || !process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${refusedText(r)}\nIts holder looks alive. Release the lock anyway? [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return confirm(`${refusedText(r)}\nIts holder looks alive. Release the lock anyway? [y/N] `);
 }
 
 export function registerLock(program: Command): void {

@@ -1,5 +1,5 @@
 /** `boxship remove`: take the service off every host of boxship.yml, asking first (other services stay untouched). */
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../confirm.js';
 import type { Command } from 'commander';
 import type { RemoveResult } from '../../backend/types.js';
 import { EDGE_CONTAINER, EDGE_DATA_VOLUME, EDGE_VOLUME } from '../../edge/layout.js';
@@ -27,15 +27,6 @@ interface RemoveJson {
 const UNDO = 'boxship setup && boxship deploy brings it back';
 
 /** Asks on the terminal; false for anything but y/yes. */
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 function render(service: string, hosts: HostRemoval[], removeData: boolean): void {
   process.stdout.write('\n');
   for (const h of hosts) {
