@@ -295,3 +295,8 @@ export function removeProxy(service: string): Command {
     proxyContainerName(service),
   );
 }
+
+/** Prints the names of the containers that publish host port `port` (docker ps --filter publish), one per line. */
+export function portHolders(port: number): Command {
+  return command('read', `check who publishes port ${port}`, 'docker', 'ps', '-a', '--filter', `publish=${port}`, '--format', '{{.Names}}');
+}

@@ -15,6 +15,7 @@ import {
   applyProxyMode,
   currentLayout,
   parseProxyState,
+  portHolders,
   type ProxyState,
   proxyHostConfigFile,
   proxyHostDir,
@@ -181,6 +182,7 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
     settingsForHost(ctx, ssh, options.transition ?? false),
     ssh.run(probeDocker()).then(parseDockerProbe),
     checkEdge(ctx, ssh),
+    checkProxyPort(ctx, ssh),
   ]);
   ctx.proxySettings?.set(ssh.name, settings.state);
   await ensureDocker(ctx, ssh, docker0);
@@ -203,6 +205,26 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   const text = proxyConfigFor(config, ssh.config.instances, settings.state);
   await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service), imageReplaced });
   if (edge) await applyEdge(ctx, ssh, edge);
+}
+
+/**
+ * Refuses, before anything is written, a proxy.port that another container on the host publishes (another service's
+ * proxy, most likely: each service without proxy.hosts needs a port of its own), instead of a half-done setup that
+ * fails at docker run with "port is already allocated".
+ */
+async function checkProxyPort(ctx: DeployContext, ssh: Runner): Promise<void> {
+  const { port } = ctx.config.proxy;
+  if (port === undefined) return;
+  const mine = names.proxy(ctx.config.service);
+  const others = (await ssh.exec(portHolders(port), { allowFailure: true })).stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((n) => n && n !== mine);
+  if (others.length) {
+    throw new InputError(`${ssh.name}: port ${port} is already published by ${others.join(', ')}`, {
+      hint: 'set proxy.port to a free port for this service, or serve it by name on the shared ports 80/443 with proxy.hosts (see On the internet); nothing was changed',
+    });
+  }
 }
 
 /**

@@ -50,12 +50,25 @@ describe('remove on a shared server', () => {
     ok(await boxship(['deploy'], { cwd: kept.dir }));
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    // Nothing of this file stays on the host (the demo and other files expect its ports free).
+    await wipeHost(h.container);
     // The images these builds left in the local engine.
     for (const s of [GONE, KEPT]) {
       const ids = execFileSync('docker', ['images', '-q', s], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
       if (ids.length) execFileSync('docker', ['rmi', '-f', ...new Set(ids)], { stdio: 'ignore' });
     }
+  });
+
+  it('refuses a service whose proxy.port another service already publishes there (exit 2), before changing anything', async () => {
+    const clash = makeExampleApp();
+    clash.writeConfig({ service: 'clash', hosts: [h.address] });
+    clash.commit('init');
+    const r = await boxship(['setup'], { cwd: clash.dir });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout + r.stderr).toContain(`port 8080 is already published by ${KEPT}-proxy`);
+    // No container, image or network; its state dir holds only what the deploy lock left (the audit trail).
+    expect(await leftOf('clash')).toMatchObject({ containers: [], images: [], networks: [] });
   });
 
   it('without --yes and without a terminal it exits 2 with a hint, and changes nothing', async () => {
