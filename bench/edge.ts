@@ -27,7 +27,6 @@ async function main(): Promise<void> {
   execFileSync('bash', ['scripts/test-hosts.sh', 'up', ...HOST_SPECS], { cwd: REPO, stdio: ['ignore', 2, 2] });
   const slot = rememberedSlot() ?? 0;
   await wipeHost(HOST.container);
-  await onHost(HOST.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true');
   const pebble = await startPebble(slot);
   const ordersAtStart = pebble.orders();
   const ip = testnetAddress(HOST);

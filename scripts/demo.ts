@@ -9,7 +9,7 @@ import { request } from '../test/helpers/https.js';
 import { BOXSHIP_BIN, HOST_SPECS, HOSTS, REPO, rememberedSlot } from '../test/helpers/paths.js';
 import { startPebble } from '../test/helpers/pebble.js';
 import { ensureRedisImage } from '../test/helpers/redis-image.js';
-import { onHost, wipeHost } from '../test/helpers/run.js';
+import { wipeHost } from '../test/helpers/run.js';
 import { testnetAddress } from '../test/helpers/swarm.js';
 
 const fresh = process.argv.includes('--fresh');
@@ -18,7 +18,6 @@ execFileSync('bash', ['scripts/test-hosts.sh', fresh ? 'reset' : 'up', ...HOST_S
 
 // A demo starts from empty servers: whatever an earlier demo, test or bench left on these hosts goes first.
 await Promise.all(HOSTS.map((h) => wipeHost(h.container)));
-await Promise.all(HOSTS.map((h) => onHost(h.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true')));
 const app = makeExampleApp(join(REPO, '.boxship-test'));
 console.log(`\nThe example app is a git repo at ${app.dir}; its boxship.yml aims at ${HOSTS.map((h) => h.address).join(' and ')}.\n`);
 

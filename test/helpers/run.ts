@@ -56,6 +56,7 @@ export function onHostSync(container: string, sh: string): string {
 export async function wipeHost(container: string): Promise<void> {
   await onHost(
     container,
-    'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker image prune -af >/dev/null; docker network prune -f >/dev/null; rm -rf /root/.boxship; true',
+    // The edge's volumes too: its routes and certificates belong to the services just removed.
+    'docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker image prune -af >/dev/null; docker network prune -f >/dev/null; docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; rm -rf /root/.boxship; true',
   );
 }

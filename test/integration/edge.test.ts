@@ -50,7 +50,6 @@ const served = async (name: string) => request({ ip, name, ca: root, path: '/' }
 
 beforeAll(async () => {
   await wipeHost(HOST.container);
-  await onHost(HOST.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true');
   pebble = await startPebble(SLOT);
   ip = testnetAddress(HOST);
   await pebble.addName(ONE, ip);
@@ -62,7 +61,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await wipeHost(HOST.container);
-  await onHost(HOST.container, 'docker volume rm boxship-edge boxship-edge-data >/dev/null 2>&1; true');
 });
 
 describe('the edge: several services on one host by name, over HTTPS', () => {
