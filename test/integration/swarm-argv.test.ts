@@ -53,9 +53,10 @@ describe('backend: swarm keeps env values out of every command line on the manag
     await onHost(manager.container, `touch ${STOP}; sleep 1`);
     const seen = await onHost(manager.container, `cat ${LOG}`);
 
-    // The sampler watched the very docker calls that carry the env (else its silence would prove nothing).
-    expect(seen).toContain('docker service create');
-    expect(seen).toContain('docker service update');
+    // The sampler watched at least one of the docker calls that carry the env (else its silence would prove nothing).
+    // Not both: on a loaded machine a sample can miss the short create (seen once in CI); the exact argv of each is
+    // pinned by test/unit/swarm.test.ts, and the old code leaked the secret into both.
+    expect(/docker service (create|update)/.test(seen), 'the sampler saw no docker service create or update').toBe(true);
     expect(seen.split('\n').filter((l) => l.includes(secret) || l.includes(plain))).toEqual([]);
 
     // The values did reach the service, and the tasks run the update.
