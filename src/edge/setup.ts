@@ -141,7 +141,7 @@ async function ensureEdge(ctx: DeployContext, ssh: Runner, check: EdgeCheck, sit
       await writeIfChanged(ssh, `${EDGE_DIR}/certs/${host}.key`, readFileSync(site.tls.keyFile, 'utf8'), `write the key of ${host}`, true);
     }
   }
-  const changed = await writeEdgeConfig(ssh, settings);
+  const changed = await writeEdgeConfig(ssh, settings, check.stored);
   if (status !== 'running') await ssh.run(waitEdgeReady());
   else if (changed) {
     ctx.report({
@@ -154,7 +154,7 @@ async function ensureEdge(ctx: DeployContext, ssh: Runner, check: EdgeCheck, sit
 }
 
 /** Writes the edge's settings and config files; true when the config changed (so the running edge must reload). */
-async function writeEdgeConfig(ssh: Runner, settings: EdgeSettings): Promise<boolean> {
+async function writeEdgeConfig(ssh: Runner, settings: EdgeSettings, stored: EdgeSettings | undefined): Promise<boolean> {
   const changed = await Promise.all(
     edgeSyntaxes.map(async (syntax) => {
       const file = EDGE_CONFIG_FILES[syntax];
@@ -164,7 +164,8 @@ async function writeEdgeConfig(ssh: Runner, settings: EdgeSettings): Promise<boo
       return true;
     }),
   );
-  await ssh.run(writeEdgeFile(EDGE_SETTINGS_FILE, 'record the edge settings'), JSON.stringify(settings));
+  if (JSON.stringify(stored) !== JSON.stringify(settings))
+    await ssh.run(writeEdgeFile(EDGE_SETTINGS_FILE, 'record the edge settings'), JSON.stringify(settings));
   return changed.some(Boolean);
 }
 
