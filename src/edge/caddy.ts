@@ -16,9 +16,8 @@
  */
 import { type CaddyRoute, unavailableRoutes } from '../proxy/caddy-answers.js';
 import { DIAL_TIMEOUT_MS, duration } from '../proxy/caddy-config.js';
+import type { EdgeSyntax } from '../proxy/edge-config.js';
 import { EDGE_ADMIN_LISTEN, EDGE_ASK_LISTEN, EDGE_CA_ROOT_FILE, EDGE_DATA_DIR, EDGE_DIR } from './layout.js';
-
-export type EdgeSyntax = 'caddy-2.6' | 'caddy-2.7+';
 
 export interface EdgeSettings {
   httpPort: number;

@@ -4,7 +4,7 @@
  * then a rename) because the edge reads them per request.
  */
 import { type Command, command, script } from '../hosts/command.js';
-import type { EdgeSyntax } from './caddy.js';
+import { type EdgeSyntax, pickBySyntax } from '../proxy/edge-config.js';
 import {
   EDGE_ADMIN_LISTEN,
   EDGE_CONFIG_FILES,
@@ -52,7 +52,7 @@ export const portsLabel = (httpPort: number, httpsPort: number) => `${httpPort},
  */
 const EDGE_SUPERVISOR = [
   `mkdir -p ${EDGE_DIR}/routes ${EDGE_DIR}/sockets ${EDGE_DIR}/certs`,
-  `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) c=${EDGE_CONFIG_FILES['caddy-2.6']};; *) c=${EDGE_CONFIG_FILES['caddy-2.7+']};; esac`,
+  pickBySyntax('c', EDGE_CONFIG_FILES),
   'while [ ! -s "$c" ]; do sleep 0.1; done',
   'exec caddy run --config "$c"',
 ].join('\n');
@@ -106,13 +106,7 @@ export function writeEdgeFile(path: string, why: string, opts: { private?: boole
 
 /** Reloads the edge from the config file of its syntax (only when a server-wide setting changed). */
 export function reloadEdgeConfig(): Command {
-  return inEdge(
-    'write',
-    'reload the edge config',
-    `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) c=$1;; *) c=$2;; esac; caddy reload --config "$c" --address ${EDGE_ADMIN_LISTEN}`,
-    EDGE_CONFIG_FILES['caddy-2.6'],
-    EDGE_CONFIG_FILES['caddy-2.7+'],
-  );
+  return inEdge('write', 'reload the edge config', `${pickBySyntax('c', EDGE_CONFIG_FILES)}; caddy reload --config "$c" --address ${EDGE_ADMIN_LISTEN}`);
 }
 
 /** Waits until the edge's Caddy answers on its admin address (after a start). */

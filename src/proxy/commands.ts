@@ -13,7 +13,7 @@ import { type Command, command, script } from '../hosts/command.js';
 import { CADDY_CONFIG_DIR, CADDY_CONFIG_PATH, MAINTENANCE_DIR, MAINTENANCE_FILES, type ProxyMode, maintenanceFiles } from './caddy-answers.js';
 import { type Colour, LIVE_DIR, PROXY_ADMIN_LISTEN, PROXY_CONTAINER_PORT } from './caddy-config.js';
 import { EDGE_DIR, EDGE_VOLUME, routerSocketDir } from '../edge/layout.js';
-import { EDGE_ADMIN_LISTEN, EDGE_CHOICE_FILE, EDGE_CONFIG_FILES, PROXY_LAYOUT, PROXY_LAYOUT_LABEL } from './edge-config.js';
+import { EDGE_ADMIN_LISTEN, EDGE_CHOICE_FILE, EDGE_CONFIG_FILES, PROXY_LAYOUT, PROXY_LAYOUT_LABEL, pickBySyntax } from './edge-config.js';
 
 export function proxyContainerName(service: string): string {
   return `${service}-proxy`;
@@ -139,7 +139,10 @@ export function publishSpec(bind: string, port: number, containerPort: number = 
 export const PROXY_SUPERVISOR = [
   // The router's socket for the server's edge lives in the edge's volume (mounted with proxy.hosts); harmless without it.
   `mkdir -p ${routerSocketDir}`,
-  `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.6']};; *) e=${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.7+']};; esac`,
+  pickBySyntax('e', {
+    'caddy-2.6': `${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.6']}`,
+    'caddy-2.7+': `${CADDY_CONFIG_DIR}/${EDGE_CONFIG_FILES['caddy-2.7+']}`,
+  }),
   `echo "$e" > ${EDGE_CHOICE_FILE}`,
   `caddy run --config ${CADDY_CONFIG_PATH} & router=$!`,
   'caddy run --config "$e" & edge=$!',

@@ -24,6 +24,14 @@ import { type CaddyConfigInput, DIAL_TIMEOUT_MS, PROXY_CONTAINER_PORT, ROUTER_LI
  * per syntax and the container's supervisor (commands.ts) loads the one its `caddy version` reads.
  */
 export type EdgeSyntax = 'caddy-2.6' | 'caddy-2.7+';
+
+/**
+ * A sh line that sets `variable` to the config file of the running Caddy's syntax: the Debian build says `2.6.2`,
+ * official builds `v2.11.4 h1:...`. Shared by the proxy's supervisor and the server edge's (edge/commands.ts).
+ */
+export function pickBySyntax(variable: string, files: Record<EdgeSyntax, string>): string {
+  return `case "$(caddy version 2>/dev/null)" in v2.[0-6].*|2.[0-6].*) ${variable}=${files['caddy-2.6']};; *) ${variable}=${files['caddy-2.7+']};; esac`;
+}
 export const EDGE_CONFIG_FILES: Record<EdgeSyntax, string> = { 'caddy-2.6': 'edge-2.6.json', 'caddy-2.7+': 'edge.json' };
 /** Inside the container: the path of the edge config the supervisor chose (its reload uses the same file). */
 export const EDGE_CHOICE_FILE = '/tmp/boxship-edge-config';
