@@ -90,6 +90,34 @@ const server = http.createServer((req, res) => {
   }
 });
 
+// GET /ws: a WebSocket (RFC 6455, the few lines a server needs) that sends `tick <version> <n>` every 500 ms, for
+// tests of long-lived streams through the proxies. On shutdown the app closes each with 1012 ("service restart"),
+// after its drain in DRAIN_MODE=keepalive, so clients know to reconnect.
+const sockets = new Set();
+server.on('upgrade', (req, socket) => {
+  if (new URL(req.url, 'http://x').pathname !== '/ws' || !req.headers['sec-websocket-key']) return socket.destroy();
+  const accept = require('node:crypto')
+    .createHash('sha1')
+    .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+    .digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  sockets.add(socket);
+  let n = 0;
+  const tick = setInterval(() => {
+    const text = Buffer.from(`tick ${VERSION} ${n++}`);
+    socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text]));
+  }, 500);
+  socket.on('close', () => {
+    clearInterval(tick);
+    sockets.delete(socket);
+  });
+  socket.on('error', () => {});
+  socket.on('data', () => {}); // client frames (pings) are not needed here
+});
+function closeSockets() {
+  for (const s of sockets) s.end(Buffer.from([0x88, 0x02, 0x03, 0xf4])); // close, code 1012
+}
+
 server.listen(PORT, () => {
   console.log(`hello v${VERSION} listening on :${PORT} (sha ${process.env.BOXSHIP_SHA ?? '-'})`);
 });
@@ -101,7 +129,10 @@ function keepaliveDrain(signal) {
   const seconds = Number(process.env.DRAIN_SECONDS || 10);
   console.log(`hello: ${signal}, serving open connections for ${seconds}s, then exiting`);
   server.close();
-  setTimeout(() => process.exit(0), seconds * 1000).unref();
+  setTimeout(() => {
+    closeSockets();
+    setTimeout(() => process.exit(0), 200);
+  }, seconds * 1000).unref();
   // server.close() alone lets the process exit once idle sockets are gone; hold it for the full N seconds.
   setInterval(() => {}, 1000);
 }
@@ -113,6 +144,7 @@ function shutdown(signal) {
   stopping = true;
   if (process.env.DRAIN_MODE === 'keepalive') return keepaliveDrain(signal);
   console.log(`hello: ${signal}, draining after ${ms(Date.now() - startedAt)} up`);
+  closeSockets();
   server.close(() => {
     console.log('hello: all connections closed, exiting');
     process.exit(0);

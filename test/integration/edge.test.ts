@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { request } from '../helpers/https.js';
 import { startLoad } from '../helpers/load.js';
+import { openStream } from '../helpers/websocket.js';
 import { HOSTS, rememberedSlot } from '../helpers/paths.js';
 import { type Pebble, startPebble } from '../helpers/pebble.js';
 import { boxship, onHost, wipeHost, type RunResult } from '../helpers/run.js';
@@ -20,6 +21,7 @@ const SLOT = rememberedSlot() ?? 0;
 const ONE = `one.edge${SLOT}.test`;
 const TWO = `two.edge${SLOT}.test`;
 const THREE = `three.edge${SLOT}.test`;
+const FOUR = `four.edge${SLOT}.test`;
 const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 
 let pebble: Pebble;
@@ -55,6 +57,7 @@ beforeAll(async () => {
   await pebble.addName(ONE, ip);
   await pebble.addName(TWO, ip);
   await pebble.addName(THREE, ip);
+  await pebble.addName(FOUR, ip);
   one = appFor('one', [ONE]);
   two = appFor('two', [TWO]);
 }, 120_000);
@@ -160,4 +163,44 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
       expect(m.backoff503).toBeGreaterThan(0);
     }
   }, 900_000);
+
+  it("keeps WebSocket streams across other services' changes; a rollout closes the old instance's with 1012 only after its drain, and a reconnect reaches the new release", async () => {
+    const DRAIN = 4;
+    one.writeConfig({
+      service: 'one',
+      hosts: [HOST.address],
+      extraYaml: siteYaml([ONE]),
+      appYaml: [`  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "${DRAIN}" }`],
+    });
+    one.bumpVersion('ws1');
+    ok(await boxship(['deploy'], { cwd: one.dir }));
+    const mine = await openStream({ ip, name: ONE, ca: root });
+    const other = await openStream({ ip, name: TWO, ca: root });
+    try {
+      // Another service added on the same edge: neither stream notices.
+      const four = appFor('four', [FOUR]);
+      ok(await boxship(['deploy'], { cwd: four.dir }));
+      expect(mine.ended).toBeUndefined();
+      expect(other.ended).toBeUndefined();
+      // A rollout of the first service: its stream stays on the old instance through the drain, then gets 1012.
+      one.bumpVersion('ws2');
+      ok(await boxship(['release'], { cwd: one.dir }));
+      const started = Date.now();
+      ok(await boxship(['rollout'], { cwd: one.dir }));
+      for (let i = 0; i < 60 && !mine.ended; i++) await new Promise((r) => setTimeout(r, 500));
+      expect(mine.ended?.code, `frames: ${mine.frames.slice(-3).join(', ')}`).toBe(1012);
+      expect(mine.ended!.at - started).toBeGreaterThanOrEqual(DRAIN * 1000);
+      expect(mine.frames.every((f) => f.startsWith('tick ws1 '))).toBe(true);
+      const again = await openStream({ ip, name: ONE, ca: root });
+      await new Promise((r) => setTimeout(r, 1500));
+      again.close();
+      expect(again.frames[0]).toMatch(/^tick ws2 /);
+      // The other service's stream went on throughout.
+      expect(other.ended).toBeUndefined();
+      expect(other.frames.length).toBeGreaterThan(10);
+    } finally {
+      mine.close();
+      other.close();
+    }
+  }, 600_000);
 });
