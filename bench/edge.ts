@@ -6,7 +6,9 @@
  * 4. pebble's orders against the host names: one certificate each, however many deploys and restarts;
  * 5. the edge's requests/s against a bare Caddy serving the same instance over TLS on the same host (same
  *    certificate, keep-alive to the app), bounded keep-alive load, one run each, back to back.
- * Prints RESULT last. Not measured yet (say so rather than print a number): an in-place edge upgrade and WebSockets.
+ * 6. WebSocket streams held open to both services throughout 2-3: one cut early is a stream of the second service
+ *    that ended at all, or one of the first that ended without the app's 1012 close (each of those is reopened).
+ * Prints RESULT last. Not measured yet (say so rather than print a number): an in-place edge upgrade.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { HOSTS, HOST_SPECS, REPO, rememberedSlot } from '../test/helpers/paths.j
 import { startPebble } from '../test/helpers/pebble.js';
 import { onHost, timedBoxship, wipeHost } from '../test/helpers/run.js';
 import { testnetAddress } from '../test/helpers/swarm.js';
+import { openStream, type Stream } from '../test/helpers/websocket.js';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,6 +51,28 @@ async function main(): Promise<void> {
   const ca = await pebble.rootPem();
   const target = (name: string): HttpsTarget => ({ ip, name, ca });
 
+  // 6: streams to both services for the whole of 2-3; a stream of one closed with 1012 (its instance went) reopens.
+  const streams: { service: 0 | 1; s: Stream }[] = [];
+  let cutEarly = 0;
+  let opened = 0;
+  let reopening = true;
+  const watch = async (service: 0 | 1): Promise<void> => {
+    const s = await openStream({ ip, name: names[service]!, ca });
+    opened++;
+    streams.push({ service, s });
+  };
+  for (let i = 0; i < 5; i++) await Promise.all([watch(0), watch(1)]);
+  const sweep = setInterval(() => {
+    for (const st of streams.splice(0)) {
+      if (!st.s.ended) {
+        streams.push(st);
+        continue;
+      }
+      if (st.service === 1 || st.s.ended.code !== 1012) cutEarly++;
+      if (reopening) void watch(st.service).catch(() => cutEarly++);
+    }
+  }, 200);
+
   // 1-2: rollout + rollback of one, under load on both.
   const load = (name: string) => startLoad([target(name)], { clients: 2, maxSeconds: 300, pauseMs: 20, post: true });
   let mine = load(names[0]!);
@@ -70,6 +95,12 @@ async function main(): Promise<void> {
   await sleep(1000);
   const added = [await mine.stop(), await other.stop()];
   log(`add/remove load: ${added.map(brief).join('; ')}`);
+
+  reopening = false;
+  await sleep(500);
+  clearInterval(sweep);
+  for (const st of streams) st.s.close();
+  log(`websockets: ${opened} opened, ${cutEarly} cut early`);
 
   // 5: requests/s through the edge vs a bare Caddy with the same certificate in front of the same instance.
   const certDir = '/root/bx-bench-cert';
@@ -137,6 +168,8 @@ async function main(): Promise<void> {
       `add_service_failed=${added[0]!.failed + added[1]!.failed}`,
       `cert_orders=${orders}`,
       `hostnames=${names.length}`,
+      `websockets=${opened}`,
+      `websockets_cut_early=${cutEarly}`,
       `edge_rps_ratio=${(edgeRps / bareRps).toFixed(2)}`,
     ].join(' '),
   );
