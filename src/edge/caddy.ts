@@ -15,8 +15,7 @@
  *   config without one, as 2.6 refuses the new field: one file per syntax, the supervisor loads the right one.
  */
 import { type CaddyRoute, unavailableRoutes } from '../proxy/caddy-answers.js';
-import { DIAL_TIMEOUT_MS, duration } from '../proxy/caddy-config.js';
-import type { EdgeSyntax } from '../proxy/edge-config.js';
+import { bodyBuffering, type EdgeSyntax, FRESH_CONNECTION_TRANSPORT, SMALL_BODY } from '../proxy/edge-config.js';
 import { EDGE_ADMIN_LISTEN, EDGE_ASK_LISTEN, EDGE_CA_ROOT_FILE, EDGE_DATA_DIR, EDGE_DIR } from './layout.js';
 
 export interface EdgeSettings {
@@ -33,7 +32,6 @@ export interface EdgeSettings {
 /** The edge's 503 when a service's router does not answer (its proxy restarting): the defaults of proxy.*. */
 const EDGE_RETRY_AFTER_SECONDS = 5;
 const EDGE_BACKOFF_HEADER = 'X-Backoff';
-const BUFFERED_BODY_DIGITS = 5;
 const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 
 const routeFile = (candidates: string[]) => ({ file: { root: `${EDGE_DIR}/routes`, try_files: candidates } });
@@ -44,16 +42,14 @@ function toService(buffered: EdgeSyntax | undefined): Record<string, unknown> {
     handler: 'reverse_proxy',
     upstreams: [{ dial: 'unix/{http.matchers.file.absolute}.sock' }],
     // Small bodies are read whole first, for the reason proxy/edge-config.ts gives (caddyserver/caddy#5431).
-    ...(buffered === 'caddy-2.6' ? { buffer_requests: true } : {}),
-    ...(buffered === 'caddy-2.7+' ? { request_buffers: 10 ** BUFFERED_BODY_DIGITS } : {}),
-    transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS), keep_alive: { enabled: false } },
+    ...bodyBuffering(buffered),
+    transport: FRESH_CONNECTION_TRANSPORT,
   };
 }
 
 function serviceRoutes(syntax: EdgeSyntax): CaddyRoute[] {
-  const smallBody = { header_regexp: { 'Content-Length': { pattern: `^[0-9]{1,${BUFFERED_BODY_DIGITS}}$` } } };
   return [
-    { match: [{ ...routeFile(ENTRIES), ...smallBody }], handle: [toService(syntax)], terminal: true },
+    { match: [{ ...routeFile(ENTRIES), ...SMALL_BODY }], handle: [toService(syntax)], terminal: true },
     { match: [routeFile(ENTRIES)], handle: [toService(undefined)], terminal: true },
     {
       handle: [

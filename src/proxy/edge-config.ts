@@ -49,19 +49,33 @@ export const PROXY_LAYOUT = 'edge+router';
 /** The edge depends only on how its 503 answers look. */
 export type EdgeConfigInput = Pick<CaddyConfigInput, 'retryAfterSeconds' | 'backoffHeader'>;
 
+/** Requests whose body is small enough to be read whole before it is sent on (see edgeConfig for why). */
+export const SMALL_BODY = { header_regexp: { 'Content-Length': { pattern: `^[0-9]{1,${EDGE_BUFFERED_BODY_DIGITS}}$` } } };
+
+/** The reverse_proxy fields that read such a body whole, in the syntax of the Caddy that loads the config. */
+export function bodyBuffering(syntax: EdgeSyntax | undefined): Record<string, unknown> {
+  if (syntax === 'caddy-2.6') return { buffer_requests: true };
+  if (syntax === 'caddy-2.7+') return { request_buffers: 10 ** EDGE_BUFFERED_BODY_DIGITS };
+  return {};
+}
+
+/**
+ * To a router's unix socket, a new connection per request: a reload closes the router's idle connections, and a
+ * request sent on one of them is lost (measured above). A unix-socket connect costs microseconds. The server edge
+ * (edge/caddy.ts) dials the routers the same way.
+ */
+export const FRESH_CONNECTION_TRANSPORT = { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS), keep_alive: { enabled: false } };
+
 function toRouter(opts: { buffered?: EdgeSyntax }): Record<string, unknown> {
   return {
     handler: 'reverse_proxy',
     upstreams: [{ dial: ROUTER_LISTEN }],
-    ...(opts.buffered === 'caddy-2.6' ? { buffer_requests: true } : {}),
-    ...(opts.buffered === 'caddy-2.7+' ? { request_buffers: 10 ** EDGE_BUFFERED_BODY_DIGITS } : {}),
+    ...bodyBuffering(opts.buffered),
     // A buffered body is retried by no one: Caddy 2.6.2 hands the buffer back to a shared pool after the first
     // attempt, so a retry could send another request's body. The router only refuses connections while the container
     // starts; then such a request gets the 503 + Retry-After at once, while other requests wait for the router.
     load_balancing: opts.buffered ? {} : { try_duration: duration(TRY_DURATION_MS), try_interval: duration(TRY_INTERVAL_MS) },
-    // No keep-alive to the router: a reload closes the router's idle connections, and a request sent on one of them
-    // is lost (measured above). A unix-socket connect costs microseconds.
-    transport: { protocol: 'http', dial_timeout: duration(DIAL_TIMEOUT_MS), keep_alive: { enabled: false } },
+    transport: FRESH_CONNECTION_TRANSPORT,
   };
 }
 
@@ -78,9 +92,8 @@ function toRouter(opts: { buffered?: EdgeSyntax }): Record<string, unknown> {
  * cannot answer them before they arrive, unless the app answers early, which breaks the same way with one proxy).
  */
 export function edgeConfig(input: EdgeConfigInput, syntax: EdgeSyntax): CaddyJson {
-  const smallBody = { header_regexp: { 'Content-Length': { pattern: `^[0-9]{1,${EDGE_BUFFERED_BODY_DIGITS}}$` } } };
   const routes = [
-    { match: [smallBody], handle: [toRouter({ buffered: syntax })], terminal: true },
+    { match: [SMALL_BODY], handle: [toRouter({ buffered: syntax })], terminal: true },
     { handle: [toRouter({})], terminal: true },
   ];
   return caddyServerConfig({ adminListen: EDGE_ADMIN_LISTEN, name: 'edge', listen: `:${PROXY_CONTAINER_PORT}`, routes }, input);
