@@ -140,8 +140,8 @@ export interface HostMarkers {
 
 /**
  * Routes `host` (or its path prefix) to the service's socket. The socket link goes in first and the entry last: the
- * entry is what the edge matches, so it never matches an entry whose socket link is not there yet. The markers and
- * site.json follow the service's settings.
+ * entry is what the edge matches, so it never matches an entry whose socket link is not there yet. The markers, then
+ * site.json, follow the service's settings.
  */
 export function writeRoute(o: { host: string; pathPrefix?: string; service: string; siteJson: string; markers: HostMarkers }): Command {
   const entry = entryName(o.pathPrefix);
@@ -154,10 +154,11 @@ export function writeRoute(o: { host: string; pathPrefix?: string; service: stri
       'd=$1; mkdir -p "$d"',
       'ln -s "../../sockets/$3.sock" "$d/$2.sock.tmp" 2>/dev/null || { rm -f "$d/$2.sock.tmp"; ln -s "../../sockets/$3.sock" "$d/$2.sock.tmp"; }',
       'mv -T "$d/$2.sock.tmp" "$d/$2.sock"',
-      'printf "%s" "$4" > "$d/site.json.tmp" && mv "$d/site.json.tmp" "$d/site.json"',
       marker('tls-auto', o.markers.tlsAuto),
       marker('redirect', o.markers.redirect),
       marker('hsts', o.markers.hsts),
+      // After the markers: a setup that finds site.json as it wants it (routes.ts) knows the markers follow it.
+      'printf "%s" "$4" > "$d/site.json.tmp" && mv "$d/site.json.tmp" "$d/site.json"',
       'printf "%s" "$3" > "$d/$2.tmp" && mv "$d/$2.tmp" "$d/$2"',
     ].join('\n'),
     routesDir(o.host),

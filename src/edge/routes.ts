@@ -57,7 +57,10 @@ export function markersOf(s: HostSettings): HostMarkers {
 export interface RoutePlan {
   /** Why the service cannot be routed as boxship.yml says (empty: it can). */
   conflicts: string[];
-  /** Entries to write (all of the service's: a write also refreshes the markers). */
+  /**
+   * Entries to write: the service's names it does not serve yet, or whose settings differ. Names it serves as
+   * boxship.yml says are left alone, so a rollout (which runs setup) adds no edge write per name.
+   */
   write: { host: string; pathPrefix?: string }[];
   /** The service's entries that boxship.yml no longer lists. */
   remove: RouteEntry[];
@@ -81,7 +84,13 @@ export function planRoutes(service: string, site: Site | undefined, current: Edg
     }
   }
   const remove = mine.filter((e) => !(site.hosts.includes(e.host) && e.entry === entry));
-  return { conflicts, write: site.hosts.map((host) => ({ host, ...(site.pathPrefix ? { pathPrefix: site.pathPrefix } : {}) })), remove };
+  const routed = (host: string) => current.entries.some((e) => e.host === host && e.entry === entry && e.service === service);
+  const settled = (host: string) => {
+    const s = current.hosts.get(host);
+    return routed(host) && s !== undefined && sameSettings(s, want);
+  };
+  const write = site.hosts.filter((host) => !settled(host)).map((host) => ({ host, ...(site.pathPrefix ? { pathPrefix: site.pathPrefix } : {}) }));
+  return { conflicts, write, remove };
 }
 
 const sameSettings = (a: HostSettings, b: HostSettings) => a.tls === b.tls && a.redirect === b.redirect && a.hsts === b.hsts;

@@ -99,7 +99,7 @@ export async function applyEdge(ctx: DeployContext, ssh: Runner, check: EdgeChec
     ctx.report({
       kind: 'step',
       host: ssh.name,
-      message: `edge routes ${site!.hosts.map((h) => `${h}${site!.pathPrefix ?? ''}`).join(', ')} to ${config.service}`,
+      message: `edge routes ${check.plan.write.map((w) => `${w.host}${w.pathPrefix ?? ''}`).join(', ')} to ${config.service}`,
     });
   if (check.plan.remove.length)
     ctx.report({ kind: 'step', host: ssh.name, message: `edge no longer routes ${check.plan.remove.map((r) => r.host).join(', ')} to ${config.service}` });

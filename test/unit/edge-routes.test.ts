@@ -41,8 +41,9 @@ describe('edge routes', () => {
     ]);
     const plan = planRoutes('shop', site({ hosts: ['shop.example.com'] }), r);
     expect(plan).toEqual({ conflicts: [], write: [{ host: 'shop.example.com' }], remove: [{ host: 'old.example.com', entry: 'root', service: 'shop' }] });
-    // The same service again: no conflict with itself.
-    expect(planRoutes('web', site(), r).conflicts).toEqual([]);
+    // The same service again: no conflict with itself, and nothing to write while the route is as boxship.yml says.
+    expect(planRoutes('web', site(), r)).toEqual({ conflicts: [], write: [], remove: [] });
+    expect(planRoutes('web', site({ hsts: true }), r).write).toEqual([{ host: 'app.example.com' }]);
     // Without proxy.hosts every route of the service goes.
     expect(planRoutes('web', undefined, r).remove).toEqual([{ host: 'app.example.com', entry: 'root', service: 'web' }]);
   });
