@@ -136,4 +136,4 @@ const plain = await request({ ip, name: sites[0]!.name, plain: true }).then((r) 
 console.log(`  GET http://${sites[0]!.name}/: ${plain}`);
 step('Status names the certificate of each name', ['status'], { cwd: sites[0]!.app.dir });
 
-console.log('\nDemo finished. The hosts keep running: `npm run hosts:down` removes them.');
+console.log('\nDemo finished. The hosts and the local ACME CA keep running: `npm run hosts:down` removes them.');

@@ -4,7 +4,10 @@
  * real HTTP-01 validation against the test host the name points at: PEBBLE_VA_ALWAYS_VALID is removed from pebble's
  * environment, and a name nobody added (addName) resolves to nothing, so its validation fails.
  *
- * Ports of slot i, base = 14500 + 10 * i (slot 0: 14500-14503, slot 20: 14700-14703; clear of pebble's own defaults 14000 and 15000, which a hand-run pebble uses):
+ * Ports of slot i, base = 14500 + 10 * i (slot 0: 14500-14503, slot 20: 14700-14703; clear of pebble's own defaults
+ * 14000 and 15000, which a hand-run pebble uses). When one of them is taken (a pebble another checkout left running,
+ * say, as a demo does), four free ports the kernel picks are used instead: the ports are in state.json, and every
+ * client takes them from there (directoryUrl), so nothing depends on the numbers.
  *   base      pebble's ACME directory, https://<test network gateway>:base/dir (what a test host and the machine use)
  *   base + 1  pebble's management API on 127.0.0.1 (roots/0, intermediates/0)
  *   base + 2  challtestsrv's DNS (udp + tcp) on 127.0.0.1, pebble's -dnsserver
@@ -16,9 +19,11 @@
  * The issuing root is new at every pebble start, so clients take it from rootPem(), never from a file of an old run.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { join } from 'node:path';
 import { TEST_STATE } from './paths.js';
 
@@ -30,9 +35,17 @@ const CERT = join(DIR, 'listener.pem');
 const KEY = join(DIR, 'listener-key.pem');
 const NETWORK = 'boxship-testnet';
 
+interface Ports {
+  acme: number;
+  mgmt: number;
+  dns: number;
+  challMgmt: number;
+}
+
 interface State {
   slot: number;
   gateway: string;
+  ports: Ports;
   pebble: number;
   challtestsrv: number;
 }
@@ -53,10 +66,54 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-const portsOf = (slot: number) => {
+const slotPorts = (slot: number): Ports => {
   const base = 14500 + 10 * slot;
   return { acme: base, mgmt: base + 1, dns: base + 2, challMgmt: base + 3 };
 };
+
+/** Binds `port` (0: any) on `address` for an instant; resolves the port bound, or undefined when it is taken. */
+function tryBind(address: string, port: number, udp = false): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    if (udp) {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => resolve(undefined));
+      s.bind(port, address, () => {
+        const bound = s.address().port;
+        s.close(() => resolve(bound));
+      });
+      return;
+    }
+    const s = net.createServer();
+    s.once('error', () => resolve(undefined));
+    s.listen(port, address, () => {
+      const bound = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(bound));
+    });
+  });
+}
+
+/** This slot's ports when all four are free, else free ones the kernel picks (the DNS port free for UDP and TCP). */
+async function choosePorts(slot: number, gateway: string): Promise<Ports> {
+  const want = slotPorts(slot);
+  const free = async (p: Ports) =>
+    (await tryBind(gateway, p.acme)) !== undefined &&
+    (await tryBind('127.0.0.1', p.mgmt)) !== undefined &&
+    (await tryBind('127.0.0.1', p.dns)) !== undefined &&
+    (await tryBind('127.0.0.1', p.dns, true)) !== undefined &&
+    (await tryBind('127.0.0.1', p.challMgmt)) !== undefined;
+  if (await free(want)) return want;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const dns = await tryBind('127.0.0.1', 0, true);
+    const picked = {
+      acme: (await tryBind(gateway, 0)) ?? 0,
+      mgmt: (await tryBind('127.0.0.1', 0)) ?? 0,
+      dns: dns ?? 0,
+      challMgmt: (await tryBind('127.0.0.1', 0)) ?? 0,
+    };
+    if (new Set(Object.values(picked)).size === 4 && !Object.values(picked).includes(0) && (await free(picked))) return picked;
+  }
+  throw new Error(`no free ports for pebble (slot ${slot}'s ${Object.values(want).join(', ')} are taken)`);
+}
 
 function gatewayIp(): string {
   const ip = execFileSync('docker', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Gateway}}{{end}}', NETWORK], { encoding: 'utf8' }).trim();
@@ -77,14 +134,16 @@ function ours(pid: number, [bin, mark]: readonly [string, string]): boolean {
   }
 }
 
-const marks = (slot: number) => ({
+const marks = (ports: Ports) => ({
   pebble: ['pebble', `-config ${CONFIG}`] as const,
-  challtestsrv: ['pebble-challtestsrv', `-management 127.0.0.1:${portsOf(slot).challMgmt}`] as const,
+  challtestsrv: ['pebble-challtestsrv', `-management 127.0.0.1:${ports.challMgmt}`] as const,
 });
 
 function readState(): State | undefined {
   try {
-    return JSON.parse(readFileSync(STATE, 'utf8')) as State;
+    const s = JSON.parse(readFileSync(STATE, 'utf8')) as Partial<State>;
+    // A state file of an older helper (no ports): its pebble ran on the slot's ports.
+    return { ...s, ports: s.ports ?? slotPorts(s.slot ?? 0) } as State;
   } catch {
     return undefined;
   }
@@ -132,8 +191,8 @@ async function kill(pid: number, mark: readonly [string, string]): Promise<void>
 export async function stopOwnPebble(): Promise<void> {
   const s = readState();
   if (!s) return;
-  await kill(s.pebble, marks(s.slot).pebble);
-  await kill(s.challtestsrv, marks(s.slot).challtestsrv);
+  await kill(s.pebble, marks(s.ports).pebble);
+  await kill(s.challtestsrv, marks(s.ports).challtestsrv);
   rmSync(STATE, { force: true });
 }
 
@@ -146,7 +205,7 @@ function detached(bin: string, args: string[], logFile: string, env: NodeJS.Proc
 }
 
 async function start(slot: number, gateway: string): Promise<State> {
-  const p = portsOf(slot);
+  const p = await choosePorts(slot, gateway);
   mkdirSync(DIR, { recursive: true });
   // A new listener certificate per start: its names follow the gateway, should the test network be recreated.
   const san = `subjectAltName=DNS:localhost,IP:127.0.0.1,IP:${gateway}`;
@@ -196,10 +255,10 @@ async function start(slot: number, gateway: string): Promise<State> {
     PEBBLE_VA_NOSLEEP: '1',
     PEBBLE_WFE_NONCEREJECT: '0',
   });
-  const s: State = { slot, gateway, pebble, challtestsrv };
+  const s: State = { slot, gateway, ports: p, pebble, challtestsrv };
   writeFileSync(STATE, JSON.stringify(s));
   for (let i = 0; i < 100; i++) {
-    if (!ours(pebble, marks(slot).pebble) || !ours(challtestsrv, marks(slot).challtestsrv)) break;
+    if (!ours(pebble, marks(p).pebble) || !ours(challtestsrv, marks(p).challtestsrv)) break;
     if (
       (await answers(`https://127.0.0.1:${p.mgmt}/roots/0`)) &&
       (await answers(`https://${gateway}:${p.acme}/dir`)) &&
@@ -218,13 +277,13 @@ async function start(slot: number, gateway: string): Promise<State> {
 /** This slot's pebble: the running one when it is this slot's and alive, else a fresh one (stopping a stale one first). */
 export async function startPebble(slot: number): Promise<Pebble> {
   const gateway = gatewayIp();
-  const p = portsOf(slot);
   let s = readState();
-  const alive = s && s.slot === slot && s.gateway === gateway && ours(s.pebble, marks(slot).pebble) && ours(s.challtestsrv, marks(slot).challtestsrv);
-  if (!alive || !(await answers(`https://127.0.0.1:${p.mgmt}/roots/0`))) {
+  const alive = s && s.slot === slot && s.gateway === gateway && ours(s.pebble, marks(s.ports).pebble) && ours(s.challtestsrv, marks(s.ports).challtestsrv);
+  if (!s || !alive || !(await answers(`https://127.0.0.1:${s.ports.mgmt}/roots/0`))) {
     await stopOwnPebble();
     s = await start(slot, gateway);
   }
+  const p = s.ports;
   const mgmt = async (path: string) => {
     const r = await request(`https://127.0.0.1:${p.mgmt}${path}`);
     if (r.status !== 200) throw new Error(`pebble ${path}: HTTP ${r.status} ${r.body}`);
