@@ -154,7 +154,7 @@ export interface Site {
   acme: { email?: string; ca?: string; caRootPem?: string };
   redirectHttps: boolean;
   hsts: boolean;
-  edge: { httpPort: number; httpsPort: number };
+  edge: { httpPort: number; httpsPort: number; image?: string };
 }
 
 export type SiteTls = { mode: 'auto' | 'internal' | 'off' } | { mode: 'files'; certFile: string; keyFile: string };

@@ -11,12 +11,15 @@
  *   certificate is kept in the data volume and renewed by Caddy. Setup triggers the first handshake itself, so a
  *   certificate is there before a client asks. Caddy answers HTTP-01 challenges on the HTTP port before any route,
  *   so they are answered in maintenance mode too.
+ * - Generations (edge/layout.ts): each listens on its slot's ports, and while it retires (RETIRING_MARK in its own
+ *   filesystem) answers with `Connection: close`, so a keep-alive client moves to the next generation after the answer
+ *   it is waiting for, never in the middle of a request.
  * - Caddy 2.6 takes the on-demand check as `on_demand.ask`; 2.7 and later require `on_demand.permission` and refuse a
  *   config without one, as 2.6 refuses the new field: one file per syntax, the supervisor loads the right one.
  */
 import { type CaddyRoute, unavailableRoutes } from '../proxy/caddy-answers.js';
 import { bodyBuffering, type EdgeSyntax, FRESH_CONNECTION_TRANSPORT, SMALL_BODY } from '../proxy/edge-config.js';
-import { EDGE_ADMIN_LISTEN, EDGE_ASK_LISTEN, EDGE_CA_ROOT_FILE, EDGE_DATA_DIR, EDGE_DIR } from './layout.js';
+import { EDGE_CA_ROOT_FILE, EDGE_DATA_DIR, EDGE_DIR, RETIRING_MARK, slotPorts } from './layout.js';
 
 export interface EdgeSettings {
   httpPort: number;
@@ -69,6 +72,12 @@ function httpsRedirect(httpsPort: number): CaddyRoute {
   };
 }
 
+const [RETIRING_DIR, RETIRING_FILE] = [RETIRING_MARK.slice(0, RETIRING_MARK.lastIndexOf('/')), RETIRING_MARK.slice(RETIRING_MARK.lastIndexOf('/'))];
+const RETIRING: CaddyRoute = {
+  match: [{ file: { root: RETIRING_DIR, try_files: [RETIRING_FILE] } }],
+  handle: [{ handler: 'headers', response: { set: { Connection: ['close'] } } }],
+};
+
 const HSTS: CaddyRoute = {
   match: [routeFile(['{http.request.host}/hsts'])],
   handle: [{ handler: 'headers', response: { set: { 'Strict-Transport-Security': ['max-age=31536000'] } } }],
@@ -83,37 +92,39 @@ function issuer(s: EdgeSettings): Record<string, unknown> {
   };
 }
 
-export function edgeConfig(s: EdgeSettings, syntax: EdgeSyntax): Record<string, unknown> {
-  const ask = `http://${EDGE_ASK_LISTEN}/`;
+export function edgeConfig(s: EdgeSettings, syntax: EdgeSyntax, slot: number): Record<string, unknown> {
+  const own = slotPorts(slot);
+  const ask = `http://${own.ask}/`;
   const errors = { routes: unavailableRoutes(EDGE_RETRY_AFTER_SECONDS, EDGE_BACKOFF_HEADER) };
   const files = [...s.files].sort();
   return {
-    admin: { listen: EDGE_ADMIN_LISTEN, config: { persist: false } },
+    admin: { listen: own.admin, config: { persist: false } },
     logging: { logs: { default: { level: 'INFO' } } },
     storage: { module: 'file_system', root: EDGE_DATA_DIR },
     apps: {
       http: {
-        http_port: s.httpPort,
-        https_port: s.httpsPort,
+        // The slot's own ports: the public ones are NATed to them (ACME's HTTP-01 requests included).
+        http_port: own.http,
+        https_port: own.https,
         servers: {
           https: {
-            listen: [`:${s.httpsPort}`],
+            listen: [`:${own.https}`],
             // HTTP/3 would need UDP published too, and an Alt-Svc for it would only send clients on a detour.
             protocols: ['h1', 'h2'],
             tls_connection_policies: [{}],
             automatic_https: { disable_redirects: true },
-            routes: [HSTS, ...serviceRoutes(syntax)],
+            routes: [RETIRING, HSTS, ...serviceRoutes(syntax)],
             errors,
           },
           http: {
-            listen: [`:${s.httpPort}`],
+            listen: [`:${own.http}`],
             protocols: ['h1'],
             automatic_https: { disable_redirects: true },
-            routes: [httpsRedirect(s.httpsPort), ...serviceRoutes(syntax)],
+            routes: [RETIRING, httpsRedirect(s.httpsPort), ...serviceRoutes(syntax)],
             errors,
           },
           ask: {
-            listen: [EDGE_ASK_LISTEN],
+            listen: [own.ask],
             protocols: ['h1'],
             automatic_https: { disable: true },
             routes: [
@@ -139,6 +150,6 @@ export function edgeConfig(s: EdgeSettings, syntax: EdgeSyntax): Record<string, 
   };
 }
 
-export function edgeConfigText(s: EdgeSettings, syntax: EdgeSyntax): string {
-  return `${JSON.stringify(edgeConfig(s, syntax), null, 2)}\n`;
+export function edgeConfigText(s: EdgeSettings, syntax: EdgeSyntax, slot: number): string {
+  return `${JSON.stringify(edgeConfig(s, syntax, slot), null, 2)}\n`;
 }

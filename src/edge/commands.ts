@@ -6,17 +6,24 @@
 import { type Command, command, script } from '../hosts/command.js';
 import { type EdgeSyntax, pickBySyntax } from '../proxy/edge-config.js';
 import {
-  EDGE_ADMIN_LISTEN,
-  EDGE_CONFIG_FILES,
   EDGE_CONTAINER,
   EDGE_DATA_DIR,
   EDGE_DATA_VOLUME,
   EDGE_DIR,
+  EDGE_PORTS_CONTAINER,
   EDGE_PORTS_LABEL,
+  EDGE_ROLE_LABEL,
+  EDGE_SLOT_FILE,
+  EDGE_SLOT_LABEL,
   EDGE_VOLUME,
+  edgeConfigFiles,
   entryName,
+  RETIRE_MAX_SECONDS,
+  RETIRING_MARK,
+  retiringName,
   routesDir,
   routerSocket,
+  slotPorts,
 } from './layout.js';
 
 /** A shell script run inside the edge container, with stdin passed through. */
@@ -24,44 +31,147 @@ function inEdge(effect: 'read' | 'write', why: string, body: string, ...args: st
   return command(effect, why, 'docker', 'exec', '-i', EDGE_CONTAINER, 'sh', '-c', body, 'sh', ...args);
 }
 
-/** `<status> <image> <ports label>` of the edge container, or `missing`. */
+/**
+ * One line per edge container (edge/layout.ts): `<name>|<state>|<image>|<role>|<slot>|<ports>`, empty where a label is
+ * missing (an edge of an older boxship, which published the ports itself, has no role).
+ */
 export function edgeState(): Command {
   return script(
     'read',
-    'check the edge container',
-    `docker container inspect --format '{{.State.Status}} {{.Config.Image}} {{index .Config.Labels "${EDGE_PORTS_LABEL}"}}' "$1" 2>/dev/null || echo missing`,
-    EDGE_CONTAINER,
+    'check the edge containers',
+    `docker ps -a --filter name=boxship-edge --format '{{.Names}}|{{.State}}|{{.Image}}|{{.Label "${EDGE_ROLE_LABEL}"}}|{{.Label "${EDGE_SLOT_LABEL}"}}|{{.Label "${EDGE_PORTS_LABEL}"}}'`,
   );
 }
 
-export type EdgeState = { status: 'missing' } | { status: string; image: string; ports: string };
+interface EdgeContainer {
+  name: string;
+  state: string;
+  image: string;
+  role: string;
+  slot?: number;
+  ports: string;
+}
+
+export interface EdgeState {
+  /** The current generation's state (`missing` when there is none). */
+  status: string;
+  /** The current generation. */
+  current?: EdgeContainer;
+  holder?: EdgeContainer;
+  /** An edge of an older boxship: one container publishing the ports itself (replaced by the first setup). */
+  legacy?: EdgeContainer;
+  /** Generations still finishing their connections. */
+  retiring: EdgeContainer[];
+  /** The published ports (`http,https`), from the holder or a legacy edge. */
+  ports: string;
+}
 
 export function parseEdgeState(text: string): EdgeState {
-  const line = text.trim();
-  if (line === '' || line === 'missing') return { status: 'missing' };
-  const [status = '', image = '', ports = ''] = line.split(/\s+/);
-  return { status, image, ports: ports === '<no value>' ? '' : ports };
+  const all: EdgeContainer[] = [];
+  for (const line of text.split('\n')) {
+    const [name = '', state = '', image = '', role = '', slot = '', ports = ''] = line.trim().split('|');
+    if (!/^boxship-edge(-ports|-retiring-\d+)?$/.test(name)) continue;
+    all.push({ name, state, image, role, ...(/^\d+$/.test(slot) ? { slot: Number(slot) } : {}), ports });
+  }
+  const edge = all.find((c) => c.name === EDGE_CONTAINER);
+  const holder = all.find((c) => c.name === EDGE_PORTS_CONTAINER);
+  const legacy = edge && edge.role === '' ? edge : undefined;
+  const current = edge && !legacy ? edge : undefined;
+  return {
+    status: current?.state ?? 'missing',
+    ...(current ? { current } : {}),
+    ...(holder ? { holder } : {}),
+    ...(legacy ? { legacy } : {}),
+    retiring: all.filter((c) => c.name.startsWith('boxship-edge-retiring-')),
+    ports: holder?.ports ?? legacy?.ports ?? '',
+  };
 }
 
 export const portsLabel = (httpPort: number, httpsPort: number) => `${httpPort},${httpsPort}`;
 
 /**
- * The edge container's main process: makes its folders, waits for its config (written through docker exec right
- * after the container starts), picks the file of its Caddy's syntax and runs it. Caddy is exec'd, so it gets
- * Docker's SIGTERM and finishes what it accepted.
+ * Points the public ports at a slot's ports, for new connections only: conntrack keeps every open connection on the
+ * generation that accepted it. One iptables-restore: the chain is swapped whole, so no connection meets a half rule.
  */
-const EDGE_SUPERVISOR = [
-  `mkdir -p ${EDGE_DIR}/routes ${EDGE_DIR}/sockets ${EDGE_DIR}/certs`,
-  pickBySyntax('c', EDGE_CONFIG_FILES),
-  'while [ ! -s "$c" ]; do sleep 0.1; done',
-  'exec caddy run --config "$c"',
-].join('\n');
+function natScript(httpPort: number, httpsPort: number): string {
+  return [
+    `printf '*nat\\n:BOXSHIP - [0:0]\\n-A BOXSHIP -p tcp --dport ${httpPort} -j REDIRECT --to-ports %s\\n-A BOXSHIP -p tcp --dport ${httpsPort} -j REDIRECT --to-ports %s\\nCOMMIT\\n' "$((${slotPorts(0).http} + slot))" "$((${slotPorts(0).https} + slot))" | iptables-restore --noflush`,
+    '{ iptables -t nat -C PREROUTING -j BOXSHIP 2>/dev/null || iptables -t nat -A PREROUTING -j BOXSHIP; }',
+  ].join(' && ');
+}
 
-/** Starts the edge: the host's HTTP and HTTPS ports on every address, its two volumes, restarted by Docker. */
-export function startEdge(image: string, httpPort: number, httpsPort: number): Command {
+/**
+ * The ports holder: publishes the ports, and at every start (a host reboot too) points them at the slot in
+ * EDGE_SLOT_FILE before it sleeps. Its namespace outlives every generation; it needs NET_ADMIN for its own NAT only.
+ */
+export function startEdgePorts(image: string, httpPort: number, httpsPort: number): Command {
+  const body = [
+    `mkdir -p ${EDGE_DIR}/routes ${EDGE_DIR}/sockets ${EDGE_DIR}/certs`,
+    `slot=$(cat ${EDGE_SLOT_FILE} 2>/dev/null || echo 0)`,
+    natScript(httpPort, httpsPort),
+    'trap "exit 0" TERM',
+    'while :; do sleep 3600 & wait $!; done',
+  ].join('\n');
   return command(
     'write',
-    `start the edge on ports ${httpPort} and ${httpsPort}`,
+    `start the edge's ports holder on ports ${httpPort} and ${httpsPort}`,
+    'docker',
+    'run',
+    '-d',
+    '--pull',
+    'never',
+    '--name',
+    EDGE_PORTS_CONTAINER,
+    '--restart',
+    'unless-stopped',
+    '--cap-add',
+    'NET_ADMIN',
+    '--label',
+    `${EDGE_ROLE_LABEL}=ports`,
+    '--label',
+    `${EDGE_PORTS_LABEL}=${portsLabel(httpPort, httpsPort)}`,
+    '-p',
+    `${httpPort}:${httpPort}`,
+    '-p',
+    `${httpsPort}:${httpsPort}`,
+    '-v',
+    `${EDGE_VOLUME}:${EDGE_DIR}`,
+    '--entrypoint',
+    '/bin/sh',
+    image,
+    '-c',
+    body,
+  );
+}
+
+/** Sends new connections to `slot` from now on (and after a reboot: the holder reads the file at its start). */
+export function routeNewConnections(slot: number, httpPort: number, httpsPort: number): Command {
+  return command(
+    'write',
+    `send new connections to the edge generation in slot ${slot}`,
+    'docker',
+    'exec',
+    EDGE_PORTS_CONTAINER,
+    'sh',
+    '-c',
+    `slot=$1 && ${natScript(httpPort, httpsPort)} && printf '%s' "$slot" > ${EDGE_SLOT_FILE}.tmp && mv ${EDGE_SLOT_FILE}.tmp ${EDGE_SLOT_FILE}`,
+    'sh',
+    String(slot),
+  );
+}
+
+/**
+ * A generation's main process: waits for its config (written before it starts), picks the file of its Caddy's
+ * syntax and runs it. Caddy is exec'd, so it gets Docker's SIGTERM and finishes what it accepted.
+ */
+const supervisor = (slot: number) =>
+  [pickBySyntax('c', edgeConfigFiles(slot)), 'while [ ! -s "$c" ]; do sleep 0.1; done', 'exec caddy run --config "$c"'].join('\n');
+
+/** Starts a generation of the edge in the ports holder's namespace, on its slot's ports, restarted by Docker. */
+export function startGeneration(image: string, slot: number): Command {
+  return command(
+    'write',
+    `start the edge (generation in slot ${slot})`,
     'docker',
     'run',
     '-d',
@@ -71,12 +181,12 @@ export function startEdge(image: string, httpPort: number, httpsPort: number): C
     EDGE_CONTAINER,
     '--restart',
     'unless-stopped',
+    '--network',
+    `container:${EDGE_PORTS_CONTAINER}`,
     '--label',
-    `${EDGE_PORTS_LABEL}=${portsLabel(httpPort, httpsPort)}`,
-    '-p',
-    `${httpPort}:${httpPort}`,
-    '-p',
-    `${httpsPort}:${httpsPort}`,
+    `${EDGE_ROLE_LABEL}=generation`,
+    '--label',
+    `${EDGE_SLOT_LABEL}=${slot}`,
     '-v',
     `${EDGE_VOLUME}:${EDGE_DIR}`,
     '-v',
@@ -85,8 +195,43 @@ export function startEdge(image: string, httpPort: number, httpsPort: number): C
     '/bin/sh',
     image,
     '-c',
-    EDGE_SUPERVISOR,
+    supervisor(slot),
   );
+}
+
+/** Renames the current generation out of the way of the next one, and stops Docker from restarting it. */
+export function setAsideGeneration(slot: number): Command {
+  return script(
+    'write',
+    `set the edge generation in slot ${slot} aside`,
+    'docker rename "$1" "$2" && docker update --restart no "$2" >/dev/null',
+    EDGE_CONTAINER,
+    retiringName(slot),
+  );
+}
+
+/**
+ * Retires a generation that no new connection reaches any more: it answers with `Connection: close` (RETIRING_MARK),
+ * waits until no connection to its ports is open (a keep-alive client leaves after its next answer, an idle one at
+ * Caddy's idle timeout, a WebSocket when it ends), at most RETIRE_MAX_SECONDS, then stops Caddy gracefully, which
+ * ends the container. Detached: boxship does not wait for it.
+ */
+export function retireGeneration(slot: number): Command {
+  const own = slotPorts(slot);
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  const open = `awk '$4 == "01" { split($2, a, ":"); if (a[2] == "${hex(own.http)}" || a[2] == "${hex(own.https)}") n++ } END { print n + 0 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null`;
+  const body = [
+    `: > ${RETIRING_MARK}`,
+    `end=$(( $(date +%s) + ${RETIRE_MAX_SECONDS} ))`,
+    `while [ "$(date +%s)" -lt "$end" ] && [ "$(${open})" != 0 ]; do sleep 1; done`,
+    `caddy stop --address ${own.admin}`,
+  ].join('\n');
+  return command('write', `retire the edge generation in slot ${slot} once its connections end`, 'docker', 'exec', '-d', retiringName(slot), 'sh', '-c', body);
+}
+
+/** Removes generations that finished retiring (exited), and a legacy edge's container. */
+export function removeContainers(names: string[], why: string): Command {
+  return command('write', why, 'docker', 'rm', '-f', ...names);
 }
 
 /** Prints a file of the edge's volume ('' when absent). */
@@ -104,17 +249,13 @@ export function writeEdgeFile(path: string, why: string, opts: { private?: boole
   return inEdge('write', why, `${opts.private ? 'umask 077 && ' : ''}mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && mv "$1.tmp" "$1"`, path);
 }
 
-/** Reloads the edge from the config file of its syntax (only when a server-wide setting changed). */
-export function reloadEdgeConfig(): Command {
-  return inEdge('write', 'reload the edge config', `${pickBySyntax('c', EDGE_CONFIG_FILES)}; caddy reload --config "$c" --address ${EDGE_ADMIN_LISTEN}`);
-}
-
-/** Waits until the edge's Caddy answers on its admin address (after a start). */
-export function waitEdgeReady(): Command {
+/** Waits until a generation's Caddy answers on its admin address and serves on its HTTP port (after a start). */
+export function waitEdgeReady(slot: number): Command {
+  const own = slotPorts(slot);
   return script(
     'write',
     'wait until the edge answers',
-    `for i in $(seq 100); do docker exec "$1" wget -q -O /dev/null -T 1 http://${EDGE_ADMIN_LISTEN}/config/ 2>/dev/null && exit 0; sleep 0.2; done; echo "the edge does not answer; its log:" >&2; docker logs --tail 20 "$1" >&2 2>&1; exit 1`,
+    `for i in $(seq 150); do docker exec "$1" sh -c 'wget -q -O /dev/null -T 1 http://${own.admin}/config/ && curl -s -o /dev/null --max-time 2 http://127.0.0.1:${own.http}/' 2>/dev/null && exit 0; sleep 0.2; done; echo "the edge does not answer; its log:" >&2; docker logs --tail 20 "$1" >&2 2>&1; exit 1`,
     EDGE_CONTAINER,
   );
 }
@@ -181,7 +322,7 @@ export function removeRoute(host: string, entry: string): Command {
 
 /**
  * Makes the edge obtain a host name's certificate now, rather than at a client's first handshake: a TLS handshake
- * from inside the edge container to its own HTTPS port, with the name as SNI. Prints the TLS result; never fails (a
+ * from inside the edge container to its own HTTPS port (the current slot's), with the name as SNI. Prints the TLS result; never fails (a
  * name whose DNS does not point here yet is reported, and retried at the next handshake).
  */
 export function triggerCertificate(host: string, httpsPort: number): Command {

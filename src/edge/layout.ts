@@ -15,22 +15,46 @@
  *   EDGE_DIR/routes/<host>/hsts           present: HTTPS answers carry Strict-Transport-Security
  *   EDGE_DIR/sockets/<service>.sock       each service's router listens here too (its proxy mounts the volume)
  *   EDGE_DIR/certs/<host>.{crt,key}       certificate files from boxship.yml (tls: { cert_file, key_file })
+ *   EDGE_DIR/slot                         the generation slot new connections go to (read by the ports holder)
  *   EDGE_DATA_DIR                          Caddy's storage: ACME account and certificates, kept across restarts
+ *
+ * Containers, so that the edge itself can be replaced without a lost request or a cut stream (edge/generation.ts):
+ *   boxship-edge-ports            holds the network namespace and the published ports, and never changes (only when
+ *                                 the ports do); its NAT sends new connections to the current generation's ports
+ *   boxship-edge                  the current generation: Caddy in the holder's namespace, on its slot's ports
+ *   boxship-edge-retiring-<slot>  an earlier generation: no new connection reaches it; it answers what it holds with
+ *                                 `Connection: close` and stops once its last connection is gone (or after a bound)
  */
 
 export const EDGE_CONTAINER = 'boxship-edge';
+export const EDGE_PORTS_CONTAINER = 'boxship-edge-ports';
+export const retiringName = (slot: number) => `boxship-edge-retiring-${slot}`;
+/** Labels every edge container with its role (ports | generation), and each generation with its slot. */
+export const EDGE_ROLE_LABEL = 'dev.boxship.edge-role';
+export const EDGE_SLOT_LABEL = 'dev.boxship.edge-slot';
+/** How many generations can run side by side (the current one and those still finishing their connections). */
+export const EDGE_SLOTS = 8;
+/**
+ * The ports of a generation slot in the holder's namespace. The public ports are NATed there (edge/commands.ts), so
+ * two generations never listen on the same port: the kernel would share new connections between them.
+ */
+export function slotPorts(slot: number) {
+  return { http: 10080 + slot, https: 10443 + slot, admin: `localhost:${2040 + slot}`, ask: `127.0.0.1:${2060 + slot}` };
+}
+/** Present in a generation's own filesystem (not the shared volume): it is retiring (edge/caddy.ts). */
+export const RETIRING_MARK = '/tmp/boxship-retiring';
+/** A retiring generation waits at most this long for its last connection (a WebSocket may never end by itself). */
+export const RETIRE_MAX_SECONDS = 3600;
 export const EDGE_VOLUME = 'boxship-edge';
 export const EDGE_DATA_VOLUME = 'boxship-edge-data';
 export const EDGE_DIR = '/run/boxship-edge';
 export const EDGE_DATA_DIR = '/var/lib/boxship-edge';
-/** The edge's config, one file per Caddy syntax (see edge/caddy.ts); settings.json is what it was made from. */
-export const EDGE_CONFIG_FILES = { 'caddy-2.6': `${EDGE_DIR}/edge-2.6.json`, 'caddy-2.7+': `${EDGE_DIR}/edge.json` } as const;
+/** A generation's config, one file per Caddy syntax (see edge/caddy.ts); settings.json is what it was made from. */
+export const edgeConfigFiles = (slot: number) => ({ 'caddy-2.6': `${EDGE_DIR}/edge-2.6-${slot}.json`, 'caddy-2.7+': `${EDGE_DIR}/edge-${slot}.json` }) as const;
 export const EDGE_SETTINGS_FILE = `${EDGE_DIR}/settings.json`;
+export const EDGE_SLOT_FILE = `${EDGE_DIR}/slot`;
 export const EDGE_CA_ROOT_FILE = `${EDGE_DIR}/acme-ca-root.pem`;
-/** Loopback in the edge container: the admin API (reloads, when a setting changes) and the on-demand TLS check. */
-export const EDGE_ADMIN_LISTEN = 'localhost:2030';
-export const EDGE_ASK_LISTEN = '127.0.0.1:2031';
-/** Labels the edge container with the ports it publishes, so that a service asking for others is refused. */
+/** Labels the ports holder with the ports it publishes, so that a service asking for others is refused. */
 export const EDGE_PORTS_LABEL = 'dev.boxship.edge-ports';
 
 export const routesDir = (host: string) => `${EDGE_DIR}/routes/${host}`;

@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Site } from '../config/types.js';
 import type { DeployContext } from '../fleet/context.js';
-import { command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { InputError } from '../util/errors.js';
 import { type EdgeSettings, edgeConfigText } from './caddy.js';
@@ -25,15 +24,13 @@ import {
   portsLabel,
   readCertificates,
   readEdgeFile,
-  reloadEdgeConfig,
   removeRoute,
-  startEdge,
   triggerCertificate,
-  waitEdgeReady,
   writeEdgeFile,
   writeRoute,
 } from './commands.js';
-import { EDGE_CA_ROOT_FILE, EDGE_CONFIG_FILES, EDGE_CONTAINER, EDGE_DIR, EDGE_SETTINGS_FILE } from './layout.js';
+import { ensureGeneration } from './generation.js';
+import { EDGE_CA_ROOT_FILE, EDGE_DIR, EDGE_SETTINGS_FILE, edgeConfigFiles, slotPorts } from './layout.js';
 import { type EdgeRoutes, hostSettings, markersOf, parseRoutes, planRoutes, type RoutePlan } from './routes.js';
 
 export interface EdgeCheck {
@@ -48,7 +45,7 @@ export async function checkEdge(ctx: DeployContext, ssh: Runner): Promise<EdgeCh
   const { service } = ctx.config;
   const site = ctx.config.proxy.site;
   const state = parseEdgeState(await ssh.run(edgeState()));
-  const running = state.status === 'running';
+  const running = state.status === 'running' || state.legacy?.state === 'running';
   if (!site && !running) return undefined;
   const [routesText, settingsText] = running
     ? await Promise.all([ssh.run(listRoutes()), ssh.run(readEdgeFile(EDGE_SETTINGS_FILE, 'read the edge settings'))])
@@ -81,7 +78,7 @@ export async function checkEdge(ctx: DeployContext, ssh: Runner): Promise<EdgeCh
 export async function applyEdge(ctx: DeployContext, ssh: Runner, check: EdgeCheck): Promise<void> {
   const { config } = ctx;
   const site = config.proxy.site;
-  if (site) await ensureEdge(ctx, ssh, check, site);
+  const slot = site ? await ensureEdge(ctx, ssh, check, site) : undefined;
   const settings = site ? hostSettings(config.service, site) : undefined;
   for (const w of check.plan.write) {
     await ssh.run(
@@ -103,7 +100,7 @@ export async function applyEdge(ctx: DeployContext, ssh: Runner, check: EdgeChec
     });
   if (check.plan.remove.length)
     ctx.report({ kind: 'step', host: ssh.name, message: `edge no longer routes ${check.plan.remove.map((r) => r.host).join(', ')} to ${config.service}` });
-  if (site?.tls.mode === 'auto') await obtainCertificates(ctx, ssh, site);
+  if (site?.tls.mode === 'auto' && slot !== undefined) await obtainCertificates(ctx, ssh, site, slot);
 }
 
 /** The server-wide settings after this service's change: its ports and CA, and the names each TLS mode covers. */
@@ -122,43 +119,35 @@ function settingsAfter(service: string, site: Site, check: EdgeCheck): EdgeSetti
   return { httpPort: site.edge.httpPort, httpsPort: site.edge.httpsPort, acme, internal: [...internal].sort(), files: [...files].sort() };
 }
 
-async function ensureEdge(ctx: DeployContext, ssh: Runner, check: EdgeCheck, site: Site): Promise<void> {
+/** The edge running with this service's settings; returns the slot of the generation that takes new connections. */
+async function ensureEdge(ctx: DeployContext, ssh: Runner, check: EdgeCheck, site: Site): Promise<number> {
   const settings = settingsAfter(ctx.config.service, site, check);
-  const { status } = check.state;
-  if (status === 'missing') {
-    ctx.report({ kind: 'step', host: ssh.name, message: `starting the edge (${EDGE_CONTAINER}) on ports ${settings.httpPort} and ${settings.httpsPort}` });
-    // Its Caddy waits for the config written below (commands.ts EDGE_SUPERVISOR).
-    await ssh.run(startEdge(ctx.config.proxy.image, settings.httpPort, settings.httpsPort));
-  } else if (status !== 'running') {
-    await ssh.run(command('write', 'start the edge', 'docker', 'start', EDGE_CONTAINER));
-  }
-  // The files the config names, before the config.
-  if (site.acme.caRootPem) await writeIfChanged(ssh, EDGE_CA_ROOT_FILE, site.acme.caRootPem, 'write the ACME CA root');
-  if (site.tls.mode === 'files') {
-    for (const host of site.hosts) {
-      await writeIfChanged(ssh, `${EDGE_DIR}/certs/${host}.crt`, readFileSync(site.tls.certFile, 'utf8'), `write the certificate of ${host}`);
-      // The key travels on stdin only (never argv), into a root-only file.
-      await writeIfChanged(ssh, `${EDGE_DIR}/certs/${host}.key`, readFileSync(site.tls.keyFile, 'utf8'), `write the key of ${host}`, true);
-    }
-  }
-  const changed = await writeEdgeConfig(ssh, settings, check.stored);
-  if (status !== 'running') await ssh.run(waitEdgeReady());
-  else if (changed) {
-    ctx.report({
-      kind: 'step',
-      host: ssh.name,
-      message: 'reloading the edge (a server-wide setting changed: ports, ACME CA, or a name with tls internal or certificate files)',
-    });
-    await ssh.run(reloadEdgeConfig());
-  }
+  return ensureGeneration(ctx, ssh, check.state, {
+    httpPort: settings.httpPort,
+    httpsPort: settings.httpsPort,
+    image: ctx.config.proxy.image,
+    ...(site.edge.image ? { pinnedImage: site.edge.image } : {}),
+    writeFiles: async (slot) => {
+      // The files the config names, before the config.
+      if (site.acme.caRootPem) await writeIfChanged(ssh, EDGE_CA_ROOT_FILE, site.acme.caRootPem, 'write the ACME CA root');
+      if (site.tls.mode === 'files') {
+        for (const host of site.hosts) {
+          await writeIfChanged(ssh, `${EDGE_DIR}/certs/${host}.crt`, readFileSync(site.tls.certFile, 'utf8'), `write the certificate of ${host}`);
+          // The key travels on stdin only (never argv), into a root-only file.
+          await writeIfChanged(ssh, `${EDGE_DIR}/certs/${host}.key`, readFileSync(site.tls.keyFile, 'utf8'), `write the key of ${host}`, true);
+        }
+      }
+      return writeEdgeConfig(ssh, settings, check.stored, slot);
+    },
+  });
 }
 
-/** Writes the edge's settings and config files; true when the config changed (so the running edge must reload). */
-async function writeEdgeConfig(ssh: Runner, settings: EdgeSettings, stored: EdgeSettings | undefined): Promise<boolean> {
+/** Writes the edge's settings and a slot's config files; true when the config changed (a new generation is due). */
+async function writeEdgeConfig(ssh: Runner, settings: EdgeSettings, stored: EdgeSettings | undefined, slot: number): Promise<boolean> {
   const changed = await Promise.all(
     edgeSyntaxes.map(async (syntax) => {
-      const file = EDGE_CONFIG_FILES[syntax];
-      const text = edgeConfigText(settings, syntax);
+      const file = edgeConfigFiles(slot)[syntax];
+      const text = edgeConfigText(settings, syntax, slot);
       if ((await ssh.run(readEdgeFile(file, 'read the edge config'))) === text) return false;
       await ssh.run(writeEdgeFile(file, 'write the edge config'), text);
       return true;
@@ -176,7 +165,7 @@ async function writeIfChanged(ssh: Runner, path: string, text: string, why: stri
 }
 
 /** Triggers issuance for the names without a certificate, then says what each has (or why it has none). */
-async function obtainCertificates(ctx: DeployContext, ssh: Runner, site: Site): Promise<void> {
+async function obtainCertificates(ctx: DeployContext, ssh: Runner, site: Site, slot: number): Promise<void> {
   if (ssh.dryRun) {
     ssh.note(`obtain certificates for ${site.hosts.join(', ')} (on demand, from ${site.acme.ca ?? "Let's Encrypt"})`);
     return;
@@ -185,7 +174,7 @@ async function obtainCertificates(ctx: DeployContext, ssh: Runner, site: Site): 
   const missing = site.hosts.filter((h) => !have.has(h));
   if (!missing.length) return;
   ctx.report({ kind: 'step', host: ssh.name, message: `obtaining certificates for ${missing.join(', ')}` });
-  await Promise.all(missing.map((h) => ssh.exec(triggerCertificate(h, site.edge.httpsPort), { timeoutMs: 120_000 })));
+  await Promise.all(missing.map((h) => ssh.exec(triggerCertificate(h, slotPorts(slot).https), { timeoutMs: 120_000 })));
   const got = new Map(parseCertificates(await ssh.run(readCertificates(missing))).map((c) => [c.host, c]));
   const log = missing.some((h) => !got.has(h)) ? await ssh.run(certificateLog()) : '';
   for (const h of missing) {

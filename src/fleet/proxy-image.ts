@@ -72,9 +72,15 @@ function buildOnce(docker: Docker, image: string, dockerfile: PackagedDockerfile
  * Makes sure the host has the proxy image (`onHost`: what it has now, from proxyImageOnHost); true when it held an
  * older image under the tag, so that a proxy container running that one is replaced. A plan says what would be done.
  * A build that fails is an error only when there is no older image to go on with (then a warning says why).
+ * `image`: proxy.image, or the edge's own (proxy.edge.image), which comes to the host the same way.
  */
-export async function ensureProxyImage(ctx: DeployContext, ssh: Runner, docker: Docker, onHost: TaggedImage | undefined): Promise<boolean> {
-  const image = ctx.config.proxy.image;
+export async function ensureProxyImage(
+  ctx: DeployContext,
+  ssh: Runner,
+  docker: Docker,
+  onHost: TaggedImage | undefined,
+  image = ctx.config.proxy.image,
+): Promise<boolean> {
   const dockerfile = packagedDockerfile(image);
   const own = dockerfile?.digest;
   const needed = proxyImageAction({ own, host: onHost });

@@ -204,6 +204,8 @@ export async function ensureHost(ctx: DeployContext, ssh: Runner, docker: Docker
   if (settings.changed) await ssh.run(writePrivateFile(settingsFile(rel), 'record the proxy settings'), JSON.stringify(settings.state));
   const text = proxyConfigFor(config, ssh.config.instances, settings.state);
   await reconcileProxy(ctx, ssh, { state, currentConfig, text, hostDir, network: names.network(config.service), imageReplaced });
+  const edgeImage = config.proxy.site?.edge.image;
+  if (edge && edgeImage && edgeImage !== config.proxy.image) await ensureProxyImage(ctx, ssh, docker, await proxyImageOnHost(ssh, edgeImage), edgeImage);
   if (edge) await applyEdge(ctx, ssh, edge);
 }
 

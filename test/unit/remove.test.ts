@@ -110,7 +110,10 @@ function host(others = 'web.example.com root web\n', extra: Rule[] = []) {
   // Earlier rules win: `extra` overrides the defaults below.
   return new ScriptedRunner(hostConfig('h1'), [
     ...extra,
-    { match: /^check the edge container$/, answer: { stdout: 'running boxship-proxy:caddy-2.6.2 80,443\n' } },
+    {
+      match: /^check the edge containers$/,
+      answer: { stdout: 'boxship-edge-ports|running|boxship-proxy:caddy-2.6.2|ports||80,443\nboxship-edge|running|boxship-proxy:caddy-2.6.2|generation|0|\n' },
+    },
     { match: /^list the routes of the edge$/, answer: { stdout: `${others}app.example.com root hello\nshop.example.com p-api hello\n` } },
     { match: /^check the proxy container$/, answer: { stdout: 'running boxship-proxy:caddy-2.6.2 caddy-edge-router/1+edge-socket\n' } },
     { match: /^list the containers of hello$/, answer: { stdout: 'hello-1\nhello-2.old-blue\nhello-cache\n' } },
@@ -180,7 +183,7 @@ describe('remove on a host shared with other services', () => {
 
   it('without an edge on the host it touches no edge, and a missing proxy is not removed', async () => {
     const h = host(undefined, [
-      { match: /^check the edge container$/, answer: { stdout: 'missing\n' } },
+      { match: /^check the edge containers$/, answer: { stdout: '' } },
       { match: /^check the proxy container$/, answer: { stdout: 'missing\n' } },
     ]);
     const [r] = await removeEverywhere(ctxFor([h]), false);

@@ -42,7 +42,7 @@ function render(service: string, hosts: HostRemoval[], removeData: boolean): voi
   const idle = hosts.filter((h) => h.edgeIdle).map((h) => h.host);
   if (idle.length) {
     process.stdout.write(
-      `The edge (${EDGE_CONTAINER}) on ${idle.join(', ')} routes no service now; it stays, holding ports 80/443 for the next one. To remove it there: docker rm -f ${EDGE_CONTAINER} && docker volume rm ${EDGE_VOLUME} ${EDGE_DATA_VOLUME}\n`,
+      `The edge (${EDGE_CONTAINER}) on ${idle.join(', ')} routes no service now; it stays, holding ports 80/443 for the next one. To remove it there: docker rm -f $(docker ps -aq --filter name=${EDGE_CONTAINER}) && docker volume rm ${EDGE_VOLUME} ${EDGE_DATA_VOLUME}\n`,
     );
   }
   process.stdout.write(

@@ -47,7 +47,7 @@ export function toSite(raw: RawConfig['proxy'], dir: string, at: At): Site | und
     acme,
     redirectHttps: raw.redirect_https,
     hsts: raw.hsts,
-    edge: { httpPort: raw.edge.http_port, httpsPort: raw.edge.https_port },
+    edge: { httpPort: raw.edge.http_port, httpsPort: raw.edge.https_port, ...(raw.edge.image ? { image: raw.edge.image } : {}) },
   };
 }
 

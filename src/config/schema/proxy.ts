@@ -54,9 +54,12 @@ const edge = z
   .strictObject({
     http_port: port().default(80).describe('Port of the edge for plain HTTP (ACME HTTP-01 challenges and the redirect to HTTPS).'),
     https_port: port().default(443).describe('Port of the edge for HTTPS.'),
+    image: imageRef(
+      "Image of the server's edge (Caddy, with iptables: boxship's proxy images have it). Absent: a new edge runs proxy.image, and a running one keeps its own. Set: an edge on another image is replaced by one on this, with no lost request (the previous one finishes its connections).",
+    ).optional(),
   })
   .prefault({})
-  .describe('Ports of the server-wide edge. Every service on a server must agree on them.');
+  .describe('Ports (and image) of the server-wide edge. Every service on a server must agree on the ports.');
 
 export const proxy = z
   .strictObject({
