@@ -5,6 +5,7 @@
  * name another service serves refused with exit 2 and nothing changed; and no second certificate across a second
  * deploy and an edge restart (pebble's order count).
  */
+import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
@@ -80,7 +81,7 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
     expect((await served(ONE)).status).toBe(200);
     expect(pebble.orders() - before).toBe(2);
     // No port of the services' own proxies is published: the edge is the way in.
-    expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | sort")).toMatch(/^boxship-edge .*0\.0\.0\.0:443->443/m);
+    expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | sort")).toMatch(/^boxship-edge-ports .*0\.0\.0\.0:443->443/m);
     expect(await onHost(HOST.container, "docker ps --format '{{.Names}} {{.Ports}}' | grep -- '-proxy' || true")).not.toMatch(/->/);
   }, 600_000);
 
@@ -121,13 +122,32 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
     two.writeConfig({ service: 'two', hosts: [HOST.address], extraYaml: siteYaml([TWO]) });
   });
 
-  it('obtains no second certificate across another deploy and an edge restart', async () => {
+  it('obtains no second certificate across another deploy, an edge restart and a host restart', async () => {
     const before = pebble.orders();
     one.bumpVersion('2');
     ok(await boxship(['deploy'], { cwd: one.dir }));
     await onHost(HOST.container, 'docker restart boxship-edge >/dev/null');
     ok(await boxship(['setup'], { cwd: one.dir }));
     expect((await served(ONE)).status).toBe(200);
+    expect((await served(TWO)).status).toBe(200);
+    // A reboot: the engine restarts every container; the ports holder sets its NAT again before the edge serves.
+    await new Promise<void>((resolve, reject) =>
+      spawn('docker', ['restart', '-t', '2', HOST.container], { stdio: 'ignore' }).on('close', (c) =>
+        c === 0 ? resolve() : reject(new Error(`docker restart exited ${c}`)),
+      ),
+    );
+    // The engine may give the host another address on the test network: the names follow it, as DNS would.
+    ip = testnetAddress(HOST);
+    for (const name of [ONE, TWO, THREE, FOUR]) await pebble.addName(name, ip);
+    let status = 0;
+    for (let i = 0; i < 120 && status !== 200; i++) {
+      status = await served(ONE).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status !== 200) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(status).toBe(200);
     expect((await served(TWO)).status).toBe(200);
     expect(pebble.orders() - before).toBe(0);
     // status names each host name's certificate and its issuer (pebble's intermediate).
@@ -202,5 +222,47 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
       mine.close();
       other.close();
     }
+  }, 600_000);
+
+  it('upgrades the edge in place (Caddy 2.6.2 to 2.11.4) under HTTPS load with streams open: no request fails, no stream closes, no new certificate; the old generation stops once its streams end', async () => {
+    const before = pebble.orders();
+    const target = (name: string) => ({ ip, name, ca: root });
+    const streams = await Promise.all([openStream({ ip, name: ONE, ca: root }), openStream({ ip, name: TWO, ca: root })]);
+    const load = startLoad([target(ONE), target(TWO)], { clients: 4, maxSeconds: 300, post: true });
+    const psEdge = () => onHost(HOST.container, "docker ps -a --filter name=boxship-edge --format '{{.Names}} {{.Image}} {{.State}}' | sort");
+    try {
+      one.writeConfig({ service: 'one', hosts: [HOST.address], extraYaml: `${siteYaml([ONE])}\n  edge: { image: boxship-proxy:caddy-2.11.4 }` });
+      const r = await boxship(['setup'], { cwd: one.dir });
+      ok(r);
+      expect(r.stdout + r.stderr).toMatch(/replacing the edge \(image boxship-proxy:caddy-2\.6\.2 -> boxship-proxy:caddy-2\.11\.4\)/);
+      // Load goes on a while on the new generation, then the streams are checked: still open, still ticking.
+      await new Promise((r) => setTimeout(r, 3000));
+      const ps = await psEdge();
+      expect(ps).toMatch(/^boxship-edge boxship-proxy:caddy-2\.11\.4 running$/m);
+      expect(ps).toMatch(/^boxship-edge-retiring-0 boxship-proxy:caddy-2\.6\.2 running$/m);
+      for (const st of streams) expect(st.ended).toBeUndefined();
+      const ticks = streams.map((st) => st.frames.length);
+      await new Promise((r) => setTimeout(r, 1500));
+      streams.forEach((st, i) => expect(st.frames.length).toBeGreaterThan(ticks[i]!));
+      // A new connection is served (by the new generation: the old one's ports get no new connection).
+      expect((await served(ONE)).status).toBe(200);
+    } finally {
+      const l = await load.stop();
+      expect(l.failed, l.failures.join('\n')).toBe(0);
+      expect(l.requests).toBeGreaterThan(100);
+      expect(l.postNotOk).toBe(0);
+      for (const st of streams) st.close();
+    }
+    // Streams ended: the retiring generation stops by itself, and the next setup clears it away.
+    let ps = '';
+    for (let i = 0; i < 60; i++) {
+      ps = await psEdge();
+      if (!/boxship-edge-retiring-0 .* running/.test(ps)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(ps).not.toMatch(/boxship-edge-retiring-0 .* running/);
+    ok(await boxship(['setup'], { cwd: one.dir }));
+    expect(await psEdge()).not.toMatch(/retiring/);
+    expect(pebble.orders() - before).toBe(0);
   }, 600_000);
 });
