@@ -234,12 +234,12 @@ describe('the edge: several services on one host by name, over HTTPS', () => {
       one.writeConfig({ service: 'one', hosts: [HOST.address], extraYaml: `${siteYaml([ONE])}\n  edge: { image: boxship-proxy:caddy-2.11.4 }` });
       const r = await boxship(['setup'], { cwd: one.dir });
       ok(r);
-      expect(r.stdout + r.stderr).toMatch(/replacing the edge \(image boxship-proxy:caddy-2\.6\.2 -> boxship-proxy:caddy-2\.11\.4\)/);
+      expect(r.stdout + r.stderr).toMatch(/replacing the edge \(image \S+ -> boxship-proxy:caddy-2\.11\.4\)/);
       // Load goes on a while on the new generation, then the streams are checked: still open, still ticking.
       await new Promise((r) => setTimeout(r, 3000));
       const ps = await psEdge();
       expect(ps).toMatch(/^boxship-edge boxship-proxy:caddy-2\.11\.4 running$/m);
-      expect(ps).toMatch(/^boxship-edge-retiring-0 boxship-proxy:caddy-2\.6\.2 running$/m);
+      expect(ps).toMatch(/^boxship-edge-retiring-0 \S+ running$/m);
       for (const st of streams) expect(st.ended).toBeUndefined();
       const ticks = streams.map((st) => st.frames.length);
       await new Promise((r) => setTimeout(r, 1500));
