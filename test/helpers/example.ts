@@ -72,14 +72,15 @@ export function exampleConfigYaml(o: ConfigOverrides = {}): string {
     'app:',
     '  port: 3000',
     ...(o.appYaml ?? []),
-    ...(PROXY_IMAGE ? ['proxy:', `  image: ${PROXY_IMAGE}`] : []),
+    // A test's own proxy block (extraYaml) gets the image line instead: YAML allows one `proxy:` key.
+    ...(PROXY_IMAGE && !/^proxy:$/m.test(o.extraYaml ?? '') ? ['proxy:', `  image: ${PROXY_IMAGE}`] : []),
     'healthcheck:',
     '  path: /health',
     '  interval: 500ms',
     '  timeout: 2s',
     '  retries: 20',
   );
-  if (o.extraYaml) lines.push(o.extraYaml);
+  if (o.extraYaml) lines.push(PROXY_IMAGE ? o.extraYaml.replace(/^proxy:$/m, `proxy:\n  image: ${PROXY_IMAGE}`) : o.extraYaml);
   return `${lines.join('\n')}\n`;
 }
 
