@@ -73,7 +73,6 @@ describe('stop_signal', () => {
   });
 
   it('a rollout drains the old instance with SIGINT: it exits 0 within its drain, never killed at the timeout', async () => {
-    expect(await inspect('hello-1', SIGNAL)).toBe('SIGINT');
     const since = await now();
     const v2 = app.bumpVersion('2');
     ok(await boxship(['release'], { cwd: app.dir }));
@@ -83,6 +82,7 @@ describe('stop_signal', () => {
     expect(old).toHaveLength(1);
     expect(old[0]).toMatchObject({ kills: ['2'], exitCode: '0' });
     expect(old[0]!.seconds).toBeLessThan(STOP_TIMEOUT);
+    expect(await inspect('hello-1', SIGNAL)).toBe('SIGINT');
   });
 
   it('a change of stop_signal alone replaces the instance on the same release; the next rollout moves nothing', async () => {
@@ -96,6 +96,7 @@ describe('stop_signal', () => {
     const plan = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(plan);
     expect(plan.stdout).toContain(`${host.address} slot 1: ${tag!.slice(0, 12)} -> ${tag!.slice(0, 12)} as`);
+    expect(plan.stdout).toContain('(same release, started anew: its container settings changed)');
     const since = await now();
     ok(await boxship(['rollout'], { cwd: app.dir }));
     const [newId, newTag, signal] = (await inspect('hello-1', `{{.Id}} {{index .Config.Labels "dev.boxship.tag"}} ${SIGNAL}`)).split(' ');
@@ -121,12 +122,12 @@ describe('stop_signal', () => {
     ].join('\n');
     configure(app, undefined, accessory);
     ok(await boxship(['accessory', 'up', 'sig'], { cwd: app.dir }));
-    expect(await inspect('hello-sig', SIGNAL)).toBe('SIGINT');
     const since = await now();
     ok(await boxship(['accessory', 'restart', 'sig'], { cwd: app.dir }));
     expect(await stops(since, 'hello-sig')).toEqual(new Map([['hello-sig', expect.objectContaining({ kills: ['2'], exitCode: '0' })]]));
     const logs = await onHost(host.container, 'docker logs hello-sig 2>&1');
     expect(logs).toContain('hello: SIGINT, draining');
     expect(logs).not.toContain('ignored');
+    expect(await inspect('hello-sig', SIGNAL)).toBe('SIGINT');
   });
 });
