@@ -158,5 +158,12 @@ function shutdown(signal) {
     process.exit(1);
   }, Number(process.env.SHUTDOWN_TIMEOUT_MS || 10000)).unref();
 }
-process.on('SIGTERM', () => shutdown('SIGTERM'));
-process.on('SIGINT', () => shutdown('SIGINT'));
+// STOP_ON=SIGINT (or another signal): like apps that stop cleanly only on that one (nginx on SIGQUIT, some Node and
+// Go setups on SIGINT); SIGTERM and SIGINT otherwise are logged and ignored, so only docker's SIGKILL would end it.
+const STOP_ON = process.env.STOP_ON;
+for (const signal of new Set(['SIGTERM', 'SIGINT', ...(STOP_ON ? [STOP_ON] : [])])) {
+  process.on(signal, () => {
+    if (STOP_ON && signal !== STOP_ON) return console.log(`hello: ${signal} ignored (STOP_ON=${STOP_ON})`);
+    shutdown(signal);
+  });
+}

@@ -34,7 +34,7 @@ export function accessoryEnvText(env: Record<string, string>, secrets: Record<st
 
 /**
  * What the container is started with, as a short hash for a label: the image reference, command, port, volumes, stop
- * timeout and env file text. `accessory up` recreates the container when it differs. (The env file's values are in
+ * timeout and signal, and env file text. `accessory up` recreates the container when it differs. (The env file's values are in
  * the container's config anyway, visible to anyone who can `docker inspect` it; the hash adds nothing to that.)
  */
 export function accessorySpec(a: AccessoryConfig, envText: string): string {
@@ -46,6 +46,8 @@ export function accessorySpec(a: AccessoryConfig, envText: string): string {
     volumes: a.volumes,
     stop: a.stopTimeoutSeconds,
     env: envText,
+    // Only when set: the hash of an accessory started before the setting existed stays the same.
+    ...(a.stopSignal ? { signal: a.stopSignal } : {}),
   };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
@@ -65,6 +67,8 @@ function containerArgs(service: string, a: AccessoryConfig, stateDirAbs: string,
   const argv = ['--network', names.network(service), '--network-alias', a.name];
   argv.push('--label', `${LABEL.service}=${service}`, '--label', `${LABEL.accessory}=${a.name}`, '--label', `${LABEL.accessorySpec}=${spec}`);
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(a.stopTimeoutSeconds));
+  // On the container: docker stop and docker restart send it, whoever runs them (down, restart, a recreate, remove).
+  if (a.stopSignal) argv.push('--stop-signal', a.stopSignal);
   argv.push('--env-file', accessoryEnvFile(stateDirAbs, a.name));
   if (a.publish !== undefined && a.port !== undefined) argv.push('-p', publishSpec(a.publish, a.port, a.port));
   for (const v of a.volumes) argv.push('-v', `${accessoryDataDir(stateDirAbs, a.name)}/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
@@ -182,7 +186,10 @@ export function startAccessory(service: string, name: string): Command {
   return command('write', `start accessory ${name}`, 'docker', 'start', names.accessory(service, name));
 }
 
-/** docker restart: SIGTERM, up to the stop timeout to shut down cleanly, then the same container again (same data). */
+/**
+ * docker restart: the container's stop signal (SIGTERM unless set), up to the stop timeout to shut down cleanly, then
+ * the same container again (same data).
+ */
 export function restartAccessory(service: string, a: AccessoryConfig): Command {
   return {
     ...command('write', `restart accessory ${a.name}`, 'docker', 'restart', '-t', String(a.stopTimeoutSeconds), names.accessory(service, a.name)),
@@ -191,7 +198,7 @@ export function restartAccessory(service: string, a: AccessoryConfig): Command {
 }
 
 /**
- * Stops the container (SIGTERM, up to the stop timeout: a database flushes its data) and removes it; nothing when
+ * Stops the container (its stop signal, up to the stop timeout: a database flushes its data) and removes it; nothing when
  * there is none. Its data folders stay.
  */
 export function removeAccessoryContainer(service: string, a: AccessoryConfig): Command {

@@ -78,6 +78,7 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
       ...(raw.app.config_file ? { configFile: { env: raw.app.config_file.env, path: raw.app.config_file.path } } : {}),
       drainSeconds: raw.app.drain_seconds,
       stopTimeoutSeconds: raw.app.stop_timeout_seconds,
+      ...(raw.app.stop_signal !== undefined ? { stopSignal: raw.app.stop_signal } : {}),
     },
     healthcheck: {
       path: raw.healthcheck.path,

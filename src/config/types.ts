@@ -2,6 +2,8 @@
  * The typed, validated, defaults-applied shape of boxship.yml. The zod schema in schema.ts produces exactly this;
  * everything else in boxship reads only this type. Paths are absolute (resolved against the config file's folder).
  */
+import type { StopSignal } from './signal.js';
+
 export interface HostConfig {
   /** As written in the config, e.g. "deploy@10.0.0.5:22"; used in every message about this host. */
   name: string;
@@ -50,6 +52,8 @@ export interface AccessoryConfig {
   cmd?: string[];
   /** Seconds docker stop waits before SIGKILL. */
   stopTimeoutSeconds: number;
+  /** The signal docker stop sends first, e.g. "SIGQUIT" (always with SIG); absent: the image's STOPSIGNAL. */
+  stopSignal?: StopSignal;
 }
 
 export interface SwarmConfig {
@@ -95,6 +99,8 @@ export interface Config {
     drainSeconds: number;
     /** Seconds docker stop waits before SIGKILL. */
     stopTimeoutSeconds: number;
+    /** The signal docker stop sends first, e.g. "SIGINT" (always with SIG); absent: the image's STOPSIGNAL. */
+    stopSignal?: StopSignal;
   };
   healthcheck: {
     path: string;

@@ -35,6 +35,8 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   if (spec.interactive) argv.push('-i');
   if (spec.tty) argv.push('-t');
   argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);
+  // The app's image, so the app's way to stop: `boxship remove` stops a one-off that still runs with docker stop.
+  if (config.app.stopSignal) argv.push('--stop-signal', config.app.stopSignal);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${shaOfTag(spec.tag)}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
   argv.push(...volumeArgs(config, spec.stateDirAbs));

@@ -11,6 +11,11 @@ export const LABEL = {
   accessory: 'dev.boxship.accessory',
   /** A hash of what an accessory was started with (image, command, env, volumes): `accessory up` recreates on a change. */
   accessorySpec: 'dev.boxship.accessory-spec',
+  /**
+   * On an instance: a hash of what it was started with beyond its release (the stop signal), absent when that is all
+   * defaults. A rollout replaces an instance whose hash differs, as if it ran another release.
+   */
+  spec: 'dev.boxship.spec',
 } as const;
 
 export const names = {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
+import type { StopSignal } from '../config/signal.js';
 import type { Config } from '../config/types.js';
 import { oneOffRun, envFileExists } from '../exec/commands.js';
 import { streamCommand } from '../exec/stream.js';
@@ -63,23 +64,24 @@ export async function runContainerHook(
   const instance = `${config.service}-${name.replace('_', '-')}`;
   const container = `${instance}-${randomBytes(3).toString('hex')}`;
   const run = oneOffRun(config, { tag, stateDirAbs, argv, instance, name: container });
-  const r = await streamCommand(ssh, timeLimited(run, container, hook.timeoutSeconds), io);
+  const r = await streamCommand(ssh, timeLimited(run, container, hook.timeoutSeconds, config.app.stopSignal), io);
   return { code: r.code ?? 128, ...(r.signal ? { signal: r.signal } : {}) };
 }
 
 /**
  * The hook's `docker run` stopped on the host after `seconds` (exit 124, or 137 when it had to be killed 10 s
  * later), and its container removed: a hung hook must not hold the deploy lock for ever, and stopping the SSH
- * client would leave the container running. Without `timeout` on the host it runs unlimited.
+ * client would leave the container running. Without `timeout` on the host it runs unlimited. The signal is the
+ * app's stop signal, which docker run passes on to the container (GNU and busybox timeout both take INT for SIGINT).
  */
-export function timeLimited(run: Command, container: string, seconds: number): Command {
+export function timeLimited(run: Command, container: string, seconds: number, signal: StopSignal = 'SIGTERM'): Command {
   return script(
     'write',
     `${run.why} (up to ${seconds}s)`,
     [
-      'n=$1 s=$2; shift 2',
+      'n=$1 s=$2 sig=$3; shift 3',
       'command -v timeout >/dev/null 2>&1 || exec "$@"',
-      'timeout -k 10 "$s" "$@"; rc=$?',
+      'timeout -s "$sig" -k 10 "$s" "$@"; rc=$?',
       'if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then',
       '  docker rm -f "$n" >/dev/null 2>&1',
       '  echo "the hook ran longer than hooks.timeout_seconds (${s}s): stopped, its container removed" >&2',
@@ -88,6 +90,7 @@ export function timeLimited(run: Command, container: string, seconds: number): C
     ].join('\n'),
     container,
     String(seconds),
+    signal.slice(3),
     ...run.argv,
   );
 }

@@ -136,7 +136,8 @@ export async function deployOnHosts(ctx: DeployContext, req: DeployRequest, env:
         : [
             'Moves:',
             ...outcome.moved.map(
-              (m) => `  ${m.host} slot ${m.slot}: ${m.from ? shortSha(m.from) : '(empty)'} -> ${m.to ? `${shortSha(m.to)} as ${m.colour}` : '(removed)'}`,
+              (m) =>
+                `  ${m.host} slot ${m.slot}: ${m.from ? shortSha(m.from) : '(empty)'} -> ${m.to ? `${shortSha(m.to)} as ${m.colour}` : '(removed)'}${m.from === m.to ? ' (same release, started anew: its container settings changed)' : ''}`,
             ),
           ];
     const plan = dry.plan(

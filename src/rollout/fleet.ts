@@ -17,7 +17,7 @@ export async function readHost(ctx: DeployContext, ssh: Runner, instances: numbe
   const slots = Array.from({ length: instances }, (_, i) => {
     const slot = i + 1;
     const live = all.find((c) => c.name === names.instance(ctx.config.service, slot) && c.running);
-    return { slot, tag: live?.tag ?? null, colour: live?.colour ?? null };
+    return { slot, tag: live?.tag ?? null, colour: live?.colour ?? null, ...(live?.spec ? { spec: live.spec } : {}) };
   });
   const extra = all.filter((c) => c.slot > instances);
   return { state: { host: ssh.name, slots }, instances: all, extra };

@@ -1,4 +1,5 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
+import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import type { ProxySettings } from '../proxy/settings.js';
 import { type Command, script, toShell } from '../hosts/command.js';
@@ -37,6 +38,17 @@ export function volumeArgs(config: Config, stateDirAbs: string): string[] {
   return config.app.volumes.flatMap((v) => ['-v', `${stateDirAbs}/volumes/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`]);
 }
 
+/**
+ * What an instance is started with that its release does not say and docker cannot change on a running container
+ * (the stop signal), as a short hash for the `dev.boxship.spec` label; undefined when all of it is the default, so
+ * instances started before these settings existed count as up to date.
+ */
+export function instanceSpec(config: Config): string | undefined {
+  const what = { ...(config.app.stopSignal ? { stopSignal: config.app.stopSignal } : {}) };
+  if (Object.keys(what).length === 0) return undefined;
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
+}
+
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
   const argv = [
@@ -62,7 +74,12 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
     '--label',
     `${LABEL.colour}=${spec.colour}`,
   );
+  const hash = instanceSpec(config);
+  if (hash) argv.push('--label', `${LABEL.spec}=${hash}`);
   argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
+  // Set on the container, so every docker stop of it (drain, rollback, remove, a reboot) sends it, and nothing that
+  // stops it has to remember the setting.
+  if (config.app.stopSignal) argv.push('--stop-signal', config.app.stopSignal);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
   argv.push('-e', `BOXSHIP_SHA=${spec.sha}`, '-e', `BOXSHIP_INSTANCE=${names.instance(s, spec.slot)}`);
   // The env file has the config's PORT; an instance of the old settings generation listens where the proxy dials it.
@@ -161,9 +178,9 @@ export function handOver(live: string, incoming: string, draining: string, route
 }
 
 /**
- * Stops an old instance in the background ON THE HOST: SIGTERM, up to `seconds` to finish in-flight requests, then
- * removal. Detached from the SSH session, so the rollout goes on with the next slot, and a drain still completes
- * when boxship is interrupted.
+ * Stops an old instance in the background ON THE HOST: its stop signal (set by runInstance), up to `seconds` to finish
+ * in-flight requests, then removal. Detached from the SSH session, so the rollout goes on with the next slot, and a
+ * drain still completes when boxship is interrupted.
  */
 export function startDrain(container: string, seconds: number): Command {
   return script(
@@ -220,6 +237,8 @@ export interface InstanceInfo {
   slot: number;
   colour: Colour;
   running: boolean;
+  /** Its `dev.boxship.spec` label (instanceSpec when it was started); absent: the defaults. */
+  spec?: string;
 }
 
 export function parseInstances(text: string): InstanceInfo[] {
@@ -233,5 +252,6 @@ export function parseInstances(text: string): InstanceInfo[] {
       slot: Number(c.labels[LABEL.slot]),
       colour: (c.labels[LABEL.colour] === 'green' ? 'green' : 'blue') as Colour,
       running: c.running,
+      ...(c.labels[LABEL.spec] ? { spec: c.labels[LABEL.spec] } : {}),
     }));
 }

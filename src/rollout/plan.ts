@@ -12,6 +12,8 @@ interface SlotState {
   /** Release tag the slot runs now, or null if it has no instance. */
   tag: string | null;
   colour: Colour | null;
+  /** Its instance's spec label (instance-commands.ts instanceSpec); absent: the defaults. */
+  spec?: string;
 }
 
 export interface HostState {
@@ -32,13 +34,16 @@ function otherColour(c: Colour | null): Colour {
   return c === 'blue' ? 'green' : 'blue';
 }
 
-/** Every instance not yet on `target`, or with `canary`, only enough to have `canary` instances on it fleet-wide. */
-export function planRollout(fleet: HostState[], target: string, opts: { canary?: number } = {}): Move[] {
+/**
+ * Every instance not yet on `target` (the release, started with `opts.spec`: one started with other settings is
+ * replaced on the same release), or with `canary`, only enough to have `canary` instances on it fleet-wide.
+ */
+export function planRollout(fleet: HostState[], target: string, opts: { canary?: number; spec?: string } = {}): Move[] {
   const pending: Move[] = [];
   let onTarget = 0;
   for (const h of fleet)
     for (const s of h.slots) {
-      if (s.tag === target) onTarget++;
+      if (s.tag === target && s.spec === opts.spec) onTarget++;
       else pending.push({ host: h.host, slot: s.slot, from: s.tag, fromColour: s.colour, to: target, colour: otherColour(s.colour) });
     }
   if (opts.canary === undefined) return pending;

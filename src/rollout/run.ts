@@ -9,7 +9,7 @@ import { errorMessage } from '../util/errors.js';
 import { converge, convergeSteps } from './converge.js';
 import { hostByName, relState, type DeployContext } from '../fleet/context.js';
 import { containerNames, type HostRuntime, readFleet } from './fleet.js';
-import { removeNow, waitDrained } from './instance-commands.js';
+import { instanceSpec, removeNow, waitDrained } from './instance-commands.js';
 import { names } from '../fleet/names.js';
 import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove, stopSeconds } from './swap.js';
@@ -79,14 +79,16 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
   const drains = new Drains();
   try {
     const fleet = await convergeFleet(ctx, known ?? (await readFleet(ctx)), drains);
+    const spec = instanceSpec(ctx.config);
     const pending = planRollout(
       fleet.map((f) => f.state),
       req.target,
+      { spec },
     );
     const moves = planRollout(
       fleet.map((f) => f.state),
       req.target,
-      { canary: req.canary },
+      { canary: req.canary, spec },
     );
     const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
     if (error) {

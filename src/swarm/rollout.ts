@@ -103,6 +103,7 @@ function serviceSpec(config: Config, name: string, tag: string, replicas: number
     health: healthFlags(gate, h),
     monitorSeconds: monitorSeconds(gate, h),
     stopGraceSeconds: Math.ceil(config.app.drainSeconds + config.app.stopTimeoutSeconds),
+    ...(config.app.stopSignal ? { stopSignal: config.app.stopSignal } : {}),
     mounts: config.app.volumes.map((v) => ({ source: `${home}/${stateDir(config.service)}/volumes/${v.name}`, target: v.path, readOnly: v.readOnly })),
   };
 }

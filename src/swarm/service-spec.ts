@@ -12,6 +12,7 @@
  * Docker secrets (the app would read files, not env), a helper container (an image the host may not have). Swarm
  * keeps the values in the service spec (its Raft store, `docker service inspect`), as for any service environment.
  */
+import type { StopSignal } from '../config/signal.js';
 import { type Command, command, script } from '../hosts/command.js';
 import { LABEL, shaOfTag } from '../fleet/names.js';
 import { swarmNames } from './commands.js';
@@ -38,6 +39,8 @@ export interface ServiceSpec {
   health: string[];
   monitorSeconds: number;
   stopGraceSeconds: number;
+  /** app.stop_signal: what a task is stopped with (Swarm's docker stop); absent: the image's STOPSIGNAL. */
+  stopSignal?: StopSignal;
   mounts: Mount[];
 }
 
@@ -122,6 +125,7 @@ export function createService(s: ServiceSpec, envFile: string): Command {
     '--network',
     `name=${swarmNames.network(s.service)},alias=${swarmNames.upstream(s.service)}`,
     ...policyFlags(s),
+    ...(s.stopSignal ? ['--stop-signal', s.stopSignal] : []),
     ...s.constraints.flatMap((c) => ['--constraint', c]),
     ...s.mounts.flatMap((m) => ['--mount', mountSpec(m)]),
     ...releaseEnv(s).flatMap((e) => ['--env', e]),
@@ -138,6 +142,8 @@ export interface CurrentSpec {
   constraints: string[];
   mountTargets: string[];
   image: string;
+  /** The tasks' stop signal, when the service has one. */
+  stopSignal?: string;
 }
 
 /** Parses one service of `docker service inspect` (the array's first entry), or undefined when there is none. */
@@ -153,6 +159,7 @@ export function parseServiceSpec(
     envKeys: (c.Env ?? []).map((e) => e.split('=')[0]!),
     constraints: svc.Spec?.TaskTemplate?.Placement?.Constraints ?? [],
     mountTargets: (c.Mounts ?? []).map((m) => m.Target ?? '').filter(Boolean),
+    ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
     replicas: svc.Spec?.Mode?.Replicated?.Replicas ?? 0,
     ...(svc.UpdateStatus?.State ? { updateState: svc.UpdateStatus.State } : {}),
     ...(svc.UpdateStatus?.Message ? { updateMessage: svc.UpdateStatus.Message } : {}),
@@ -164,7 +171,7 @@ export function parseServiceSpec(
 interface ServiceInspect {
   Spec?: {
     TaskTemplate?: {
-      ContainerSpec?: { Image?: string; Env?: string[]; Mounts?: { Target?: string }[]; Healthcheck?: { Test?: string[] } };
+      ContainerSpec?: { Image?: string; StopSignal?: string; Env?: string[]; Mounts?: { Target?: string }[]; Healthcheck?: { Test?: string[] } };
       Placement?: { Constraints?: string[] };
     };
     Mode?: { Replicated?: { Replicas?: number } };
@@ -175,8 +182,8 @@ interface ServiceInspect {
 const normalise = (c: string) => c.replace(/\s+/g, '');
 
 /**
- * `docker service update` to the wanted spec: the image (never resolved against a registry), the policy, and the
- * differences in constraints, mounts and env keys; the env values again from the env file (UPDATE_WITH_ENV).
+ * `docker service update` to the wanted spec: the image (never resolved against a registry), the policy, the stop
+ * signal, and the differences in constraints, mounts and env keys; the env values again from the env file (UPDATE_WITH_ENV).
  */
 export function updateService(s: ServiceSpec, current: CurrentSpec, envFile: string, envKeys: string[]): Command {
   const wantC = new Set(s.constraints.map(normalise));
@@ -191,6 +198,8 @@ export function updateService(s: ServiceSpec, current: CurrentSpec, envFile: str
     '--image',
     s.image,
     ...policyFlags(s),
+    // A signal taken out of boxship.yml is cleared (an empty --stop-signal), back to the image's own.
+    ...(s.stopSignal || current.stopSignal ? ['--stop-signal', s.stopSignal ?? ''] : []),
     ...[...haveC].filter((c) => !wantC.has(c)).flatMap((c) => ['--constraint-rm', c]),
     ...[...wantC].filter((c) => !haveC.has(c)).flatMap((c) => ['--constraint-add', c]),
     ...current.mountTargets.filter((t) => !s.mounts.some((m) => m.target === t)).flatMap((t) => ['--mount-rm', t]),

@@ -38,11 +38,11 @@ const redis: AccessoryConfig = {
 };
 
 describe('accessory commands', () => {
-  it('runs the container on the service network under its name, never pulling, with its env file and data folders', () => {
+  it('runs the container on the service network under its name, never pulling, with its env file, data folders, stop signal', () => {
     expect(
       runAccessory(
         'hello',
-        { ...redis, publish: '127.0.0.1', volumes: [...redis.volumes, { name: 'conf', path: '/etc/redis', readOnly: true }] },
+        { ...redis, publish: '127.0.0.1', stopSignal: 'SIGQUIT', volumes: [...redis.volumes, { name: 'conf', path: '/etc/redis', readOnly: true }] },
         '/root/.boxship/hello',
         'abc123',
       ).argv,
@@ -68,6 +68,8 @@ describe('accessory commands', () => {
       'unless-stopped',
       '--stop-timeout',
       '30',
+      '--stop-signal',
+      'SIGQUIT',
       '--env-file',
       '/root/.boxship/hello/accessories/cache.env',
       '-p',
@@ -81,8 +83,9 @@ describe('accessory commands', () => {
       '--appendonly',
       'yes',
     ]);
-    // No cmd: the image's own; no publish: no -p; an IPv6 address in brackets.
+    // No cmd: the image's own; no publish: no -p; no stop signal: the image's; an IPv6 address in brackets.
     const bare = runAccessory('hello', { ...redis, cmd: undefined, volumes: [] }, '/home/deploy/.boxship/hello', 's').argv;
+    expect(bare).not.toContain('--stop-signal');
     expect(bare.slice(-3)).toEqual(['--env-file', '/home/deploy/.boxship/hello/accessories/cache.env', 'boxship-test-redis:1']);
     expect(runAccessory('hello', { ...redis, publish: '::1' }, '/r', 's').argv).toContain('[::1]:6379:6379');
   });
@@ -100,11 +103,21 @@ describe('accessory commands', () => {
     expect(accessoryEnvText({})).toBe('\n');
   });
 
-  it('hashes what the container is started with: image, cmd, env, volumes, port change it; the host does not', () => {
+  it('hashes what the container is started with: image, cmd, env, volumes, port, stop settings change it; the host does not', () => {
     const base = accessorySpec(redis, 'A=1\n');
     expect(base).toMatch(/^[0-9a-f]{16}$/);
     expect(accessorySpec({ ...redis, hosts: ['h2'] }, 'A=1\n')).toBe(base);
-    for (const changed of [{ image: 'boxship-test-redis:2' }, { cmd: ['redis-server'] }, { port: 6380 }, { volumes: [] }, { stopTimeoutSeconds: 5 }]) {
+    // The hash before stop_signal existed (main's): an accessory without one is not recreated by the upgrade.
+    expect(base).toBe('40bfd6030e71881d');
+    const changes = [
+      { image: 'boxship-test-redis:2' },
+      { cmd: ['redis-server'] },
+      { port: 6380 },
+      { volumes: [] },
+      { stopTimeoutSeconds: 5 },
+      { stopSignal: 'SIGQUIT' as const },
+    ];
+    for (const changed of changes) {
       expect(accessorySpec({ ...redis, ...changed }, 'A=1\n'), JSON.stringify(changed)).not.toBe(base);
     }
     expect(accessorySpec(redis, 'A=2\n')).not.toBe(base);

@@ -9,16 +9,23 @@ import { toShell } from '../../src/hosts/command.js';
 const dir = mkdtempSync(join(tmpdir(), 'boxship-unit-'));
 writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
 const config = parseConfig(
-  ['service: hello', 'hosts: [root@10.0.0.5]', 'app:', '  port: 3000', '  volumes: { db: /app/db, conf: { path: /app/conf, mode: ro } }'].join('\n'),
+  [
+    'service: hello',
+    'hosts: [root@10.0.0.5]',
+    'app:',
+    '  port: 3000',
+    '  volumes: { db: /app/db, conf: { path: /app/conf, mode: ro } }',
+    '  stop_signal: QUIT',
+  ].join('\n'),
   join(dir, 'boxship.yml'),
 );
 const state = '/root/.boxship/hello';
 
 describe('exec: the one-off container', () => {
-  it('runs the release with the env file, volumes and network, never pulling, and no instance labels', () => {
+  it('runs the release with the env file, volumes, network and the app’s stop signal, never pulling, and no instance labels', () => {
     const c = oneOffRun(config, { tag: 'abc123', stateDirAbs: state, argv: ['npm', 'run', 'migrate'] });
     expect(toShell(c)).toBe(
-      'docker run --rm --pull never --network boxship-hello --label dev.boxship.one-off=hello --env-file /root/.boxship/hello/app.env ' +
+      'docker run --rm --pull never --network boxship-hello --label dev.boxship.one-off=hello --stop-signal SIGQUIT --env-file /root/.boxship/hello/app.env ' +
         '-e BOXSHIP_SHA=abc123 -e BOXSHIP_INSTANCE=hello-exec -v /root/.boxship/hello/volumes/db:/app/db -v /root/.boxship/hello/volumes/conf:/app/conf:ro ' +
         'hello:abc123 npm run migrate',
     );
@@ -32,7 +39,7 @@ describe('exec: the one-off container', () => {
         oneOffRun(config, { tag: 'abc', stateDirAbs: state, argv: ['sh', '-c', 'echo "$HOME"; exit 3'], interactive: true, tty: true, instance: 'hello-hook' }),
       ),
     ).toBe(
-      'docker run --rm --pull never -i -t --network boxship-hello --label dev.boxship.one-off=hello --env-file /root/.boxship/hello/app.env ' +
+      'docker run --rm --pull never -i -t --network boxship-hello --label dev.boxship.one-off=hello --stop-signal SIGQUIT --env-file /root/.boxship/hello/app.env ' +
         '-e BOXSHIP_SHA=abc -e BOXSHIP_INSTANCE=hello-hook -v /root/.boxship/hello/volumes/db:/app/db -v /root/.boxship/hello/volumes/conf:/app/conf:ro ' +
         `hello:abc sh -c 'echo "$HOME"; exit 3'`,
     );

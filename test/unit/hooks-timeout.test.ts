@@ -27,6 +27,28 @@ describe('a hook that runs too long', () => {
     }
   });
 
+  it('in a container: stopped with the app’s stop signal, which docker run passes on to the container', () => {
+    // A docker run that stops cleanly only on SIGINT and says which signal it got (as a STOP_ON=SIGINT app would).
+    const body = [
+      'echo "$*" >> "$DIR/docker.log"',
+      '[ "$1" = run ] || exit 0',
+      'trap \'echo INT >> "$DIR/signals"; exit 0\' INT',
+      'trap \'echo TERM >> "$DIR/signals"\' TERM',
+      'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done',
+    ].join('\n');
+    const host = shims('boxship-hook-', { docker: body });
+    try {
+      const run = command('write', 'run npm run migrate in a one-off container', 'docker', 'run', '--rm', '--name', 'hello-pre-rollout-1', 'hello:abc', 'npm');
+      const c = timeLimited(run, 'hello-pre-rollout-1', 1, 'SIGINT');
+      const r = spawnSync(c.argv[0]!, c.argv.slice(1), { encoding: 'utf8', env: host.env });
+      expect(host.read('signals')).toBe('INT\n');
+      expect(r.status).toBe(124);
+      expect(host.read('docker.log')).toContain('rm -f hello-pre-rollout-1');
+    } finally {
+      rmSync(host.dir, { recursive: true, force: true });
+    }
+  });
+
   it('here (pre_release): stopped with SIGTERM after the limit, saying so', async () => {
     const stderr = new PassThrough();
     let said = '';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { toShell } from '../../src/hosts/command.js';
-import { handOver, missingImage, runInstance, startDrain, waitHealthy } from '../../src/rollout/instance-commands.js';
+import { handOver, instanceSpec, missingImage, runInstance, startDrain, waitHealthy } from '../../src/rollout/instance-commands.js';
 import { moveSteps } from '../../src/rollout/swap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-unit-'));
@@ -18,13 +18,14 @@ const config = parseConfig(
     '  volumes: { db: /app/db }',
     '  drain_seconds: 2',
     '  stop_timeout_seconds: 10',
+    '  stop_signal: SIGINT',
     'healthcheck: { path: /health, interval: 1s, retries: 3 }',
   ].join('\n'),
   join(dir, 'boxship.yml'),
 );
 
 describe('instance commands', () => {
-  it('starts an instance on the service network under its colour alias, labelled, with no published port', () => {
+  it('starts an instance on the service network under its colour alias, labelled (its spec too), with its stop signal, no published port', () => {
     const c = runInstance(config, {
       slot: 1,
       tag: 'abc',
@@ -54,10 +55,14 @@ describe('instance commands', () => {
       'dev.boxship.slot=1',
       '--label',
       'dev.boxship.colour=green',
+      '--label',
+      `dev.boxship.spec=${instanceSpec(config)}`,
       '--restart',
       'no',
       '--stop-timeout',
       '10',
+      '--stop-signal',
+      'SIGINT',
       '--env-file',
       '/root/.boxship/hello/app.env',
       '-e',

@@ -244,6 +244,7 @@ const spec: ServiceSpec = {
   health: ['--health-cmd', 'curl x', '--health-interval', '500ms'],
   monitorSeconds: 5,
   stopGraceSeconds: 12,
+  stopSignal: 'SIGINT',
   mounts: [{ source: '/root/.boxship/hello/volumes/db', target: '/app/db', readOnly: false }],
 };
 const POLICY = [
@@ -277,7 +278,7 @@ const POLICY = [
   '500ms',
 ];
 describe('swarm command lines', () => {
-  it('creates the service on the overlay network with dnsrr, the upstream alias and a start-first rolling policy', () => {
+  it('creates the service on the overlay network with dnsrr, the upstream alias and a start-first rolling policy, the stop signal', () => {
     expect(createService(spec, '/root/.boxship/hello/app.env').argv).toEqual([
       'docker',
       'service',
@@ -293,6 +294,8 @@ describe('swarm command lines', () => {
       '--network',
       'name=boxship-hello,alias=hello-upstream',
       ...POLICY,
+      '--stop-signal',
+      'SIGINT',
       '--constraint',
       'node.labels.web==true',
       '--mount',
@@ -307,7 +310,7 @@ describe('swarm command lines', () => {
     ]);
   });
 
-  it('updates image, policy and what changed, never resolving the image against a registry', () => {
+  it('updates image, policy, stop signal and what changed, never resolving the image against a registry', () => {
     const current = {
       image: 'hello:old',
       envKeys: ['PORT', 'GONE', 'BOXSHIP_SHA'],
@@ -328,6 +331,8 @@ describe('swarm command lines', () => {
       '--image',
       'hello:abc123',
       ...POLICY,
+      '--stop-signal',
+      'SIGINT',
       '--constraint-rm',
       'node.role==worker',
       '--mount-rm',

@@ -111,7 +111,7 @@ Examples:
   $ boxship accessory up db --plan
 
 The image is the one the Docker engine here has under accessories.<name>.image; only the layers a host lacks travel.
-A running accessory whose image, command, env, secrets, port or volumes changed is stopped cleanly (stop_timeout_seconds)
+A running accessory whose image, command, env, secrets, port, volumes or stop settings changed is stopped cleanly (stop_timeout_seconds)
 and started again on the same data folders. To undo: boxship accessory down <name> (data kept).`,
   ).action(async (name: string, opts: ChangeOptions, cmd: Command) => change('up', name, opts, cmd.optsWithGlobals<GlobalOptions>()));
 

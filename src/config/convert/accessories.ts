@@ -55,6 +55,7 @@ export function toAccessories(
       volumes: toVolumes(a.volumes),
       ...(a.cmd !== undefined ? { cmd: typeof a.cmd === 'string' ? a.cmd.split(/\s+/).filter(Boolean) : a.cmd } : {}),
       stopTimeoutSeconds: a.stop_timeout_seconds,
+      ...(a.stop_signal !== undefined ? { stopSignal: a.stop_signal } : {}),
     };
   });
 }

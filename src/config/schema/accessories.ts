@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { envName, envValue, imageRef, localPath, port, volumes, wholeNumber } from './fields.js';
+import { envName, envValue, imageRef, localPath, port, stopSignal, volumes, wholeNumber } from './fields.js';
 
 /** A host of `hosts:`, named as written there (or by its host name); convert.ts checks that it is one. */
 function hostRef() {
@@ -69,6 +69,7 @@ const accessory = z
     stop_timeout_seconds: wholeNumber(0, 3600)
       .default(30)
       .describe('Seconds docker stop waits for it to shut down cleanly (restart, down, recreate) before it kills it.'),
+    stop_signal: stopSignal('the accessory'),
   })
   .superRefine((value, ctx) => {
     if (value.host !== undefined && value.hosts !== undefined) {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DURATION_FORMAT } from '../duration.js';
-import { containerPath, duration, envName, envValue, localPath, port, seconds, volumes, wholeNumber } from './fields.js';
+import { containerPath, duration, envName, envValue, localPath, port, seconds, stopSignal, volumes, wholeNumber } from './fields.js';
 
 export const app = z
   .strictObject({
@@ -25,6 +25,7 @@ export const app = z
       .describe('Tells the app where its config file is, e.g. { env: APP_CONFIG, path: /app/configs/app.json }.'),
     drain_seconds: seconds(3600).default(2).describe('Seconds an old instance keeps serving in-flight requests after it leaves the proxy.'),
     stop_timeout_seconds: wholeNumber(0, 3600).default(10).describe('Seconds docker stop waits before it kills the container.'),
+    stop_signal: stopSignal('the app'),
   })
   .prefault({})
   .describe('How the app runs in its container.');

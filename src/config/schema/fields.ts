@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ADDRESS_FORMAT, ADDRESS_HINT, ADDRESS_PATTERN, parseAddress } from '../address.js';
 import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from '../duration.js';
 import { IMAGE_REF_FORMAT, parseImageRef } from '../image-ref.js';
+import { STOP_SIGNAL_NAMES, STOP_SIGNALS, stopSignalName } from '../signal.js';
 
 export function wholeNumber(min: number, max: number) {
   const error = `expected a whole number from ${min} to ${max}`;
@@ -89,6 +90,21 @@ export function address(description: string) {
       }
     })
     .meta({ description, pattern: ADDRESS_PATTERN, examples: ['deploy@10.0.0.7:2222', 'root@[::1]:22'] });
+}
+
+/**
+ * The signal `docker stop` sends first (app, accessories; a role could take the same field). Absent: the image's
+ * STOPSIGNAL, SIGTERM when it has none, as before the field existed.
+ */
+export function stopSignal(what: string) {
+  const error = `expected a stop signal: ${STOP_SIGNALS.join(', ')} (with or without SIG)`;
+  return z
+    .enum(STOP_SIGNAL_NAMES as [string, ...string[]], { error })
+    .transform(stopSignalName)
+    .optional()
+    .describe(
+      `Signal that asks ${what} to shut down, sent by every stop (a rollout's drain, rollback, restart, remove), e.g. SIGQUIT for nginx or php-fpm, SIGINT for an app that stops cleanly only on Ctrl-C; still running stop_timeout_seconds later, it is killed. Absent: the image's STOPSIGNAL, else SIGTERM.`,
+    );
 }
 
 export function duration(fallback: string, description: string) {
