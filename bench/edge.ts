@@ -6,9 +6,11 @@
  * 4. pebble's orders against the host names: one certificate each, however many deploys and restarts;
  * 5. the edge's requests/s against a bare Caddy serving the same instance over TLS on the same host (same
  *    certificate, keep-alive to the app), bounded keep-alive load, one run each, back to back.
- * 6. WebSocket streams held open to both services throughout 2-3: one cut early is a stream of the second service
- *    that ended at all, or one of the first that ended without the app's 1012 close (each of those is reopened).
- * Prints RESULT last. Not measured yet (say so rather than print a number): an in-place edge upgrade.
+ * 6. WebSocket streams held open to both services throughout 2-3 and 7: one cut early is a stream of the second
+ *    service that ended at all, or one of the first that ended without the app's 1012 close (each of those is reopened).
+ * 7. the edge upgraded in place under the same load on both services (Caddy 2.6.2 -> 2.11.4 by proxy.edge.image, then
+ *    back): failed requests on both (edge_upgrade_failed), and the streams of 6 across it.
+ * Prints RESULT last.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -96,6 +98,19 @@ async function main(): Promise<void> {
   const added = [await mine.stop(), await other.stop()];
   log(`add/remove load: ${added.map(brief).join('; ')}`);
 
+  // 7: the edge replaced by a generation on another Caddy, and back, under load on both services.
+  const firstImage = (await onHost(HOST.container, "docker inspect -f '{{.Config.Image}}' boxship-edge")).trim();
+  mine = load(names[0]!);
+  other = load(names[1]!);
+  await sleep(1000);
+  for (const edgeImage of ['boxship-proxy:caddy-2.11.4', firstImage]) {
+    one.writeConfig({ service: 'one', hosts: [HOST.address], extraYaml: `${site([names[0]!])}\n  edge: { image: ${edgeImage} }` });
+    log(`edge upgraded in place to ${edgeImage}: ${await timedBoxship(one.dir, ['setup'])}s`);
+    await sleep(2000);
+  }
+  const upgraded = [await mine.stop(), await other.stop()];
+  log(`edge upgrade load: ${upgraded.map(brief).join('; ')}`);
+
   reopening = false;
   await sleep(500);
   clearInterval(sweep);
@@ -158,7 +173,7 @@ async function main(): Promise<void> {
   await onHost(HOST.container, `docker rm -f ${BARE} >/dev/null 2>&1; rm -rf ${certDir}`);
 
   const orders = pebble.orders() - ordersAtStart;
-  const https = [rolled, otherDuringRollout, ...added].reduce((n, s) => n + s.requests, 0);
+  const https = [rolled, otherDuringRollout, ...added, ...upgraded].reduce((n, s) => n + s.requests, 0);
   console.log(
     [
       'RESULT',
@@ -166,10 +181,11 @@ async function main(): Promise<void> {
       `https_rollout_failed=${rolled.failed}`,
       `other_service_failed=${otherDuringRollout.failed + added[1]!.failed}`,
       `add_service_failed=${added[0]!.failed + added[1]!.failed}`,
-      `cert_orders=${orders}`,
-      `hostnames=${names.length}`,
+      `edge_upgrade_failed=${upgraded[0]!.failed + upgraded[1]!.failed}`,
       `websockets=${opened}`,
       `websockets_cut_early=${cutEarly}`,
+      `cert_orders=${orders}`,
+      `hostnames=${names.length}`,
       `edge_rps_ratio=${(edgeRps / bareRps).toFixed(2)}`,
     ].join(' '),
   );

@@ -1,5 +1,5 @@
 /**
- * Where the server's edge keeps things: one container and two volumes per server, shared by every boxship service
+ * Where the server's edge keeps things: its containers and two volumes per server, shared by every boxship service
  * there, whoever deploys it. Volumes rather than a folder under a user's home: two services on one server may be
  * deployed by different SSH users, and each must reach the same routes (every write goes through `docker exec`).
  *
