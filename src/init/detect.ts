@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDockerfile } from '../image/dockerfile.js';
 import { splitInstructions } from '../image/dockerfile-lines.js';
+import { globRegExp } from '../image/image-uses.js';
 
 const LOCKFILES = [
   'package-lock.json',
@@ -100,28 +101,6 @@ export function dockerfileFacts(text: string): Pick<AppFacts, 'exposePort' | 'he
     stages: df.stages.length,
     copySources,
   };
-}
-
-/** A COPY source pattern (Go filepath.Match: *, ?, [...]) as a RegExp over a path relative to the context. */
-export function globRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${pattern
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re.replace(/^\.\//, '')}$`);
 }
 
 function git(dir: string, ...args: string[]): string | undefined {
