@@ -72,7 +72,7 @@ describe('init: the generated boxship.yml', () => {
     expect(text).toMatch(/^hosts: \[\] +# FILL IN/m);
     const filled = text.replace(/^hosts: \[\].*$/m, 'hosts: [deploy@10.0.0.5, deploy@10.0.0.6:2222]');
     const written = writeInit(dir, join(dir, 'boxship.yml'), filled, facts.secretsFile);
-    expect(written).toEqual({ config: join(dir, 'boxship.yml'), gitignoreChanged: true, secretsCreated: true });
+    expect(written).toEqual({ config: join(dir, 'boxship.yml'), gitignoreChanged: true, secretsCreated: true, secretFiles: { created: [], kept: [] } });
     const config = loadConfig(join(dir, 'boxship.yml'));
     expect(config).toMatchObject({
       service: 'hello',
