@@ -213,7 +213,10 @@ function mapAccessory(composeName: string, s: Record<string, unknown>, dotenv: R
     WELL_KNOWN_PORTS.find(([re]) => re.test(image.split('/').pop() ?? ''))?.[1];
   if (port !== undefined) a.port = port;
   const cmd = commandWords(s.command);
-  if (cmd?.length) a.cmd = cmd;
+  // A command with ${VAR} in it often carries a secret (--requirepass): it never goes into boxship.yml.
+  if (cmd?.some((w) => w.includes('$')))
+    a.notes.push(`${at}.command: uses compose interpolation: not mapped (set cmd:; a secret value belongs in secrets_file)`);
+  else if (cmd?.length) a.cmd = cmd;
   if (a.name !== composeName)
     a.notes.push(`${at}: named ${a.name} here (an accessory name is lowercase letters, digits and -): the app reaches it as ${a.name}`);
   if (Array.isArray(s.ports) && s.ports.length) a.notes.push(`${at}.ports: not published on the host (publish: 127.0.0.1 would)`);

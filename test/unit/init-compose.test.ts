@@ -246,6 +246,9 @@ describe('init from compose: public sample shapes', () => {
     expect(config.app.port).toBe(4000);
     expect(config.accessories?.map((a) => [a.name, a.port])).toEqual([['cache', 11211]]);
     expect(text).toMatch(/^# {3}services\.odd: neither build: nor image:, not mapped$/m);
+    const redis = parseCompose('services:\n  r:\n    image: redis\n    command: redis-server --requirepass ${REDIS_PASSWORD}\n', 'compose.yaml');
+    expect(redis.accessories[0]?.cmd).toBeUndefined();
+    expect(redis.accessories[0]?.notes).toEqual([expect.stringMatching(/^services\.r\.command: uses compose interpolation: not mapped/)]);
   });
 });
 
