@@ -35,6 +35,7 @@ import {
   swapAccessory,
   waitListening,
 } from './commands.js';
+import { withDetail } from '../util/sentence.js';
 
 /** What happened to an accessory on a host. */
 type AccessoryAction = 'created' | 'recreated' | 'started' | 'unchanged' | 'restarted' | 'removed' | 'absent';
@@ -131,7 +132,7 @@ async function recreate(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spe
   const old =
     restored.code === 0
       ? 'the old container runs again on the same data'
-      : `putting the old container back failed too (${restored.stderr.trim()}); its data is kept`;
+      : `putting the old container back failed too (${restored.stderr.trim() || `exit ${restored.code}`}); its data is kept`;
   throw new HostError(ssh.name, `accessory ${a.name}: its new container did not start: ${failure}; ${old}`, {
     hint: `look at what it printed above; fix boxship.yml (image, cmd, env) and run: boxship accessory up ${a.name}`,
   });
@@ -259,7 +260,7 @@ export async function accessoryDown(ctx: DeployContext, ssh: Runner, a: Accessor
   const r = await ssh.exec(removeAccessoryFiles(relState(ctx), a.name, removeData), { allowFailure: true });
   if (r.code !== 0) {
     const dir = accessoryDataDir(await absState(ctx, ssh), a.name);
-    throw new HostError(ssh.name, `accessory ${a.name}: cannot remove its files: ${r.stderr.trim()}`, {
+    throw new HostError(ssh.name, withDetail(`accessory ${a.name}: cannot remove its files`, r.stderr, `exit ${r.code}`), {
       hint: `files there belong to another user (the container's); remove them as root on the host: sudo rm -rf ${dir}`,
     });
   }

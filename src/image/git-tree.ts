@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BoxshipError } from '../util/errors.js';
 import { git, gitEnv } from './git.js';
+import { withDetail } from '../util/sentence.js';
 
 /** A path in the repository, relative to its root with forward slashes, and where its bytes come from. */
 export type RepoFile =
@@ -22,7 +23,7 @@ export type RepoFile =
 /** The files of `commit`'s tree, as `git archive` would give them (without .gitattributes export rules). */
 export async function commitFiles(root: string, commit: string): Promise<RepoFile[]> {
   const r = await git(root, ['ls-tree', '-r', '-z', '--full-tree', commit]);
-  if (!r.ok) throw new BoxshipError(`git ls-tree ${commit} failed in ${root}: ${r.stderr}`);
+  if (!r.ok) throw new BoxshipError(withDetail(`git ls-tree ${commit} failed in ${root}`, r.stderr));
   const files: RepoFile[] = [];
   for (const record of r.stdout.toString('utf8').split('\0')) {
     if (record === '') continue;
@@ -43,7 +44,7 @@ export async function commitFiles(root: string, commit: string): Promise<RepoFil
  */
 export async function worktreeFiles(root: string): Promise<RepoFile[]> {
   const r = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-  if (!r.ok) throw new BoxshipError(`git ls-files failed in ${root}: ${r.stderr}`);
+  if (!r.ok) throw new BoxshipError(withDetail(`git ls-files failed in ${root}`, r.stderr));
   // An unmerged path is listed once per stage; a nested repository is listed as "dir/".
   const paths = [
     ...new Set(
@@ -78,7 +79,7 @@ export async function isTracked(root: string, commit: string, rel: string): Prom
 export async function commitTime(root: string, commit: string): Promise<Date> {
   const r = await git(root, ['log', '-1', '--format=%ct', commit]);
   const seconds = Number(r.stdout.toString('utf8').trim());
-  if (!r.ok || !Number.isFinite(seconds)) throw new BoxshipError(`git log ${commit} failed in ${root}: ${r.stderr}`);
+  if (!r.ok || !Number.isFinite(seconds)) throw new BoxshipError(withDetail(`git log ${commit} failed in ${root}`, r.stderr));
   return new Date(seconds * 1000);
 }
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { BoxshipError, InputError } from '../util/errors.js';
+import { withDetail } from '../util/sentence.js';
 
 export interface GitRevision {
   /** Absolute path of the repository's top folder (as git prints it: symlinks resolved). */
@@ -118,10 +119,10 @@ async function dirtyHash(root: string): Promise<string> {
     '--src-prefix=a/',
     '--dst-prefix=b/',
   ]);
-  if (!diff.ok) throw new BoxshipError(`git diff failed in ${root}: ${diff.stderr}`);
+  if (!diff.ok) throw new BoxshipError(withDetail(`git diff failed in ${root}`, diff.stderr));
   hash.update(diff.stdout);
   const others = await git(root, ['ls-files', '--others', '--exclude-standard', '-z']);
-  if (!others.ok) throw new BoxshipError(`git ls-files failed in ${root}: ${others.stderr}`);
+  if (!others.ok) throw new BoxshipError(withDetail(`git ls-files failed in ${root}`, others.stderr));
   const untracked = others.stdout
     .toString('utf8')
     .split('\0')
@@ -163,7 +164,7 @@ export async function gitRevision(dir: string, options: { allowDirty?: boolean }
   const sha = head.stdout.toString('utf8').trim();
 
   const status = await git(root, ['status', '--porcelain=v1', '-z', '--untracked-files=all']);
-  if (!status.ok) throw new BoxshipError(`git status failed in ${root}: ${status.stderr}`);
+  if (!status.ok) throw new BoxshipError(withDetail(`git status failed in ${root}`, status.stderr));
   const changed = parsePorcelain(status.stdout);
   if (changed.length === 0) return { root, sha, dirty: false, tag: sha, changed };
 

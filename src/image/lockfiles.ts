@@ -1,10 +1,12 @@
 /**
  * Lockfile rules: a release must install exactly the dependency versions the repository records, so rebuilding the
  * same commit gives the same dependencies. Only the context root is looked at: that is where a Dockerfile's
- * `COPY package*.json ./` finds them in the usual layout.
+ * `COPY package*.json ./` finds them in the usual layout. A Node lockfile counts only when the image copies it and has
+ * Node: one that only a tool beside the app uses (boxship's own, in a Python app) is not the app's.
  */
 import { createHash } from 'node:crypto';
 import type { ParsedDockerfile } from './dockerfile.js';
+import { contextFileCopied, nodeInImage } from './image-uses.js';
 import { packageInstalls, type PackageInstall } from './install-commands.js';
 import { problem, type PolicyProblem } from './problem.js';
 
@@ -84,9 +86,12 @@ export function checkLockfiles(input: LockfileInput): { problems: PolicyProblem[
     );
   }
 
-  if (input.hasFile('package.json')) {
+  // Only the app's own Node files count: ones the used stages copy, into an image that has Node (image-uses.ts).
+  const copied = (f: string) => input.hasFile(f) && contextFileCopied(dockerfile, stages, f);
+  if (copied('package.json') && nodeInImage(dockerfile, stages)) {
     const present = Object.keys(NODE_LOCKS).filter((f) => input.hasFile(f));
-    const tools = new Set<string>(present.map((f) => NODE_LOCKS[f]!));
+    const used = present.filter(copied);
+    const tools = new Set<string>(used.map((f) => NODE_LOCKS[f]!));
     const lockedInstall = installs.some((i) => i.install.usesLockfile && tools.has(i.install.tool));
     const anchor = installs.find((i) => i.install.tool !== 'pip')?.line ?? lastUsedFromLine(input);
     if (present.length === 0) {
@@ -98,14 +103,14 @@ export function checkLockfiles(input: LockfileInput): { problems: PolicyProblem[
           'run `npm install` locally and commit package-lock.json; check that .dockerignore does not exclude it',
         ),
       );
-    } else if (!lockedInstall && unlocked.length === 0) {
+    } else if (used.length > 0 && !lockedInstall && unlocked.length === 0) {
       // Unlocked installs were reported above; this is for a Dockerfile that installs nothing, or with another tool.
-      const tool = NODE_LOCKS[present[0]!]!;
+      const tool = NODE_LOCKS[used[0]!]!;
       problems.push(
         problem(
           file,
           anchor,
-          `${present.join(', ')} is in the build context but no RUN installs from it`,
+          `${used.join(', ')} is in the build context but no RUN installs from it`,
           `install dependencies with \`RUN ${FROZEN_COMMAND[tool]}\` so the image gets exactly the locked versions`,
         ),
       );

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDockerfile } from '../image/dockerfile.js';
 import { splitInstructions } from '../image/dockerfile-lines.js';
+import { globRegExp } from '../image/image-uses.js';
 
 const LOCKFILES = [
   'package-lock.json',
@@ -102,28 +103,6 @@ export function dockerfileFacts(text: string): Pick<AppFacts, 'exposePort' | 'he
   };
 }
 
-/** A COPY source pattern (Go filepath.Match: *, ?, [...]) as a RegExp over a path relative to the context. */
-export function globRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${pattern
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re.replace(/^\.\//, '')}$`);
-}
-
 function git(dir: string, ...args: string[]): string | undefined {
   try {
     return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -132,16 +111,28 @@ function git(dir: string, ...args: string[]): string | undefined {
   }
 }
 
-export function detectApp(dir: string, secretsFile = '.env.secrets'): AppFacts {
+/** Where compose says the app is built from (compose.ts): the build context, its Dockerfile and the stage to build. */
+export interface BuildHint {
+  context: string;
+  dockerfile?: string;
+  target?: string;
+}
+
+export function detectApp(dir: string, secretsFile = '.env.secrets', build?: BuildHint): AppFacts {
   const pkg = existsSync(join(dir, 'package.json')) ? (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }) : undefined;
   const service = serviceName(typeof pkg?.name === 'string' ? pkg.name : basename(dir));
-  const dockerfile = existsSync(join(dir, 'Dockerfile')) ? 'Dockerfile' : undefined;
-  const facts = dockerfile ? dockerfileFacts(readFileSync(join(dir, dockerfile), 'utf8')) : { stages: 0, copySources: [] as string[] };
+  const context = join(dir, build?.context ?? '.');
+  const wanted = build?.dockerfile ?? 'Dockerfile';
+  const dockerfile = existsSync(join(context, wanted)) ? wanted : undefined;
+  const facts = dockerfile ? dockerfileFacts(readFileSync(join(context, dockerfile), 'utf8')) : { stages: 0, copySources: [] as string[] };
   const isGit = git(dir, 'rev-parse', '--is-inside-work-tree')?.trim() === 'true';
-  const files = new Set(readdirSync(dir));
+  const files = new Set(existsSync(context) ? readdirSync(context) : []);
   // Git-ignored files never reach a commit, and the build context is the commit: a COPY of one needs build.include.
   // (Untracked files that are not ignored will be committed with boxship.yml.)
-  const outside = isGit ? (git(dir, 'ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '--no-empty-directory', '.') ?? '') : '';
+  const outside =
+    isGit && existsSync(context)
+      ? (git(context, 'ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '--no-empty-directory', '.') ?? '')
+      : '';
   const notInGit = new Set(outside.split('\n').filter((f) => f && !f.endsWith('/')));
   const include = [...notInGit].filter((f) => f !== secretsFile && facts.copySources.some((src) => globRegExp(src).test(f))).sort();
   return {
@@ -149,12 +140,13 @@ export function detectApp(dir: string, secretsFile = '.env.secrets'): AppFacts {
     dockerfile,
     exposePort: facts.exposePort,
     healthcheck: facts.healthcheck,
-    finalStage: facts.finalStage,
+    // The stage compose builds is the one that runs; else the last (what `docker build` builds by default).
+    finalStage: build?.target ?? facts.finalStage,
     stages: facts.stages,
     git: isGit,
     lockfile: LOCKFILES.find((f) => files.has(f)),
     include,
     secretsFile,
-    secretsExists: files.has(secretsFile),
+    secretsExists: existsSync(join(dir, secretsFile)),
   };
 }

@@ -3,7 +3,9 @@
  * written with YAML's own quoting, so a name or path can never break the file.
  */
 import { stringify } from 'yaml';
+import type { ComposeFacts } from './compose.js';
 import type { AppFacts } from './detect.js';
+import { accessoryLines, appLines, composeNotes } from './render-compose.js';
 
 export const SCHEMA_LINE = '# yaml-language-server: $schema=./node_modules/boxship/schema/boxship.schema.json';
 
@@ -14,6 +16,8 @@ export interface InitOptions {
   pins?: Record<string, string>;
   /** Base images the Dockerfile uses that have no local image (so no pin yet). */
   unpinned?: string[];
+  /** What the folder's compose file says (compose.ts): its app's build, port, env, volumes, health check; accessories. */
+  compose?: ComposeFacts;
 }
 
 const scalar = (v: string | number): string => stringify(v).trimEnd();
@@ -25,16 +29,25 @@ function line(indent: number, key: string, value: string | number | undefined, c
 }
 
 export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
-  const port = facts.exposePort ?? 3000;
+  const app = opts.compose?.app;
+  const from = opts.compose?.file;
+  const port = app?.port ?? facts.exposePort ?? 3000;
+  const health = app?.health ?? facts.healthcheck;
   const out: string[] = [
     SCHEMA_LINE,
     '# boxship.yml: how this app is built, shipped and run. Written by `boxship init`; see the boxship README,',
     '# "Configuration", for every key. Unknown keys are errors, so a typo never goes unnoticed.',
+    ...(app ? [`# From ${from}: services.${app.name} is the app (it has build:); the services that run an image are accessories.`] : []),
     '',
     line(0, 'service', facts.service, 'names the image, containers, network and state dir'),
     '',
     'build:',
-    line(2, 'context', '.', facts.git ? 'the image is the commit: HEAD of this git repo' : 'NOT a git repo yet: run `git init` and commit first'),
+    line(
+      2,
+      'context',
+      app?.context ?? '.',
+      facts.git ? `the image is the commit: HEAD of this git repo${app ? ` (from ${from})` : ''}` : 'NOT a git repo yet: run `git init` and commit first',
+    ),
     line(
       2,
       'dockerfile',
@@ -42,7 +55,10 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
       facts.dockerfile ? `found; ${facts.stages} stage${facts.stages === 1 ? '' : 's'}` : 'NOT FOUND: write a Dockerfile first',
     ),
   ];
-  if (facts.finalStage) out.push(line(2, 'target', facts.finalStage, 'the last stage, the one that runs'));
+  if (app?.target) out.push(line(2, 'target', app.target, `the stage ${from} builds (services.${app.name}.build.target)`));
+  else if (facts.finalStage) out.push(line(2, 'target', facts.finalStage, 'the last stage, the one that runs'));
+  const args = Object.entries(app?.args ?? {});
+  if (args.length) out.push(`${'  args:'.padEnd(35)} # from ${from}`, ...args.map(([k, v]) => `    ${scalar(k)}: ${scalar(v)}`));
   if (facts.include.length) out.push(`${`  include: [${facts.include.map(scalar).join(', ')}]`.padEnd(35)} # not in git, but the Dockerfile copies them`);
   const pins = Object.entries(opts.pins ?? {});
   if (pins.length) {
@@ -64,20 +80,29 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
   } else {
     out.push('hosts: []                           # FILL IN your servers, e.g. [deploy@10.0.0.5, deploy@10.0.0.6:2222]');
   }
+  const portWhy =
+    app?.port !== undefined
+      ? `from ${app.portFrom} in ${from}`
+      : facts.exposePort
+        ? 'from EXPOSE in the Dockerfile'
+        : 'no EXPOSE found: the port your app listens on';
+  const healthWhy = app?.health
+    ? `from services.${app.name}.healthcheck in ${from}`
+    : facts.healthcheck
+      ? 'from HEALTHCHECK in the Dockerfile'
+      : 'must answer 2xx when the app is ready';
   out.push(
     line(0, 'instances', 1, 'containers per host; 2 or more keeps serving while one restarts'),
     '',
     'app:',
-    line(2, 'port', port, facts.exposePort ? 'from EXPOSE in the Dockerfile' : 'no EXPOSE found: the port your app listens on'),
-    '  env: {}                           # e.g. { LOG_LEVEL: info }',
-    line(2, 'secrets_file', facts.secretsFile, 'KEY=VALUE lines, git-ignored, written to each host in a 0600 file'),
-    '  # volumes: { data: /app/data }    # kept across releases in ~/.boxship/<service>/volumes/<name>',
+    line(2, 'port', port, portWhy),
+    ...appLines(app, facts.secretsFile),
     '',
     'healthcheck:',
-    line(2, 'path', facts.healthcheck?.path ?? '/health', facts.healthcheck ? 'from HEALTHCHECK in the Dockerfile' : 'must answer 2xx when the app is ready'),
+    line(2, 'path', health?.path ?? '/health', healthWhy),
   );
-  const hcPort = facts.healthcheck?.port;
-  if (hcPort !== undefined && hcPort !== port) out.push(line(2, 'port', hcPort, 'from HEALTHCHECK'));
+  const hcPort = health?.port;
+  if (hcPort !== undefined && hcPort !== port) out.push(line(2, 'port', hcPort, app?.health ? `from ${from}` : 'from HEALTHCHECK'));
   out.push(
     '  interval: 1s',
     '  timeout: 2s',
@@ -85,9 +110,11 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     '',
     'proxy:',
     line(2, 'port', 8080, 'Caddy on each host listens here and forwards to the instances'),
+    ...accessoryLines(opts.compose),
     '',
     line(0, 'releases', undefined),
     line(2, 'keep', 5, 'images kept per host'),
+    ...composeNotes(opts.compose),
   );
   return `${out.join('\n')}\n`;
 }

@@ -143,11 +143,14 @@ export function waitHealthy(config: Config, container: string, alias: string, se
       'while :; do',
       '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
       '  case $state in true*) ;; *) echo "$name exited with code ${state#* } before it was healthy" >&2; why; exit 3;; esac',
-      '  docker exec "$proxy" wget -q -O /dev/null -T "$probe" "$url" 2>/dev/null && exit 0',
+      // Without -q, wget says why a probe failed (GNU: "ERROR 503: …", "failed: Connection refused."; busybox:
+      // "server returned error: HTTP/1.1 503 …"): its last line, less GNU's timestamp, is the last answer reported.
+      '  out=$(docker exec "$proxy" wget -O /dev/null -T "$probe" "$url" 2>&1) && exit 0',
+      '  last=$(printf "%s\\n" "$out" | grep -v -e "^ *$" -e "^Giving up" | tail -n 1 | sed -E "s/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} //")',
       '  [ "$(ms)" -ge "$end" ] && break',
       '  sleep "$step"',
       'done',
-      'echo "$url did not answer 2xx within $((budget / 1000))s" >&2; why; exit 4',
+      'echo "$url did not answer 2xx within $((budget / 1000))s (last answer: ${last:-no answer})" >&2; why; exit 4',
     ].join('\n'),
     container,
     names.proxy(config.service),

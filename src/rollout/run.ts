@@ -6,6 +6,7 @@
  */
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
+import { headline } from '../util/sentence.js';
 import { converge, convergeSteps } from './converge.js';
 import { hostByName, relState, type DeployContext } from '../fleet/context.js';
 import { containerNames, type HostRuntime, readFleet } from './fleet.js';
@@ -94,7 +95,7 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
     if (error) {
       // Putting back is the new holder's business now: it converges what this run left.
       if (ctx.lock?.lost) throw ctx.lock.lost;
-      ctx.report({ kind: 'warning', message: `${error.error.message.split('\n')[0]}; rolling back ${done.length} changed instance(s)` });
+      ctx.report({ kind: 'warning', message: `${headline(error.error.message)}; rolling back ${done.length} changed instance(s)` });
       return await revert(ctx, req.target, done, error.error, req.parallelHosts ?? false, drains);
     }
     const remaining = pending.length - done.length;

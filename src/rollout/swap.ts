@@ -10,20 +10,42 @@ import { type Command, sequence } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from '../fleet/context.js';
-import { HEALTH_EXIT, handOver, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
+import { HEALTH_EXIT, handOver, healthPolling, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
 import { sleep } from '../util/clock.js';
 import { shortSha } from '../util/short.js';
 
+/** What a failed check was: the path and port asked, for how long, and how the check ended. */
+export interface HealthFailure {
+  path: string;
+  port: number;
+  seconds: number;
+  /** The check script's stderr: its first line says why (exited, no 2xx and the last answer), then the app's lines. */
+  detail: string;
+  /** How the check ended when it said nothing: its exit code or signal, or undefined (no answer at all). */
+  ended?: string;
+}
+
+/**
+ * The failure as a sentence that reads whole even with nothing from the host: its first line names what was checked
+ * and why it failed (the rollout's warning shows only that line), the app's own lines follow.
+ */
+export function healthFailureMessage(host: string, container: string, sha: string, f: HealthFailure): string {
+  const [why = '', ...rest] = f.detail.trim().split('\n');
+  const reason = why.trim() || `no answer within ${f.seconds}s${f.ended === undefined ? '' : ` (the check ended with ${f.ended})`}`;
+  const head = `${host}: ${container} on ${sha} failed its health check (${f.path} on port ${f.port}, up to ${f.seconds}s): ${reason}`;
+  return rest.length ? `${head}\n${rest.join('\n')}` : head;
+}
+
 class HealthCheckFailed extends BoxshipError {
   constructor(
     readonly move: Move,
     container: string,
-    detail: string,
+    failure: HealthFailure,
   ) {
-    super(`${move.host}: ${container} on ${shortSha(move.to)} failed its health check:\n${detail}`, {
+    super(healthFailureMessage(move.host, container, shortSha(move.to), failure), {
       hint: "the lines above are the app's own output; fix the app or its settings (env, secrets, healthcheck in boxship.yml)",
     });
   }
@@ -128,7 +150,14 @@ export async function applyMove(ctx: DeployContext, ssh: Runner, move: Move, exi
       // The script's own stderr says why (exit code, the app's first error line, its last lines); a runner failure
       // (timeout, lost connection) has no exit code and is reported as such.
       const known = r.code === HEALTH_EXIT.exited || r.code === HEALTH_EXIT.timedOut;
-      throw new HealthCheckFailed(move, live, (known ? r.stderr : `${r.stderr}${r.stdout}`).trim() || `the check ended with exit ${r.code ?? r.signal ?? '?'}`);
+      const h = config.healthcheck;
+      throw new HealthCheckFailed(move, live, {
+        path: settings?.healthPath ?? h.path,
+        port: settings?.healthPort ?? h.port,
+        seconds: healthPolling(h.intervalMs, h.retries, h.timeoutMs).budgetMs / 1000,
+        detail: known ? r.stderr : `${r.stderr}${r.stdout}`,
+        ...(r.code !== null ? { ended: `exit ${r.code}` } : r.signal ? { ended: `signal ${r.signal}` } : {}),
+      });
     }
     // Caddy marks a newly answering upstream healthy on its next active check. When this slot is the host's only
     // instance, wait for that before the old one leaves, or requests would queue (try_duration) until it happens;

@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { Compressor } from './compressor.js';
+import { withDetail } from '../util/sentence.js';
 
 const found = new Map<string, boolean>();
 
@@ -42,7 +43,7 @@ export function programCompressor(program: string, args: string[], sink: (chunk:
   });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(failed ?? new Error(`${program} exited ${code}: ${err.trim()}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(failed ?? new Error(withDetail(`${program} exited ${code}`, err)))));
   });
   exited.catch(() => {});
   child.stdin.on('error', () => {});
@@ -55,7 +56,7 @@ export function programCompressor(program: string, args: string[], sink: (chunk:
           child.removeListener('close', onClose);
           resolve();
         };
-        const onClose = () => reject(failed ?? new Error(`${program} ended early: ${err.trim()}`));
+        const onClose = () => reject(failed ?? new Error(withDetail(`${program} ended early`, err)));
         child.stdin.once('drain', onDrain);
         child.once('close', onClose);
       });

@@ -11,6 +11,7 @@ import type { Report } from '../util/events.js';
 import { inspectService, parseTasks, serviceTasks, type TaskRow } from './commands.js';
 import type { HealthGate } from './health.js';
 import { parseServiceSpec } from './service-spec.js';
+import { withDetail } from '../util/sentence.js';
 
 /** How often the manager is asked again. */
 const POLL_MS = 1000;
@@ -102,7 +103,7 @@ export async function followUpdate(f: Follow, startedBefore: string | undefined)
     const running = runningOf(tasks, f.image);
     const started = spec.updateStartedAt !== undefined && spec.updateStartedAt !== startedBefore;
     const state = started ? spec.updateState : undefined;
-    const line = state === 'rollback_started' ? `Swarm is rolling back: ${spec.updateMessage ?? ''}` : `${running} of ${f.replicas} task(s) run ${f.image}`;
+    const line = state === 'rollback_started' ? withDetail('Swarm is rolling back', spec.updateMessage) : `${running} of ${f.replicas} task(s) run ${f.image}`;
     if (line !== last) f.report({ kind: state === 'rollback_started' ? 'warning' : 'step', message: line });
     last = line;
     if (state === 'completed') return { state: 'completed' };

@@ -127,6 +127,10 @@ describe('rollouts that are interrupted, hang or meet a reboot', () => {
     app.commit('fix it');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('did not answer 2xx within 2s');
+    // The last probe's answer (the proxy's wget: a read timeout) is named, and the warning line reads as a sentence.
+    expect(r.stderr).toMatch(/did not answer 2xx within 2s \(last answer: [^)\n]+\)/);
+    expect(r.stderr).toMatch(/failed its health check \(\/health on port 3000, up to 2s\): http:\S+ did not answer 2xx within 2s .*; rolling back/);
+    expect(r.stderr).not.toMatch(/:\s*;/);
     expect(r.stderr).toContain('first error line: Error: database connection pending');
     expect(r.stderr).not.toContain('sh -c');
     const waited = Number(/wait until hello-1\.next passes \/health \(up to 2s\): exit 4 in (\d+) ms/.exec(r.stderr)?.[1]);

@@ -148,7 +148,7 @@ describe('lockfile rules', () => {
     const r = check(lines(base, 'COPY . .', `FROM node@${DIGEST}`, 'COPY . .'), { files: node });
     expect(r.problems.map((p) => [p.line, p.message])).toEqual([[3, `${DF}:3: package-lock.json is in the build context but no RUN installs from it`]]);
     // yarn --frozen-lockfile does not install from package-lock.json
-    expect(check(lines(base, 'RUN yarn --frozen-lockfile'), { files: node }).problems).toHaveLength(1);
+    expect(check(lines(base, 'COPY . .', 'RUN yarn --frozen-lockfile'), { files: node }).problems).toHaveLength(1);
   });
 
   it('only counts RUN lines in stages the target uses', () => {
@@ -182,6 +182,50 @@ describe('lockfile rules', () => {
       `${DF}:3: RUN pip3 install --no-cache-dir -r requirements.txt installs requirements.txt without --require-hashes, and not every requirement in requirements.txt carries --hash=`,
     ]);
     expect(r.lockfiles.map((l) => l.path)).toEqual(['requirements.txt']);
+  });
+
+  describe("a Node lockfile that is not the app's", () => {
+    const py = `FROM python@${DIGEST}`;
+    // boxship installed with `npm i -D boxship` into a package.json of its own, beside a Python app
+    const beside = { ...node, 'requirements.txt': 'flask==3.0.0 --hash=sha256:abc\n', 'app.py': '' };
+    const pip = 'RUN pip install --require-hashes -r requirements.txt';
+
+    it('is not refused when the Dockerfile never copies it', () => {
+      expect(check(lines(py, 'COPY requirements.txt app.py ./', pip), { files: beside }).problems).toEqual([]);
+      expect(check(lines(base, 'COPY server.js ./', 'CMD ["node", "server.js"]'), { files: { ...node, 'server.js': '' } }).problems).toEqual([]);
+    });
+
+    it('is not refused when COPY . . brings it into an image without Node (no npm, yarn, pnpm or node anywhere)', () => {
+      const r = check(lines(py, 'WORKDIR /app', 'COPY . .', pip, 'CMD ["python", "app.py"]'), { files: beside });
+      expect(r.problems).toEqual([]);
+      // still recorded in the labels: it is in the context
+      expect(r.lockfiles.map((l) => l.path)).toEqual(['package-lock.json', 'requirements.txt']);
+      expect(check(lines(py, 'COPY . .', pip), { files: { 'package.json': '{}', 'requirements.txt': beside['requirements.txt'] } }).problems).toEqual([]);
+    });
+
+    it('is still refused when the image has Node: a Node base, or node or npm in a RUN, CMD or ENTRYPOINT', () => {
+      const msg = `${DF}:1: package-lock.json is in the build context but no RUN installs from it`; // at the last used FROM
+      expect(check(lines(base, 'COPY . .'), { files: node }).problems.map((p) => p.message)).toEqual([msg]);
+      expect(check(lines(py, 'COPY . .', 'CMD ["node", "server.js"]'), { files: node }).problems.map((p) => p.message)).toEqual([msg]);
+      expect(check(lines(py, 'COPY . .', 'ENTRYPOINT ["/usr/bin/node"]'), { files: node }).problems).toHaveLength(1);
+      expect(check(lines(py, 'RUN apt-get install -y nodejs', 'COPY . .'), { files: node }).problems).toHaveLength(1);
+      expect(check(lines(`FROM cimg/node:20.1@${DIGEST}`, 'COPY package*.json ./'), { files: node }).problems).toHaveLength(1);
+      // a base named through an ARG counts as it expands
+      expect(check(lines('ARG BASE', 'FROM $BASE', 'COPY . .'), { files: node, buildArgs: { BASE: `node@${DIGEST}` } }).problems).toHaveLength(1);
+    });
+
+    it('is still refused, at its line, when COPY . . is followed by npm install without ci', () => {
+      const r = check(lines(base, 'WORKDIR /app', 'COPY . .', 'RUN npm install'), { files: node });
+      expect(r.problems.map((p) => p.message)).toEqual([`${DF}:4: RUN npm install installs without the lockfile`]);
+      expect(check(lines(py, 'COPY . .', 'RUN npm install'), { files: beside }).problems.map((p) => p.line)).toEqual([3]);
+    });
+
+    it('counts a copy of a folder holding it, or a pattern matching it, but not one from another stage', () => {
+      expect(check(lines(base, 'COPY ./ /app/'), { files: node }).problems).toHaveLength(1);
+      expect(check(lines(base, 'COPY *.json ./'), { files: node }).problems).toHaveLength(1);
+      expect(check(lines(base, 'ADD . /srv'), { files: node }).problems).toHaveLength(1);
+      expect(check(lines(`FROM node@${DIGEST} AS b`, `FROM node@${DIGEST}`, 'COPY --from=b /app .'), { files: node }).problems).toEqual([]);
+    });
   });
 
   it('does not require a Node lockfile when there is no package.json', () => {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { detectApp, dockerfileFacts, globRegExp, healthcheckUrl, serviceName } from '../../src/init/detect.js';
+import { globRegExp } from '../../src/image/image-uses.js';
+import { detectApp, dockerfileFacts, healthcheckUrl, serviceName } from '../../src/init/detect.js';
 import { nextCommands, renderConfig, SCHEMA_LINE } from '../../src/init/render.js';
 import { ignores, writeInit } from '../../src/init/write.js';
 import { InputError } from '../../src/util/errors.js';
@@ -71,7 +72,7 @@ describe('init: the generated boxship.yml', () => {
     expect(text).toMatch(/^hosts: \[\] +# FILL IN/m);
     const filled = text.replace(/^hosts: \[\].*$/m, 'hosts: [deploy@10.0.0.5, deploy@10.0.0.6:2222]');
     const written = writeInit(dir, join(dir, 'boxship.yml'), filled, facts.secretsFile);
-    expect(written).toEqual({ config: join(dir, 'boxship.yml'), gitignoreChanged: true, secretsCreated: true });
+    expect(written).toEqual({ config: join(dir, 'boxship.yml'), gitignoreChanged: true, secretsCreated: true, secretFiles: { created: [], kept: [] } });
     const config = loadConfig(join(dir, 'boxship.yml'));
     expect(config).toMatchObject({
       service: 'hello',
