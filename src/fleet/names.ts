@@ -11,6 +11,11 @@ export const LABEL = {
   accessory: 'dev.boxship.accessory',
   /** A hash of what an accessory was started with (image, command, env, volumes): `accessory up` recreates on a change. */
   accessorySpec: 'dev.boxship.accessory-spec',
+  /**
+   * On an instance: the `<alias>:<address>` entries (comma-separated) it resolves the accessories of other hosts by;
+   * a rollout replaces an instance whose entries are not what its host needs now (an accessory moved).
+   */
+  accessoryHosts: 'dev.boxship.accessory-hosts',
 } as const;
 
 export const names = {

@@ -12,11 +12,15 @@ interface SlotState {
   /** Release tag the slot runs now, or null if it has no instance. */
   tag: string | null;
   colour: Colour | null;
+  /** Its instance's accessory-hosts label (which accessories of other hosts it resolves where); absent: none. */
+  accessoryHosts?: string;
 }
 
 export interface HostState {
   host: string;
   slots: SlotState[];
+  /** The accessory-hosts label its instances need now (from boxship.yml); absent: none. */
+  accessoryHosts?: string;
 }
 
 export interface Move {
@@ -32,13 +36,17 @@ function otherColour(c: Colour | null): Colour {
   return c === 'blue' ? 'green' : 'blue';
 }
 
-/** Every instance not yet on `target`, or with `canary`, only enough to have `canary` instances on it fleet-wide. */
+/**
+ * Every instance not yet on `target`, or with `canary`, only enough to have `canary` instances on it fleet-wide. An
+ * instance on `target` that resolves another host's accessory elsewhere than its host needs now (an accessory moved,
+ * or a host's private address changed) is not on it: it is started again, as any move, on the same release.
+ */
 export function planRollout(fleet: HostState[], target: string, opts: { canary?: number } = {}): Move[] {
   const pending: Move[] = [];
   let onTarget = 0;
   for (const h of fleet)
     for (const s of h.slots) {
-      if (s.tag === target) onTarget++;
+      if (s.tag === target && (s.accessoryHosts ?? '') === (h.accessoryHosts ?? '')) onTarget++;
       else pending.push({ host: h.host, slot: s.slot, from: s.tag, fromColour: s.colour, to: target, colour: otherColour(s.colour) });
     }
   if (opts.canary === undefined) return pending;
