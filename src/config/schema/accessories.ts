@@ -49,13 +49,15 @@ const accessory = z
     port: port()
       .optional()
       .describe(
-        'Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on the service network; not published on the host unless publish is set.',
+        "Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on every host: on the service network where it runs, elsewhere at its first host's private_address, where it is then published (only there); else not published unless publish is set.",
       ),
     publish: z
       .string({ error: 'expected an IP address' })
       .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
       .optional()
-      .describe('Host address to publish port on (the same port number), e.g. 127.0.0.1; absent: reachable only on the service network.'),
+      .describe(
+        'Host address to also publish port on (the same port number), e.g. 127.0.0.1; absent: reachable only on the service network (and, from the hosts without it, on its private_address).',
+      ),
     env: z.record(envName(), envValue()).default({}).describe('Environment variables of the accessory.'),
     secrets_file: localPath()
       .optional()
