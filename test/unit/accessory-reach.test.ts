@@ -106,20 +106,13 @@ describe('an accessory reached from the hosts without it', () => {
 
   it('instances of the other hosts resolve its alias to that address (--add-host), labelled; its own hosts keep the network alias', () => {
     const spec = { slot: 1, tag: 'abc', colour: 'blue' as const, name: 'hello-1', stateDirAbs: '/s', sha: 'abc', restart: 'no' as const };
-    const onB = runInstance(c, { ...spec, host: b }).argv;
-    expect(onB.slice(onB.indexOf('dev.boxship.colour=blue') + 1, onB.indexOf('--restart'))).toEqual([
-      '--label',
-      'dev.boxship.accessory-hosts=redis:10.0.0.5',
-      '--add-host',
-      'redis:10.0.0.5',
-    ]);
-    const onA = runInstance(c, { ...spec, host: a }).argv;
-    expect(onA.slice(onA.indexOf('dev.boxship.colour=blue') + 1, onA.indexOf('--restart'))).toEqual([
-      '--label',
-      'dev.boxship.accessory-hosts=db:10.0.0.6',
-      '--add-host',
-      'db:10.0.0.6',
-    ]);
+    // What comes between the instance's own labels and its restart policy.
+    const reachArgs = (host: string) => {
+      const argv = runInstance(c, { ...spec, host }).argv;
+      return argv.slice(argv.indexOf('dev.boxship.colour=blue') + 1, argv.indexOf('--restart'));
+    };
+    expect(reachArgs(b)).toEqual(['--label', 'dev.boxship.accessory-hosts=redis:10.0.0.5', '--add-host', 'redis:10.0.0.5']);
+    expect(reachArgs(a)).toEqual(['--label', 'dev.boxship.accessory-hosts=db:10.0.0.6', '--add-host', 'db:10.0.0.6']);
     expect(accessoryHostEntries(c, third)).toEqual(['redis:10.0.0.5']);
     // A move builds the same start.
     const move = moveSteps(c, { host: b, slot: 1, from: 'old', fromColour: 'green', to: 'abc', colour: 'blue' }, '/s');

@@ -2,10 +2,9 @@
  * `ssh:` and `hosts:` of boxship.yml: which servers, and how to reach them. Together because a host in object form
  * overrides the ssh defaults key by key, and their descriptions say so.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADDRESS_FORMAT, parseAddress } from '../address.js';
-import { address, localPath, wholeNumber } from './fields.js';
+import { address, ipAddress, localPath, wholeNumber } from './fields.js';
 
 const IDENTITY_FILE = 'Private key for SSH, e.g. ~/.ssh/id_ed25519. Absent: keys from the ssh-agent at SSH_AUTH_SOCK.';
 const KNOWN_HOSTS = 'known_hosts file the host keys are checked against.';
@@ -38,9 +37,7 @@ const hostObject = z
     relay_address: address(
       'Where the other hosts reach this one over SSH when they relay layers to it (ship.relay), e.g. its private address deploy@10.0.0.6; default: its address above, with user and port as resolved.',
     ).optional(),
-    private_address: z
-      .string({ error: 'expected an IP address' })
-      .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
+    private_address: ipAddress()
       .optional()
       .describe(
         "IP address of this host on the servers' private network, e.g. 10.0.0.6: an accessory here is published on it (only there) for the app on the hosts that do not run it. Default: relay_address's host, else the address boxship connects to.",
