@@ -73,9 +73,11 @@ step('Maintenance off', ['maintenance', 'off']);
 await curl('serving');
 step('What each host has', ['releases']);
 // An accessory: a Redis built here from Debian's package (examples/redis), shipped like a release, started by deploy
-// because it is missing, reachable by the app as `cache`; a pre_rollout hook (node migrate.js) writes a row to it.
+// because it is missing, reachable by the app as `cache` on both hosts (host b's at host a's private address, its
+// address on the hosts' network: boxship reaches them on 127.0.0.1); a pre_rollout hook (node migrate.js) writes a row to it.
 const redisImage = ensureRedisImage();
 app.writeConfig({
+  hosts: HOSTS.map((h) => `{ address: "${h.address}", private_address: ${testnetAddress(h)} }`),
   appYaml: ['  env: { REDIS_HOST: cache }'],
   extraYaml: [
     'accessories:',
@@ -92,6 +94,7 @@ app.bumpVersion('3');
 step('Deploy: release + rollout in one command; the missing Redis accessory is started, a pre_rollout migration writes to it', ['deploy']);
 await curl('deployed');
 await curlPath('the app reads the row the migration wrote to the accessory', '/migrations');
+await curlPath('the app on the other host reads it too, from the same accessory', '/migrations', HOSTS[1]);
 step('Restart the accessory: same container, same data', ['accessory', 'restart', 'cache']);
 await curlPath('after the restart', '/migrations');
 step('The accessory’s logs', ['accessory', 'logs', 'cache', '-n', '3']);

@@ -37,7 +37,7 @@ export function accessoryEnvText(env: Record<string, string>, secrets: Record<st
  * timeout and signal, and env file text. `accessory up` recreates the container when it differs. (The env file's values are in
  * the container's config anyway, visible to anyone who can `docker inspect` it; the hash adds nothing to that.)
  */
-export function accessorySpec(a: AccessoryConfig, envText: string): string {
+export function accessorySpec(a: AccessoryConfig, envText: string, reach?: string): string {
   const what = {
     image: a.image,
     cmd: a.cmd ?? null,
@@ -48,6 +48,8 @@ export function accessorySpec(a: AccessoryConfig, envText: string): string {
     env: envText,
     // Only when set: the hash of an accessory started before the setting existed stays the same.
     ...(a.stopSignal ? { signal: a.stopSignal } : {}),
+    // Only when set: an accessory no other host reaches keeps the hash it had before cross-host reach existed.
+    ...(reach !== undefined ? { reach } : {}),
   };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
@@ -61,9 +63,10 @@ export function makeAccessoryDirs(stateDir: string, a: AccessoryConfig): Command
 /**
  * What the accessory's container is started with, after its name: the service network and the alias `<name>` (the
  * app, hooks and `exec` reach it by its name), `--restart unless-stopped` (it comes back after a reboot), its env file
- * and data folders.
+ * and data folders. `reach`: the host's private address, where the hosts without the accessory reach its port
+ * (config/accessory-reach.ts); published there only, not on every address of the host.
  */
-function containerArgs(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): string[] {
+function containerArgs(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string, reach?: string): string[] {
   const argv = ['--network', names.network(service), '--network-alias', a.name];
   argv.push('--label', `${LABEL.service}=${service}`, '--label', `${LABEL.accessory}=${a.name}`, '--label', `${LABEL.accessorySpec}=${spec}`);
   argv.push('--restart', 'unless-stopped', '--stop-timeout', String(a.stopTimeoutSeconds));
@@ -71,17 +74,23 @@ function containerArgs(service: string, a: AccessoryConfig, stateDirAbs: string,
   if (a.stopSignal) argv.push('--stop-signal', a.stopSignal);
   argv.push('--env-file', accessoryEnvFile(stateDirAbs, a.name));
   if (a.publish !== undefined && a.port !== undefined) argv.push('-p', publishSpec(a.publish, a.port, a.port));
+  if (reach !== undefined && a.port !== undefined && !coveredBy(a.publish, reach)) argv.push('-p', publishSpec(reach, a.port, a.port));
   for (const v of a.volumes) argv.push('-v', `${accessoryDataDir(stateDirAbs, a.name)}/${v.name}:${v.path}${v.readOnly ? ':ro' : ''}`);
   argv.push(a.image, ...(a.cmd ?? []));
   return argv;
+}
+
+/** Whether `publish` already binds `address` (the same one, or every address): a second -p would clash with it. */
+function coveredBy(publish: string | undefined, address: string): boolean {
+  return publish === address || publish === '0.0.0.0' || publish === '::';
 }
 
 /**
  * Starts the accessory. `--pull never`: its image was shipped from the deployer (a missing one fails at once, it is
  * never looked up in a registry).
  */
-export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
-  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', names.accessory(service, a.name), ...containerArgs(service, a, stateDirAbs, spec)];
+export function runAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string, reach?: string): Command {
+  const argv = ['docker', 'run', '-d', '--pull', 'never', '--name', names.accessory(service, a.name), ...containerArgs(service, a, stateDirAbs, spec, reach)];
   return { argv, why: `start accessory ${a.name} (${a.image})`, effect: 'write' };
 }
 
@@ -101,14 +110,14 @@ function recreateNames(service: string, name: string): [string, string, string] 
  * image or a setting Docker refuses fails here, while the old one still runs. A leftover of an interrupted recreate
  * goes first.
  */
-export function createAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string): Command {
+export function createAccessory(service: string, a: AccessoryConfig, stateDirAbs: string, spec: string, reach?: string): Command {
   const [, next] = recreateNames(service, a.name);
   return script(
     'write',
     `create the new container of accessory ${a.name} beside the old one (${a.image})`,
     'docker rm -f "$1" >/dev/null 2>&1; shift; exec "$@" >/dev/null',
     next,
-    ...['docker', 'create', '--pull', 'never', '--name', next, ...containerArgs(service, a, stateDirAbs, spec)],
+    ...['docker', 'create', '--pull', 'never', '--name', next, ...containerArgs(service, a, stateDirAbs, spec, reach)],
   );
 }
 

@@ -5,6 +5,7 @@
  * layer-thin like releases (shipSupportImage); they are not releases, so pruning never removes them.
  */
 import type Docker from 'dockerode';
+import { privatePublish } from '../config/accessory-reach.js';
 import { readSecretsFile } from '../config/secrets.js';
 import type { AccessoryConfig, Config } from '../config/types.js';
 import type { Runner } from '../hosts/runner.js';
@@ -67,6 +68,16 @@ function envText(a: AccessoryConfig): string {
   return accessoryEnvText(a.env, a.secretsFile ? readSecretsFile(a.secretsFile) : {});
 }
 
+/** The host's private address when the hosts without the accessory reach it here (its port is published there). */
+function reachOf(ctx: DeployContext, ssh: Runner, a: AccessoryConfig): string | undefined {
+  return privatePublish(ctx.config, a, ssh.name);
+}
+
+/** The spec label the accessory should have on this host. */
+function specOn(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, text: string): string {
+  return accessorySpec(a, text, reachOf(ctx, ssh, a));
+}
+
 /** Folders, network and env file (0600, its text on stdin: no value in an argv). */
 async function prepare(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, text: string): Promise<void> {
   const rel = relState(ctx);
@@ -101,7 +112,7 @@ async function ensureImage(ctx: DeployContext, ssh: Runner, docker: Docker, a: A
 /** Runs the container and, with a port, waits until it listens there. */
 async function create(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spec: string): Promise<void> {
   const abs = await absState(ctx, ssh);
-  await ssh.run(runAccessory(ctx.config.service, a, abs, spec));
+  await ssh.run(runAccessory(ctx.config.service, a, abs, spec, reachOf(ctx, ssh, a)));
   await waitReady(ctx, ssh, a);
 }
 
@@ -112,7 +123,7 @@ async function create(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spec:
  */
 async function recreate(ctx: DeployContext, ssh: Runner, a: AccessoryConfig, spec: string): Promise<void> {
   const service = ctx.config.service;
-  const created = await ssh.exec(createAccessory(service, a, await absState(ctx, ssh), spec), { allowFailure: true });
+  const created = await ssh.exec(createAccessory(service, a, await absState(ctx, ssh), spec, reachOf(ctx, ssh, a)), { allowFailure: true });
   if (created.code !== 0) {
     throw new HostError(
       ssh.name,
@@ -170,7 +181,7 @@ export async function ensureAccessories(ctx: DeployContext, ssh: Runner, docker:
     const text = envText(a);
     const result = (action: AccessoryAction) => out.push({ accessory: a.name, host: ssh.name, action });
     if (state.running) {
-      if (state.image !== a.image || state.spec !== accessorySpec(a, text)) {
+      if (state.image !== a.image || state.spec !== specOn(ctx, ssh, a, text)) {
         ctx.report({
           kind: 'warning',
           host: ssh.name,
@@ -187,7 +198,7 @@ export async function ensureAccessories(ctx: DeployContext, ssh: Runner, docker:
       ctx.report({ kind: 'step', host: ssh.name, message: `accessory ${a.name}: creating it (${a.image})` });
       await prepare(ctx, ssh, a, text);
       await ensureImage(ctx, ssh, docker, a);
-      await create(ctx, ssh, a, accessorySpec(a, text));
+      await create(ctx, ssh, a, specOn(ctx, ssh, a, text));
       result('created');
     }
   }
@@ -206,7 +217,7 @@ async function ensureDockerFor(ctx: DeployContext, ssh: Runner): Promise<void> {
  */
 export async function accessoryUp(ctx: DeployContext, ssh: Runner, docker: Docker, a: AccessoryConfig): Promise<AccessoryResult> {
   const text = envText(a);
-  const spec = accessorySpec(a, text);
+  const spec = specOn(ctx, ssh, a, text);
   await ensureDockerFor(ctx, ssh);
   await prepare(ctx, ssh, a, text);
   await ensureImage(ctx, ssh, docker, a);

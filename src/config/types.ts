@@ -20,6 +20,11 @@ export interface HostConfig {
   instances: number;
   /** Where other hosts reach this one when relaying layers to it (default: user, hostname and port above). */
   relayAddress?: { user: string; hostname: string; port: number };
+  /**
+   * private_address: where the other hosts' containers reach this host's accessories (published on it, and only
+   * there). Absent: relay_address's host name, else `hostname` (accessories/reach.ts).
+   */
+  privateAddress?: string;
 }
 
 export interface VolumeConfig {

@@ -1,11 +1,12 @@
 /**
  * The one-off container of `boxship exec` and of hooks (pure): `docker run --rm --pull never` of a release's image with
- * what the app's instances get (env file with secrets, BOXSHIP_SHA, volumes, the service network), but no instance
+ * what the app's instances get (env file with secrets, BOXSHIP_SHA, volumes, the service network, the addresses of
+ * the accessories on other hosts), but no instance
  * labels and no network alias, so it never counts as an instance nor takes proxy traffic.
  */
 import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
-import { envFilePath, volumeArgs } from '../rollout/instance-commands.js';
+import { accessoryHostArgs, envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
 import { shortSha } from '../util/short.js';
 
@@ -13,6 +14,8 @@ import { shortSha } from '../util/short.js';
 export const ONE_OFF_LABEL = 'dev.boxship.one-off';
 
 export interface OneOffSpec {
+  /** The host it runs on (HostConfig.name): which accessories it reaches on other hosts. */
+  host: string;
   tag: string;
   /** Absolute state dir on the host (env file, volumes). */
   stateDirAbs: string;
@@ -34,7 +37,7 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   if (spec.name) argv.push('--name', spec.name);
   if (spec.interactive) argv.push('-i');
   if (spec.tty) argv.push('-t');
-  argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`);
+  argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`, ...accessoryHostArgs(config, spec.host));
   // The app's image, so the app's way to stop: `boxship remove` stops a one-off that still runs with docker stop.
   if (config.app.stopSignal) argv.push('--stop-signal', config.app.stopSignal);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));

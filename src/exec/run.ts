@@ -33,7 +33,7 @@ async function releaseToRun(ssh: Runner, config: Config, wanted?: string): Promi
   return current;
 }
 
-export interface ExecRequest extends Omit<OneOffSpec, 'tag' | 'stateDirAbs'> {
+export interface ExecRequest extends Omit<OneOffSpec, 'host' | 'tag' | 'stateDirAbs'> {
   release?: string;
 }
 
@@ -44,6 +44,6 @@ export async function execOneOff(ssh: Runner, config: Config, req: ExecRequest, 
   if ((await ssh.exec(envFileExists(stateDirAbs), { allowFailure: true })).code !== 0) {
     throw new HostError(ssh.name, `the host has no app env file (${stateDirAbs}/app.env)`, { hint: 'run: boxship setup (or boxship deploy)' });
   }
-  const result = await streamCommand(ssh, oneOffRun(config, { ...req, tag, stateDirAbs }), io);
+  const result = await streamCommand(ssh, oneOffRun(config, { ...req, host: ssh.name, tag, stateDirAbs }), io);
   return { ...result, tag };
 }

@@ -16,6 +16,11 @@ export const LABEL = {
    * defaults. A rollout replaces an instance whose hash differs, as if it ran another release.
    */
   spec: 'dev.boxship.spec',
+  /**
+   * On an instance: the `<alias>:<address>` entries (comma-separated) it resolves the accessories of other hosts by;
+   * a rollout replaces an instance whose entries are not what its host needs now (an accessory moved).
+   */
+  accessoryHosts: 'dev.boxship.accessory-hosts',
 } as const;
 
 export const names = {

@@ -8,6 +8,7 @@
 import type Docker from 'dockerode';
 import type { HookRun } from '../backend/types.js';
 import { ensureAccessories } from '../accessories/run.js';
+import { hostsServing } from '../config/accessory-reach.js';
 import type { Config } from '../config/types.js';
 import type { DeployContext } from '../fleet/context.js';
 import { toShell } from '../hosts/command.js';
@@ -73,10 +74,14 @@ export async function rolloutHook(
   if (!hooks || !argv) return undefined;
   const first = ctx.hosts[0]!;
   if (name === 'pre_rollout') {
-    await ensureHost(ctx, first, docker);
-    // A migration needs the database: the host's missing accessories are started first.
-    for (const r of await ensureAccessories(ctx, first, docker)) {
-      if (r.action !== 'unchanged') ctx.report({ kind: 'step', host: r.host, message: `accessory ${r.accessory} ${r.action}` });
+    // A migration needs the database: the missing accessories it reaches are started first, those of its host and
+    // those other hosts serve it (an accessory the first host does not run).
+    const serving = hostsServing(config, first.name);
+    for (const ssh of [first, ...ctx.hosts.filter((h) => h !== first && serving.includes(h.name))]) {
+      await ensureHost(ctx, ssh, docker);
+      for (const r of await ensureAccessories(ctx, ssh, docker)) {
+        if (r.action !== 'unchanged') ctx.report({ kind: 'step', host: r.host, message: `accessory ${r.accessory} ${r.action}` });
+      }
     }
   }
   if (first.dryRun) {

@@ -63,7 +63,7 @@ export async function runContainerHook(
   }
   const instance = `${config.service}-${name.replace('_', '-')}`;
   const container = `${instance}-${randomBytes(3).toString('hex')}`;
-  const run = oneOffRun(config, { tag, stateDirAbs, argv, instance, name: container });
+  const run = oneOffRun(config, { host: ssh.name, tag, stateDirAbs, argv, instance, name: container });
   const r = await streamCommand(ssh, timeLimited(run, container, hook.timeoutSeconds, config.app.stopSignal), io);
   return { code: r.code ?? 128, ...(r.signal ? { signal: r.signal } : {}) };
 }

@@ -1,7 +1,7 @@
 /** Reads what each host runs now (from the containers' labels) into the planner's HostState. */
 import type { Runner } from '../hosts/runner.js';
 import type { DeployContext } from '../fleet/context.js';
-import { type InstanceInfo, listInstances, parseInstances } from './instance-commands.js';
+import { accessoryHostsLabel, type InstanceInfo, listInstances, parseInstances } from './instance-commands.js';
 import { names } from '../fleet/names.js';
 import type { HostState } from './plan.js';
 
@@ -17,10 +17,16 @@ export async function readHost(ctx: DeployContext, ssh: Runner, instances: numbe
   const slots = Array.from({ length: instances }, (_, i) => {
     const slot = i + 1;
     const live = all.find((c) => c.name === names.instance(ctx.config.service, slot) && c.running);
-    return { slot, tag: live?.tag ?? null, colour: live?.colour ?? null, ...(live?.spec ? { spec: live.spec } : {}) };
+    return {
+      slot,
+      tag: live?.tag ?? null,
+      colour: live?.colour ?? null,
+      accessoryHosts: live?.accessoryHosts ?? '',
+      ...(live?.spec ? { spec: live.spec } : {}),
+    };
   });
   const extra = all.filter((c) => c.slot > instances);
-  return { state: { host: ssh.name, slots }, instances: all, extra };
+  return { state: { host: ssh.name, slots, accessoryHosts: accessoryHostsLabel(ctx.config, ssh.name) }, instances: all, extra };
 }
 
 /** Per host, the names of every container of the service (leftovers included): what a move may need to clear. */

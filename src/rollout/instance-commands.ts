@@ -1,5 +1,6 @@
 /** Commands that start, check, stop and list instances (pure: they return Command data). */
 import { createHash } from 'node:crypto';
+import { accessoryHostEntries } from '../config/accessory-reach.js';
 import type { Config } from '../config/types.js';
 import type { ProxySettings } from '../proxy/settings.js';
 import { type Command, script, toShell } from '../hosts/command.js';
@@ -8,6 +9,8 @@ import { LABEL, names } from '../fleet/names.js';
 import type { Colour } from './plan.js';
 
 export interface InstanceSpec {
+  /** The host it runs on (HostConfig.name): which accessories it reaches on other hosts. */
+  host: string;
   slot: number;
   tag: string;
   colour: Colour;
@@ -49,6 +52,20 @@ export function instanceSpec(config: Config): string | undefined {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
+/**
+ * `--add-host <alias>:<address>` for each accessory the app's containers on `host` reach on another host (their own
+ * host does not run it), so `<alias>:<port>` works there as on the service network. An /etc/hosts line, which also
+ * wins over DNS: a host that runs the accessory must not get one (its instances use the network alias).
+ */
+export function accessoryHostArgs(config: Config, host: string): string[] {
+  return accessoryHostEntries(config, host).flatMap((entry) => ['--add-host', entry]);
+}
+
+/** The value of the accessory-hosts label an instance on `host` should carry ('' when it needs none: no label). */
+export function accessoryHostsLabel(config: Config, host: string): string {
+  return accessoryHostEntries(config, host).join(',');
+}
+
 export function runInstance(config: Config, spec: InstanceSpec): Command {
   const s = config.service;
   const argv = [
@@ -76,6 +93,8 @@ export function runInstance(config: Config, spec: InstanceSpec): Command {
   );
   const hash = instanceSpec(config);
   if (hash) argv.push('--label', `${LABEL.spec}=${hash}`);
+  const reach = accessoryHostsLabel(config, spec.host);
+  if (reach) argv.push('--label', `${LABEL.accessoryHosts}=${reach}`, ...accessoryHostArgs(config, spec.host));
   argv.push('--restart', spec.restart, '--stop-timeout', String(config.app.stopTimeoutSeconds));
   // Set on the container, so every docker stop of it (drain, rollback, remove, a reboot) sends it, and nothing that
   // stops it has to remember the setting.
@@ -237,6 +256,8 @@ export function listInstances(service: string): Command {
 export interface InstanceInfo {
   name: string;
   tag: string;
+  /** Its accessory-hosts label ('' without one). */
+  accessoryHosts: string;
   slot: number;
   colour: Colour;
   running: boolean;
@@ -252,6 +273,7 @@ export function parseInstances(text: string): InstanceInfo[] {
     .map((c) => ({
       name: c.name.replace(/^\//, ''),
       tag: c.labels[LABEL.tag] ?? '',
+      accessoryHosts: c.labels[LABEL.accessoryHosts] ?? '',
       slot: Number(c.labels[LABEL.slot]),
       colour: (c.labels[LABEL.colour] === 'green' ? 'green' : 'blue') as Colour,
       running: c.running,

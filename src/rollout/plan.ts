@@ -14,11 +14,15 @@ interface SlotState {
   colour: Colour | null;
   /** Its instance's spec label (instance-commands.ts instanceSpec); absent: the defaults. */
   spec?: string;
+  /** Its instance's accessory-hosts label (which accessories of other hosts it resolves where); absent: none. */
+  accessoryHosts?: string;
 }
 
 export interface HostState {
   host: string;
   slots: SlotState[];
+  /** The accessory-hosts label its instances need now (from boxship.yml); absent: none. */
+  accessoryHosts?: string;
 }
 
 export interface Move {
@@ -36,14 +40,16 @@ function otherColour(c: Colour | null): Colour {
 
 /**
  * Every instance not yet on `target` (the release, started with `opts.spec`: one started with other settings is
- * replaced on the same release), or with `canary`, only enough to have `canary` instances on it fleet-wide.
+ * replaced on the same release), or with `canary`, only enough to have `canary` instances on it fleet-wide. An
+ * instance on `target` that resolves another host's accessory elsewhere than its host needs now (an accessory moved,
+ * or a host's private address changed) is not on it either: it is started again, as any move, on the same release.
  */
 export function planRollout(fleet: HostState[], target: string, opts: { canary?: number; spec?: string } = {}): Move[] {
   const pending: Move[] = [];
   let onTarget = 0;
   for (const h of fleet)
     for (const s of h.slots) {
-      if (s.tag === target && s.spec === opts.spec) onTarget++;
+      if (s.tag === target && s.spec === opts.spec && (s.accessoryHosts ?? '') === (h.accessoryHosts ?? '')) onTarget++;
       else pending.push({ host: h.host, slot: s.slot, from: s.tag, fromColour: s.colour, to: target, colour: otherColour(s.colour) });
     }
   if (opts.canary === undefined) return pending;

@@ -100,6 +100,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
   return {
     prepare: leftovers.filter((n) => !existing || existing.has(n)).map(removeNow),
     start: runInstance(config, {
+      host: move.host,
       slot: move.slot,
       tag: move.to,
       colour: move.colour,

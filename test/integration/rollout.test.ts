@@ -268,6 +268,7 @@ describe('rollout behind Caddy', () => {
     for (const h of HOSTS) {
       const missing = 'f'.repeat(40);
       const cmd = runInstance(config, {
+        host: h.address,
         slot: 9,
         tag: missing,
         colour: 'blue',

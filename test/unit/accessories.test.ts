@@ -197,7 +197,8 @@ describe('accessory commands', () => {
 const config = {
   file: '/app/boxship.yml',
   service: 'hello',
-  hosts: [hostConfig('h1'), hostConfig('h2')],
+  // h2 has no cache: h1 serves it there, at h1's private address.
+  hosts: [{ ...hostConfig('h1'), privateAddress: '10.0.0.1' }, hostConfig('h2')],
   accessories: [redis, { ...redis, name: 'other', hosts: ['h2'], port: undefined }],
 } as unknown as Config;
 
@@ -280,7 +281,7 @@ describe('accessories on a host', () => {
   });
 
   it('up: running as configured is left alone; another image tag or a rebuilt tag recreates it on the same data', async () => {
-    const spec = accessorySpec(redis, accessoryEnvText(redis.env));
+    const spec = accessorySpec(redis, accessoryEnvText(redis.env), '10.0.0.1');
     const same = host(state({ status: 'running', running: true, spec }));
     expect(await accessoryUp(ctxFor([same.dry]), same.dry, docker(true), redis)).toEqual({ accessory: 'cache', host: 'h1', action: 'unchanged' });
     expect(planned(same.dry)).not.toContain('start accessory cache (boxship-test-redis:1)');
@@ -300,6 +301,16 @@ describe('accessories on a host', () => {
 
     const settings = host(state({ status: 'running', running: true, spec: 'old' }));
     expect((await accessoryUp(ctxFor([settings.dry]), settings.dry, docker(true), redis)).action).toBe('recreated');
+  });
+
+  it('up: an accessory started before another host needed it (not published on the private address) is recreated, published there', async () => {
+    const unpublished = accessorySpec(redis, accessoryEnvText(redis.env));
+    expect(unpublished).not.toBe(accessorySpec(redis, accessoryEnvText(redis.env), '10.0.0.1'));
+    const before = host(state({ status: 'running', running: true, spec: unpublished }));
+    expect((await accessoryUp(ctxFor([before.dry]), before.dry, docker(true), redis)).action).toBe('recreated');
+    const create = before.dry.steps.find((s) => s.cmd.why.startsWith('create the new container'))!.cmd.argv;
+    expect(create.slice(create.indexOf('-p'), create.indexOf('-p') + 2)).toEqual(['-p', '10.0.0.1:6379:6379']);
+    expect(create.filter((w) => w === '-p')).toHaveLength(1);
   });
 
   it('up: a new container Docker cannot create leaves the old one running, untouched', async () => {

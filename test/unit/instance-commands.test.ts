@@ -27,6 +27,7 @@ const config = parseConfig(
 describe('instance commands', () => {
   it('starts an instance on the service network under its colour alias, labelled (its spec too), with its stop signal, no published port', () => {
     const c = runInstance(config, {
+      host: 'root@10.0.0.5',
       slot: 1,
       tag: 'abc',
       colour: 'green',

@@ -54,10 +54,10 @@ describe('the signal set where each container is created', () => {
   it('without stop_signal: no --stop-signal and no spec label anywhere, as before (those containers are up to date)', () => {
     const plain = load('app: { port: 3000 }');
     expect(instanceSpec(plain)).toBeUndefined();
-    const run = runInstance(plain, { slot: 1, tag: 'abc', colour: 'blue', name: 'hello-1', stateDirAbs: '/r', sha: 'abc', restart: 'no' }).argv;
+    const run = runInstance(plain, { host: 'h', slot: 1, tag: 'abc', colour: 'blue', name: 'hello-1', stateDirAbs: '/r', sha: 'abc', restart: 'no' }).argv;
     expect(run).not.toContain('--stop-signal');
     expect(run.some((a) => a.startsWith('dev.boxship.spec='))).toBe(false);
-    expect(oneOffRun(plain, { tag: 'abc', stateDirAbs: '/r', argv: [] }).argv).not.toContain('--stop-signal');
+    expect(oneOffRun(plain, { host: 'h', tag: 'abc', stateDirAbs: '/r', argv: [] }).argv).not.toContain('--stop-signal');
     expect(instanceSpec(load('app: { stop_signal: QUIT }'))).not.toBe(instanceSpec(load('app: { stop_signal: INT }')));
   });
 

@@ -2,6 +2,7 @@
  * `accessories:` -> AccessoryConfig[]: the checks that look across sections (names that would clash with boxship's
  * own containers on the service network, hosts that must be in hosts:), and volumes, which the app shares.
  */
+import { privateAddressOf, servingHost, unusablePrivateAddress } from '../accessory-reach.js';
 import { findHost } from '../host-lookup.js';
 import type { PathSegment } from '../problems.js';
 import type { RawConfig } from '../schema.js';
@@ -16,6 +17,24 @@ export function toVolumes(volumes: RawConfig['app']['volumes']): VolumeConfig[] 
 
 /** Names the instances and the proxy use on the service network; an accessory named so would take one of them. */
 const RESERVED_ACCESSORY_NAMES = new Set(['proxy']);
+
+/**
+ * An accessory that some hosts lack is reached from them at its first host's private address: that address must be
+ * one the other servers can dial and Docker can publish on, else nothing on those hosts could reach it.
+ */
+function checkReach(hosts: HostConfig[], name: string, onHosts: string[], port: number | undefined, at: At): void {
+  const serving = servingHost(hosts, { hosts: onHosts, port });
+  if (!serving) return;
+  const why = unusablePrivateAddress(privateAddressOf(serving));
+  if (!why) return;
+  const index = hosts.indexOf(serving);
+  const without = hosts.filter((h) => !onHosts.includes(h.name)).map((h) => h.name);
+  at(
+    serving.privateAddress !== undefined ? ['hosts', index, 'private_address'] : ['hosts', index],
+    `accessory ${name} does not run on ${without.join(', ')}: the app there reaches it at the private address of ${serving.name} (its first host), but ${why}`,
+    `set private_address on that host: { address: ${serving.name}, private_address: <the IP the other servers reach it at, e.g. 10.0.0.5> }, or run ${name} on every host (hosts: [...])`,
+  );
+}
 
 export function toAccessories(
   raw: NonNullable<RawConfig['accessories']>,
@@ -44,6 +63,7 @@ export function toAccessories(
       picked.add(h.name);
     });
     const onHosts = written.length === 0 ? [hosts[0]!.name] : hosts.filter((h) => picked.has(h.name)).map((h) => h.name);
+    checkReach(hosts, name, onHosts, a.port, at);
     return {
       name,
       image: a.image,

@@ -56,6 +56,7 @@ export function toHosts(raw: RawConfig, dir: string, at: At, push: (problem: Pro
       knownHosts,
       ...(jump !== undefined ? { jump } : {}),
       instances,
+      ...(host.private_address !== undefined ? { privateAddress: host.private_address } : {}),
       ...(relay
         ? {
             relayAddress: {

@@ -2,9 +2,8 @@
  * `accessories:` of boxship.yml: long-lived companions of the app (a database, a cache). Apart from app: because an
  * accessory is never swapped by a rollout and names its own hosts; convert.ts checks those are in hosts:.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { envName, envValue, imageRef, localPath, port, stopSignal, volumes, wholeNumber } from './fields.js';
+import { envName, envValue, imageRef, ipAddress, localPath, port, stopSignal, volumes, wholeNumber } from './fields.js';
 
 /** A host of `hosts:`, named as written there (or by its host name); convert.ts checks that it is one. */
 function hostRef() {
@@ -49,13 +48,13 @@ const accessory = z
     port: port()
       .optional()
       .describe(
-        'Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on the service network; not published on the host unless publish is set.',
+        "Port it listens on inside its container: after a start boxship waits until it listens there. The app reaches it as <name>:<port> on every host: on the service network where it runs, elsewhere at its first host's private_address, where it is then published (only there); else not published unless publish is set.",
       ),
-    publish: z
-      .string({ error: 'expected an IP address' })
-      .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
+    publish: ipAddress()
       .optional()
-      .describe('Host address to publish port on (the same port number), e.g. 127.0.0.1; absent: reachable only on the service network.'),
+      .describe(
+        'Host address to also publish port on (the same port number), e.g. 127.0.0.1; absent: reachable only on the service network (and, from the hosts without it, on its private_address).',
+      ),
     env: z.record(envName(), envValue()).default({}).describe('Environment variables of the accessory.'),
     secrets_file: localPath()
       .optional()

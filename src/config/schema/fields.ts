@@ -1,8 +1,9 @@
 /**
- * The field builders every section of the boxship.yml schema shares: numbers in a range, paths, image references,
+ * The field builders every section of the boxship.yml schema shares: numbers in a range, IP addresses, paths, image references,
  * env names and values, SSH addresses, durations, volumes. Each returns a new schema, so the JSON Schema inlines
  * it where it is used (no $defs), and every custom message starts with "expected ..." (issues.ts appends ", got <value>").
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADDRESS_FORMAT, ADDRESS_HINT, ADDRESS_PATTERN, parseAddress } from '../address.js';
 import { DURATION_FORMAT, DURATION_PATTERN, parseDuration } from '../duration.js';
@@ -17,6 +18,11 @@ export function wholeNumber(min: number, max: number) {
 export function port() {
   const error = 'expected a number from 1 to 65535';
   return z.int({ error }).min(1, { error }).max(65535, { error });
+}
+
+/** An IPv4 or IPv6 address (no brackets, no name): what Docker takes to publish a port on. */
+export function ipAddress() {
+  return z.string({ error: 'expected an IP address' }).refine((value) => isIP(value) !== 0, { error: 'expected an IP address' });
 }
 
 export function seconds(max: number) {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ADDRESS_FORMAT, parseAddress } from '../address.js';
-import { address, localPath, wholeNumber } from './fields.js';
+import { address, ipAddress, localPath, wholeNumber } from './fields.js';
 
 const IDENTITY_FILE = 'Private key for SSH, e.g. ~/.ssh/id_ed25519. Absent: keys from the ssh-agent at SSH_AUTH_SOCK.';
 const KNOWN_HOSTS = 'known_hosts file the host keys are checked against.';
@@ -37,6 +37,11 @@ const hostObject = z
     relay_address: address(
       'Where the other hosts reach this one over SSH when they relay layers to it (ship.relay), e.g. its private address deploy@10.0.0.6; default: its address above, with user and port as resolved.',
     ).optional(),
+    private_address: ipAddress()
+      .optional()
+      .describe(
+        "IP address of this host on the servers' private network, e.g. 10.0.0.6: an accessory here is published on it (only there) for the app on the hosts that do not run it. Default: relay_address's host, else the address boxship connects to.",
+      ),
   })
   .describe('A host with its own settings.');
 
@@ -71,4 +76,4 @@ export const hosts = z
   .min(1, { error: 'expected at least one host' })
   // Runs even when some entries are invalid, so a duplicate is reported together with the other problems.
   .superRefine(uniqueHosts, { when: (payload) => Array.isArray(payload.value) })
-  .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances, relay_address }.');
+  .describe('Servers to deploy to: "[user@]host[:port]" or { address, identity_file, known_hosts, jump, instances, relay_address, private_address }.');

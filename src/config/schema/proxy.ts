@@ -3,9 +3,8 @@
  * instance can (Retry-After, the back-off header); with `hosts`, the service is also served by the server's edge
  * (src/edge: one Caddy per server on :80/:443, shared by every boxship service there, TLS, routed by hostname).
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
-import { imageRef, localPath, port, wholeNumber } from './fields.js';
+import { imageRef, ipAddress, localPath, port, wholeNumber } from './fields.js';
 
 const DEFAULT_PROXY_IMAGE = 'boxship-proxy:caddy-2.6.2';
 // RFC 9110 token characters.
@@ -67,11 +66,7 @@ export const proxy = z
     port: port()
       .optional()
       .describe('Port the proxy listens on, published on the host. 8080 without proxy.hosts; with proxy.hosts, published only when written.'),
-    bind: z
-      .string({ error: 'expected an IP address' })
-      .refine((value) => isIP(value) !== 0, { error: 'expected an IP address' })
-      .default('0.0.0.0')
-      .describe('Host address the proxy port is published on; 127.0.0.1 keeps it local.'),
+    bind: ipAddress().default('0.0.0.0').describe('Host address the proxy port is published on; 127.0.0.1 keeps it local.'),
     retry_after: wholeNumber(0, 3600).default(5).describe('Seconds in the Retry-After header when no instance can answer.'),
     backoff_header: z
       .string({ error: 'expected an HTTP header name' })
