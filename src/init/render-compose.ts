@@ -4,6 +4,7 @@
  * file's frame whether or not there is a compose file.
  */
 import { stringify } from 'yaml';
+import { STOP_SIGNAL_NAMES, STOP_SIGNALS, stopSignalName } from '../config/signal.js';
 import type { ComposeAccessory, ComposeApp, ComposeFacts } from './compose.js';
 
 const scalar = (v: string | number): string => stringify(v).trimEnd();
@@ -39,7 +40,12 @@ export function appLines(app: ComposeApp | undefined, secretsFile: string): stri
     `${comment(`  secrets_file: ${scalar(secretsFile)}`)} # ${secrets.length ? `holds ${secrets.join(', ')} (from compose); ` : ''}KEY=VALUE lines, git-ignored, written to each host in a 0600 file`,
   );
   if (!app || !Object.keys(app.volumes).length) out.push('  # volumes: { data: /app/data }    # kept across releases in ~/.boxship/<service>/volumes/<name>');
-  if (app?.stopSignal) out.push(`  # stop_signal: ${app.stopSignal.replace(/\s+/g, ' ')} (compose)`);
+  if (app?.stopSignal) {
+    // compose's own spelling (INT, SIGINT); one boxship does not take (a number, SIGKILL) stays a comment.
+    const written = app.stopSignal.trim().toUpperCase();
+    if (STOP_SIGNAL_NAMES.includes(written)) out.push(`  stop_signal: ${stopSignalName(written)}              # from compose`);
+    else out.push(`  # stop_signal: ${app.stopSignal.replace(/\s+/g, ' ')} (compose; boxship takes ${STOP_SIGNALS.join(', ')})`);
+  }
   return out;
 }
 

@@ -132,7 +132,7 @@ describe('init from compose: public sample shapes', () => {
     expect(config.app.port).toBe(5000);
     expect(config.app.env).toEqual({ FLASK_ENV: 'production', LOG_LEVEL: 'info', DEBUG: '0' });
     expect(config.healthcheck.path).toBe('/healthz');
-    expect(text).toMatch(/^ {2}# stop_signal: SIGINT \(compose\)$/m);
+    expect(text).toMatch(/^ {2}stop_signal: SIGINT +# from compose$/m);
     expect(read('.env.secrets')).toContain('\nSECRET_KEY=from-dotenv\n# API_TOKEN=   (compose takes it from elsewhere: fill it in)\n');
     expect(text).toMatch(/^# {3}services\.web\.environment\.API_TOKEN: compose takes it from the shell: fill it in the secrets file$/m);
     expect(text).toMatch(/^# {3}services\.web\.environment\.UNSET: compose takes it from \$\{NOWHERE\}: set it under env:$/m);
