@@ -7,10 +7,16 @@ import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { ensureRedisImage } from '../helpers/redis-image.js';
 import { HOSTS, TEST_KEY, TEST_KNOWN_HOSTS } from '../helpers/paths.js';
 import { boxship, wipeHost } from '../helpers/run.js';
+import { testnetAddress } from '../helpers/swarm.js';
 
-/** The written boxship.yml with its empty hosts: list replaced by the test hosts (the one edit a user makes). */
-function fillHosts(file: string, text: string): void {
-  const hosts = HOSTS.map((h) => `  - { address: "${h.address}", identity_file: ${TEST_KEY}, known_hosts: ${TEST_KNOWN_HOSTS} }`).join('\n');
+/**
+ * The written boxship.yml with its empty hosts: list replaced by the test hosts (the one edit a user makes). With
+ * `privateAddresses`, each host's address on the test network too: an accessory on the first host is reached there
+ * from the others (the SSH address of a test host is a loopback port).
+ */
+function fillHosts(file: string, text: string, privateAddresses = false): void {
+  const priv = (h: (typeof HOSTS)[number]) => (privateAddresses ? `, private_address: "${testnetAddress(h)}"` : '');
+  const hosts = HOSTS.map((h) => `  - { address: "${h.address}", identity_file: ${TEST_KEY}, known_hosts: ${TEST_KNOWN_HOSTS}${priv(h)} }`).join('\n');
   writeFileSync(file, text.replace(/^hosts: \[\].*$/m, `hosts:\n${hosts}`));
 }
 
@@ -92,7 +98,7 @@ describe('init then deploy', () => {
     expect(text).toMatch(/^ {2}port: 8000 +# from services\.web\.ports in compose\.yaml$/m);
     expect(text).not.toContain('tok-h19-init');
     expect(readFileSync(join(composed.dir, '.env.secrets'), 'utf8')).toContain('API_TOKEN=tok-h19-init\n');
-    fillHosts(file, text);
+    fillHosts(file, text, true);
     composed.commit('boxship init');
 
     await deployServes(composed.dir);

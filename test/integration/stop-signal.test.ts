@@ -55,6 +55,16 @@ async function stops(since: string, prefix: string): Promise<Map<string, Stop>> 
   return new Map([...out].map(([name, { first: _, ...s }]) => [name, s]));
 }
 
+/** stops() once a container of `prefix` has died: the old instance's drain may end just after the command returns. */
+async function leftStopped(since: string, prefix: string): Promise<Map<string, Stop>> {
+  let seen = await stops(since, prefix);
+  for (let i = 0; i < 40 && ![...seen.values()].some((s) => s.exitCode !== undefined); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    seen = await stops(since, prefix);
+  }
+  return seen;
+}
+
 const inspect = async (name: string, format: string) => (await onHost(host.container, `docker inspect -f '${format}' ${name}`)).trim();
 /** docker inspect's template for the container's stop signal: empty when it has none (the key is then missing). */
 const SIGNAL = '{{with index .Config "StopSignal"}}{{.}}{{end}}';
@@ -78,7 +88,7 @@ describe('stop_signal', () => {
     ok(await boxship(['release'], { cwd: app.dir }));
     ok(await boxship(['rollout'], { cwd: app.dir }));
     expect(await inspect('hello-1', '{{index .Config.Labels "dev.boxship.tag"}}')).toBe(v2);
-    const old = [...(await stops(since, 'hello-1.old-')).values()];
+    const old = [...(await leftStopped(since, 'hello-1.old-')).values()];
     expect(old).toHaveLength(1);
     expect(old[0]).toMatchObject({ kills: ['2'], exitCode: '0' });
     expect(old[0]!.seconds).toBeLessThan(STOP_TIMEOUT);
@@ -104,7 +114,7 @@ describe('stop_signal', () => {
     expect(newTag).toBe(tag);
     expect(signal ?? '').toBe('');
     // The instance that left was started with SIGINT, and stopped with it.
-    expect([...(await stops(since, 'hello-1.old-')).values()]).toMatchObject([{ kills: ['2'], exitCode: '0' }]);
+    expect([...(await leftStopped(since, 'hello-1.old-')).values()]).toMatchObject([{ kills: ['2'], exitCode: '0' }]);
     const again = await boxship(['rollout', '--plan'], { cwd: app.dir });
     ok(again);
     expect(again.stdout).toContain('Moves: none, every instance already runs it');
