@@ -39,7 +39,8 @@ export function edgeState(): Command {
   return script(
     'read',
     'check the edge containers',
-    `docker ps -a --filter name=boxship-edge --format '{{.Names}}|{{.State}}|{{.Image}}|{{.Label "${EDGE_ROLE_LABEL}"}}|{{.Label "${EDGE_SLOT_LABEL}"}}|{{.Label "${EDGE_PORTS_LABEL}"}}'`,
+    // Nothing (no edge) where Docker is not installed yet: a bare host's setup reads this before it installs Docker.
+    `docker ps -a --filter name=boxship-edge --format '{{.Names}}|{{.State}}|{{.Image}}|{{.Label "${EDGE_ROLE_LABEL}"}}|{{.Label "${EDGE_SLOT_LABEL}"}}|{{.Label "${EDGE_PORTS_LABEL}"}}' 2>/dev/null || true`,
   );
 }
 
