@@ -55,7 +55,10 @@ async function stops(since: string, prefix: string): Promise<Map<string, Stop>> 
   return new Map([...out].map(([name, { first: _, ...s }]) => [name, s]));
 }
 
-/** stops() once a container of `prefix` has died: the old instance's drain may end just after the command returns. */
+/**
+ * stops() once a container of `prefix` has died: the old instance's drain may end just after the command returns, and
+ * `docker events --until <now in seconds>` leaves out the events of the current second.
+ */
 async function leftStopped(since: string, prefix: string): Promise<Map<string, Stop>> {
   let seen = await stops(since, prefix);
   for (let i = 0; i < 40 && ![...seen.values()].some((s) => s.exitCode !== undefined); i++) {
@@ -134,7 +137,7 @@ describe('stop_signal', () => {
     ok(await boxship(['accessory', 'up', 'sig'], { cwd: app.dir }));
     const since = await now();
     ok(await boxship(['accessory', 'restart', 'sig'], { cwd: app.dir }));
-    expect(await stops(since, 'hello-sig')).toEqual(new Map([['hello-sig', expect.objectContaining({ kills: ['2'], exitCode: '0' })]]));
+    expect(await leftStopped(since, 'hello-sig')).toEqual(new Map([['hello-sig', expect.objectContaining({ kills: ['2'], exitCode: '0' })]]));
     const logs = await onHost(host.container, 'docker logs hello-sig 2>&1');
     expect(logs).toContain('hello: SIGINT, draining');
     expect(logs).not.toContain('ignored');
