@@ -101,6 +101,29 @@ function natScript(httpPort: number, httpsPort: number): string {
   ].join(' && ');
 }
 
+/** An edge container: detached, never pulled, restarted by Docker, its main process the sh `body`. */
+function edgeContainer(why: string, name: string, options: string[], image: string, body: string): Command {
+  return command(
+    'write',
+    why,
+    'docker',
+    'run',
+    '-d',
+    '--pull',
+    'never',
+    '--name',
+    name,
+    '--restart',
+    'unless-stopped',
+    ...options,
+    '--entrypoint',
+    '/bin/sh',
+    image,
+    '-c',
+    body,
+  );
+}
+
 /**
  * The ports holder: publishes the ports, and at every start (a host reboot too) points them at the slot in
  * EDGE_SLOT_FILE before it sleeps. Its namespace outlives every generation; it needs NET_ADMIN for its own NAT only.
@@ -113,34 +136,24 @@ export function startEdgePorts(image: string, httpPort: number, httpsPort: numbe
     'trap "exit 0" TERM',
     'while :; do sleep 3600 & wait $!; done',
   ].join('\n');
-  return command(
-    'write',
+  return edgeContainer(
     `start the edge's ports holder on ports ${httpPort} and ${httpsPort}`,
-    'docker',
-    'run',
-    '-d',
-    '--pull',
-    'never',
-    '--name',
     EDGE_PORTS_CONTAINER,
-    '--restart',
-    'unless-stopped',
-    '--cap-add',
-    'NET_ADMIN',
-    '--label',
-    `${EDGE_ROLE_LABEL}=ports`,
-    '--label',
-    `${EDGE_PORTS_LABEL}=${portsLabel(httpPort, httpsPort)}`,
-    '-p',
-    `${httpPort}:${httpPort}`,
-    '-p',
-    `${httpsPort}:${httpsPort}`,
-    '-v',
-    `${EDGE_VOLUME}:${EDGE_DIR}`,
-    '--entrypoint',
-    '/bin/sh',
+    [
+      '--cap-add',
+      'NET_ADMIN',
+      '--label',
+      `${EDGE_ROLE_LABEL}=ports`,
+      '--label',
+      `${EDGE_PORTS_LABEL}=${portsLabel(httpPort, httpsPort)}`,
+      '-p',
+      `${httpPort}:${httpPort}`,
+      '-p',
+      `${httpsPort}:${httpsPort}`,
+      '-v',
+      `${EDGE_VOLUME}:${EDGE_DIR}`,
+    ],
     image,
-    '-c',
     body,
   );
 }
@@ -170,32 +183,22 @@ const supervisor = (slot: number) =>
 
 /** Starts a generation of the edge in the ports holder's namespace, on its slot's ports, restarted by Docker. */
 export function startGeneration(image: string, slot: number): Command {
-  return command(
-    'write',
+  return edgeContainer(
     `start the edge (generation in slot ${slot})`,
-    'docker',
-    'run',
-    '-d',
-    '--pull',
-    'never',
-    '--name',
     EDGE_CONTAINER,
-    '--restart',
-    'unless-stopped',
-    '--network',
-    `container:${EDGE_PORTS_CONTAINER}`,
-    '--label',
-    `${EDGE_ROLE_LABEL}=generation`,
-    '--label',
-    `${EDGE_SLOT_LABEL}=${slot}`,
-    '-v',
-    `${EDGE_VOLUME}:${EDGE_DIR}`,
-    '-v',
-    `${EDGE_DATA_VOLUME}:${EDGE_DATA_DIR}`,
-    '--entrypoint',
-    '/bin/sh',
+    [
+      '--network',
+      `container:${EDGE_PORTS_CONTAINER}`,
+      '--label',
+      `${EDGE_ROLE_LABEL}=generation`,
+      '--label',
+      `${EDGE_SLOT_LABEL}=${slot}`,
+      '-v',
+      `${EDGE_VOLUME}:${EDGE_DIR}`,
+      '-v',
+      `${EDGE_DATA_VOLUME}:${EDGE_DATA_DIR}`,
+    ],
     image,
-    '-c',
     supervisor(slot),
   );
 }
@@ -208,6 +211,17 @@ export function setAsideGeneration(slot: number): Command {
     'docker rename "$1" "$2" && docker update --restart no "$2" >/dev/null',
     EDGE_CONTAINER,
     retiringName(slot),
+  );
+}
+
+/** Undoes setAsideGeneration: the generation is the current one again, restarted by Docker. */
+export function restoreGeneration(slot: number): Command {
+  return script(
+    'write',
+    'put the previous edge generation back',
+    'docker rename "$1" "$2" && docker update --restart unless-stopped "$2" >/dev/null',
+    retiringName(slot),
+    EDGE_CONTAINER,
   );
 }
 

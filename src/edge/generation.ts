@@ -14,6 +14,7 @@ import { InputError } from '../util/errors.js';
 import {
   type EdgeState,
   removeContainers,
+  restoreGeneration,
   retireGeneration,
   routeNewConnections,
   setAsideGeneration,
@@ -75,18 +76,7 @@ export async function ensureGeneration(ctx: DeployContext, ssh: Runner, state: E
   } catch (e) {
     // Nothing changed for a client yet (new connections still go to `slot`): put the previous generation back.
     await ssh.exec(removeContainers([EDGE_CONTAINER], 'remove the edge generation that did not come up')).catch(() => undefined);
-    await ssh.run(
-      command(
-        'write',
-        'put the previous edge generation back',
-        'sh',
-        '-c',
-        'docker rename "$1" "$2" && docker update --restart unless-stopped "$2" >/dev/null',
-        'sh',
-        retiringName(slot),
-        EDGE_CONTAINER,
-      ),
-    );
+    await ssh.run(restoreGeneration(slot));
     throw e;
   }
   await ssh.run(routeNewConnections(next, want.httpPort, want.httpsPort));
