@@ -197,7 +197,7 @@ describe('error positions and messages', () => {
     expect(err.exitCode).toBe(ExitCode.needsAction);
     expect(err.message).toBe(`${file}:3:1: helthcheck: unknown key; did you mean "healthcheck"?`);
     expect(err.hint).toBe(
-      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, ship, hooks, accessories, swarm',
+      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, ship, hooks, accessories, roles, swarm',
     );
   });
 
