@@ -132,6 +132,19 @@ export function healthPolling(intervalMs: number, retries: number, timeoutMs: nu
   };
 }
 
+/** Shell: `ms` prints milliseconds from date +%s%N (GNU); a date without %N gives seconds, which only coarsens a deadline. */
+export const MS = 'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }';
+
+/** Shell: `why` prints what the user needs from a container `$name` that failed its check: its first error line, its last lines. */
+export const APP_LINES = [
+  'why() {',
+  '  logs=$(docker logs --tail 300 "$name" 2>&1)',
+  '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
+  '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
+  '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
+  '}',
+];
+
 /** Exit codes of waitHealthy: what the orchestration tells the user. */
 export const HEALTH_EXIT = { exited: 3, timedOut: 4 } as const;
 
@@ -150,14 +163,8 @@ export function waitHealthy(config: Config, container: string, alias: string, se
     `wait until ${container} passes ${settings?.healthPath ?? h.path} (up to ${budgetMs / 1000}s)`,
     [
       'name=$1 proxy=$2 url=$3 step=$4 probe=$5 budget=$6',
-      // Milliseconds from date +%s%N (GNU); a date without %N gives seconds, which only coarsens the deadline.
-      'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }',
-      'why() {',
-      '  logs=$(docker logs --tail 300 "$name" 2>&1)',
-      '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
-      '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
-      '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
-      '}',
+      MS,
+      ...APP_LINES,
       'end=$(( $(ms) + budget ))',
       'while :; do',
       '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
@@ -241,16 +248,21 @@ export function removeNow(container: string): Command {
   return script('write', `remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
 }
 
-/** One line per instance of the service (a container with a slot: not an accessory): name, labels and running state as JSON. */
-export function listInstances(service: string): Command {
+/** One line per container of the service that carries `label` (its name, labels and running state, as JSON). */
+export function listLabelled(service: string, label: string, why: string): Command {
   return script(
     'read',
-    `list the ${service} instances`,
+    why,
     `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
     LABEL.service,
     service,
-    LABEL.slot,
+    label,
   );
+}
+
+/** One line per instance of the service (a container with a slot: not an accessory, not a role's). */
+export function listInstances(service: string): Command {
+  return listLabelled(service, LABEL.slot, `list the ${service} instances`);
 }
 
 export interface InstanceInfo {
