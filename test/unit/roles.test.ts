@@ -12,6 +12,8 @@ import type { DeployContext } from '../../src/fleet/context.js';
 import { roleSpec, runRole, stopRole, waitRoleHealthy } from '../../src/rollout/role-commands.js';
 import { planRoleRevert, planRoles } from '../../src/rollout/roles.js';
 import { runRollout } from '../../src/rollout/run.js';
+import { hostStatus } from '../../src/rollout/status.js';
+import { renderHostStatus } from '../../src/cli/render/status.js';
 import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-roles-run-'));
@@ -264,5 +266,20 @@ describe('runRollout with roles', () => {
     await runRollout(context(h), { target: NEW, kind: 'rollout', canary: 1 });
     expect(h.whys()).not.toContain('list the hello role containers');
     expect(h.whys().filter((w) => w.startsWith('start'))).toEqual([`start hello-1.next (green) on ${NEW}`]);
+  });
+});
+
+describe('status with roles', () => {
+  it('lists every role container of the host with its role, slot, release and state, and renders them', async () => {
+    const h = host([ROLES_ON_OLD[0]!, roleLine('hello-cron-1', 'cron', 1, NEW, '', false)]);
+    const row = await hostStatus(context(h), h);
+    if ('error' in row) throw new Error(row.error);
+    expect(row.roles).toEqual([
+      { name: 'hello-cron-1', role: 'cron', slot: 1, tag: NEW, state: 'stopped' },
+      { name: 'hello-worker-1', role: 'worker', slot: 1, tag: OLD, state: 'running' },
+    ]);
+    const text = renderHostStatus(row);
+    expect(text).toContain('  roles:\n');
+    expect(text).toMatch(/hello-worker-1 +aaaaaaaaaaaa +worker +running/);
   });
 });
