@@ -138,6 +138,8 @@ export interface LogsRequest {
   hosts?: HostConfig[];
   /** An accessory's logs instead of the app's. */
   accessory?: string;
+  /** A role's containers (roles: in boxship.yml) instead of web's instances. */
+  role?: string;
   proxy?: boolean;
   follow?: boolean;
   since?: string;
@@ -159,6 +161,8 @@ interface ExecRequest {
   host?: string;
   argv: string[];
   release?: string;
+  /** Run it as this role's container would: its env, stop signal and (without argv) its command; on one of its hosts. */
+  role?: string;
   interactive?: boolean;
   tty?: boolean;
 }

@@ -12,6 +12,9 @@ import type { DeployContext } from '../../src/fleet/context.js';
 import { roleSpec, runRole, stopRole, waitRoleHealthy } from '../../src/rollout/role-commands.js';
 import { planRoleRevert, planRoles } from '../../src/rollout/roles.js';
 import { runRollout } from '../../src/rollout/run.js';
+import { findRole, roleHosts } from '../../src/config/roles.js';
+import { oneOffRun } from '../../src/exec/commands.js';
+import { listRoleLogSources, parseLogSources } from '../../src/logs/commands.js';
 import { hostStatus } from '../../src/rollout/status.js';
 import { renderHostStatus } from '../../src/cli/render/status.js';
 import { containerLine, hostConfig, ScriptedRunner } from '../helpers/scripted-runner.js';
@@ -281,5 +284,47 @@ describe('status with roles', () => {
     const text = renderHostStatus(row);
     expect(text).toContain('  roles:\n');
     expect(text).toMatch(/hello-worker-1 +aaaaaaaaaaaa +worker +running/);
+  });
+});
+
+describe('logs --role and exec --role', () => {
+  it("lists a role's running containers for logs, each line labelled with the container's name", () => {
+    const c = listRoleLogSources('hello', 'worker');
+    expect(c.argv.slice(-5)).toEqual(['dev.boxship.service', 'hello', 'dev.boxship.role', 'worker', expect.stringContaining('{{.Names}}')]);
+    expect(c.effect).toBe('read');
+    expect(parseLogSources(`${'c'.repeat(64)}\t\t\thello-worker-2`, 'hello')).toEqual([{ id: 'c'.repeat(64), label: 'hello-worker-2' }]);
+  });
+
+  it("runs a one-off as the role's containers run: its env and stop signal, and its command when none is given", () => {
+    const c = oneOffRun(config, { host: 'h1', tag: NEW, stateDirAbs: '/s', argv: [], role: worker! });
+    expect(c.argv.slice(c.argv.indexOf('--stop-signal'))).toEqual([
+      '--stop-signal',
+      'SIGINT',
+      '--env-file',
+      '/s/app.env',
+      '-e',
+      `BOXSHIP_SHA=${NEW}`,
+      '-e',
+      'BOXSHIP_INSTANCE=hello-worker-exec',
+      '-e',
+      'BOXSHIP_ROLE=worker',
+      '-e',
+      'QUEUE=jobs',
+      '-v',
+      '/s/volumes/data:/data',
+      `hello:${NEW}`,
+      'node',
+      'server.js',
+      '--worker',
+    ]);
+    expect(oneOffRun(config, { host: 'h1', tag: NEW, stateDirAbs: '/s', argv: ['sh'], role: worker! }).argv.at(-1)).toBe('sh');
+  });
+
+  it('refuses a role boxship.yml does not have (web is the app: no --role), and a host the role does not run on', () => {
+    expect(() => findRole(config, 'mailer')).toThrow(/no role "mailer" in/);
+    expect(() => findRole(config, 'web')).toThrow(expect.objectContaining({ hint: 'web is the app itself: leave out --role' }));
+    const other = { ...config.hosts[0]!, name: 'h2' };
+    expect(() => roleHosts(config, worker!, [other])).toThrow('role worker does not run on h2');
+    expect(roleHosts(config, worker!).map((h) => h.name)).toEqual(['h1']);
   });
 });
