@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Config, RoleConfig } from '../config/types.js';
 import { type Command, script } from '../hosts/command.js';
 import { LABEL, names, shaOfTag } from '../fleet/names.js';
-import { accessoryHostArgs, accessoryHostsLabel, APP_LINES, envFilePath, healthPolling, listLabelled, MS, volumeArgs } from './instance-commands.js';
+import { accessoryHostArgs, accessoryHostsLabel, envFilePath, healthPolling, listLabelled, parseLabelled, volumeArgs, WAIT_LOOP } from './instance-commands.js';
 
 export interface RoleStart {
   host: string;
@@ -71,12 +71,7 @@ export function waitRoleHealthy(config: Config, role: RoleConfig, container: str
     `wait until ${container} is healthy: ${describeRoleHealth(role)} (up to ${budgetMs / 1000}s)`,
     [
       'name=$1 step=$2 probe=$3 budget=$4; shift 4',
-      MS,
-      ...APP_LINES,
-      'end=$(( $(ms) + budget ))',
-      'while :; do',
-      '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
-      '  case $state in true*) ;; *) echo "$name exited with code ${state#* } before it was healthy" >&2; why; exit 3;; esac',
+      ...WAIT_LOOP,
       // No command: still running at the deadline is healthy. A command: its exit 0 is, within the probe's time.
       '  if [ $# -eq 0 ]; then [ "$(ms)" -ge "$end" ] && exit 0',
       '  else out=$(timeout "$probe" docker exec "$name" "$@" 2>&1) && exit 0; last=$(printf "%s\\n" "$out" | tail -n 1); fi',
@@ -123,16 +118,12 @@ export interface RoleContainer {
 }
 
 export function parseRoleContainers(text: string): RoleContainer[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { name: string; labels: Record<string, string>; running: boolean })
-    .map((c) => ({
-      name: c.name.replace(/^\//, ''),
-      role: c.labels[LABEL.role] ?? '',
-      slot: Number(c.labels[LABEL.roleSlot]),
-      tag: c.labels[LABEL.tag] ?? '',
-      spec: c.labels[LABEL.spec] ?? '',
-      running: c.running,
-    }));
+  return parseLabelled(text).map((c) => ({
+    name: c.name,
+    role: c.labels[LABEL.role] ?? '',
+    slot: Number(c.labels[LABEL.roleSlot]),
+    tag: c.labels[LABEL.tag] ?? '',
+    spec: c.labels[LABEL.spec] ?? '',
+    running: c.running,
+  }));
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { InputError } from '../../src/util/errors.js';
+import { refusal } from '../helpers/config-refusal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boxship-roles-'));
 const file = join(dir, 'boxship.yml');
@@ -14,17 +15,8 @@ writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\n');
 const HOSTS = ['hosts:', '  - root@10.0.0.5', '  - address: deploy@10.0.0.6:2222', '    instances: 2'];
 const load = (...lines: string[]) => parseConfig(`${['service: hello', ...HOSTS, ...lines].join('\n')}\n`, file);
 
-function refusal(...lines: string[]): ConfigError {
-  try {
-    load(...lines);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected the config to be rejected');
-}
 const problems = (...lines: string[]): Pick<Problem, 'line' | 'column' | 'path' | 'message'>[] =>
-  refusal(...lines).problems.map((p) => ({ line: p.line, column: p.column, path: p.path, message: p.message }));
+  refusal(() => load(...lines)).problems.map((p) => ({ line: p.line, column: p.column, path: p.path, message: p.message }));
 
 describe('roles in boxship.yml', () => {
   it('no roles key: none (web, the app, is the only role)', () => {
@@ -94,7 +86,7 @@ describe('roles in boxship.yml', () => {
     expect(problems('roles:', '  worker:', '    cmd: [node, w.js]', '    healthcheck: { cmd: [ls], running_seconds: 3 }')).toEqual([
       { line: 9, column: 48, path: 'roles.worker.healthcheck.running_seconds', message: expect.stringContaining('cmd and running_seconds are both set') },
     ]);
-    const proxied = refusal('roles:', '  worker:', '    cmd: [node, w.js]', '    proxy: true');
+    const proxied = refusal(() => load('roles:', '  worker:', '    cmd: [node, w.js]', '    proxy: true'));
     expect(proxied.problems).toEqual([
       expect.objectContaining({
         line: 9,

@@ -72,6 +72,19 @@ function host(roles = ROLES_ON_OLD): ScriptedRunner {
   ]);
 }
 
+const HEALTH: Record<string, string> = { worker: 'its health command (test -f /tmp/ready) (up to 3s)', cron: 'still running after 5s (up to 5s)' };
+
+/** What one role move runs, in order: start beside the live one, its health, the hand-over, the old one's stop. */
+function moveWhys(role: string, slot: number, tag: string): string[] {
+  const live = `hello-${role}-${slot}`;
+  return [
+    `start ${live}.next (${role}) on ${tag}`,
+    `wait until ${live}.next is healthy: ${HEALTH[role]}`,
+    `hand ${live} over to ${live}.next`,
+    `stop ${live}.old (up to 10s), then remove it`,
+  ];
+}
+
 function context(h: ScriptedRunner): DeployContext {
   return { config, hosts: [h], who: 'tester@here', command: 'boxship rollout', report: () => {} };
 }
@@ -79,49 +92,17 @@ function context(h: ScriptedRunner): DeployContext {
 describe('role commands', () => {
   it("starts a role's container from the release's image with its command, the app's env file and volumes, its env and stop signal, and no proxy alias", () => {
     const c = runRole(config, worker!, { host: 'h1', slot: 1, tag: NEW, name: 'hello-worker-1.next', stateDirAbs: '/root/.boxship/hello', restart: 'no' });
-    expect(c.argv).toEqual([
-      'docker',
-      'run',
-      '-d',
-      '--pull',
-      'never',
-      '--name',
-      'hello-worker-1.next',
-      '--network',
-      'boxship-hello',
-      '--label',
-      'dev.boxship.service=hello',
-      '--label',
-      `dev.boxship.tag=${NEW}`,
-      '--label',
-      'dev.boxship.role=worker',
-      '--label',
-      'dev.boxship.role-slot=1',
-      '--label',
-      `dev.boxship.spec=${roleSpec(config, worker!, 'h1')}`,
-      '--restart',
-      'no',
-      '--stop-timeout',
-      '10',
-      '--stop-signal',
-      'SIGINT',
-      '--env-file',
-      '/root/.boxship/hello/app.env',
-      '-e',
-      `BOXSHIP_SHA=${NEW}`,
-      '-e',
-      'BOXSHIP_INSTANCE=hello-worker-1',
-      '-e',
-      'BOXSHIP_ROLE=worker',
-      '-e',
-      'QUEUE=jobs',
-      '-v',
-      '/root/.boxship/hello/volumes/data:/data',
-      `hello:${NEW}`,
-      'node',
-      'server.js',
-      '--worker',
-    ]);
+    // Every word exact, in order (none of them has a space).
+    expect(c.argv.join(' ')).toBe(
+      [
+        'docker run -d --pull never --name hello-worker-1.next --network boxship-hello',
+        `--label dev.boxship.service=hello --label dev.boxship.tag=${NEW} --label dev.boxship.role=worker`,
+        `--label dev.boxship.role-slot=1 --label dev.boxship.spec=${roleSpec(config, worker!, 'h1')}`,
+        '--restart no --stop-timeout 10 --stop-signal SIGINT --env-file /root/.boxship/hello/app.env',
+        `-e BOXSHIP_SHA=${NEW} -e BOXSHIP_INSTANCE=hello-worker-1 -e BOXSHIP_ROLE=worker -e QUEUE=jobs`,
+        `-v /root/.boxship/hello/volumes/data:/data hello:${NEW} node server.js --worker`,
+      ].join(' '),
+    );
     expect(c.effect).toBe('write');
   });
 
@@ -186,18 +167,9 @@ describe('runRollout with roles', () => {
     expect(whys.slice(0, 15)).toEqual([
       'list the hello instances',
       'list the hello role containers',
-      `start hello-worker-1.next (worker) on ${NEW}`,
-      'wait until hello-worker-1.next is healthy: its health command (test -f /tmp/ready) (up to 3s)',
-      'hand hello-worker-1 over to hello-worker-1.next',
-      'stop hello-worker-1.old (up to 10s), then remove it',
-      `start hello-cron-1.next (cron) on ${NEW}`,
-      'wait until hello-cron-1.next is healthy: still running after 5s (up to 5s)',
-      'hand hello-cron-1 over to hello-cron-1.next',
-      'stop hello-cron-1.old (up to 10s), then remove it',
-      `start hello-cron-2.next (cron) on ${NEW}`,
-      'wait until hello-cron-2.next is healthy: still running after 5s (up to 5s)',
-      'hand hello-cron-2 over to hello-cron-2.next',
-      'stop hello-cron-2.old (up to 10s), then remove it',
+      ...moveWhys('worker', 1, NEW),
+      ...moveWhys('cron', 1, NEW),
+      ...moveWhys('cron', 2, NEW),
       `start hello-1.next (green) on ${NEW}`,
     ]);
     expect(whys).toContain(`record that ${NEW} is serving`);
@@ -223,14 +195,8 @@ describe('runRollout with roles', () => {
     const whys = h.whys();
     expect(whys.slice(whys.indexOf('wait until hello-cron-2.next is healthy: still running after 5s (up to 5s)') + 1)).toEqual([
       'remove hello-cron-2.next',
-      `start hello-cron-1.next (cron) on ${OLD}`,
-      'wait until hello-cron-1.next is healthy: still running after 5s (up to 5s)',
-      'hand hello-cron-1 over to hello-cron-1.next',
-      'stop hello-cron-1.old (up to 10s), then remove it',
-      `start hello-worker-1.next (worker) on ${OLD}`,
-      'wait until hello-worker-1.next is healthy: its health command (test -f /tmp/ready) (up to 3s)',
-      'hand hello-worker-1 over to hello-worker-1.next',
-      'stop hello-worker-1.old (up to 10s), then remove it',
+      ...moveWhys('cron', 1, OLD),
+      ...moveWhys('worker', 1, OLD),
     ]);
     expect(whys.filter((w) => w.startsWith('start hello-1') || w.startsWith('start hello-2'))).toEqual([]);
     expect(whys).not.toContain(`record that ${NEW} is serving`);
@@ -297,26 +263,9 @@ describe('logs --role and exec --role', () => {
 
   it("runs a one-off as the role's containers run: its env and stop signal, and its command when none is given", () => {
     const c = oneOffRun(config, { host: 'h1', tag: NEW, stateDirAbs: '/s', argv: [], role: worker! });
-    expect(c.argv.slice(c.argv.indexOf('--stop-signal'))).toEqual([
-      '--stop-signal',
-      'SIGINT',
-      '--env-file',
-      '/s/app.env',
-      '-e',
-      `BOXSHIP_SHA=${NEW}`,
-      '-e',
-      'BOXSHIP_INSTANCE=hello-worker-exec',
-      '-e',
-      'BOXSHIP_ROLE=worker',
-      '-e',
-      'QUEUE=jobs',
-      '-v',
-      '/s/volumes/data:/data',
-      `hello:${NEW}`,
-      'node',
-      'server.js',
-      '--worker',
-    ]);
+    expect(c.argv.slice(c.argv.indexOf('--stop-signal')).join(' ')).toBe(
+      `--stop-signal SIGINT --env-file /s/app.env -e BOXSHIP_SHA=${NEW} -e BOXSHIP_INSTANCE=hello-worker-exec -e BOXSHIP_ROLE=worker -e QUEUE=jobs -v /s/volumes/data:/data hello:${NEW} node server.js --worker`,
+    );
     expect(oneOffRun(config, { host: 'h1', tag: NEW, stateDirAbs: '/s', argv: ['sh'], role: worker! }).argv.at(-1)).toBe('sh');
   });
 
