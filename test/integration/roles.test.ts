@@ -77,6 +77,11 @@ describe('roles beside web', () => {
   it('a rollout moves every role to the new release, one container at a time, the old one stopped cleanly after the new is healthy', async () => {
     const v2 = app.bumpVersion('2');
     ok(await boxship(['release'], { cwd: app.dir }));
+    const plan = await boxship(['rollout', '--plan'], { cwd: app.dir });
+    ok(plan);
+    expect(plan.stdout).toContain('Roles (before the web instances, one container at a time):');
+    expect(plan.stdout).toContain(`${host.address} hello-worker-2: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)}`);
+    expect(plan.stdout).toContain(`hello:${v2} node worker.js`);
     const since = (await onHost(host.container, 'date +%s')).trim();
     const r = await boxship(['rollout'], { cwd: app.dir });
     ok(r);

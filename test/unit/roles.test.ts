@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { DeployContext } from '../../src/fleet/context.js';
+import { DryRunRunner } from '../../src/hosts/runner.js';
 import { roleSpec, runRole, stopRole, waitRoleHealthy } from '../../src/rollout/role-commands.js';
 import { planRoleRevert, planRoles } from '../../src/rollout/roles.js';
 import { runRollout } from '../../src/rollout/run.js';
@@ -275,5 +276,20 @@ describe('logs --role and exec --role', () => {
     const other = { ...config.hosts[0]!, name: 'h2' };
     expect(() => roleHosts(config, worker!, [other])).toThrow('role worker does not run on h2');
     expect(roleHosts(config, worker!).map((h) => h.name)).toEqual(['h1']);
+  });
+});
+
+describe('--plan with roles', () => {
+  it('records every role move as commands (the run argv included) and changes nothing on the host', async () => {
+    const real = host();
+    const dry = new DryRunRunner(real);
+    const outcome = await runRollout({ ...context(real), hosts: [dry] }, { target: NEW, kind: 'rollout' });
+    expect(outcome).toMatchObject({ kind: 'done', roles: [{ role: 'worker' }, { role: 'cron', slot: 1 }, { role: 'cron', slot: 2 }] });
+    expect(real.whys().filter((w) => !w.startsWith('list the hello'))).toEqual([]);
+    const planned = dry.describe().join('\n');
+    expect(planned).toContain(`start hello-worker-1.next (worker) on ${NEW}`);
+    expect(planned).toContain(`--label dev.boxship.role=worker --label dev.boxship.role-slot=1`);
+    expect(planned).toContain(`hello:${NEW} node server.js --worker`);
+    expect(planned).toContain('stop hello-cron-2.old (up to 10s), then remove it');
   });
 });
