@@ -104,6 +104,8 @@ export type HostStatusRow =
       previous?: string;
       instances: { name: string; slot: number; colour: string; tag: string; running: boolean; health: 'healthy' | 'unhealthy' | 'stopped' }[];
       accessories?: { name: string; image: string; status: string }[];
+      /** With roles: in boxship.yml: every container of a role on the host (leftovers of a cut-off move too). */
+      roles?: { name: string; role: string; slot: number; tag: string; state: 'running' | 'stopped' }[];
       /** With proxy.hosts: the server's edge, and each host name's certificate or why it has none. */
       edge?: EdgeStatus;
       lock: { who: string; command: string; time: string; ageSeconds: number; stale: string | null } | null;
@@ -136,6 +138,8 @@ export interface LogsRequest {
   hosts?: HostConfig[];
   /** An accessory's logs instead of the app's. */
   accessory?: string;
+  /** A role's containers (roles: in boxship.yml) instead of web's instances. */
+  role?: string;
   proxy?: boolean;
   follow?: boolean;
   since?: string;
@@ -157,6 +161,8 @@ interface ExecRequest {
   host?: string;
   argv: string[];
   release?: string;
+  /** Run it as this role's container would: its env, stop signal and (without argv) its command; on one of its hosts. */
+  role?: string;
   interactive?: boolean;
   tty?: boolean;
 }

@@ -14,7 +14,12 @@ export async function printLogs(
   timestamps: boolean | undefined,
 ): Promise<number> {
   const hosts: HostConfig[] = req.hosts ?? config.hosts;
-  const sourceWidth = req.accessory !== undefined ? names.accessory(config.service, req.accessory).length : Math.max(config.service.length + 8, 'proxy'.length);
+  const sourceWidth =
+    req.accessory !== undefined
+      ? names.accessory(config.service, req.accessory).length
+      : req.role !== undefined
+        ? names.role(config.service, req.role, 10).length
+        : Math.max(config.service.length + 8, 'proxy'.length);
   const width = Math.max(...hosts.map((h) => h.name.length)) + 1 + sourceWidth;
   const stop = new AbortController();
   const onSigint = () => stop.abort();

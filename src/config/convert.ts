@@ -2,7 +2,7 @@
  * Validated raw config -> Config: camelCase, absolute paths, parsed addresses, durations in ms, per-host settings
  * merged over the ssh defaults. Also the checks the schema cannot do because they need the file system or look
  * across entries; they report positions through the same Locator, so they read like schema errors. The sections
- * with checks of their own are converted in convert/ (hosts and the ssh config, build, accessories, swarm); this
+ * with checks of their own are converted in convert/ (hosts and the ssh config, build, accessories, roles, swarm); this
  * file puts them together, with the secrets files they share.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { toAccessories, toVolumes } from './convert/accessories.js';
 import { buildPaths, includedFiles } from './convert/build.js';
 import { type At, kind, PATH_HINT, requireFile } from './convert/common.js';
 import { toHosts } from './convert/hosts.js';
+import { toRoles } from './convert/roles.js';
 import { toSite } from './convert/site.js';
 import { swarmConfig } from './convert/swarm.js';
 import { parseDuration } from './duration.js';
@@ -106,6 +107,17 @@ export function toConfig(raw: RawConfig, ctx: ConvertContext): { config: Config;
     config.hooks = { ...Object.fromEntries(Object.entries(hooks).filter(([, v]) => v !== undefined)), timeoutSeconds: raw.hooks.timeout_seconds };
   }
   if (accessories && accessories.length > 0) config.accessories = accessories;
+  const roles =
+    raw.roles === undefined
+      ? []
+      : toRoles(
+          raw.roles,
+          raw.service,
+          hosts,
+          (accessories ?? []).map((a) => a.name),
+          at,
+        );
+  if (roles.length > 0) config.roles = roles;
   const swarm = swarmConfig(raw, hosts, at);
   if (swarm) config.swarm = swarm;
   return { config, problems };

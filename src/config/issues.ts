@@ -65,6 +65,8 @@ function fromIssue(issue: Issue, prefix: PathSegment[], root: Schema, loc: Locat
       // zod already reports the inner issues when the value had the right type for one option. Left here: the value
       // fits no option's type (the union's own message says what is expected), or several partly (report the first).
       const partial = issue.errors.find((errors) => !errors.some((e) => e.code === 'invalid_type' && e.path.length === 0));
+      // A required key written as a union (a role's cmd) that is absent: missing, like any required key.
+      if (!partial && issue.input === undefined) return [loc.problem(path, 'required key is missing', hintFor(path, root))];
       if (partial) return partial.flatMap((inner) => fromIssue(inner, path, root, loc));
       break;
     }

@@ -15,6 +15,7 @@ import { wholeNumber } from './schema/fields.js';
 import { hooks } from './schema/hooks.js';
 import { hosts, ssh } from './schema/hosts.js';
 import { proxy } from './schema/proxy.js';
+import { roles } from './schema/roles.js';
 import { releases, ship } from './schema/ship.js';
 import { swarm } from './schema/swarm.js';
 import { SERVICE_RE, SERVICE_RULE } from './service-name.js';
@@ -44,6 +45,7 @@ export const rawConfigSchema = z
     ship,
     hooks,
     accessories,
+    roles,
     swarm,
   })
   .describe('boxship.yml: how to build one service and deploy it to servers over SSH.');

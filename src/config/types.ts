@@ -61,6 +61,25 @@ export interface AccessoryConfig {
   stopSignal?: StopSignal;
 }
 
+/** How a new container of a role is judged healthy: a command in it exits 0, or it is still running after a while. */
+type RoleHealth = { kind: 'cmd'; cmd: string[] } | { kind: 'running'; seconds: number };
+
+/** A process of the release beside the web one (a queue consumer, a scheduler): `roles.<name>` in boxship.yml. */
+export interface RoleConfig {
+  /** Key under `roles:`; its containers are `<service>-<name>-<slot>`. Never `web` (the app itself). */
+  name: string;
+  /** The container's command, replacing the image's CMD. */
+  cmd: string[];
+  /** Names (HostConfig.name) of the hosts it runs on, in the order of `hosts:`. */
+  hosts: string[];
+  /** Containers of the role per host. */
+  instances: number;
+  /** On top of the app's env file (app.env and secrets). */
+  env: Record<string, string>;
+  health: RoleHealth;
+  stopSignal?: StopSignal;
+}
+
 export interface SwarmConfig {
   /** The name (as in hosts) of the host whose engine is a swarm manager. */
   manager: string;
@@ -153,6 +172,8 @@ export interface Config {
   };
   /** Present when boxship.yml has accessories, in the order written. */
   accessories?: AccessoryConfig[];
+  /** Present when boxship.yml has roles beside web, in the order written. */
+  roles?: RoleConfig[];
 }
 
 /** How the server's edge serves a service (proxy.hosts and what goes with it). */

@@ -4,7 +4,7 @@
  * the accessories on other hosts), but no instance
  * labels and no network alias, so it never counts as an instance nor takes proxy traffic.
  */
-import type { Config } from '../config/types.js';
+import type { Config, RoleConfig } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
 import { accessoryHostArgs, envFilePath, volumeArgs } from '../rollout/instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
@@ -29,6 +29,8 @@ export interface OneOffSpec {
   instance?: string;
   /** The container's name (docker run --name), for a hook that may have to be removed when it runs too long. */
   name?: string;
+  /** `exec --role`: as that role's containers run: its env and stop signal, and its command when argv is empty. */
+  role?: RoleConfig;
 }
 
 export function oneOffRun(config: Config, spec: OneOffSpec): Command {
@@ -39,16 +41,19 @@ export function oneOffRun(config: Config, spec: OneOffSpec): Command {
   if (spec.tty) argv.push('-t');
   argv.push('--network', names.network(s), '--label', `${ONE_OFF_LABEL}=${s}`, ...accessoryHostArgs(config, spec.host));
   // The app's image, so the app's way to stop: `boxship remove` stops a one-off that still runs with docker stop.
-  if (config.app.stopSignal) argv.push('--stop-signal', config.app.stopSignal);
+  const stopSignal = spec.role ? spec.role.stopSignal : config.app.stopSignal;
+  if (stopSignal) argv.push('--stop-signal', stopSignal);
   argv.push('--env-file', envFilePath(spec.stateDirAbs));
-  argv.push('-e', `BOXSHIP_SHA=${shaOfTag(spec.tag)}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-exec`}`);
+  argv.push('-e', `BOXSHIP_SHA=${shaOfTag(spec.tag)}`, '-e', `BOXSHIP_INSTANCE=${spec.instance ?? `${s}-${spec.role ? `${spec.role.name}-` : ''}exec`}`);
+  if (spec.role) argv.push('-e', `BOXSHIP_ROLE=${spec.role.name}`, ...Object.entries(spec.role.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]));
   argv.push(...volumeArgs(config, spec.stateDirAbs));
+  const words = spec.argv.length === 0 && spec.role ? spec.role.cmd : spec.argv;
   // The image, then the user's words as they are: "--" is not needed, docker stops parsing options at the image.
-  argv.push(names.image(s, spec.tag), ...spec.argv);
+  argv.push(names.image(s, spec.tag), ...words);
   return {
     argv,
     effect: 'write',
-    why: `run ${spec.argv.length ? spec.argv.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, shortSha(spec.tag))} container`,
+    why: `run ${words.length ? words.join(' ').slice(0, 60) : 'the default command'} in a one-off ${names.image(s, shortSha(spec.tag))} container`,
   };
 }
 

@@ -21,6 +21,12 @@ export const LABEL = {
    * a rollout replaces an instance whose entries are not what its host needs now (an accessory moved).
    */
   accessoryHosts: 'dev.boxship.accessory-hosts',
+  /**
+   * On a role's container (roles: in boxship.yml): the role's name. Its slot is `role-slot`, not `slot`: whatever
+   * lists the web instances by their slot label (rollout, logs, converge) must not take a worker for one.
+   */
+  role: 'dev.boxship.role',
+  roleSlot: 'dev.boxship.role-slot',
 } as const;
 
 export const names = {
@@ -38,6 +44,8 @@ export const names = {
   /** The fixed upstream name the proxy dials for a slot's colour (a network alias). */
   alias: (service: string, slot: number, colour: Colour) => `${service}-${slot}-${colour}`,
   image: (service: string, tag: string) => `${service}:${tag}`,
+  /** A container of a role beside web (never `web`, whose instances are `<service>-<slot>`). */
+  role: (service: string, role: string, slot: number) => `${service}-${role}-${slot}`,
   /** An accessory's container; on the service network it is also reachable as `<name>` (a network alias). */
   accessory: (service: string, name: string) => `${service}-${name}`,
 };

@@ -33,6 +33,21 @@ export function listLogSources(service: string, proxy: boolean): Command {
   );
 }
 
+/** The running containers of one role (labels dev.boxship.service and dev.boxship.role), in the same format. */
+export function listRoleLogSources(service: string, role: string): Command {
+  const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;
+  return script(
+    'read',
+    `list the running ${service} ${role} containers`,
+    'docker ps --no-trunc --filter "label=$1=$2" --filter "label=$3=$4" --format "$5"',
+    LABEL.service,
+    service,
+    LABEL.role,
+    role,
+    fmt,
+  );
+}
+
 /** One container by its exact name (an accessory's), in the same format; `all`: also when it is stopped. */
 export function listNamedLogSource(container: string, all: boolean): Command {
   const fmt = `{{.ID}}\t{{.Label "${LABEL.slot}"}}\t{{.Label "${LABEL.colour}"}}\t{{.Names}}`;

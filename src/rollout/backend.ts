@@ -15,7 +15,8 @@ import { withHostSession } from '../fleet/session.js';
 import { execOneOff } from '../exec/run.js';
 import { openFleet, selectHosts } from '../hosts/fleet.js';
 import type { Runner } from '../hosts/runner.js';
-import { listNamedLogSource } from '../logs/commands.js';
+import { listNamedLogSource, listRoleLogSources } from '../logs/commands.js';
+import { findRole, roleHosts } from '../config/roles.js';
 import { removeService } from '../remove/run.js';
 import { readLogs } from '../logs/read.js';
 import { ExitCode, InputError } from '../util/errors.js';
@@ -101,12 +102,19 @@ export function hostsBackend(config: Config, env: BackendEnv): Backend {
     logs: (req) => hostLogs(config, env, req),
 
     async exec(req, io) {
-      const host = selectHosts(config, req.host === undefined ? undefined : [req.host])[0]!;
+      const role = req.role === undefined ? undefined : findRole(config, req.role);
+      const picked = req.host === undefined ? undefined : selectHosts(config, [req.host]);
+      const host = (role ? roleHosts(config, role, picked) : (picked ?? config.hosts))[0]!;
       const fleet = await openFleet([host], { acceptNewHostKeys: env.acceptNewHostKeys });
       try {
         const ssh = fleet.hosts[0];
         if (!ssh) throw fleet.unreachable[0]!.error;
-        return await execOneOff(ssh, config, { argv: req.argv, release: req.release, interactive: req.interactive, tty: req.tty }, io);
+        return await execOneOff(
+          ssh,
+          config,
+          { argv: req.argv, release: req.release, interactive: req.interactive, tty: req.tty, ...(role ? { role } : {}) },
+          io,
+        );
       } finally {
         fleet.close();
       }
@@ -134,6 +142,11 @@ async function hostLogs(config: Config, env: BackendEnv, req: LogsRequest): Prom
     // Not following: a stopped accessory's logs too (why did it stop?); following: the running one.
     list = (following) => listNamedLogSource(container, !req.follow && !following);
     what = `${container} container (run: boxship accessory up ${a.name})`;
+  } else if (req.role !== undefined) {
+    const role = findRole(config, req.role);
+    hosts = roleHosts(config, role, req.hosts);
+    list = () => listRoleLogSources(config.service, role.name);
+    what = `${role.name} container (run: boxship rollout)`;
   }
   const fleet = await openFleet(hosts, { acceptNewHostKeys: env.acceptNewHostKeys });
   const unreachable = fleet.unreachable.map((u) => ({ host: u.host.name, error: u.error.message }));

@@ -10,6 +10,7 @@ import type { BackendEnv, DeployRequest, DeployResult, HookFailure, HookRun } fr
 import { plannedContext } from '../backend/plan.js';
 import type { DeployContext } from '../fleet/context.js';
 import { withLock } from '../fleet/lock.js';
+import { names } from '../fleet/names.js';
 import { type FleetReleases, fleetReleases, pickRelease, rollbackTarget } from '../fleet/releases.js';
 import { rolloutHook } from '../hooks/around.js';
 import { ExitCode, errorMessage } from '../util/errors.js';
@@ -140,9 +141,14 @@ export async function deployOnHosts(ctx: DeployContext, req: DeployRequest, env:
                 `  ${m.host} slot ${m.slot}: ${m.from ? shortSha(m.from) : '(empty)'} -> ${m.to ? `${shortSha(m.to)} as ${m.colour}` : '(removed)'}${m.from === m.to ? ' (same release, started anew: its container settings changed)' : ''}`,
             ),
           ];
+    const roleMoves = (outcome.roles ?? []).map(
+      (m) =>
+        `  ${m.host} ${names.role(ctx.config.service, m.role, m.slot)}: ${m.from ? shortSha(m.from) : '(empty)'} -> ${m.to ? shortSha(m.to) : '(removed)'}`,
+    );
     const plan = dry.plan(
       `${req.kind} ${ctx.config.service} to ${outcome.target}${req.canary !== undefined ? ` (canary ${req.canary})` : ''}, ${order}; nothing has been run.`,
       [
+        ...(roleMoves.length ? ['Roles (before the web instances, one container at a time):', ...roleMoves] : []),
         ...moves,
         ...(hooks.length ? [`Hooks: ${hooks.map((h) => `${h.name} on ${h.host}`).join(', ')} (in a one-off container of the release)`] : []),
         'If a new instance fails its health check, it is removed and every instance changed so far is put back the same way.',

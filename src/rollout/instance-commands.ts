@@ -132,6 +132,26 @@ export function healthPolling(intervalMs: number, retries: number, timeoutMs: nu
   };
 }
 
+/**
+ * Shell: the head of a wait for a starting container `$name` within `$budget` ms, as waitHealthy and a role's check
+ * share it: `ms` (milliseconds from date +%s%N, GNU; a date without %N gives seconds, which only coarsens the
+ * deadline), `why` (what the user needs when it fails: the app's first error line and its last lines), the deadline,
+ * and the loop's first step, which fails at once (exit 3) when the container has exited. The caller's lines follow.
+ */
+export const WAIT_LOOP = [
+  'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }',
+  'why() {',
+  '  logs=$(docker logs --tail 300 "$name" 2>&1)',
+  '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
+  '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
+  '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
+  '}',
+  'end=$(( $(ms) + budget ))',
+  'while :; do',
+  '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
+  '  case $state in true*) ;; *) echo "$name exited with code ${state#* } before it was healthy" >&2; why; exit 3;; esac',
+];
+
 /** Exit codes of waitHealthy: what the orchestration tells the user. */
 export const HEALTH_EXIT = { exited: 3, timedOut: 4 } as const;
 
@@ -150,18 +170,7 @@ export function waitHealthy(config: Config, container: string, alias: string, se
     `wait until ${container} passes ${settings?.healthPath ?? h.path} (up to ${budgetMs / 1000}s)`,
     [
       'name=$1 proxy=$2 url=$3 step=$4 probe=$5 budget=$6',
-      // Milliseconds from date +%s%N (GNU); a date without %N gives seconds, which only coarsens the deadline.
-      'ms() { t=$(date +%s%N); case $t in *N) echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }',
-      'why() {',
-      '  logs=$(docker logs --tail 300 "$name" 2>&1)',
-      '  first=$(printf "%s\\n" "$logs" | grep -m1 -iE "error|exception|fatal|panic|traceback|refused|denied|cannot|failed" || true)',
-      '  [ -n "$first" ] && printf "first error line: %s\\n" "$first" >&2',
-      '  printf "last lines of %s:\\n" "$name" >&2; printf "%s\\n" "$logs" | tail -n 12 | sed "s/^/  /" >&2',
-      '}',
-      'end=$(( $(ms) + budget ))',
-      'while :; do',
-      '  state=$(docker inspect -f "{{.State.Running}} {{.State.ExitCode}}" "$name" 2>/dev/null || echo "false ?")',
-      '  case $state in true*) ;; *) echo "$name exited with code ${state#* } before it was healthy" >&2; why; exit 3;; esac',
+      ...WAIT_LOOP,
       // Without -q, wget says why a probe failed (GNU: "ERROR 503: …", "failed: Connection refused."; busybox:
       // "server returned error: HTTP/1.1 503 …"): its last line, less GNU's timestamp, is the last answer reported.
       '  out=$(docker exec "$proxy" wget -O /dev/null -T "$probe" "$url" 2>&1) && exit 0',
@@ -241,16 +250,21 @@ export function removeNow(container: string): Command {
   return script('write', `remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
 }
 
-/** One line per instance of the service (a container with a slot: not an accessory): name, labels and running state as JSON. */
-export function listInstances(service: string): Command {
+/** One line per container of the service that carries `label` (its name, labels and running state, as JSON). */
+export function listLabelled(service: string, label: string, why: string): Command {
   return script(
     'read',
-    `list the ${service} instances`,
+    why,
     `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
     LABEL.service,
     service,
-    LABEL.slot,
+    label,
   );
+}
+
+/** One line per instance of the service (a container with a slot: not an accessory, not a role's). */
+export function listInstances(service: string): Command {
+  return listLabelled(service, LABEL.slot, `list the ${service} instances`);
 }
 
 export interface InstanceInfo {
@@ -265,18 +279,23 @@ export interface InstanceInfo {
   spec?: string;
 }
 
-export function parseInstances(text: string): InstanceInfo[] {
+/** listLabelled's lines: each container's name (without docker's leading /), labels and running state. */
+export function parseLabelled(text: string): { name: string; labels: Record<string, string>; running: boolean }[] {
   return text
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as { name: string; labels: Record<string, string>; running: boolean })
-    .map((c) => ({
-      name: c.name.replace(/^\//, ''),
-      tag: c.labels[LABEL.tag] ?? '',
-      accessoryHosts: c.labels[LABEL.accessoryHosts] ?? '',
-      slot: Number(c.labels[LABEL.slot]),
-      colour: (c.labels[LABEL.colour] === 'green' ? 'green' : 'blue') as Colour,
-      running: c.running,
-      ...(c.labels[LABEL.spec] ? { spec: c.labels[LABEL.spec] } : {}),
-    }));
+    .map((c) => ({ ...c, name: c.name.replace(/^\//, '') }));
+}
+
+export function parseInstances(text: string): InstanceInfo[] {
+  return parseLabelled(text).map((c) => ({
+    name: c.name,
+    tag: c.labels[LABEL.tag] ?? '',
+    accessoryHosts: c.labels[LABEL.accessoryHosts] ?? '',
+    slot: Number(c.labels[LABEL.slot]),
+    colour: (c.labels[LABEL.colour] === 'green' ? 'green' : 'blue') as Colour,
+    running: c.running,
+    ...(c.labels[LABEL.spec] ? { spec: c.labels[LABEL.spec] } : {}),
+  }));
 }

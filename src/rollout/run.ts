@@ -1,6 +1,7 @@
 /**
- * The rollout loop: first converge what an interrupted run left behind, then apply the plan one move at a time; if a
- * move fails, put every instance this run changed back on the release it had, one at a time with health checks.
+ * The rollout loop: first converge what an interrupted run left behind, then apply the plan one move at a time (the
+ * roles beside web first, roles.ts, then web); if a move fails, put every instance and role container this run changed
+ * back on the release it had, one at a time with health checks.
  * Old instances drain in the background on their hosts while the next slot moves; the run ends once every drain has
  * finished. An interrupt (Ctrl-C) lets the move in flight finish, then stops. The outcome says which ending happened.
  */
@@ -14,12 +15,14 @@ import { instanceSpec, removeNow, waitDrained } from './instance-commands.js';
 import { names } from '../fleet/names.js';
 import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove, stopSeconds } from './swap.js';
+import { applyRoleMoves, planRoleRevert, planRoles, readRoles, removeExtraRoles, type RoleMove } from './roles.js';
 
+/** `roles`: the role containers the run moved (absent: none); `stuckRoles`, those a failed rollback could not put back. */
 export type RolloutOutcome =
-  | { kind: 'done'; target: string; moved: Move[]; complete: boolean; remaining: number }
-  | { kind: 'interrupted'; target: string; moved: Move[]; remaining: number }
-  | { kind: 'rolled-back'; target: string; moved: Move[]; error: Error }
-  | { kind: 'rollback-failed'; target: string; moved: Move[]; error: Error; rollbackError: Error; stuck: Move[] };
+  | { kind: 'done'; target: string; moved: Move[]; roles?: RoleMove[]; complete: boolean; remaining: number }
+  | { kind: 'interrupted'; target: string; moved: Move[]; roles?: RoleMove[]; remaining: number }
+  | { kind: 'rolled-back'; target: string; moved: Move[]; roles?: RoleMove[]; error: Error }
+  | { kind: 'rollback-failed'; target: string; moved: Move[]; roles?: RoleMove[]; error: Error; rollbackError: Error; stuck: Move[]; stuckRoles?: RoleMove[] };
 
 export interface RolloutRequest {
   target: string;
@@ -91,23 +94,33 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
       req.target,
       { canary: req.canary, spec },
     );
-    const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
-    if (error) {
+    // A canary step moves web instances only: the roles follow when the release is promoted (a full rollout).
+    const rolePlan = planRoles(ctx.config, req.canary === undefined ? await readRoles(ctx) : [], req.target);
+    const roles = await applyRoleMoves(ctx, rolePlan.moves);
+    const moved = (webDone: Move[]) => ({ target: req.target, moved: webDone, ...(roles.done.length ? { roles: roles.done } : {}) });
+    const failed = async (error: Error, webDone: Move[]): Promise<RolloutOutcome> => {
       // Putting back is the new holder's business now: it converges what this run left.
       if (ctx.lock?.lost) throw ctx.lock.lost;
-      ctx.report({ kind: 'warning', message: `${headline(error.error.message)}; rolling back ${done.length} changed instance(s)` });
-      return await revert(ctx, req.target, done, error.error, req.parallelHosts ?? false, drains);
-    }
+      const count = webDone.length + roles.done.length;
+      ctx.report({ kind: 'warning', message: `${headline(error.message)}; rolling back ${count} changed instance(s)` });
+      return await revert(ctx, moved(webDone), error, req.parallelHosts ?? false, drains);
+    };
+    if (roles.error) return await failed(roles.error, []);
+    const remainingRoles = rolePlan.moves.length - roles.done.length;
+    if (roles.interrupted) return { kind: 'interrupted', ...moved([]), remaining: pending.length + remainingRoles };
+    const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
+    if (error) return await failed(error.error, done);
     const remaining = pending.length - done.length;
-    if (interrupted) return { kind: 'interrupted', target: req.target, moved: done, remaining };
+    if (interrupted) return { kind: 'interrupted', ...moved(done), remaining };
     const complete = remaining === 0;
     if (complete) {
       // Scale-down leftovers go only once the new release serves everywhere.
       for (const f of fleet) for (const x of f.extra) await hostByName(ctx, f.state.host).run(removeNow(x.name));
+      await removeExtraRoles(ctx, rolePlan.extra);
       const entry = { tag: req.target, time: new Date().toISOString(), who: ctx.who, kind: req.kind };
       for (const ssh of ctx.hosts) await ssh.run(appendDeploy(relState(ctx), entry));
     }
-    return { kind: 'done', target: req.target, moved: done, complete, remaining };
+    return { kind: 'done', ...moved(done), complete, remaining };
   } finally {
     // Even on failure: the command ends when the old instances have finished their requests.
     await drains.waitAll(ctx).catch((err: Error) => ctx.report({ kind: 'warning', message: `could not confirm every drain finished: ${err.message}` }));
@@ -163,18 +176,29 @@ function groupByHost(moves: Move[]): Map<string, Move[]> {
   return out;
 }
 
-async function revert(ctx: DeployContext, target: string, done: Move[], error: Error, parallelHosts: boolean, drains: Drains): Promise<RolloutOutcome> {
-  const back = planRevert(done);
+/** Puts back the web instances, newest move first, then the role containers (moved before them). */
+async function revert(
+  ctx: DeployContext,
+  run: { target: string; moved: Move[]; roles?: RoleMove[] },
+  error: Error,
+  parallelHosts: boolean,
+  drains: Drains,
+): Promise<RolloutOutcome> {
+  const back = planRevert(run.moved);
+  const rolesBack = planRoleRevert(run.roles ?? []);
   // Putting the old release back is not stopped by an interrupt: leaving the fleet half-reverted is worse.
   const interrupt = ctx.interrupt;
   ctx.interrupt = undefined;
   try {
     const result = await applyMoves(ctx, back, parallelHosts, drains);
-    if (result.error) {
+    const roles = await applyRoleMoves(ctx, rolesBack);
+    const rollbackError = result.error?.error ?? roles.error;
+    if (rollbackError) {
       const stuck = back.filter((m) => !result.done.includes(m));
-      return { kind: 'rollback-failed', target, moved: done, error, rollbackError: result.error.error, stuck };
+      const stuckRoles = rolesBack.filter((m) => !roles.done.includes(m));
+      return { kind: 'rollback-failed', ...run, error, rollbackError, stuck, ...(stuckRoles.length ? { stuckRoles } : {}) };
     }
-    return { kind: 'rolled-back', target, moved: done, error };
+    return { kind: 'rolled-back', ...run, error };
   } finally {
     ctx.interrupt = interrupt;
   }

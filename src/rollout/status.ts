@@ -1,4 +1,4 @@
-/** `status` on the per-host backend: per host, the proxy mode, each instance with its release and health, accessories, lock. */
+/** `status` on the per-host backend: per host, the proxy mode, each instance with its release and health, roles, accessories, lock. */
 import { inspectAccessory, parseAccessoryState } from '../accessories/commands.js';
 import { accessoriesOn } from '../accessories/run.js';
 import type { HostStatusRow } from '../backend/types.js';
@@ -10,12 +10,13 @@ import { parseProxyState, probeUpstream, proxyState } from '../proxy/commands.js
 import { currentAndPrevious, parseDeploys, readDeploys } from '../state/deploys.js';
 import { lockAge, parseLockInfo, readLock, staleReason } from '../state/lock.js';
 import { listInstances, parseInstances } from './instance-commands.js';
+import { listRoleContainers, parseRoleContainers } from './role-commands.js';
 import { readMode } from './setup.js';
 
 export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostStatusRow> {
   const { config } = ctx;
   const rel = relState(ctx);
-  const [mode, proxy, instances, deploys, lock, accessories, edge] = await Promise.all([
+  const [mode, proxy, instances, deploys, lock, accessories, edge, roles] = await Promise.all([
     readMode(ctx, ssh),
     ssh.run(proxyState(config.service)).then(parseProxyState),
     ssh.run(listInstances(config.service)).then(parseInstances),
@@ -30,6 +31,7 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
       }),
     ),
     edgeStatus(config, ssh),
+    config.roles ? ssh.run(listRoleContainers(config.service)).then(parseRoleContainers) : undefined,
   ]);
   const withHealth = await Promise.all(
     instances
@@ -57,6 +59,13 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
     proxy: proxy.status,
     ...currentAndPrevious(deploys),
     instances: withHealth,
+    ...(roles
+      ? {
+          roles: roles
+            .sort((a, b) => a.role.localeCompare(b.role) || a.slot - b.slot || a.name.localeCompare(b.name))
+            .map((c) => ({ name: c.name, role: c.role, slot: c.slot, tag: c.tag, state: c.running ? ('running' as const) : ('stopped' as const) })),
+        }
+      : {}),
     ...(accessories.length ? { accessories } : {}),
     ...(edge ? { edge } : {}),
     lock: lock ?? null,

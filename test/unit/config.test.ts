@@ -6,6 +6,7 @@ import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import type { Config } from '../../src/config/types.js';
 import { ExitCode, InputError } from '../../src/util/errors.js';
+import { refusal } from '../helpers/config-refusal.js';
 
 let dir: string;
 let file: string;
@@ -24,13 +25,7 @@ function load(...lines: string[]): Config {
 }
 
 function problemsOf(...lines: string[]): ConfigError {
-  try {
-    load(...lines);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected the config to be rejected');
+  return refusal(() => load(...lines));
 }
 
 /** The parts of a problem a test pins down: position, path and message. */
@@ -197,7 +192,7 @@ describe('error positions and messages', () => {
     expect(err.exitCode).toBe(ExitCode.needsAction);
     expect(err.message).toBe(`${file}:3:1: helthcheck: unknown key; did you mean "healthcheck"?`);
     expect(err.hint).toBe(
-      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, ship, hooks, accessories, swarm',
+      'rename it to "healthcheck"; allowed keys at the top level: service, backend, build, ssh, hosts, instances, app, healthcheck, proxy, releases, ship, hooks, accessories, roles, swarm',
     );
   });
 

@@ -6,6 +6,7 @@ import { withBackend } from '../session.js';
 
 interface ExecOptions {
   host?: string;
+  role?: string;
   release?: string;
   interactive?: boolean;
   tty?: boolean;
@@ -17,6 +18,7 @@ export function registerExec(program: Command): void {
     .description("run a command in a one-off container of the serving release, with the app's env, secrets, volumes and network")
     .argument('[command...]', 'the command and its arguments, after --; none: the image’s own command')
     .option('--host <host>', 'the host to run on (default: the first in boxship.yml)')
+    .option('--role <name>', "as that role's containers run (roles: in boxship.yml): its env, and its cmd when none is given; on its first host")
     .option('--release <sha>', 'run this shipped release instead of the serving one (a sha prefix is enough)')
     .option('-i, --interactive', 'forward this terminal’s input to the command')
     .option('-t, --tty', 'give the command a terminal (with -i for a shell)')
@@ -43,7 +45,7 @@ Nothing serving changes; what the command itself does (to volumes, a database) i
         try {
           if (raw) stdin.setRawMode(true);
           const result = await backend.exec(
-            { host: opts.host, argv, release: opts.release, interactive: opts.interactive, tty: opts.tty },
+            { host: opts.host, argv, release: opts.release, interactive: opts.interactive, tty: opts.tty, ...(opts.role ? { role: opts.role } : {}) },
             {
               stdout: process.stdout,
               stderr: process.stderr,

@@ -11,6 +11,7 @@ export interface LogsOptions {
   since?: string;
   lines: number | 'all';
   proxy?: boolean;
+  role?: string;
   timestamps?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function registerLogs(program: Command): void {
     .option('--since <duration|time>', 'only lines since then: 10m, 1h30m, 2026-11-25T18:00:00Z', sinceValue)
     .option('-n, --lines <n>', 'the last N lines of each instance (all: everything)', linesValue, 100)
     .option('--proxy', "also the proxy's (Caddy) logs")
+    .option('--role <name>', "a role's containers (roles: in boxship.yml) instead of web's instances")
     .option('-t, --timestamps', 'show each line’s time')
     .addHelpText(
       'after',
@@ -59,6 +61,7 @@ Lines look like: <host> <service>-<slot>/<colour> | <text>. Only reads: nothing 
             {
               hosts: opts.host ? selectHosts(config, opts.host) : undefined,
               proxy: opts.proxy,
+              ...(opts.role ? { role: opts.role } : {}),
               follow: opts.follow,
               since: opts.since,
               lines: opts.lines === 'all' ? undefined : opts.lines,

@@ -32,13 +32,19 @@ export function renderHostsDeploy(r: HostsDeploy): void {
   }
   if (o.kind === 'rolled-back') {
     process.stderr.write(`\nerror: ${o.error.message}\n`);
-    process.stderr.write(`\nRolled back: the ${o.moved.length} instance(s) this run had changed run their previous release again. Nothing else changed.\n`);
+    const roles = o.roles?.length ? ` and ${o.roles.length} role container(s)` : '';
+    process.stderr.write(
+      `\nRolled back: the ${o.moved.length} instance(s)${roles} this run had changed run their previous release again. Nothing else changed.\n`,
+    );
     process.stderr.write('hint: look at the output above, fix the release, then run: boxship release && boxship rollout\n');
     return;
   }
   process.stderr.write(`\nerror: ${o.error.message}\n\nThe automatic rollback failed too: ${o.rollbackError.message}\n`);
   process.stderr.write(
-    `Instances not put back:\n${o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`).join('\n')}\n`,
+    `Instances not put back:\n${[
+      ...o.stuck.map((m) => `  ${m.host} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`),
+      ...(o.stuckRoles ?? []).map((m) => `  ${m.host} role ${m.role} slot ${m.slot}: should run ${m.to ? short(m.to) : '(nothing)'}`),
+    ].join('\n')}\n`,
   );
   process.stderr.write(
     'What to do next: run `boxship status` to see what serves; fix the host named above; then run `boxship rollback --to <the release that served before>`.\n',

@@ -23,6 +23,14 @@ export function renderHostStatus(r: HostStatusRow): string {
     lines.push(
       `    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`,
     );
+  if (r.roles) {
+    lines.push('  roles:');
+    if (r.roles.length === 0) lines.push('    none (run: boxship rollout)');
+    for (const c of r.roles)
+      lines.push(
+        `    ${c.name.padEnd(24)} ${shortSha(c.tag).padEnd(12)} ${c.role.padEnd(12)} ${c.state}${r.current && c.tag !== r.current ? '  (not the current release)' : ''}`,
+      );
+  }
   if (r.accessories) {
     lines.push('  accessories:');
     for (const a of r.accessories)

@@ -3,11 +3,10 @@
  * own containers on the service network, hosts that must be in hosts:), and volumes, which the app shares.
  */
 import { privateAddressOf, servingHost, unusablePrivateAddress } from '../accessory-reach.js';
-import { findHost } from '../host-lookup.js';
 import type { PathSegment } from '../problems.js';
 import type { RawConfig } from '../schema.js';
 import type { AccessoryConfig, HostConfig, VolumeConfig } from '../types.js';
-import type { At } from './common.js';
+import { type At, commandWords, pickHosts } from './common.js';
 
 export function toVolumes(volumes: RawConfig['app']['volumes']): VolumeConfig[] {
   return Object.entries(volumes).map(([name, mount]) =>
@@ -54,15 +53,8 @@ export function toAccessories(
       );
     }
     const written = a.hosts ?? (a.host !== undefined ? [a.host] : []);
-    const picked = new Set<string>();
-    written.forEach((text, i) => {
-      const h = findHost(hosts, text);
-      const where = a.hosts ? ['accessories', name, 'hosts', i] : ['accessories', name, 'host'];
-      if (!h) return at(where, `${JSON.stringify(text)} is not one of hosts:`, `name a host as written in hosts: (${hosts.map((x) => x.name).join(', ')})`);
-      if (picked.has(h.name)) return at(where, `${JSON.stringify(text)} is listed twice (${h.name})`, 'list each host once');
-      picked.add(h.name);
-    });
-    const onHosts = written.length === 0 ? [hosts[0]!.name] : hosts.filter((h) => picked.has(h.name)).map((h) => h.name);
+    const where = (i: number) => (a.hosts ? ['accessories', name, 'hosts', i] : ['accessories', name, 'host']);
+    const onHosts = written.length === 0 ? [hosts[0]!.name] : pickHosts(hosts, written, where, at);
     checkReach(hosts, name, onHosts, a.port, at);
     return {
       name,
@@ -73,7 +65,7 @@ export function toAccessories(
       env: a.env,
       ...(a.secrets_file !== undefined ? { secretsFile: checkSecrets(['accessories', name, 'secrets_file'], a.secrets_file) } : {}),
       volumes: toVolumes(a.volumes),
-      ...(a.cmd !== undefined ? { cmd: typeof a.cmd === 'string' ? a.cmd.split(/\s+/).filter(Boolean) : a.cmd } : {}),
+      ...(a.cmd !== undefined ? { cmd: commandWords(a.cmd) } : {}),
       stopTimeoutSeconds: a.stop_timeout_seconds,
       ...(a.stop_signal !== undefined ? { stopSignal: a.stop_signal } : {}),
     };

@@ -6,7 +6,9 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { type Address, parseAddress } from '../address.js';
+import { findHost } from '../host-lookup.js';
 import type { PathSegment } from '../problems.js';
+import type { HostConfig } from '../types.js';
 
 /** Records a problem at a position in boxship.yml, like a schema error. */
 export type At = (p: PathSegment[], message: string, hint?: string) => void;
@@ -47,4 +49,24 @@ export function requireFile(at: At, dir: string, p: PathSegment[], value: string
   const found = kind(abs);
   if (found !== 'file') at(p, found === 'dir' ? `${abs} is a folder, expected a file` : `file not found: ${abs}`, hint);
   return abs;
+}
+
+/** A command as written in boxship.yml -> its argv: a string is split at spaces (the schema refused quotes in it). */
+export function commandWords(written: string | string[]): string[] {
+  return typeof written === 'string' ? written.split(/\s+/).filter(Boolean) : written;
+}
+
+/**
+ * The hosts a section names (an accessory's, a role's), each as written in hosts: or by its host name: their names in
+ * the order of hosts:, whatever the order written; an unknown or repeated one is a problem at `where(i)`.
+ */
+export function pickHosts(hosts: HostConfig[], written: string[], where: (i: number) => PathSegment[], at: At): string[] {
+  const picked = new Set<string>();
+  written.forEach((text, i) => {
+    const h = findHost(hosts, text);
+    if (!h) return at(where(i), `${JSON.stringify(text)} is not one of hosts:`, `name a host as written in hosts: (${hosts.map((x) => x.name).join(', ')})`);
+    if (picked.has(h.name)) return at(where(i), `${JSON.stringify(text)} is listed twice (${h.name})`, 'list each host once');
+    picked.add(h.name);
+  });
+  return hosts.filter((h) => picked.has(h.name)).map((h) => h.name);
 }

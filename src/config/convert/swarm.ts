@@ -1,6 +1,6 @@
 /**
  * `backend: swarm`: the manager must be one of the hosts, and what only the per-host backend reads (per-host
- * instances, accessories, the rollout hooks) is refused rather than silently ignored.
+ * instances, accessories, roles, the rollout hooks) is refused rather than silently ignored.
  */
 import { findHost } from '../host-lookup.js';
 import type { RawConfig } from '../schema.js';
@@ -45,6 +45,13 @@ export function swarmConfig(raw: RawConfig, hosts: HostConfig[], at: At): SwarmC
       ['accessories'],
       'accessories are not supported with backend: swarm yet',
       'run them with the hosts backend (a separate boxship.yml), or as swarm services of your own',
+    );
+  }
+  if (raw.roles && Object.keys(raw.roles).length > 0) {
+    at(
+      ['roles'],
+      'roles are not supported with backend: swarm yet: each would be a swarm service of its own, with its own health and rollback',
+      'remove roles: and run the workers as swarm services of your own, or use the per-host backend (remove backend: swarm)',
     );
   }
   for (const hook of ['pre_rollout', 'post_rollout'] as const) {

@@ -3,34 +3,7 @@
  * accessory is never swapped by a rollout and names its own hosts; convert.ts checks those are in hosts:.
  */
 import { z } from 'zod';
-import { envName, envValue, imageRef, ipAddress, localPath, port, stopSignal, volumes, wholeNumber } from './fields.js';
-
-/** A host of `hosts:`, named as written there (or by its host name); convert.ts checks that it is one. */
-function hostRef() {
-  return z.string({ error: 'expected a host from hosts:' }).min(1, { error: 'expected a host from hosts:' });
-}
-
-/** An accessory's command: the words of a list as they are, or a string's words split at spaces (no shell). */
-function accessoryCommand() {
-  const error = 'expected a command: a list of words, or a string of words separated by spaces';
-  return z
-    .union(
-      [
-        z
-          .string({ error })
-          .min(1, { error })
-          .refine((text) => !/['"\\]/.test(text), {
-            error: 'expected words separated by spaces, without quotes or backslashes (no shell splits them: write a list for words with spaces)',
-          }),
-        z.array(z.string({ error }), { error }).min(1, { error }),
-      ],
-      { error },
-    )
-    .optional()
-    .describe(
-      'Command of the container, replacing the image\'s CMD: a list of words, or a string split at spaces (no shell), e.g. [redis-server, --appendonly, "yes"]. Absent: the image\'s own.',
-    );
-}
+import { command, envName, envValue, hostRef, imageRef, ipAddress, localPath, port, stopSignal, volumes, wholeNumber } from './fields.js';
 
 const ACCESSORY_NAME_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -64,7 +37,11 @@ const accessory = z
     volumes: volumes(
       'Data folders kept across restarts, releases and `accessory down`: name (a folder ~/.boxship/<service>/accessories/<accessory>/<name> on the host) -> absolute path in the container, or { path, mode: ro }.',
     ),
-    cmd: accessoryCommand(),
+    cmd: command()
+      .optional()
+      .describe(
+        'Command of the container, replacing the image\'s CMD: a list of words, or a string split at spaces (no shell), e.g. [redis-server, --appendonly, "yes"]. Absent: the image\'s own.',
+      ),
     stop_timeout_seconds: wholeNumber(0, 3600)
       .default(30)
       .describe('Seconds docker stop waits for it to shut down cleanly (restart, down, recreate) before it kills it.'),

@@ -99,7 +99,7 @@ export function address(description: string) {
 }
 
 /**
- * The signal `docker stop` sends first (app, accessories; a role could take the same field). Absent: the image's
+ * The signal `docker stop` sends first (app, accessories, roles). Absent: the image's
  * STOPSIGNAL, SIGTERM when it has none, as before the field existed.
  */
 export function stopSignal(what: string) {
@@ -164,4 +164,26 @@ export function volumes(description: string) {
     .superRefine(uniqueMounts, { when: (payload) => typeof payload.value === 'object' && payload.value !== null })
     .default({})
     .describe(description);
+}
+
+/** A host of `hosts:`, named as written there (or by its host name); the converters check that it is one. */
+export function hostRef() {
+  return z.string({ error: 'expected a host from hosts:' }).min(1, { error: 'expected a host from hosts:' });
+}
+
+/** A container's command (accessories, roles): the words of a list as they are, or a string's words split at spaces (no shell). */
+export function command() {
+  const error = 'expected a command: a list of words, or a string of words separated by spaces';
+  return z.union(
+    [
+      z
+        .string({ error })
+        .min(1, { error })
+        .refine((text) => !/['"\\]/.test(text), {
+          error: 'expected words separated by spaces, without quotes or backslashes (no shell splits them: write a list for words with spaces)',
+        }),
+      z.array(z.string({ error }), { error }).min(1, { error }),
+    ],
+    { error },
+  );
 }
