@@ -19,7 +19,11 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$REPO/.boxship-test"
+# BOXSHIP_TEST_LANE=N: lane N of scripts/test-lanes.ts, with a state dir and an owner label of its own (as
+# test/helpers/paths.ts has them), so one lane's up/reset/down never touches another lane's hosts.
+LANE="${BOXSHIP_TEST_LANE:-}"
+[[ -z "$LANE" || "$LANE" =~ ^[0-9]{1,2}$ ]] || { echo "[test-hosts] ERROR: BOXSHIP_TEST_LANE: want a lane number, got '$LANE'" >&2; exit 2; }
+if [[ -n "$LANE" ]]; then STATE="$REPO/.boxship-test/lanes/$LANE" OWNER="$REPO#lane-$LANE"; else STATE="$REPO/.boxship-test" OWNER="$REPO"; fi
 KEY="$STATE/id_ed25519"
 KNOWN_HOSTS="$STATE/known_hosts"
 # BOXSHIP_TEST_NETWORK: another network for the hosts started now (the transfer bench shapes its own bridge).
@@ -47,7 +51,7 @@ ssh_host() { # PORT CMD...
 
 # Which checkout started a host: only that checkout may remove or recreate it.
 owner_of() { "$DOCKER" inspect -f '{{index .Config.Labels "dev.boxship.test-checkout"}}' "$1" 2>/dev/null; }
-owned() { local o; o="$(owner_of "$1")"; [[ -z "$o" || "$o" == "$REPO" ]]; }
+owned() { local o; o="$(owner_of "$1")"; [[ -z "$o" || "$o" == "$OWNER" ]]; }
 
 running() { [[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" == true ]]; }
 exists() { "$DOCKER" container inspect "$1" >/dev/null 2>&1; }
@@ -148,7 +152,7 @@ start_host() { # NAME SSH_PORT HTTP_PORT FLAVOUR
     --cap-add=ALL --cap-drop=SYS_RESOURCE \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker "${extra[@]}" \
-    -e AUTHORIZED_KEY="$(cat "$KEY.pub")" --label "dev.boxship.test-checkout=$REPO" \
+    -e AUTHORIZED_KEY="$(cat "$KEY.pub")" --label "dev.boxship.test-checkout=$OWNER" \
     -p "127.0.0.1:$sp:22" -p "127.0.0.1:$hp:8080" \
     "$image" >/dev/null || die "$name: docker run failed (port $sp or $hp in use?)"
 }
@@ -204,7 +208,7 @@ cmd_down() {
   if (( $# )); then
     for n in "$@"; do names+=("${n%%:*}"); done   # accept SPECs too
   else
-    mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --filter "label=dev.boxship.test-checkout=$REPO" --format '{{.Names}}' | sed "s/^$PREFIX//")
+    mapfile -t names < <("$DOCKER" ps -a --filter "name=^$PREFIX" --filter "label=dev.boxship.test-checkout=$OWNER" --format '{{.Names}}' | sed "s/^$PREFIX//")
   fi
   for n in "${names[@]}"; do
     c="$PREFIX$n"

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { stopOwnPebble } from './pebble.js';
 import { chooseSlot, MAX_SLOT, slot, slotPorts, type MachineView } from './host-slots.js';
-import { rememberedSlot, REPO, SLOT_FILE, TEST_STATE } from './paths.js';
+import { REPO, rememberedSlot, SLOT_FILE, TEST_OWNER, TEST_STATE } from './paths.js';
 
 const docker = (args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -24,7 +24,7 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-async function machineView(ports: number[]): Promise<MachineView> {
+export async function machineView(ports: number[]): Promise<MachineView> {
   const containers = new Map<string, string>();
   for (const line of docker(['ps', '-a', '--format', '{{.Names}}\t{{.Label "dev.boxship.test-checkout"}}']).split('\n')) {
     const [name, owner = ''] = line.split('\t');
@@ -40,9 +40,14 @@ async function machineView(ports: number[]): Promise<MachineView> {
   return { containers, published, busy };
 }
 
+/** Every port a slot could publish: what machineView() needs to look at. */
+export const candidatePorts = () => Array.from({ length: MAX_SLOT + 1 }, (_, i) => slotPorts(slot(i))).flat();
+
 async function pickHosts(): Promise<void> {
-  const candidatePorts = Array.from({ length: MAX_SLOT + 1 }, (_, i) => slotPorts(slot(i))).flat();
-  const { slot: chosen, skipped } = chooseSlot(REPO, await machineView(candidatePorts), rememberedSlot());
+  // scripts/test-lanes.ts picks the lanes' slots up front, all in one process: lanes starting together cannot race.
+  const forced = process.env.BOXSHIP_TEST_SLOT;
+  const { slot: chosen, skipped } =
+    forced !== undefined ? { slot: slot(Number(forced)), skipped: [] } : chooseSlot(TEST_OWNER, await machineView(candidatePorts()), rememberedSlot());
   if (skipped.length) console.error(`[test-hosts] ${skipped.join('; ')}: this checkout uses slot ${chosen.index} (${chosen.hosts.join(' ')}, ${chosen.bare})`);
   mkdirSync(TEST_STATE, { recursive: true });
   writeFileSync(SLOT_FILE, `${chosen.index}\n`);

@@ -98,3 +98,19 @@ export function chooseSlot(checkout: string, view: MachineView, remembered?: num
   }
   throw new Error(`no free test-host slot on this machine (${skipped.join('; ')}); set BOXSHIP_TEST_HOSTS and BOXSHIP_BARE_HOST`);
 }
+
+/**
+ * Slots for several runs of one checkout side by side (scripts/test-lanes.ts): each lane's remembered slot while it
+ * fits, else the first free one, and never one an earlier lane of this pick took — as if that lane's hosts were up.
+ */
+export function chooseLaneSlots(lanes: { owner: string; remembered?: number }[], view: MachineView): Slot[] {
+  const containers = new Map(view.containers);
+  const taken = new Set<number>();
+  return lanes.map(({ owner, remembered }) => {
+    const free = remembered !== undefined && taken.has(remembered) ? undefined : remembered;
+    const { slot: s } = chooseSlot(owner, { ...view, containers }, free);
+    taken.add(s.index);
+    for (const spec of specsOf(s)) containers.set(`boxship-host-${parts(spec).name}`, owner);
+    return s;
+  });
+}

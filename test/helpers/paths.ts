@@ -5,7 +5,17 @@ import type { HostConfig } from '../../src/config/types.js';
 import { MAX_SLOT, slot, swarmSpecsFor } from './host-slots.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const TEST_STATE = join(REPO, '.boxship-test');
+/**
+ * BOXSHIP_TEST_LANE=N (scripts/test-lanes.ts): one of several integration runs of this checkout side by side, each with
+ * its own state (key, known_hosts, slot, pebble) under .boxship-test/lanes/N and its own hosts, labelled as this
+ * checkout's lane N so that neither lane's `up`, `reset` or `down` touches the other's. scripts/test-hosts.sh derives
+ * the same two values from the same variable.
+ */
+const LANE = process.env.BOXSHIP_TEST_LANE?.trim() || undefined;
+if (LANE !== undefined && !/^\d{1,2}$/.test(LANE)) throw new Error(`BOXSHIP_TEST_LANE: want a lane number, got ${JSON.stringify(LANE)}`);
+export const TEST_STATE = LANE === undefined ? join(REPO, '.boxship-test') : join(REPO, '.boxship-test', 'lanes', LANE);
+/** What this run's hosts carry as their dev.boxship.test-checkout label: the checkout, and its lane when there is one. */
+export const TEST_OWNER = LANE === undefined ? REPO : `${REPO}#lane-${LANE}`;
 export const TEST_KEY = join(TEST_STATE, 'id_ed25519');
 export const TEST_KNOWN_HOSTS = join(TEST_STATE, 'known_hosts');
 export const BOXSHIP_BIN = join(REPO, 'bin', 'boxship.js');

@@ -3,7 +3,7 @@
  * with `npx boxship` from compiled JS only: the package carries no src/ and no tsx.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,13 +12,28 @@ import { REPO } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 
+/**
+ * `npm pack` deletes and rebuilds dist/ (prepack, prepare). In this checkout that would pull the compiled CLI from
+ * under the suites running beside this one (scripts/test-lanes.ts), so the package is made from a copy of the sources
+ * that shares only node_modules.
+ */
+function checkoutCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'boxship-src-'));
+  const skip = new Set(['node_modules', 'dist', '.git', '.boxship-test']);
+  for (const entry of readdirSync(REPO)) {
+    if (!skip.has(entry)) cpSync(join(REPO, entry), join(copy, entry), { recursive: true, filter: (src) => !src.includes('/node_modules') });
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  return copy;
+}
+
 describe('the npm package', () => {
   let project: string;
   let tarball: string;
 
   beforeAll(async () => {
     const out = mkdtempSync(join(tmpdir(), 'boxship-pack-'));
-    await run('npm', ['pack', '--pack-destination', out], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
+    await run('npm', ['pack', '--pack-destination', out], { cwd: checkoutCopy(), maxBuffer: 16 * 1024 * 1024 });
     tarball = join(out, readdirSync(out).find((f) => f.endsWith('.tgz'))!);
     project = mkdtempSync(join(tmpdir(), 'boxship-user-'));
     cpSync(join(REPO, 'examples', 'hello'), project, { recursive: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSlot, conflict, slot, swarmSpecsFor, type MachineView } from '../helpers/host-slots.js';
+import { chooseLaneSlots, chooseSlot, conflict, slot, swarmSpecsFor, type MachineView } from '../helpers/host-slots.js';
 
 const view = (v: Partial<MachineView>): MachineView => ({ containers: new Map(), published: new Map(), busy: new Set(), ...v });
 
@@ -55,5 +55,31 @@ describe('test-host slots', () => {
   it('says what to do when every slot is taken', () => {
     const all = view({ busy: new Set(Array.from({ length: 10000 }, (_, i) => 2000 + i)) });
     expect(() => chooseSlot('/me', all)).toThrow(/no free test-host slot.*set BOXSHIP_TEST_HOSTS/);
+  });
+
+  it('lanes of one checkout get distinct slots: their remembered ones while free, never one taken by another checkout or lane', () => {
+    const other = view({ containers: new Map([['boxship-host-a', '/check/work/main']]) });
+    const lanes = chooseLaneSlots([{ owner: '/me#lane-1' }, { owner: '/me#lane-2' }], other);
+    expect(lanes.map((s) => s.index)).toEqual([1, 2]);
+    // Both remember slot 3: the first keeps it, the second moves to the first free slot.
+    const same = chooseLaneSlots(
+      [
+        { owner: '/me#lane-1', remembered: 3 },
+        { owner: '/me#lane-2', remembered: 3 },
+      ],
+      view({}),
+    );
+    expect(same.map((s) => s.index)).toEqual([3, 0]);
+    // A lane's own running hosts keep it on its slot.
+    const up = view({ containers: new Map([['boxship-host-s5a', '/me#lane-2']]) });
+    expect(
+      chooseLaneSlots(
+        [
+          { owner: '/me#lane-1', remembered: 5 },
+          { owner: '/me#lane-2', remembered: 5 },
+        ],
+        up,
+      ).map((s) => s.index),
+    ).toEqual([0, 5]);
   });
 });
