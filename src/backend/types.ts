@@ -71,6 +71,8 @@ export interface DeployRequest {
   /** Every host at once (each still one instance at a time); rollback's default. */
   parallelHosts?: boolean;
   plan?: boolean;
+  /** End only once the old instances have finished draining (per-host backend; default: they drain on their hosts). */
+  wait?: boolean;
 }
 
 export type DeployResult = Coded &
@@ -102,7 +104,16 @@ export type HostStatusRow =
       proxy: string;
       current?: string;
       previous?: string;
-      instances: { name: string; slot: number; colour: string; tag: string; running: boolean; health: 'healthy' | 'unhealthy' | 'stopped' }[];
+      instances: {
+        name: string;
+        slot: number;
+        colour: string;
+        tag: string;
+        running: boolean;
+        health: 'healthy' | 'unhealthy' | 'stopped' | 'draining';
+        /** An old instance finishing its requests after a rollout (ISO time when it is stopped at the latest: the seconds the host's clock gives it, from now here). */
+        drainingUntil?: string;
+      }[];
       accessories?: { name: string; image: string; status: string }[];
       /** With roles: in boxship.yml: every container of a role on the host (leftovers of a cut-off move too). */
       roles?: { name: string; role: string; slot: number; tag: string; state: 'running' | 'stopped' }[];

@@ -37,6 +37,11 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
     instances
       .sort((a, b) => a.slot - b.slot || a.name.localeCompare(b.name))
       .map(async (i) => {
+        if (i.drainingFor !== undefined) {
+          // Out of rotation already: its health is not the slot's. The host's clock said how long it has left.
+          const { drainingFor, ...rest } = i;
+          return { ...rest, health: 'draining' as const, drainingUntil: new Date(Date.now() + drainingFor * 1000).toISOString() };
+        }
         const probe = i.running
           ? await ssh.exec(
               probeUpstream(
