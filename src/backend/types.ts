@@ -104,16 +104,12 @@ export type HostStatusRow =
       proxy: string;
       current?: string;
       previous?: string;
-      instances: {
-        name: string;
-        slot: number;
-        colour: string;
-        tag: string;
-        running: boolean;
-        health: 'healthy' | 'unhealthy' | 'stopped' | 'draining';
-        /** An old instance finishing its requests after a rollout (ISO time when it is stopped at the latest: the seconds the host's clock gives it, from now here). */
-        drainingUntil?: string;
-      }[];
+      instances: { name: string; slot: number; colour: string; tag: string; running: boolean; health: 'healthy' | 'unhealthy' | 'stopped' }[];
+      /**
+       * Old instances finishing their requests after a rollout or rollback (out of rotation, removed when done):
+       * `until` is when they are stopped at the latest (ISO time: the seconds the host's clock gives them, from now here).
+       */
+      draining?: { name: string; slot: number; tag: string; until: string }[];
       accessories?: { name: string; image: string; status: string }[];
       /** With roles: in boxship.yml: every container of a role on the host (leftovers of a cut-off move too). */
       roles?: { name: string; role: string; slot: number; tag: string; state: 'running' | 'stopped' }[];

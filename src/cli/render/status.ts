@@ -14,15 +14,17 @@ export function renderHostStatus(r: HostStatusRow): string {
     lines.push(`  lock:     held by ${r.lock.who} running "${r.lock.command}" since ${r.lock.time}`);
     if (r.lock.stale) lines.push(`            INTERRUPTED RUN: ${r.lock.stale}; the next rollout or rollback takes the lock over and cleans up after it`);
   }
-  const leftovers = r.instances.filter((i) => !i.drainingUntil && /\.(next|old-\w+)$/.test(i.name));
+  const leftovers = r.instances.filter((i) => /\.(next|old-\w+)$/.test(i.name));
   if (leftovers.length && !r.lock)
     lines.push(`  leftovers of an interrupted run: ${leftovers.map((i) => i.name).join(', ')} (the next rollout or rollback cleans them up)`);
   lines.push('  instances:');
   if (r.instances.length === 0) lines.push('    none (run: boxship rollout)');
   for (const i of r.instances)
     lines.push(
-      `    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.drainingUntil ? `draining until ${i.drainingUntil.slice(11, 19)} UTC` : `${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`}`,
+      `    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`,
     );
+  for (const d of r.draining ?? [])
+    lines.push(`    ${d.name.padEnd(24)} ${shortSha(d.tag).padEnd(12)} draining until ${d.until.slice(11, 19)} UTC (out of rotation; removed when done)`);
   if (r.roles) {
     lines.push('  roles:');
     if (r.roles.length === 0) lines.push('    none (run: boxship rollout)');
