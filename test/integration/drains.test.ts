@@ -10,7 +10,7 @@ import { startLoad } from '../helpers/load.js';
 import { HOSTS } from '../helpers/paths.js';
 import { boxship, jsonOutput, onHost, wipeHost, type RunResult } from '../helpers/run.js';
 
-const DRAIN_SECONDS = 8;
+const DRAIN_SECONDS = 15;
 const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,7 +31,7 @@ describe('old instances drain after the command returns', () => {
   beforeAll(async () => {
     await Promise.all(HOSTS.map((h) => wipeHost(h.container)));
     app = makeExampleApp();
-    app.writeConfig({ appYaml: [`  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "${DRAIN_SECONDS}" }`, '  drain_seconds: 12'] });
+    app.writeConfig({ appYaml: [`  env: { DRAIN_MODE: keepalive, DRAIN_SECONDS: "${DRAIN_SECONDS}" }`, '  drain_seconds: 18'] });
     v1 = app.bumpVersion('1');
     ok(await boxship(['deploy'], { cwd: app.dir }));
   });
@@ -53,6 +53,8 @@ describe('old instances drain after the command returns', () => {
     const left = (await Promise.all(HOSTS.map((h) => olds(h.container)))).flat();
     expect(left.length, `rollout took ${rolloutMs} ms`).toBeGreaterThan(0);
 
+    const text = await boxship(['status'], { cwd: app.dir });
+    expect(text.stdout).toMatch(/hello-1\.old-blue .* draining until \d\d:\d\d:\d\d UTC/);
     const st = jsonOutput<StatusJson[]>(await boxship(['status', '--json'], { cwd: app.dir }));
     expect(st.flatMap((h) => h.instances.map((i) => i.tag))).toEqual([v2, v2]);
     const draining = st.flatMap((h) => h.draining ?? []);
@@ -61,8 +63,6 @@ describe('old instances drain after the command returns', () => {
       expect(d.tag).toBe(v1);
       expect(Date.parse(d.until)).toBeGreaterThan(Date.now());
     }
-    const text = await boxship(['status'], { cwd: app.dir });
-    expect(text.stdout).toMatch(/hello-1\.old-blue .* draining until \d\d:\d\d:\d\d UTC/);
 
     // A rollback now needs the colour the old instances still hold: it waits for each, then moves, 0 failed.
     const back = await boxship(['rollback'], { cwd: app.dir });
