@@ -71,6 +71,8 @@ export interface DeployRequest {
   /** Every host at once (each still one instance at a time); rollback's default. */
   parallelHosts?: boolean;
   plan?: boolean;
+  /** End only once the old instances have finished draining (per-host backend; default: they drain on their hosts). */
+  wait?: boolean;
 }
 
 export type DeployResult = Coded &
@@ -103,6 +105,11 @@ export type HostStatusRow =
       current?: string;
       previous?: string;
       instances: { name: string; slot: number; colour: string; tag: string; running: boolean; health: 'healthy' | 'unhealthy' | 'stopped' }[];
+      /**
+       * Old instances finishing their requests after a rollout or rollback (out of rotation, removed when done):
+       * `until` is when they are stopped at the latest (ISO time: the seconds the host's clock gives them, from now here).
+       */
+      draining?: { name: string; slot: number; tag: string; until: string }[];
       accessories?: { name: string; image: string; status: string }[];
       /** With roles: in boxship.yml: every container of a role on the host (leftovers of a cut-off move too). */
       roles?: { name: string; role: string; slot: number; tag: string; state: 'running' | 'stopped' }[];

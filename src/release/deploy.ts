@@ -10,6 +10,7 @@ import { type ReleaseProgress, type ReleaseRequest, type ReleaseResult, releaseE
 export interface DeployAllRequest extends ReleaseRequest {
   canary?: number;
   parallelHosts?: boolean;
+  wait?: boolean;
 }
 
 export interface DeployAllResult {
@@ -33,6 +34,6 @@ export async function releaseAndRollout(
   const released = await runRelease(config, targets.hosts, req, env, view(targets.hosts.map((h) => h.name)));
   const tag = released.built.tag.slice(config.service.length + 1);
   if (released.failed.length) return { targets, released, tag, exitCode: releaseExitCode(released) };
-  const rollout = await backend.deploy({ kind: 'rollout', wanted: tag, canary: req.canary, parallelHosts: req.parallelHosts });
+  const rollout = await backend.deploy({ kind: 'rollout', wanted: tag, canary: req.canary, parallelHosts: req.parallelHosts, wait: req.wait });
   return { targets, released, tag, rollout, exitCode: Math.max(rollout.exitCode, targets.exitCode, ExitCode.ok) };
 }

@@ -7,13 +7,15 @@
  *   check (the hand-over only starts after it), so it takes the slot.
  * - live is gone, only an `.old-*` runs: it takes its name back.
  * - `.old-*` beside a live instance: a drain that was cut off; it is drained again.
+ * - `.old-*` with a drain marker that is not overdue (startDrain): a drain a finished run left going on purpose; it is
+ *   left alone (drainsInProgress lists it, for the run to wait on only if it needs its colour).
  * Pure planning (convergeSteps) plus the loop that runs it.
  */
 import type { Config } from '../config/types.js';
 import type { Command } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import type { InstanceInfo } from './instance-commands.js';
-import { removeNow, startDrain } from './instance-commands.js';
+import { drainMarkers, removeNow, startDrain } from './instance-commands.js';
 import { names } from '../fleet/names.js';
 import { stopSeconds } from './swap.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
@@ -38,6 +40,18 @@ function takeName(config: Config, c: InstanceInfo, to: string): Command {
   };
 }
 
+/**
+ * Seconds past its deadline a marked drain is still trusted: the drain's own `docker stop` may take that long to kill
+ * and remove. Beyond it, the drain process is taken for dead (a host reboot) and the instance is drained again.
+ */
+const OVERDUE_GRACE_SECONDS = 10;
+
+/** A drain that a run started and that is still under way (or just finishing): not a leftover. */
+const drainInProgress = (c: InstanceInfo) => c.drainingFor !== undefined && c.drainingFor > -OVERDUE_GRACE_SECONDS;
+
+/** The old instances draining on purpose, left going by an earlier run. */
+export const drainsInProgress = (containers: InstanceInfo[]) => containers.filter(drainInProgress).map((c) => c.name);
+
 export function convergeSteps(config: Config, containers: InstanceInfo[]): ConvergeStep[] {
   const s = config.service;
   const steps: ConvergeStep[] = [];
@@ -49,12 +63,12 @@ export function convergeSteps(config: Config, containers: InstanceInfo[]): Conve
     const mine = containers.filter((c) => c.slot === slot);
     const liveC = mine.find((c) => c.name === live);
     const nextC = mine.find((c) => c.name === next);
-    const olds = mine.filter((c) => c.name.startsWith(oldPrefix));
+    const olds = mine.filter((c) => c.name.startsWith(oldPrefix) && !drainInProgress(c));
     const drainAll = (list: InstanceInfo[]) => {
       for (const o of list) {
         if (o.running)
           steps.push({
-            command: startDrain(o.name, stopSeconds(config)),
+            command: startDrain(o.name, stopSeconds(config), drainMarkers(config.service)),
             note: `${o.name}: an old instance left by an interrupted run; draining it`,
             draining: o.name,
           });

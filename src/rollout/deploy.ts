@@ -90,7 +90,7 @@ async function carryOut(given: DeployContext, req: DeployRequest, env: BackendEn
       const outcome = await step(
         title,
         async () => {
-          const o = await runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts }, fleet);
+          const o = await runRollout(ctx, { target, canary: req.canary, kind: req.kind, parallelHosts: req.parallelHosts, wait: req.wait }, fleet);
           // A settings change settles once every instance moved (or every one is back); a canary keeps it going.
           await Promise.all(
             ctx.hosts.map((h) =>

@@ -6,6 +6,7 @@ import type { ProxySettings } from '../proxy/settings.js';
 import { type Command, script, toShell } from '../hosts/command.js';
 import { HostError } from '../util/errors.js';
 import { LABEL, names } from '../fleet/names.js';
+import { stateDir } from '../state/paths.js';
 import type { Colour } from './plan.js';
 
 export interface InstanceSpec {
@@ -208,18 +209,24 @@ export function handOver(live: string, incoming: string, draining: string, route
   );
 }
 
+/** Where a drain in progress leaves its marker (one file per container, holding the host's epoch second it ends by). */
+export const drainMarkers = (service: string) => `${stateDir(service)}/draining`;
+
 /**
  * Stops an old instance in the background ON THE HOST: its stop signal (set by runInstance), up to `seconds` to finish
- * in-flight requests, then removal. Detached from the SSH session, so the rollout goes on with the next slot, and a
- * drain still completes when boxship is interrupted.
+ * in-flight requests, then removal. Detached from the SSH session, so the rollout goes on with the next slot, a
+ * drain still completes when boxship is interrupted, and the command need not wait for it at all. The marker under
+ * `markers` (written before the drain starts, removed when the container is gone) tells the next run, `status` and
+ * converge.ts that this old instance is draining on purpose, and until when, rather than left by a cut-off run.
  */
-export function startDrain(container: string, seconds: number): Command {
+export function startDrain(container: string, seconds: number, markers: string): Command {
   return script(
     'write',
     `drain ${container} in the background (up to ${seconds}s), then remove it`,
-    'nohup sh -c \'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1\' sh "$1" "$2" >/dev/null 2>&1 </dev/null &',
+    'mkdir -p "$3" && echo $(( $(date +%s) + $2 )) > "$3/$1" && nohup sh -c \'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; rm -f "$3/$1"\' sh "$1" "$2" "$3" >/dev/null 2>&1 </dev/null &',
     container,
     String(seconds),
+    markers,
   );
 }
 
@@ -262,9 +269,22 @@ export function listLabelled(service: string, label: string, why: string): Comma
   );
 }
 
-/** One line per instance of the service (a container with a slot: not an accessory, not a role's). */
+/**
+ * One line per instance of the service (a container with a slot: not an accessory, not a role's), then one line per
+ * drain marker (startDrain) with the seconds its drain has left by the host's clock (negative: overdue), so that a
+ * deployer whose clock is off reads the same answer. A marker that does not hold a number is skipped. A docker that
+ * fails fails the listing (a pipe into xargs would read as "no instances", and a rollout would start every slot anew).
+ */
 export function listInstances(service: string): Command {
-  return listLabelled(service, LABEL.slot, `list the ${service} instances`);
+  return script(
+    'read',
+    `list the ${service} instances`,
+    `ids=$(docker ps -aq --filter "label=$1=$2" --filter "label=$3") || exit $?; [ -z "$ids" ] || docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}' $ids || exit $?; now=$(date +%s); for f in "$4"/*; do [ -f "$f" ] || continue; u=$(cat "$f"); case "$u" in ''|*[!0-9]*) continue ;; esac; printf '{"draining":"%s","left":%s}\\n' "\${f##*/}" "$((u - now))"; done; true`,
+    LABEL.service,
+    service,
+    LABEL.slot,
+    drainMarkers(service),
+  );
 }
 
 export interface InstanceInfo {
@@ -277,6 +297,8 @@ export interface InstanceInfo {
   running: boolean;
   /** Its `dev.boxship.spec` label (instanceSpec when it was started); absent: the defaults. */
   spec?: string;
+  /** Draining on purpose (startDrain's marker): the seconds its drain has left by the host's clock, negative once overdue. */
+  drainingFor?: number;
 }
 
 /** listLabelled's lines: each container's name (without docker's leading /), labels and running state. */
@@ -289,7 +311,13 @@ export function parseLabelled(text: string): { name: string; labels: Record<stri
 }
 
 export function parseInstances(text: string): InstanceInfo[] {
-  return parseLabelled(text).map((c) => ({
+  const lines = text.split('\n').filter((l) => l.trim());
+  const drains = new Map<string, number>();
+  for (const l of lines) {
+    const d = JSON.parse(l) as { draining?: string; left?: number };
+    if (typeof d.draining === 'string' && typeof d.left === 'number') drains.set(d.draining, d.left);
+  }
+  return parseLabelled(lines.filter((l) => !l.startsWith('{"draining":')).join('\n')).map((c) => ({
     name: c.name,
     tag: c.labels[LABEL.tag] ?? '',
     accessoryHosts: c.labels[LABEL.accessoryHosts] ?? '',
@@ -297,5 +325,6 @@ export function parseInstances(text: string): InstanceInfo[] {
     colour: (c.labels[LABEL.colour] === 'green' ? 'green' : 'blue') as Colour,
     running: c.running,
     ...(c.labels[LABEL.spec] ? { spec: c.labels[LABEL.spec] } : {}),
+    ...(drains.has(c.name) ? { drainingFor: drains.get(c.name)! } : {}),
   }));
 }

@@ -2,13 +2,16 @@
  * The rollout loop: first converge what an interrupted run left behind, then apply the plan one move at a time (the
  * roles beside web first, roles.ts, then web); if a move fails, put every instance and role container this run changed
  * back on the release it had, one at a time with health checks.
- * Old instances drain in the background on their hosts while the next slot moves; the run ends once every drain has
- * finished. An interrupt (Ctrl-C) lets the move in flight finish, then stops. The outcome says which ending happened.
+ * Old instances drain in the background on their hosts while the next slot moves, and go on draining after the run
+ * ends: traffic has moved and the new instances are healthy by then, so waiting would only keep the command (and the
+ * deploy lock) for instances that no longer get a request. The next run waits for one only if it needs its colour.
+ * `wait` keeps the old ending, once every drain has finished, for scripts that need it. An interrupt (Ctrl-C) lets the
+ * move in flight finish, then stops. The outcome says which ending happened.
  */
 import { appendDeploy } from '../state/deploys.js';
 import { errorMessage } from '../util/errors.js';
 import { headline } from '../util/sentence.js';
-import { converge, convergeSteps } from './converge.js';
+import { converge, convergeSteps, drainsInProgress } from './converge.js';
 import { hostByName, relState, type DeployContext } from '../fleet/context.js';
 import { containerNames, type HostRuntime, readFleet } from './fleet.js';
 import { instanceSpec, removeNow, waitDrained } from './instance-commands.js';
@@ -31,9 +34,11 @@ export interface RolloutRequest {
   parallelHosts?: boolean;
   /** Recorded in the deploy history once every instance runs the target. */
   kind: 'rollout' | 'rollback';
+  /** End only once every old instance has finished draining (`--wait`); default: leave them draining on their hosts. */
+  wait?: boolean;
 }
 
-/** The old instances draining on each host: the run waits for them before it ends. */
+/** The old instances draining on each host: a move that needs one's colour waits for it; `--wait` waits for them all. */
 class Drains {
   private readonly byHost = new Map<string, Set<string>>();
   add(host: string, container: string): void {
@@ -52,9 +57,12 @@ class Drains {
     await hostByName(ctx, host).run(waitDrained(list, stopSeconds(ctx.config) + 5));
     for (const c of list) set!.delete(c);
   }
+  get count(): number {
+    return [...this.byHost.values()].reduce((n, s) => n + s.size, 0);
+  }
   async waitAll(ctx: DeployContext): Promise<number> {
     const hosts = [...this.byHost.entries()].filter(([, s]) => s.size > 0);
-    const count = hosts.reduce((n, [, s]) => n + s.size, 0);
+    const count = this.count;
     if (count === 0) return 0;
     ctx.report({ kind: 'step', message: `waiting for ${count} old instance(s) to finish their requests (up to ${stopSeconds(ctx.config)}s)` });
     await Promise.all(hosts.map(([host]) => this.wait(ctx, host)));
@@ -75,6 +83,8 @@ async function convergeFleet(ctx: DeployContext, fleet: HostRuntime[], drains: D
       for (const c of left) drains.add(ssh.name, c);
     }),
   );
+  // Drains an earlier run left going: not leftovers, but a move that needs one's colour waits for it.
+  for (const f of fleet) for (const c of drainsInProgress(f.instances)) drains.add(f.state.host, c);
   return changed ? readFleet(ctx) : fleet;
 }
 
@@ -122,8 +132,15 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
     }
     return { kind: 'done', ...moved(done), complete, remaining };
   } finally {
-    // Even on failure: the command ends when the old instances have finished their requests.
-    await drains.waitAll(ctx).catch((err: Error) => ctx.report({ kind: 'warning', message: `could not confirm every drain finished: ${err.message}` }));
+    if (req.wait) {
+      // Even on failure: the command ends when the old instances have finished their requests.
+      await drains.waitAll(ctx).catch((err: Error) => ctx.report({ kind: 'warning', message: `could not confirm every drain finished: ${err.message}` }));
+    } else if (drains.count > 0) {
+      ctx.report({
+        kind: 'step',
+        message: `${drains.count} old instance(s) finish their requests on their hosts in the background (up to ${stopSeconds(ctx.config)}s), then are removed; boxship status shows them`,
+      });
+    }
   }
 }
 

@@ -33,9 +33,14 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
     edgeStatus(config, ssh),
     config.roles ? ssh.run(listRoleContainers(config.service)).then(parseRoleContainers) : undefined,
   ]);
+  // Out of rotation already, so their health is not the slots': listed apart, with the time the host gives them.
+  const draining = instances
+    .filter((i) => i.drainingFor !== undefined)
+    .map((i) => ({ name: i.name, slot: i.slot, tag: i.tag, until: new Date(Date.now() + (i.drainingFor ?? 0) * 1000).toISOString() }));
   const withHealth = await Promise.all(
     instances
       .sort((a, b) => a.slot - b.slot || a.name.localeCompare(b.name))
+      .filter((i) => i.drainingFor === undefined)
       .map(async (i) => {
         const probe = i.running
           ? await ssh.exec(
@@ -59,6 +64,7 @@ export async function hostStatus(ctx: DeployContext, ssh: Runner): Promise<HostS
     proxy: proxy.status,
     ...currentAndPrevious(deploys),
     instances: withHealth,
+    ...(draining.length ? { draining } : {}),
     ...(roles
       ? {
           roles: roles

@@ -10,7 +10,7 @@ import { type Command, sequence } from '../hosts/command.js';
 import type { Runner } from '../hosts/runner.js';
 import { BoxshipError, errorMessage } from '../util/errors.js';
 import { absState, type DeployContext } from '../fleet/context.js';
-import { HEALTH_EXIT, handOver, healthPolling, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
+import { drainMarkers, HEALTH_EXIT, handOver, healthPolling, missingImage, removeNow, runInstance, startDrain, waitHealthy } from './instance-commands.js';
 import { names, shaOfTag } from '../fleet/names.js';
 import type { Move } from './plan.js';
 import { proxyHostDir, setLiveColour } from '../proxy/commands.js';
@@ -89,7 +89,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
         { argv: ['docker', 'update', '--restart', 'no', live], why: `keep ${live} from restarting`, effect: 'write' },
         { argv: ['docker', 'rename', live, draining], why: `rename ${live} to ${draining}`, effect: 'write' },
       ]),
-      drain: { command: startDrain(draining, seconds), container: draining },
+      drain: { command: startDrain(draining, seconds, drainMarkers(s)), container: draining },
     };
   }
   const empty = move.from === null;
@@ -117,7 +117,7 @@ export function moveSteps(config: Config, move: Move, stateDirAbs: string, exist
       ? {}
       : {
           handover: handOver(live, incoming, draining, setLiveColour(proxyHostDir(stateDirAbs), move.slot, move.colour)),
-          drain: { command: startDrain(draining, seconds), container: draining },
+          drain: { command: startDrain(draining, seconds, drainMarkers(s)), container: draining },
         }),
     discard: removeNow(incoming),
   };

@@ -80,10 +80,14 @@ describe('rollout behind Caddy', () => {
     ok(p);
     expect(p.stdout).toContain(`${HOSTS[0].address} slot 1: ${v1.slice(0, 12)} -> ${v2.slice(0, 12)} as green`);
     expect(p.stdout).toMatch(/docker run -d --pull never --name hello-1\.next --network boxship-hello --network-alias hello-1-green/);
-    // What a run does after the check: hand the slot over, drain the old instance in the background, wait for it.
+    // What a run does after the check: hand the slot over, drain the old instance in the background; it does not wait
+    // for the drains (traffic has moved) unless --wait asks it to.
     expect(p.stdout).toContain('# hand hello-1 over to hello-1.next');
     expect(p.stdout).toContain('# drain hello-1.old-blue in the background');
-    expect(p.stdout).toMatch(/# wait for 2 old instance\(s\) to finish draining/);
+    expect(p.stdout).not.toMatch(/# wait for \d+ old instance\(s\) to finish draining/);
+    const waiting = await boxship(['rollout', '--plan', '--wait'], { cwd: app.dir });
+    ok(waiting);
+    expect(waiting.stdout).toMatch(/# wait for 2 old instance\(s\) to finish draining/);
     // Host preparation is part of the plan too, and the env file's content (it may hold secrets) is not shown.
     expect(p.stdout).toMatch(/# write the app env file \(mode 0600\) \(\d+ bytes on stdin, not shown\)/);
     expect(await tagsServing(app)).toEqual([v1, v1, v1, v1]);

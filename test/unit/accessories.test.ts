@@ -183,13 +183,7 @@ describe('accessory commands', () => {
       'dev.boxship.accessory',
     ]);
     expect(parseAccessoryImages('cache\tboxship-test-redis:1\n\nbroken\n')).toEqual([{ name: 'cache', image: 'boxship-test-redis:1' }]);
-    expect(listInstances('hello').argv.slice(2)).toEqual([
-      `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
-      'sh',
-      'dev.boxship.service',
-      'hello',
-      'dev.boxship.slot',
-    ]);
+    expect(listInstances('hello').argv.slice(3)).toEqual(['sh', 'dev.boxship.service', 'hello', 'dev.boxship.slot', '.boxship/hello/draining']);
   });
 });
 

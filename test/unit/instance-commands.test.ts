@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { toShell } from '../../src/hosts/command.js';
 import { handOver, instanceSpec, missingImage, runInstance, startDrain, waitHealthy } from '../../src/rollout/instance-commands.js';
 import { moveSteps } from '../../src/rollout/swap.js';
 
@@ -94,9 +93,15 @@ describe('instance commands', () => {
   });
 
   it('drains in the background on the host, detached from the SSH session', () => {
-    expect(toShell(startDrain('hello-1.old-blue', 12))).toBe(
-      `sh -c 'nohup sh -c '\\''docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1'\\'' sh "$1" "$2" >/dev/null 2>&1 </dev/null &' sh hello-1.old-blue 12`,
-    );
+    expect(startDrain('hello-1.old-blue', 12, '.boxship/hello/draining').argv).toEqual([
+      'sh',
+      '-c',
+      'mkdir -p "$3" && echo $(( $(date +%s) + $2 )) > "$3/$1" && nohup sh -c \'docker stop -t "$2" "$1" >/dev/null 2>&1; docker rm -f "$1" >/dev/null 2>&1; rm -f "$3/$1"\' sh "$1" "$2" "$3" >/dev/null 2>&1 </dev/null &',
+      'sh',
+      'hello-1.old-blue',
+      '12',
+      '.boxship/hello/draining',
+    ]);
   });
 
   it('hands a slot over in one round trip: the old instance steps aside and stops restarting, the new one takes name and policy', () => {
@@ -118,7 +123,7 @@ describe('moveSteps', () => {
     expect(s.start?.argv).toContain('no');
     expect(s.handover?.argv.slice(-3)).toEqual(['hello-2', 'hello-2.next', 'hello-2.old-blue']);
     expect(s.drain?.container).toBe('hello-2.old-blue');
-    expect(s.drain?.command.argv.at(-1)).toBe('12');
+    expect(s.drain?.command.argv.slice(-2)).toEqual(['12', '.boxship/hello/draining']);
     expect(s.discard?.argv.at(-1)).toBe('hello-2.next');
   });
 

@@ -56,9 +56,21 @@ const healthFails = (container: string) => ({
 });
 
 describe('runRollout', () => {
-  it('moves one slot at a time; each old instance drains in the background, and the run waits for all drains at the end', async () => {
+  it('moves one slot at a time; each old instance drains in the background, and the run ends without waiting for them', async () => {
     const h = host();
-    const outcome = await runRollout(context([h]), { target: NEW, kind: 'rollout' });
+    const steps: string[] = [];
+    const ctx = context([h]);
+    const outcome = await runRollout({ ...ctx, report: (e) => e.kind === 'step' && steps.push(e.message) }, { target: NEW, kind: 'rollout' });
+    expect(outcome).toMatchObject({ kind: 'done', complete: true, remaining: 0 });
+    expect(h.whys().at(-1)).toBe(`record that ${NEW} is serving`);
+    expect(steps.at(-1)).toBe(
+      '2 old instance(s) finish their requests on their hosts in the background (up to 12s), then are removed; boxship status shows them',
+    );
+  });
+
+  it('with wait, the run ends once every drain has finished', async () => {
+    const h = host();
+    const outcome = await runRollout(context([h]), { target: NEW, kind: 'rollout', wait: true });
     expect(outcome).toMatchObject({ kind: 'done', complete: true, remaining: 0 });
     expect(h.whys()).toEqual([
       'list the hello instances',
@@ -91,7 +103,6 @@ describe('runRollout', () => {
       'wait until hello-1.next passes /health (up to 3s)',
       'hand hello-1 over to hello-1.next',
       'drain hello-1.old-green in the background (up to 12s), then remove it',
-      'wait for 1 old instance(s) to finish draining (up to 17s)',
     ]);
     expect(whys).not.toContain(`record that ${NEW} is serving`);
   });
@@ -117,7 +128,7 @@ describe('runRollout', () => {
     if (outcome.kind === 'rolled-back') expect(outcome.error.message).toBe('h1: start hello-2.next: no answer within 60s, gave up');
   });
 
-  it('stops after the move in flight when interrupted, waits for the drains and records nothing as serving', async () => {
+  it('stops after the move in flight when interrupted, leaves the drain going and records nothing as serving', async () => {
     const ctx = context([]);
     const interrupt = { requested: false };
     const h = host().on({
@@ -130,7 +141,7 @@ describe('runRollout', () => {
     const outcome = await runRollout({ ...ctx, hosts: [h], interrupt }, { target: NEW, kind: 'rollout' });
     expect(outcome).toMatchObject({ kind: 'interrupted', remaining: 1 });
     expect(h.whys().filter((w) => w.startsWith('start'))).toEqual([`start hello-1.next (green) on ${NEW}`]);
-    expect(h.whys().at(-1)).toBe('wait for 1 old instance(s) to finish draining (up to 17s)');
+    expect(h.whys().at(-1)).toBe('drain hello-1.old-blue in the background (up to 12s), then remove it');
     expect(h.whys()).not.toContain(`record that ${NEW} is serving`);
   });
 

@@ -14,6 +14,7 @@ import { shortSha } from '../../util/short.js';
 interface DeployOptions {
   canary?: number;
   parallel?: boolean;
+  wait?: boolean;
   allowDirty?: boolean;
   allowUnpinned?: boolean;
   json?: boolean;
@@ -35,6 +36,7 @@ export function registerDeploy(program: Command): void {
     .description('release the current commit to every host, then roll it out (release + rollout in one command)')
     .option('--canary <n>', 'move only N instances across the fleet; run rollout again to promote, rollback to abort', positiveInt)
     .option('--parallel', 'roll out on all hosts at once (each still one instance at a time)')
+    .option('--wait', 'return only once the old instances have finished their requests (default: they drain on their hosts)')
     .option('--allow-dirty', 'build uncommitted changes (tag <sha>-dirty-<hash>)')
     .option('--allow-unpinned', 'build even if a base image or dependency is not pinned (prints a warning)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
@@ -61,7 +63,7 @@ async function runDeploy(opts: DeployOptions, globals: GlobalOptions): Promise<n
     async ({ config, env, backend }) => {
       let json: DeployJson | undefined;
       try {
-        const r = await releaseAndRollout(backend, config, { ...opts, parallelHosts: Boolean(opts.parallel) }, env, (hosts) => {
+        const r = await releaseAndRollout(backend, config, { ...opts, parallelHosts: Boolean(opts.parallel), wait: Boolean(opts.wait) }, env, (hosts) => {
           return releaseView(config.service, hosts);
         });
         renderTargets(r.targets);

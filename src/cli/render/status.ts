@@ -23,6 +23,8 @@ export function renderHostStatus(r: HostStatusRow): string {
     lines.push(
       `    ${i.name.padEnd(24)} ${shortSha(i.tag).padEnd(12)} ${i.colour.padEnd(5)} ${i.health}${r.current && i.tag !== r.current ? '  (canary)' : ''}`,
     );
+  for (const d of r.draining ?? [])
+    lines.push(`    ${d.name.padEnd(24)} ${shortSha(d.tag).padEnd(12)} draining until ${d.until.slice(11, 19)} UTC (out of rotation; removed when done)`);
   if (r.roles) {
     lines.push('  roles:');
     if (r.roles.length === 0) lines.push('    none (run: boxship rollout)');
