@@ -19,6 +19,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
 import { candidatePorts, machineView } from '../test/helpers/global-setup.js';
 import { chooseLaneSlots, MAX_SLOT } from '../test/helpers/host-slots.js';
 import { REPO } from '../test/helpers/paths.js';
@@ -141,7 +142,8 @@ async function runLane(lane: number, slotIndex: number, list: Job[]): Promise<{ 
     const args = [VITEST, 'run', '--project', 'integration', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...group.map((j) => j.file)];
     const reported = new Map<string, number>();
     const c = await run(`[lane ${lane}] `, log, args, { ...env, ...group[0]!.env }, (line) => {
-      const m = REPORTED.exec(line);
+      // vitest colours its lines even into a pipe under CI; the codes would hide the file name from the pattern.
+      const m = REPORTED.exec(stripVTControlCharacters(line));
       if (m) reported.set(m[1]!, Number(m[2]));
     });
     results.push(...fileResults(json, i === 1 ? ' (caddy 2.11)' : '', reported));

@@ -257,16 +257,23 @@ export function removeNow(container: string): Command {
   return script('write', `remove ${container}`, 'docker rm -f "$1" >/dev/null 2>&1; true', container);
 }
 
+/**
+ * The containers with labels $1=$2 and $3, one JSON line each (name, labels, running). A container removed between
+ * `docker ps` and `docker inspect` (a drain finishing in the background, another deploy) makes inspect fail for the
+ * whole list, so the pair is read again (up to 5 times, 0.2 s apart); a docker that keeps failing fails the listing
+ * with its own message (a pipe into xargs would read as "no containers", and a rollout would start every slot anew).
+ */
+const INSPECT_LISTED = [
+  `f='{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'; out=''`,
+  'for i in 1 2 3 4 5; do ids=$(docker ps -aq --filter "label=$1=$2" --filter "label=$3") || exit $?; [ -n "$ids" ] || { out=\'\'; break; }',
+  'out=$(docker inspect --format "$f" $ids 2>/dev/null) && break',
+  '[ "$i" -lt 5 ] || { docker inspect --format "$f" $ids >/dev/null || exit $?; echo "docker inspect kept failing on these containers" >&2; exit 1; }; sleep 0.2; done',
+  '[ -z "$out" ] || printf \'%s\\n\' "$out"',
+].join('; ');
+
 /** One line per container of the service that carries `label` (its name, labels and running state, as JSON). */
 export function listLabelled(service: string, label: string, why: string): Command {
-  return script(
-    'read',
-    why,
-    `docker ps -aq --filter "label=$1=$2" --filter "label=$3" | xargs -r docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}'`,
-    LABEL.service,
-    service,
-    label,
-  );
+  return script('read', why, `${INSPECT_LISTED}; true`, LABEL.service, service, label);
 }
 
 /**
@@ -279,7 +286,7 @@ export function listInstances(service: string): Command {
   return script(
     'read',
     `list the ${service} instances`,
-    `ids=$(docker ps -aq --filter "label=$1=$2" --filter "label=$3") || exit $?; [ -z "$ids" ] || docker inspect --format '{"name":{{json .Name}},"labels":{{json .Config.Labels}},"running":{{.State.Running}}}' $ids || exit $?; now=$(date +%s); for f in "$4"/*; do [ -f "$f" ] || continue; u=$(cat "$f"); case "$u" in ''|*[!0-9]*) continue ;; esac; printf '{"draining":"%s","left":%s}\\n' "\${f##*/}" "$((u - now))"; done; true`,
+    `${INSPECT_LISTED}; now=$(date +%s); for f in "$4"/*; do [ -f "$f" ] || continue; u=$(cat "$f"); case "$u" in ''|*[!0-9]*) continue ;; esac; printf '{"draining":"%s","left":%s}\\n' "\${f##*/}" "$((u - now))"; done; true`,
     LABEL.service,
     service,
     LABEL.slot,

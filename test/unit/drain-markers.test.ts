@@ -53,6 +53,29 @@ describe('drains left going on the hosts', () => {
     expect(list[1]!.drainingFor).toBeLessThanOrEqual(30);
   });
 
+  it('a container removed between ps and inspect (a drain ending) makes the listing read both again, not fail', () => {
+    // The first inspect fails as docker does for a name that is gone; the second ps no longer lists it.
+    const s = shims('boxship-list-race-', {
+      docker: `echo "$1" >> "$DIR/calls"; [ "$1" = ps ] && { echo c1; [ -f "$DIR/once" ] || echo c2; exit 0; }; if [ "$1" = inspect ]; then [ -f "$DIR/once" ] || { touch "$DIR/once"; echo "Error: No such object: c2" >&2; exit 1; }; echo '${INSPECT('hello-1', true)}'; fi; exit 0`,
+    });
+    const list = parseInstances(runHere(listInstances('hello'), s.dir, s.env));
+    expect(list.map((i) => i.name)).toEqual(['hello-1']);
+    expect(s.read('calls')).toBe('ps\ninspect\nps\ninspect\n');
+  });
+
+  it('a docker inspect that keeps failing fails the listing with its own message', () => {
+    const s = shims('boxship-list-stuck-', {
+      docker: '[ "$1" = ps ] && { echo c1; exit 0; }; echo "Error: inspect is broken here" >&2; exit 1',
+    });
+    let err = '';
+    try {
+      runHere(listInstances('hello'), s.dir, s.env);
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr);
+    }
+    expect(err).toMatch(/inspect is broken here/);
+  });
+
   it('the listing fails when docker does, rather than reporting no instances', () => {
     const s = shims('boxship-list-fail-', { docker: 'echo "Cannot connect to the Docker daemon" >&2; exit 1' });
     expect(() => runHere(listInstances('hello'), s.dir, s.env)).toThrow(/Command failed/);
