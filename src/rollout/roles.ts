@@ -54,11 +54,18 @@ function rolesOn(config: Config, host: string): RoleConfig[] {
 /**
  * Every role container not on `target` (or started with other settings: its spec label differs), host after host,
  * role after role, slot by slot; and the containers boxship.yml no longer asks for on a host (a role gone, fewer
- * instances), removed once the rollout is complete.
+ * instances), removed once the rollout is complete. With `canary`, each role moves only enough containers to have
+ * `canary` of them on `target` across the fleet (as web's instances do), so a canary runs every role's new code.
  */
-export function planRoles(config: Config, fleet: RoleHost[], target: string): { moves: RoleMove[]; extra: { host: string; name: string }[] } {
+export function planRoles(
+  config: Config,
+  fleet: RoleHost[],
+  target: string,
+  opts: { canary?: number } = {},
+): { moves: RoleMove[]; extra: { host: string; name: string }[] } {
   const moves: RoleMove[] = [];
   const extra: { host: string; name: string }[] = [];
+  const onTarget = new Map<string, number>();
   for (const { host, containers } of fleet) {
     const wanted = new Set<string>();
     for (const role of rolesOn(config, host)) {
@@ -67,14 +74,25 @@ export function planRoles(config: Config, fleet: RoleHost[], target: string): { 
         const name = names.role(config.service, role.name, slot);
         wanted.add(name);
         const live = containers.find((c) => c.name === name && c.running);
-        if (live && live.tag === target && live.spec === spec) continue;
+        if (live && live.tag === target && live.spec === spec) {
+          onTarget.set(role.name, (onTarget.get(role.name) ?? 0) + 1);
+          continue;
+        }
         moves.push({ host, role: role.name, slot, from: live?.tag ?? null, to: target });
       }
     }
     // Leftovers of a cut-off move (.next, .old) are cleared by the next move of their slot, not here.
     for (const c of containers) if (!wanted.has(c.name) && !/\.(next|old)$/.test(c.name)) extra.push({ host, name: c.name });
   }
-  return { moves, extra };
+  if (opts.canary === undefined) return { moves, extra };
+  const canary = opts.canary;
+  const left = new Map<string, number>();
+  const limited = moves.filter((m) => {
+    const n = left.get(m.role) ?? Math.max(0, canary - (onTarget.get(m.role) ?? 0));
+    left.set(m.role, n - 1);
+    return n > 0;
+  });
+  return { moves: limited, extra };
 }
 
 /** Undo of moves that were carried out, newest first, each back to the release it replaced. */

@@ -104,9 +104,12 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
       req.target,
       { canary: req.canary, spec },
     );
-    // A canary step moves web instances only: the roles follow when the release is promoted (a full rollout).
-    const rolePlan = planRoles(ctx.config, req.canary === undefined ? await readRoles(ctx) : [], req.target);
-    const roles = await applyRoleMoves(ctx, rolePlan.moves);
+    // A canary step moves up to N containers of each role as well as N web instances: the canary runs every
+    // role's new code. The full plan says what is left for the rollout that promotes it.
+    const roleFleet = await readRoles(ctx);
+    const rolePlan = planRoles(ctx.config, roleFleet, req.target);
+    const roleMoves = req.canary === undefined ? rolePlan.moves : planRoles(ctx.config, roleFleet, req.target, { canary: req.canary }).moves;
+    const roles = await applyRoleMoves(ctx, roleMoves);
     const moved = (webDone: Move[]) => ({ target: req.target, moved: webDone, ...(roles.done.length ? { roles: roles.done } : {}) });
     const failed = async (error: Error, webDone: Move[]): Promise<RolloutOutcome> => {
       // Putting back is the new holder's business now: it converges what this run left.
@@ -120,7 +123,7 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
     if (roles.interrupted) return { kind: 'interrupted', ...moved([]), remaining: pending.length + remainingRoles };
     const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
     if (error) return await failed(error.error, done);
-    const remaining = pending.length - done.length;
+    const remaining = pending.length - done.length + remainingRoles;
     if (interrupted) return { kind: 'interrupted', ...moved(done), remaining };
     const complete = remaining === 0;
     if (complete) {

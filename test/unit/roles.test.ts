@@ -152,6 +152,34 @@ describe('planRoles', () => {
     ]);
   });
 
+  it('with a canary, moves per role only enough containers to have N of them on the target across the fleet', () => {
+    const spec = (r: typeof worker, h: string) => roleSpec(config, r!, h);
+    const two = { ...config, roles: [{ ...cron!, hosts: ['h1', 'h2'] }] };
+    const fleet = (firstTag: string) => [
+      {
+        host: 'h1',
+        containers: [1, 2].map((slot) => ({
+          name: `hello-cron-${slot}`,
+          role: 'cron',
+          slot,
+          tag: slot === 1 ? firstTag : OLD,
+          spec: spec(cron, 'h1'),
+          running: true,
+        })),
+      },
+      { host: 'h2', containers: [1, 2].map((slot) => ({ name: `hello-cron-${slot}`, role: 'cron', slot, tag: OLD, spec: spec(cron, 'h2'), running: true })) },
+    ];
+    expect(planRoles(two, fleet(OLD), NEW, { canary: 1 }).moves).toEqual([{ host: 'h1', role: 'cron', slot: 1, from: OLD, to: NEW }]);
+    // One already on the target counts toward N, on whichever host it runs.
+    expect(planRoles(two, fleet(NEW), NEW, { canary: 1 }).moves).toEqual([]);
+    expect(planRoles(two, fleet(NEW), NEW, { canary: 3 }).moves).toEqual([
+      { host: 'h1', role: 'cron', slot: 2, from: OLD, to: NEW },
+      { host: 'h2', role: 'cron', slot: 1, from: OLD, to: NEW },
+    ]);
+    expect(planRoles(two, fleet(NEW), NEW, { canary: 0 }).moves).toEqual([]);
+    expect(planRoles(two, fleet(NEW), NEW).moves).toHaveLength(3);
+  });
+
   it('starts a container anew on the same release when its settings changed', () => {
     const containers = [{ name: 'hello-worker-1', role: 'worker', slot: 1, tag: NEW, spec: 'other', running: true }];
     const one = { ...config, roles: [worker!] };
@@ -231,11 +259,26 @@ describe('runRollout with roles', () => {
     expect(outcome.stuckRoles).toEqual([{ host: 'h1', role: 'worker', slot: 1, from: NEW, to: OLD }]);
   });
 
-  it('a canary moves web instances only: the roles follow with the full rollout', async () => {
+  it('a canary moves N containers of each role and N web instances; the promoting rollout moves the rest', async () => {
     const h = host();
-    await runRollout(context(h), { target: NEW, kind: 'rollout', canary: 1 });
-    expect(h.whys()).not.toContain('list the hello role containers');
-    expect(h.whys().filter((w) => w.startsWith('start'))).toEqual([`start hello-1.next (green) on ${NEW}`]);
+    const outcome = await runRollout(context(h), { target: NEW, kind: 'rollout', canary: 1 });
+    expect(outcome).toMatchObject({
+      kind: 'done',
+      complete: false,
+      remaining: 2,
+      roles: [
+        { role: 'worker', slot: 1 },
+        { role: 'cron', slot: 1 },
+      ],
+    });
+    expect(h.whys().filter((w) => w.startsWith('start'))).toEqual([
+      `start hello-worker-1.next (worker) on ${NEW}`,
+      `start hello-cron-1.next (cron) on ${NEW}`,
+      `start hello-1.next (green) on ${NEW}`,
+    ]);
+    // Not complete: nothing recorded as serving, nothing removed.
+    expect(h.whys()).not.toContain(`record that ${NEW} is serving`);
+    expect(h.whys().filter((w) => w.startsWith('stop hello-cron-') && !w.includes('.old'))).toEqual([]);
   });
 });
 
