@@ -45,9 +45,25 @@ function echo(req, res) {
   });
 }
 
+// POST /jobs with a job id as the body: queued on the Redis accessory's list `jobs`, for a worker role to take.
+function queueJob(req, res) {
+  if (!process.env.REDIS_HOST) return send(res, 501, { error: 'REDIS_HOST is not set' });
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const job = Buffer.concat(chunks).toString().trim();
+    if (!job) return send(res, 400, { error: 'the body is the job id' });
+    redis(['LPUSH', 'jobs', job]).then(
+      (length) => send(res, 202, { queued: job, length }),
+      (err) => send(res, 502, { error: err.message }),
+    );
+  });
+}
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   if (['POST', 'PUT', 'DELETE'].includes(req.method) && url.pathname === '/') return echo(req, res);
+  if (req.method === 'POST' && url.pathname === '/jobs') return queueJob(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, { error: 'method not allowed' });
   }
@@ -74,6 +90,17 @@ const server = http.createServer((req, res) => {
       if (!process.env.REDIS_HOST) return send(res, 501, { error: 'REDIS_HOST is not set' });
       return redis(['HKEYS', 'migrations']).then(
         (rows) => send(res, 200, { migrations: rows.sort() }),
+        (err) => send(res, 502, { error: err.message }),
+      );
+    case '/jobs/done':
+      // The jobs a worker (worker.js, a role) took from the queue and did: { job: "<role> <sha> <container>" }.
+      if (!process.env.REDIS_HOST) return send(res, 501, { error: 'REDIS_HOST is not set' });
+      return redis(['HGETALL', 'done']).then(
+        (flat) => {
+          const done = {};
+          for (let i = 0; i + 1 < flat.length; i += 2) done[flat[i]] = flat[i + 1];
+          send(res, 200, { done });
+        },
         (err) => send(res, 502, { error: err.message }),
       );
     default:

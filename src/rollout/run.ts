@@ -20,10 +20,13 @@ import { type Move, planRevert, planRollout } from './plan.js';
 import { applyMove, stopSeconds } from './swap.js';
 import { applyRoleMoves, planRoleRevert, planRoles, readRoles, removeExtraRoles, type RoleMove } from './roles.js';
 
-/** `roles`: the role containers the run moved (absent: none); `stuckRoles`, those a failed rollback could not put back. */
+/**
+ * `roles`: the role containers the run moved (absent: none); `stuckRoles`, those a failed rollback could not put back.
+ * `remaining`: web instances not on the target yet; `rolesRemaining`, role containers (absent: none left).
+ */
 export type RolloutOutcome =
-  | { kind: 'done'; target: string; moved: Move[]; roles?: RoleMove[]; complete: boolean; remaining: number }
-  | { kind: 'interrupted'; target: string; moved: Move[]; roles?: RoleMove[]; remaining: number }
+  | { kind: 'done'; target: string; moved: Move[]; roles?: RoleMove[]; complete: boolean; remaining: number; rolesRemaining?: number }
+  | { kind: 'interrupted'; target: string; moved: Move[]; roles?: RoleMove[]; remaining: number; rolesRemaining?: number }
   | { kind: 'rolled-back'; target: string; moved: Move[]; roles?: RoleMove[]; error: Error }
   | { kind: 'rollback-failed'; target: string; moved: Move[]; roles?: RoleMove[]; error: Error; rollbackError: Error; stuck: Move[]; stuckRoles?: RoleMove[] };
 
@@ -119,13 +122,14 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
       return await revert(ctx, moved(webDone), error, req.parallelHosts ?? false, drains);
     };
     if (roles.error) return await failed(roles.error, []);
-    const remainingRoles = rolePlan.moves.length - roles.done.length;
-    if (roles.interrupted) return { kind: 'interrupted', ...moved([]), remaining: pending.length + remainingRoles };
+    const rolesLeft = rolePlan.moves.length - roles.done.length;
+    const rolesRemaining = rolesLeft > 0 ? { rolesRemaining: rolesLeft } : {};
+    if (roles.interrupted) return { kind: 'interrupted', ...moved([]), remaining: pending.length, ...rolesRemaining };
     const { done, error, interrupted } = await applyMoves(ctx, moves, req.parallelHosts ?? false, drains, containerNames(fleet));
     if (error) return await failed(error.error, done);
-    const remaining = pending.length - done.length + remainingRoles;
-    if (interrupted) return { kind: 'interrupted', ...moved(done), remaining };
-    const complete = remaining === 0;
+    const remaining = pending.length - done.length;
+    if (interrupted) return { kind: 'interrupted', ...moved(done), remaining, ...rolesRemaining };
+    const complete = remaining === 0 && rolesLeft === 0;
     if (complete) {
       // Scale-down leftovers go only once the new release serves everywhere.
       for (const f of fleet) for (const x of f.extra) await hostByName(ctx, f.state.host).run(removeNow(x.name));
@@ -133,7 +137,7 @@ export async function runRollout(ctx: DeployContext, req: RolloutRequest, known?
       const entry = { tag: req.target, time: new Date().toISOString(), who: ctx.who, kind: req.kind };
       for (const ssh of ctx.hosts) await ssh.run(appendDeploy(relState(ctx), entry));
     }
-    return { kind: 'done', ...moved(done), complete, remaining };
+    return { kind: 'done', ...moved(done), complete, remaining, ...rolesRemaining };
   } finally {
     if (req.wait) {
       // Even on failure: the command ends when the old instances have finished their requests.

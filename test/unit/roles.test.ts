@@ -265,7 +265,8 @@ describe('runRollout with roles', () => {
     expect(outcome).toMatchObject({
       kind: 'done',
       complete: false,
-      remaining: 2,
+      remaining: 1,
+      rolesRemaining: 1,
       roles: [
         { role: 'worker', slot: 1 },
         { role: 'cron', slot: 1 },

@@ -15,15 +15,17 @@ export function renderHostsDeploy(r: HostsDeploy): void {
       process.stdout.write(`\n${service}:${short(o.target)} serves on all ${total} instances (${o.moved.length} moved).\nTo undo, run: boxship rollback\n`);
     } else {
       const on = total - o.remaining;
+      const roles =
+        o.roles?.length || o.rolesRemaining ? ` and ${o.roles?.length ?? 0} of ${(o.roles?.length ?? 0) + (o.rolesRemaining ?? 0)} role container(s)` : '';
       process.stdout.write(
-        `\nCanary: ${on} of ${total} instances run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`,
+        `\nCanary: ${on} of ${total} instances${roles} run ${short(o.target)}; the rest still run the current release.\nTo promote, run: boxship rollout --sha ${short(o.target)}\nTo abort, run: boxship rollback\n`,
       );
     }
     return;
   }
   if (o.kind === 'interrupted') {
     process.stderr.write(
-      `\nInterrupted: ${o.moved.length} instance(s) moved to ${short(o.target)}, ${o.remaining} still run the release they had; every move finished cleanly and the lock is released.\n`,
+      `\nInterrupted: ${o.moved.length} instance(s)${o.roles?.length ? ` and ${o.roles.length} role container(s)` : ''} moved to ${short(o.target)}, ${o.remaining}${o.rolesRemaining ? ` and ${o.rolesRemaining} role container(s)` : ''} still run the release they had; every move finished cleanly and the lock is released.\n`,
     );
     process.stderr.write(
       `To finish, run: boxship rollout --sha ${short(o.target)}\nTo go back, run: boxship rollback\nTo see each host, run: boxship status\n`,
