@@ -51,6 +51,15 @@ async function curlPath(label: string, path: string, h = HOSTS[0]): Promise<void
   console.log(`  ${label}, GET ${path} on host ${h.name}: ${line}`);
 }
 
+/** Queues a job on one host's web instances (POST /jobs), for the worker role to take from the accessory. */
+async function postJob(job: string, h = HOSTS[0]): Promise<void> {
+  const line = await fetch(`http://127.0.0.1:${h.httpPort}/jobs`, { method: 'POST', body: job, signal: AbortSignal.timeout(5000) }).then(
+    async (r) => `HTTP ${r.status} ${(await r.text()).trim()}`,
+    (e: Error) => `no answer (${e.message})`,
+  );
+  console.log(`  queue job ${job}, POST /jobs on host ${h.name}: ${line}`);
+}
+
 app.writeConfig({ pins: null });
 app.commit('boxship.yml without pins yet');
 step('Pin the base images by their local IDs', ['pin']);
@@ -88,13 +97,25 @@ app.writeConfig({
     '    cmd: [redis-server, --protected-mode, "no", --dir, /data, --appendonly, "yes"]',
     'hooks:',
     '  pre_rollout: node migrate.js  # a one-off container of the new release: records a row in the cache',
+    'roles:',
+    '  worker:                       # beside web on every host: same image, no HTTP; takes the jobs web queues in cache',
+    '    cmd: [node, worker.js]',
+    '    healthcheck: { cmd: [node, worker.js, --check] }',
   ].join('\n'),
 });
 app.bumpVersion('3');
-step('Deploy: release + rollout in one command; the missing Redis accessory is started, a pre_rollout migration writes to it', ['deploy']);
+step(
+  'Deploy: release + rollout in one command; the missing Redis accessory is started, a pre_rollout migration writes to it, a worker role starts beside web',
+  ['deploy'],
+);
 await curl('deployed');
 await curlPath('the app reads the row the migration wrote to the accessory', '/migrations');
 await curlPath('the app on the other host reads it too, from the same accessory', '/migrations', HOSTS[1]);
+await postJob('invoice-1');
+await postJob('invoice-2', HOSTS[1]);
+await new Promise((r) => setTimeout(r, 2500));
+await curlPath('the worker role took both jobs from the accessory (who did each)', '/jobs/done');
+step('The worker role’s logs on both hosts', ['logs', '--role', 'worker', '-n', '3']);
 step('Restart the accessory: same container, same data', ['accessory', 'restart', 'cache']);
 await curlPath('after the restart', '/migrations');
 step('The accessory’s logs', ['accessory', 'logs', 'cache', '-n', '3']);
