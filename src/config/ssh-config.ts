@@ -95,13 +95,34 @@ export function parseSshConfig(text: string, file: string): SshConfigFile {
   return { file, sections, matchLines };
 }
 
-/** One OpenSSH pattern: `*` any run of characters, `?` exactly one; host names compare case-insensitively. */
+/**
+ * One OpenSSH pattern: `*` any run of characters, `?` exactly one; host names compare case-insensitively. Matched as
+ * OpenSSH's match_pattern does, going back only to the last `*`: at most pattern x name steps. (A regular expression
+ * of `.*` runs backtracks exponentially: a pattern of many stars against a long name that does not match took 77 s.)
+ */
 export function matchPattern(pattern: string, text: string): boolean {
-  const re = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${re}$`, 'is').test(text);
+  const p = pattern.toLowerCase();
+  const t = text.toLowerCase();
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let from = 0;
+  while (j < t.length) {
+    if (i < p.length && (p[i] === '?' || (p[i] !== '*' && p[i] === t[j]))) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      from = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++from;
+    } else {
+      return false;
+    }
+  }
+  while (p[i] === '*') i++;
+  return i === p.length;
 }
 
 /** A Host line applies when a pattern matches and no negated one does (ssh_config(5), PATTERNS). */

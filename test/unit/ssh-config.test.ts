@@ -209,6 +209,15 @@ describe('patterns and parsing', () => {
     expect(matchPattern('web-?', 'web-')).toBe(false);
     expect(matchPattern('*.example.com', 'a.EXAMPLE.com')).toBe(true);
     expect(matchPattern('a.b', 'axb')).toBe(false);
+    expect(matchPattern('*', '')).toBe(true);
+    expect(matchPattern('a*b*c', 'aXbYbZc')).toBe(true);
+    expect(matchPattern('a*b?c', 'ab_c')).toBe(true);
+    expect(matchPattern('a*bc', 'abcx')).toBe(false);
+    expect(matchPattern('**.x', '.x')).toBe(true);
+    // Many stars against a long name that does not match: a backtracking regular expression took 77 s here.
+    const t0 = Date.now();
+    expect(matchPattern(`${'*a'.repeat(30)}b`, 'a'.repeat(5000))).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(2000);
     expect(hostMatches(['*', '!db*'], 'db1')).toBe(false);
     expect(hostMatches(['!db*'], 'web')).toBe(false);
     expect(hostMatches(['db*', 'web'], 'web')).toBe(true);
