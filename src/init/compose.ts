@@ -1,5 +1,6 @@
 /**
  * A compose file in the app folder, as `boxship init` reads it: the service compose builds becomes the app, the
+ * other services built from the same image with a command of their own (workers, schedulers) become roles, the
  * services that run an image become accessories, and everything boxship has no place for is kept as a note naming
  * its compose key, so the written boxship.yml says what it left out. Secret-looking env values are set apart for
  * the secrets files: they never go into boxship.yml. Reads only.
@@ -57,9 +58,25 @@ export interface ComposeAccessory extends Mapped {
   cmd?: string[];
 }
 
+/** A worker beside the app: built as the app is (same context, Dockerfile and target), run with its own command. */
+export interface ComposeRole {
+  /** Its boxship name (the compose name, made valid; never web); `composeName` when that differs. */
+  name: string;
+  composeName: string;
+  cmd: string[];
+  /** Its env where it differs from the app's (the app's env file and env reach every role). */
+  env: Record<string, string>;
+  instances?: number;
+  stopSignal?: string;
+  /** A health command from compose's healthcheck test (CMD words, or CMD-SHELL run by sh -c). */
+  healthCmd?: string[];
+  notes: string[];
+}
+
 export interface ComposeFacts {
   file: string;
   app?: ComposeApp;
+  roles: ComposeRole[];
   accessories: ComposeAccessory[];
   /** Notes about the file as a whole (top-level keys, services with neither build nor image, the choice of app). */
   notes: string[];
@@ -118,7 +135,7 @@ export function parseCompose(source: string, file: string, dotenv: Record<string
   if (typeof services !== 'object' || services === null || Array.isArray(services)) {
     fail(0, 'no services: map in this compose file', `a compose file lists its containers under services:; move ${file} away to run boxship init without it`);
   }
-  const facts: ComposeFacts = { file, accessories: [], notes: [] };
+  const facts: ComposeFacts = { file, roles: [], accessories: [], notes: [] };
   for (const key of Object.keys(data as object)) {
     if (!TOP_LEVEL_KNOWN.has(key)) facts.notes.push(`${key} (top level): not mapped`);
   }
@@ -126,14 +143,21 @@ export function parseCompose(source: string, file: string, dotenv: Record<string
   const builds = all.filter(([, s]) => s.build !== undefined);
   const chosen = builds.find(([, s]) => s.ports !== undefined || s.expose !== undefined) ?? builds[0];
   if (chosen) {
-    facts.app = mapApp(chosen[0], chosen[1], dotenv);
-    if (builds.length > 1) {
+    const app = mapApp(chosen[0], chosen[1], dotenv);
+    facts.app = app;
+    const others = builds.filter(([n]) => n !== chosen[0]);
+    // Same image and a command of its own: a worker (a role). Another image is another service.
+    const roles = others.filter(([, s]) => sameBuild(s.build, chosen[1].build) && commandWords(s.command)?.length);
+    for (const [name, s] of roles) facts.roles.push(mapRole(name, s, app, dotenv, facts.roles));
+    const apart = others.filter((o) => !roles.includes(o));
+    if (apart.length) {
       facts.notes.push(
         `services.${chosen[0]} is the app (${chosen[1].ports !== undefined || chosen[1].expose !== undefined ? 'it has ports' : 'the first with build:'}); ` +
-          `${builds
-            .filter(([n]) => n !== chosen[0])
+          `${apart
             .map(([n, s]) => `services.${n}${s.command ? ` (command: ${commandWords(s.command)?.join(' ')})` : ''}`)
-            .join(', ')} also build${builds.length > 2 ? '' : 's'}: not mapped (one service per boxship.yml: give it a boxship.yml of its own)`,
+            .join(
+              ', ',
+            )} also build${apart.length > 1 ? '' : 's'}: not mapped (${apart.map(([, s]) => (sameBuild(s.build, chosen[1].build) ? 'the same image with no command of its own' : 'another image')).join('; ')}: one service per boxship.yml, give it a boxship.yml of its own)`,
       );
     }
   }
@@ -201,6 +225,64 @@ function mapApp(name: string, s: Record<string, unknown>, dotenv: Record<string,
   if (app.env.PORT !== undefined && Number(app.env.PORT) === app.port) delete app.env.PORT;
   app.notes.push(...notesForKeys(at, s, APP_KEYS).filter((n) => !(n.startsWith(`${at}.healthcheck:`) && health)));
   return app;
+}
+
+/** context, dockerfile and target of a compose build: (string) or { context, dockerfile, target }. */
+function buildKey(build: unknown): string {
+  const b = typeof build === 'string' ? { context: build } : ((build ?? {}) as Record<string, unknown>);
+  const context = String(b.context ?? '.').replace(/\/+$/, '') || '.';
+  return JSON.stringify([context === './' ? '.' : context, b.dockerfile ?? 'Dockerfile', b.target ?? null]);
+}
+
+function sameBuild(a: unknown, b: unknown): boolean {
+  return buildKey(a) === buildKey(b);
+}
+
+const ROLE_KEYS = new Set(['build', 'command', 'environment', 'stop_signal', 'healthcheck', 'deploy', 'volumes', 'depends_on', 'image']);
+
+function mapRole(composeName: string, s: Record<string, unknown>, app: ComposeApp, dotenv: Record<string, string>, taken: ComposeRole[]): ComposeRole {
+  const at = `services.${composeName}`;
+  let name = accessoryName(composeName, 30);
+  if (name === 'web') name = 'web-role';
+  while (taken.some((r) => r.name === name)) name = `${name.slice(0, 27)}-${taken.length + 1}`;
+  // Words as compose would run them ($$ a dollar, ${VAR} from .env); one it cannot resolve stays as written, noted.
+  const resolve = (words: string[], key: string): string[] | undefined => {
+    const out = words.map((w) => interpolate(w, dotenv));
+    if (out.every((w) => w !== undefined)) return out as string[];
+    role.notes.push(`${at}.${key}: uses a variable compose takes from elsewhere: check cmd: (a secret value belongs in the secrets file)`);
+    return undefined;
+  };
+  const role: ComposeRole = { name, composeName, cmd: [], env: {}, notes: [] };
+  const words = commandWords(s.command) ?? [];
+  role.cmd = resolve(words, 'command') ?? words;
+  if (name !== composeName) role.notes.push(`${at}: named ${name} here (a role name is lowercase letters, digits and -, not web)`);
+  const mapped = mapEnvAndVolumes(at, s, dotenv);
+  for (const [k, v] of Object.entries(mapped.env)) if (app.env[k] !== v) role.env[k] = v;
+  // A role reads the app's env file: its secrets go there, next to the app's.
+  for (const [k, v] of Object.entries(mapped.secrets)) {
+    if (app.secrets[k] === undefined) app.secrets[k] = v;
+    else if (app.secrets[k] !== v) role.notes.push(`${at}.environment.${k}: differs from the app's: roles share the app's secrets file`);
+  }
+  role.notes.push(...mapped.notes);
+  for (const [v, m] of Object.entries(mapped.volumes)) {
+    const same = app.volumes[v];
+    if (!same || same.path !== m.path) role.notes.push(`${at}.volumes: ${v}:${m.path}: a role mounts the app's volumes (app.volumes), not its own`);
+  }
+  if (typeof s.stop_signal === 'string') role.stopSignal = s.stop_signal;
+  const test = (s.healthcheck as { test?: unknown } | undefined)?.test;
+  const check = Array.isArray(test) ? test.map(String) : typeof test === 'string' ? ['CMD-SHELL', test] : [];
+  const health = check[0] === 'CMD' ? check.slice(1) : check[0] === 'CMD-SHELL' ? ['sh', '-c', check.slice(1).join(' ')] : [];
+  if (health.length && health.at(-1) !== '') {
+    const resolved = resolve(health, 'healthcheck.test');
+    if (resolved) role.healthCmd = resolved;
+  }
+  const deploy = (s.deploy ?? {}) as Record<string, unknown>;
+  if (Number.isInteger(deploy.replicas) && (deploy.replicas as number) > 0) role.instances = deploy.replicas as number;
+  for (const k of Object.keys(deploy)) if (k !== 'replicas') role.notes.push(`${at}.deploy.${k}: not mapped`);
+  const deps = Array.isArray(s.depends_on) ? s.depends_on : typeof s.depends_on === 'object' && s.depends_on ? Object.keys(s.depends_on) : [];
+  if (deps.length) role.notes.push(`${at}.depends_on: ${deps.join(', ')}: ${WHY.depends_on}`);
+  role.notes.push(...notesForKeys(at, s, ROLE_KEYS));
+  return role;
 }
 
 function mapAccessory(composeName: string, s: Record<string, unknown>, dotenv: Record<string, string>): ComposeAccessory {

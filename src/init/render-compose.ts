@@ -69,6 +69,28 @@ export function accessoryLines(compose: ComposeFacts | undefined): string[] {
   return out;
 }
 
+/** The `roles:` section (workers built from the app's image), or nothing. */
+export function roleLines(compose: ComposeFacts | undefined): string[] {
+  if (!compose?.roles.length) return [];
+  const out = ['', `roles:                              # the services of ${compose.file} built as the app is, with a command of their own`];
+  for (const r of compose.roles) {
+    out.push(`${comment(`  ${r.name}:`)} # services.${r.composeName}`);
+    out.push(`    cmd: [${r.cmd.map((w) => scalar(w)).join(', ')}]`);
+    if (r.instances !== undefined) out.push(`    instances: ${r.instances}`);
+    const env = Object.entries(r.env);
+    if (env.length) out.push('    env:', ...env.map(([k, v]) => `      ${scalar(k)}: ${scalar(v)}`));
+    if (r.stopSignal) {
+      const written = r.stopSignal.trim().toUpperCase();
+      if (STOP_SIGNAL_NAMES.includes(written)) out.push(`    stop_signal: ${stopSignalName(written)}`);
+      else out.push(`    # stop_signal: ${r.stopSignal.replace(/\s+/g, ' ')} (compose; boxship takes ${STOP_SIGNALS.join(', ')})`);
+    }
+    if (r.healthCmd) out.push(`    healthcheck: { cmd: [${r.healthCmd.map((w) => scalar(w)).join(', ')}] }`);
+    else out.push(`${comment('    # healthcheck: { cmd: [...] }', 35)} # none in compose: healthy once still running after 5s`);
+    for (const n of r.notes) out.push(note(4, n));
+  }
+  return out;
+}
+
 /** The comment block on what the compose file holds that boxship.yml does not. */
 export function composeNotes(compose: ComposeFacts | undefined): string[] {
   if (!compose) return [];

@@ -5,7 +5,7 @@
 import { stringify } from 'yaml';
 import type { ComposeFacts } from './compose.js';
 import type { AppFacts } from './detect.js';
-import { accessoryLines, appLines, composeNotes } from './render-compose.js';
+import { accessoryLines, appLines, composeNotes, roleLines } from './render-compose.js';
 
 export const SCHEMA_LINE = '# yaml-language-server: $schema=./node_modules/boxship/schema/boxship.schema.json';
 
@@ -37,7 +37,11 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     SCHEMA_LINE,
     '# boxship.yml: how this app is built, shipped and run. Written by `boxship init`; see the boxship README,',
     '# "Configuration", for every key. Unknown keys are errors, so a typo never goes unnoticed.',
-    ...(app ? [`# From ${from}: services.${app.name} is the app (it has build:); the services that run an image are accessories.`] : []),
+    ...(app
+      ? [
+          `# From ${from}: services.${app.name} is the app (it has build:)${opts.compose?.roles.length ? '; those built from its image with a command of their own are roles' : ''}; the services that run an image are accessories.`,
+        ]
+      : []),
     '',
     line(0, 'service', facts.service, 'names the image, containers, network and state dir'),
     '',
@@ -110,6 +114,7 @@ export function renderConfig(facts: AppFacts, opts: InitOptions = {}): string {
     '',
     'proxy:',
     line(2, 'port', 8080, 'Caddy on each host listens here and forwards to the instances'),
+    ...roleLines(opts.compose),
     ...accessoryLines(opts.compose),
     '',
     line(0, 'releases', undefined),

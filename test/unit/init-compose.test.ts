@@ -143,7 +143,7 @@ describe('init from compose: public sample shapes', () => {
     expect(redis?.volumes.map((v) => [v.name, v.path])).toEqual([['redis-data', '/data']]);
   });
 
-  it('Rails + sidekiq: the service with ports is the app, the other builder is named; a URL with a password is a secret', () => {
+  it('Rails + sidekiq: the service with ports is the app, the other builder of the same image is a role; a URL with a password is a secret', () => {
     const { text, config, read } = initIn({
       Dockerfile: 'FROM ruby:3.3\nCOPY . /rails\nEXPOSE 3000\n',
       'compose.yml': lines(
@@ -172,9 +172,13 @@ describe('init from compose: public sample shapes', () => {
       ),
     });
     expect(text).toContain('# From compose.yml: services.web is the app');
-    expect(text).toMatch(
-      /^# {3}services\.web is the app \(it has ports\); services\.sidekiq \(command: bundle exec sidekiq\) also builds: not mapped \(one service per boxship\.yml/m,
-    );
+    // sidekiq: the app's image with its own command, a worker beside web.
+    expect(config.roles).toEqual([
+      expect.objectContaining({ name: 'sidekiq', cmd: ['bundle', 'exec', 'sidekiq'], env: {}, instances: 1, health: { kind: 'running', seconds: 5 } }),
+    ]);
+    expect(text).toMatch(/^ {2}sidekiq: +# services\.sidekiq\n {4}cmd: \[bundle, exec, sidekiq\]$/m);
+    expect(text).toMatch(/^ {4}# services\.sidekiq\.depends_on: db, redis_cache: /m);
+    expect(text).not.toContain('also builds');
     expect(config.app).toMatchObject({ port: 3000, env: { RAILS_ENV: 'production' } });
     expect(text).not.toContain('postgres://postgres:password@');
     expect(read('.env.secrets')).toContain('DATABASE_URL=postgres://postgres:password@db:5432/app_development\n');
@@ -183,6 +187,62 @@ describe('init from compose: public sample shapes', () => {
     expect(names).toEqual(['db', 'redis-cache']);
     expect(text).toMatch(/# services\.redis_cache: named redis-cache here .*the app reaches it as redis-cache/);
     expect(config.accessories?.[0]?.volumes.map((v) => v.name)).toEqual(['pg_data']);
+  });
+
+  it('Django + celery worker and beat: builders of the same image become roles with their command, env, health, replicas; another image stays a note', () => {
+    const { text, config, read } = initIn({
+      Dockerfile: 'FROM python:3.12-slim\nCOPY . /code\nEXPOSE 8000\n',
+      'frontend/Dockerfile': 'FROM node:20\n',
+      'compose.yaml': lines(
+        'x-build: &build',
+        '  context: .',
+        '  dockerfile: Dockerfile',
+        'services:',
+        '  web:',
+        '    build: *build',
+        '    ports: ["8000:8000"]',
+        '    environment: { DJANGO_SETTINGS_MODULE: app.settings, CELERY_BROKER_URL: "redis://redis:6379/0" }',
+        '    volumes: [media:/code/media]',
+        '  worker:',
+        '    build: { context: ./, dockerfile: Dockerfile }',
+        '    command: celery -A app worker -l info',
+        '    environment: { DJANGO_SETTINGS_MODULE: app.settings, CELERY_BROKER_URL: "redis://redis:6379/0", WORKER_CONCURRENCY: "4", SENTRY_DSN_TOKEN: abc123 }',
+        '    stop_signal: SIGQUIT',
+        '    healthcheck: { test: ["CMD-SHELL", "celery -A app inspect ping -d celery@$$HOSTNAME"], interval: 30s }',
+        '    deploy: { replicas: 2, resources: { limits: { memory: 512M } } }',
+        '    volumes: [media:/code/media, scratch:/tmp/scratch]',
+        '    depends_on: [redis]',
+        '  celery_beat:',
+        '    build: *build',
+        '    command: ["celery", "-A", "app", "beat"]',
+        '    healthcheck: { test: ["CMD", "test", "-f", "/tmp/beat.pid"] }',
+        '  frontend:',
+        '    build: ./frontend',
+        '    command: npm run dev',
+        '  redis:',
+        '    image: redis:7',
+        'volumes: { media: {}, scratch: {} }',
+      ),
+    });
+    expect(config.roles?.map((r) => [r.name, r.cmd, r.env, r.instances, r.stopSignal, r.health])).toEqual([
+      [
+        'worker',
+        ['celery', '-A', 'app', 'worker', '-l', 'info'],
+        { WORKER_CONCURRENCY: '4' },
+        2,
+        'SIGQUIT',
+        { kind: 'cmd', cmd: ['sh', '-c', 'celery -A app inspect ping -d celery@$HOSTNAME'] },
+      ],
+      ['celery-beat', ['celery', '-A', 'app', 'beat'], {}, 1, undefined, { kind: 'cmd', cmd: ['test', '-f', '/tmp/beat.pid'] }],
+    ]);
+    // The worker's secret goes to the app's secrets file, which every role reads; never into boxship.yml.
+    expect(text).not.toContain('abc123');
+    expect(read('.env.secrets')).toContain('SENTRY_DSN_TOKEN=abc123\n');
+    expect(text).toMatch(/^ {4}# services\.worker\.volumes: scratch:\/tmp\/scratch: a role mounts the app's volumes/m);
+    expect(text).toMatch(/^ {4}# services\.worker\.deploy\.resources: not mapped$/m);
+    expect(text).toMatch(/^ {4}# services\.celery_beat: named celery-beat here/m);
+    expect(text).toMatch(/services\.frontend \(command: npm run dev\) also builds: not mapped \(another image: one service per boxship\.yml/);
+    expect(config.accessories?.map((a) => a.name)).toEqual(['redis']);
   });
 
   it('Node + mongo: long-syntax ports, a Dockerfile elsewhere, build args, PORT left to boxship, keys it has no place for', () => {
