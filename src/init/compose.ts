@@ -59,7 +59,7 @@ export interface ComposeAccessory extends Mapped {
 }
 
 /** A worker beside the app: built as the app is (same context, Dockerfile and target), run with its own command. */
-export interface ComposeRole {
+interface ComposeRole {
   /** Its boxship name (the compose name, made valid; never web); `composeName` when that differs. */
   name: string;
   composeName: string;
