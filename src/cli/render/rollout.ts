@@ -12,7 +12,9 @@ export function renderHostsDeploy(r: HostsDeploy): void {
   }
   if (o.kind === 'done') {
     if (o.complete) {
-      process.stdout.write(`\n${service}:${short(o.target)} serves on all ${total} instances (${o.moved.length} moved).\nTo undo, run: boxship rollback\n`);
+      process.stdout.write(
+        `\n${service}:${short(o.target)} serves on all ${total} instances (${o.moved.length} moved${o.roles?.length ? `, and ${o.roles.length} role container(s)` : ''}).\nTo undo, run: boxship rollback\n`,
+      );
     } else {
       const on = total - o.remaining;
       const roles =
