@@ -9,7 +9,8 @@ export interface RunResult {
   stderr: string;
 }
 
-export function boxship(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<RunResult> {
+/** Runs the CLI; with `timeoutMs`, a run past it is killed and resolves with code -1 and its output so far, not a test timeout. */
+export function boxship(args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BOXSHIP_BIN, ...args], {
       cwd: opts.cwd,
@@ -21,7 +22,11 @@ export function boxship(args: string[], opts: { cwd: string; env?: Record<string
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr: signal === 'SIGKILL' && timer ? `${stderr}\n(killed after ${opts.timeoutMs} ms)` : stderr });
+    });
   });
 }
 
@@ -46,6 +51,29 @@ const execFileP = promisify(execFile);
 export async function onHost(container: string, sh: string): Promise<string> {
   const { stdout } = await execFileP('docker', ['exec', container, 'sh', '-c', sh], { maxBuffer: 64 * 1024 * 1024 });
   return stdout;
+}
+
+/** onHost with a time limit: a call into a host that is restarting can block (its dockerd serves the API only after restoring). */
+export async function onHostWithin(container: string, sh: string, ms: number): Promise<string> {
+  const { stdout } = await execFileP('docker', ['exec', container, 'sh', '-c', sh], { maxBuffer: 64 * 1024 * 1024, timeout: ms, killSignal: 'SIGKILL' });
+  return stdout;
+}
+
+/**
+ * Restarts a test host's container (a reboot of the simulated server) and waits, up to `ms`, until `ready` holds for
+ * it. Every call into the host is bounded, so a host that does not come back fails with its engine's log, not a hang.
+ */
+export async function rebootHost(container: string, ready: () => Promise<boolean>, ms = 150_000): Promise<number> {
+  const started = Date.now();
+  await execFileP('docker', ['restart', '-t', '2', container], { timeout: 120_000 });
+  while (Date.now() - started < ms) {
+    if (await ready().catch(() => false)) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const diag = await execFileP('docker', ['exec', container, 'sh', '-c', 'tail -n 40 /var/log/dockerd.log; timeout 10 docker ps -a'], { timeout: 30_000 })
+    .then((r) => r.stdout)
+    .catch((e: Error) => `(no diagnostics: ${e.message})`);
+  throw new Error(`${container} was not ready ${Math.round(ms / 1000)}s after its restart; its dockerd log and containers:\n${diag}`);
 }
 
 export function onHostSync(container: string, sh: string): string {

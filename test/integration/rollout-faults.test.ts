@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { BOXSHIP_BIN, HOSTS } from '../helpers/paths.js';
-import { boxship, jsonOutput, onHost, wipeHost, type RunResult } from '../helpers/run.js';
+import { boxship, jsonOutput, onHost, onHostWithin, rebootHost, wipeHost, type RunResult } from '../helpers/run.js';
 
 interface StatusJson {
   host: string;
@@ -39,11 +39,9 @@ async function leftovers(c: string): Promise<string[]> {
   }
   return left;
 }
-const running = async (c: string) =>
-  (await onHost(c, 'docker ps --filter label=dev.boxship.service=hello --format \'{{.Names}} {{.Label "dev.boxship.tag"}}\''))
-    .split('\n')
-    .filter(Boolean)
-    .sort();
+const RUNNING = 'docker ps --filter label=dev.boxship.service=hello --format \'{{.Names}} {{.Label "dev.boxship.tag"}}\'';
+const lines = (out: string) => out.split('\n').filter(Boolean).sort();
+const running = async (c: string) => lines(await onHost(c, RUNNING));
 const lockHeld = async (c: string) => (await onHost(c, 'test -d /root/.boxship/hello/lock && echo held || echo free')).trim() === 'held';
 
 /** Starts `boxship args` and sends `signal` once a `.next` instance exists on the first host. */
@@ -162,23 +160,18 @@ describe('rollouts that are interrupted, hang or meet a reboot', () => {
       h.container,
       `docker run -d --pull never --name hello-1.next --restart no --network boxship-hello --label dev.boxship.service=hello --label dev.boxship.tag=${v2} --label dev.boxship.slot=1 --label dev.boxship.colour=green --env-file /root/.boxship/hello/app.env hello:${v2} >/dev/null`,
     );
-    await new Promise<void>((resolve, reject) =>
-      spawn('docker', ['restart', '-t', '2', h.container], { stdio: 'ignore' }).on('close', (c) =>
-        c === 0 ? resolve() : reject(new Error(`docker restart exited ${c}`)),
-      ),
-    );
     // The engine comes back, and with it every container whose restart policy says so.
     let names: string[] = [];
-    for (let i = 0; i < 120; i++) {
-      names = await running(h.container).catch(() => []);
-      if (names.length >= 2 && (await onHost(h.container, 'docker ps --format {{.Names}}').catch(() => '')).includes('hello-proxy')) break;
-      await sleep(500);
-    }
+    const took = await rebootHost(h.container, async () => {
+      names = lines(await onHostWithin(h.container, RUNNING, 10_000));
+      return names.length >= 2 && (await onHostWithin(h.container, 'docker ps --format {{.Names}}', 10_000)).includes('hello-proxy');
+    });
+    console.log(`host back in ${took} ms`);
     expect(names).toEqual([`hello-1 ${tag}`, `hello-2 ${tag}`]);
-    const res = await fetch(`http://127.0.0.1:${h.httpPort}/`);
+    const res = await fetch(`http://127.0.0.1:${h.httpPort}/`, { signal: AbortSignal.timeout(10_000) });
     expect(res.status).toBe(200);
     // The next command clears the stopped leftover.
-    ok(await boxship(['rollout', '--sha', tag.slice(0, 12)], { cwd: app.dir }));
+    ok(await boxship(['rollout', '--sha', tag.slice(0, 12)], { cwd: app.dir, env: { BOXSHIP_DEBUG: '1' }, timeoutMs: 120_000 }));
     expect(await leftovers(h.container)).toEqual([]);
   });
 });
