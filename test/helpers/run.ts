@@ -22,10 +22,16 @@ export function boxship(args: string[], opts: { cwd: string; env?: Record<string
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     child.on('error', reject);
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-    child.on('close', (code, signal) => {
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs)
+      : undefined;
+    child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr: signal === 'SIGKILL' && timer ? `${stderr}\n(killed after ${opts.timeoutMs} ms)` : stderr });
+      resolve({ code: code ?? -1, stdout, stderr: timedOut ? `${stderr}\n(killed after ${opts.timeoutMs} ms)` : stderr });
     });
   });
 }
@@ -47,14 +53,11 @@ export function jsonOutput<T>(r: RunResult): T {
 
 const execFileP = promisify(execFile);
 
-/** A shell command inside a simulated host container (the test's own view, not boxship's). */
-export async function onHost(container: string, sh: string): Promise<string> {
-  const { stdout } = await execFileP('docker', ['exec', container, 'sh', '-c', sh], { maxBuffer: 64 * 1024 * 1024 });
-  return stdout;
-}
-
-/** onHost with a time limit: a call into a host that is restarting can block (its dockerd serves the API only after restoring). */
-export async function onHostWithin(container: string, sh: string, ms: number): Promise<string> {
+/**
+ * A shell command inside a simulated host container (the test's own view, not boxship's). With `ms`, the call is killed past it: a call into a host that is restarting can block (its
+ * dockerd serves the API only after restoring its containers).
+ */
+export async function onHost(container: string, sh: string, ms?: number): Promise<string> {
   const { stdout } = await execFileP('docker', ['exec', container, 'sh', '-c', sh], { maxBuffer: 64 * 1024 * 1024, timeout: ms, killSignal: 'SIGKILL' });
   return stdout;
 }
@@ -70,9 +73,9 @@ export async function rebootHost(container: string, ready: () => Promise<boolean
     if (await ready().catch(() => false)) return Date.now() - started;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const diag = await execFileP('docker', ['exec', container, 'sh', '-c', 'tail -n 40 /var/log/dockerd.log; timeout 10 docker ps -a'], { timeout: 30_000 })
-    .then((r) => r.stdout)
-    .catch((e: Error) => `(no diagnostics: ${e.message})`);
+  const diag = await onHost(container, 'tail -n 40 /var/log/dockerd.log; timeout 10 docker ps -a', 30_000).catch(
+    (e: Error) => `(no diagnostics: ${e.message})`,
+  );
   throw new Error(`${container} was not ready ${Math.round(ms / 1000)}s after its restart; its dockerd log and containers:\n${diag}`);
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeExampleApp, type ExampleApp } from '../helpers/example.js';
 import { BOXSHIP_BIN, HOSTS } from '../helpers/paths.js';
-import { boxship, jsonOutput, onHost, onHostWithin, rebootHost, wipeHost, type RunResult } from '../helpers/run.js';
+import { boxship, jsonOutput, onHost, rebootHost, wipeHost, type RunResult } from '../helpers/run.js';
 
 interface StatusJson {
   host: string;
@@ -163,8 +163,8 @@ describe('rollouts that are interrupted, hang or meet a reboot', () => {
     // The engine comes back, and with it every container whose restart policy says so.
     let names: string[] = [];
     const took = await rebootHost(h.container, async () => {
-      names = lines(await onHostWithin(h.container, RUNNING, 10_000));
-      return names.length >= 2 && (await onHostWithin(h.container, 'docker ps --format {{.Names}}', 10_000)).includes('hello-proxy');
+      names = lines(await onHost(h.container, RUNNING, 10_000));
+      return names.length >= 2 && (await onHost(h.container, 'docker ps --format {{.Names}}', 10_000)).includes('hello-proxy');
     });
     console.log(`host back in ${took} ms`);
     expect(names).toEqual([`hello-1 ${tag}`, `hello-2 ${tag}`]);
